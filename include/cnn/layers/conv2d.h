@@ -1,0 +1,64 @@
+// Conv2D: C_in → C_out feature maps, kernel kh×kw, stride, `valid` or `same` padding, one bias per output map.
+//   Z = A ⊗ W + b            (⊗: the seeds' sliding-window multiply-and-sum, i.e. cross-correlation)
+//   dW = A ⊗ dZ, db = ΣdZ, dA = pad(dZ) ⊗ rot180(W)   (seeds 000 and 004; strides by dilating dZ)
+// Output size (seed 004): valid w_o = ceil((W − w + 1)/stride); same w_o = ceil(W/stride), the padding split
+// as evenly as possible with any odd pixel at the bottom/right (the TensorFlow/Keras and ONNX SAME_UPPER rule).
+#pragma once
+
+#include "cnn/layer.h"
+
+namespace cnn {
+
+enum class Padding { valid, same };
+Padding parse_padding(const std::string& s);  // "valid" | "same", throws otherwise
+std::string to_string(Padding p);
+
+struct KernelSize {
+  int h, w;
+};
+
+class Conv2D : public Layer {
+ public:
+  // Conv2D(6, 5): 6 maps, 5×5 kernel;  Conv2D(3, {3, 2}, 2, Padding::same): 3×2 kernel, stride 2, same padding.
+  Conv2D(int out_channels, KernelSize kernel, int stride = 1, Padding padding = Padding::valid);
+  Conv2D(int out_channels, int kernel, int stride = 1, Padding padding = Padding::valid)
+      : Conv2D(out_channels, KernelSize{kernel, kernel}, stride, padding) {}
+
+  std::string kind() const override { return "conv2d"; }
+  std::string summary() const override;
+  nlohmann::json spec() const override;
+  std::size_t param_count() const override;
+  void bind(float* params, float* grads) override;
+  std::vector<ParamView> params() override;
+  void init(Rng& rng) override;
+  std::size_t macs_per_sample() const override;
+  void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+
+  int out_channels() const { return out_c_; }
+  int kernel_h() const { return kh_; }
+  int kernel_w() const { return kw_; }
+  int stride() const { return stride_; }
+  Padding padding() const { return padding_; }
+  int pad_top() const { return pad_top_; }
+  int pad_left() const { return pad_left_; }
+  int pad_bottom() const { return pad_bottom_; }
+  int pad_right() const { return pad_right_; }
+  // Views into the network's buffers: weight [C_out, C_in, kh, kw], bias [C_out].
+  Tensor weight() const;
+  Tensor bias() const;
+  Tensor weight_grad() const;
+  Tensor bias_grad() const;
+
+ protected:
+  Shape infer(Shape input) override;
+
+ private:
+  int out_c_, kh_, kw_, stride_;
+  Padding padding_;
+  int pad_top_ = 0, pad_left_ = 0, pad_bottom_ = 0, pad_right_ = 0;
+  float *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;
+  std::vector<float> col_;  // im2col workspace for one sample: [C_in·kh·kw, H_out·W_out]
+};
+
+}  // namespace cnn

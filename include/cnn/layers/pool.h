@@ -1,0 +1,56 @@
+// Pooling over k×k windows moved by `stride` (no padding; output floor((H − k)/stride) + 1):
+//   MaxPool2D  z = max(window)      dA = dZ at the window's argmax (the first maximum on ties), 0 elsewhere
+//   AvgPool2D  z = Σ(window)/k²     dA = dZ/k² at every position of the window
+//   L2Pool2D   z = √Σ(window²)      dA = dZ·a/z (0 where z = 0)                       (seed 001)
+#pragma once
+
+#include <cstdint>
+
+#include "cnn/layer.h"
+
+namespace cnn {
+
+class Pool2D : public Layer {
+ public:
+  Pool2D(int kernel, int stride) : k_(kernel), stride_(stride) {}
+  std::string summary() const override;
+  nlohmann::json spec() const override;
+  std::size_t macs_per_sample() const override { return out_.sample_size() * std::size_t(k_) * k_; }
+  int kernel() const { return k_; }
+  int stride() const { return stride_; }
+
+ protected:
+  Shape infer(Shape input) override;
+  int k_, stride_;
+};
+
+class MaxPool2D : public Pool2D {
+ public:
+  explicit MaxPool2D(int kernel = 2, int stride = 0) : Pool2D(kernel, stride ? stride : kernel) {}
+  std::string kind() const override { return "maxpool2d"; }
+  void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  // Where each output of the last forward pass came from (flat index within its input map).
+  const std::vector<std::uint32_t>& argmax() const { return argmax_; }
+
+ private:
+  std::vector<std::uint32_t> argmax_;  // per output element: the flat index (within its map) of the maximum
+};
+
+class AvgPool2D : public Pool2D {
+ public:
+  explicit AvgPool2D(int kernel = 2, int stride = 0) : Pool2D(kernel, stride ? stride : kernel) {}
+  std::string kind() const override { return "avgpool2d"; }
+  void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+};
+
+class L2Pool2D : public Pool2D {
+ public:
+  explicit L2Pool2D(int kernel = 2, int stride = 0) : Pool2D(kernel, stride ? stride : kernel) {}
+  std::string kind() const override { return "l2pool2d"; }
+  void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+};
+
+}  // namespace cnn

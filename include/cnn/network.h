@@ -1,0 +1,82 @@
+// Network: layers appended at run time, shapes inferred and checked as each layer is added, every parameter in
+// one contiguous buffer and every gradient in another (layers hold views into them), activations and their
+// gradients kept in workspaces that stop allocating once they have held the largest batch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <vector>
+
+#include "cnn/layer.h"
+#include "cnn/loss.h"
+
+namespace cnn {
+
+class Network {
+ public:
+  explicit Network(Shape input);  // per-sample input shape (c, h, w); n is ignored
+  Network(Network&&) = default;
+  Network& operator=(Network&&) = default;
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  // Appends a layer after checking that it accepts the current output shape. Throws cnn::Error naming the
+  // layer index and kind when it does not.
+  Network& add(LayerPtr layer);
+  template <class L, class... Args>
+  Network& add(Args&&... args) {
+    return add(std::make_unique<L>(std::forward<Args>(args)...));
+  }
+  void set_loss(std::unique_ptr<Loss> loss) { loss_ = std::move(loss); }
+  const Loss& loss() const;
+
+  // Draws every parameter afresh (PyTorch's default rule, U(±1/√fan_in)) and reseeds dropout.
+  void init(std::uint64_t seed);
+
+  // Forward pass; returns the last layer's output (the logits for a cross-entropy net).
+  const Tensor& forward(const Tensor& x, const Context& ctx = {});
+  // Forward in training mode, the loss, and backward: fills grads() with the batch-mean gradient.
+  // `step` numbers the training step (dropout masks depend on it). Returns the mean loss.
+  double forward_backward(const Tensor& x, const int* labels, std::uint64_t step = 0);
+  // Backward from a given ∂L/∂output (for losses computed outside, e.g. gradient checks).
+  void backward(const Tensor& dout);
+
+  Shape input_shape() const { return input_; }
+  Shape output_shape() const;
+  std::size_t size() const { return layers_.size(); }
+  Layer& layer(std::size_t i) { return *layers_.at(i); }
+  const Layer& layer(std::size_t i) const { return *layers_.at(i); }
+  // The output of layer i from the last forward pass, and ∂L/∂(input of layer i) from the last backward pass.
+  const Tensor& activation(std::size_t i) const { return acts_.at(i + 1); }
+  const Tensor& input_gradient(std::size_t i) const { return grads_act_.at(i); }
+  // Also compute ∂L/∂(network input) in backward (off by default: nobody needs it when training).
+  void set_need_input_gradient(bool on) { need_input_grad_ = on; }
+
+  std::vector<float>& params() { return params_; }
+  const std::vector<float>& params() const { return params_; }
+  std::vector<float>& grads() { return grads_; }
+  const std::vector<float>& grads() const { return grads_; }
+  std::size_t param_offset(std::size_t layer) const { return offsets_.at(layer); }
+  std::size_t param_count(std::size_t layer) const { return offsets_.at(layer + 1) - offsets_.at(layer); }
+  std::size_t macs_per_sample() const;
+
+  // The description of the net (input, layers, loss) as written in description files.
+  nlohmann::json spec() const;
+
+ private:
+  void rebind();
+
+  Shape input_;
+  std::vector<LayerPtr> layers_;
+  std::vector<Shape> shapes_;          // shapes_[i] = input shape of layer i; shapes_.back() = output shape
+  std::vector<std::size_t> offsets_{0};  // layer i's parameters are params_[offsets_[i], offsets_[i+1])
+  std::vector<float> params_, grads_;
+  std::unique_ptr<Loss> loss_;
+  std::vector<Tensor> acts_;           // acts_[0] = input view, acts_[i+1] = output of layer i
+  std::vector<Tensor> grads_act_;      // grads_act_[i] = ∂L/∂acts_[i]
+  bool need_input_grad_ = false;
+};
+
+}  // namespace cnn

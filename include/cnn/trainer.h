@@ -1,0 +1,64 @@
+// Mini-batch training (seed 003): each epoch visits every training image once in an order shuffled from the
+// seed, one optimizer step per batch with the batch-mean gradient; loss logged; test accuracy after each epoch.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "cnn/dataset.h"
+#include "cnn/network.h"
+#include "cnn/optimizer.h"
+
+namespace cnn {
+
+struct TrainOptions {
+  int epochs = 1;
+  int batch = 50;
+  std::uint64_t seed = 1;
+};
+
+struct BatchReport {
+  int epoch;
+  std::size_t batch, batches;  // batch is 1-based
+  double running_loss;         // mean loss of the epoch so far
+  double images_per_second;
+  double elapsed_seconds;
+};
+
+struct Evaluation {
+  double loss = 0.0, accuracy = 0.0;
+  std::size_t count = 0;
+  std::vector<std::vector<std::size_t>> confusion;  // [true class][predicted class]
+};
+
+struct EpochReport {
+  int epoch;  // 1-based
+  double train_loss;
+  Evaluation test;  // empty (count 0) without a test set
+  double seconds, images_per_second;
+};
+
+// The order of the training images in epoch `epoch`: a Fisher–Yates shuffle seeded by (seed, epoch), so a run
+// resumed at an epoch boundary sees exactly the batches the uninterrupted run saw.
+std::vector<std::uint32_t> epoch_order(std::size_t count, std::uint64_t seed, int epoch);
+
+// Loss, accuracy and confusion matrix of `net` over `data`, in eval mode.
+Evaluation evaluate(Network& net, const Dataset& data, int batch = 500);
+
+class Trainer {
+ public:
+  Trainer(Network& net, Optimizer& optimizer, TrainOptions options);
+  std::function<void(const BatchReport&)> on_batch;  // called after every batch
+  std::function<void(const EpochReport&)> on_epoch;  // called after every epoch (save the model here)
+  // Trains epochs [start_epoch, options.epochs). Throws cnn::Error naming the epoch and batch if the loss stops
+  // being a finite number (the parameters of the last finished epoch are what the caller saved).
+  void fit(const Dataset& train, const Dataset* test, int start_epoch = 0);
+
+ private:
+  Network& net_;
+  Optimizer& opt_;
+  TrainOptions options_;
+};
+
+}  // namespace cnn

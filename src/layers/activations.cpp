@@ -1,0 +1,111 @@
+// The activations of seed 004, each forward beside its backward. All are element-wise except softmax, which
+// works over the c·h·w features of each sample.
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "cnn/layers/activation.h"
+
+namespace cnn {
+
+namespace {
+template <class F>
+void map_forward(const Layer& layer, const Tensor& x, Tensor& y, F f) {
+  check_sample_shape(layer.kind() + " layer", layer.input_shape(), x.shape());
+  y.resize(x.shape());
+  const std::size_t n = x.size();
+  const float* a = x.data();
+  float* out = y.data();
+  for (std::size_t i = 0; i < n; ++i) out[i] = f(a[i]);
+}
+// dx_i = g(x_i, y_i, dy_i)
+template <class G>
+void map_backward(const Layer& layer, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, G g) {
+  check_sample_shape(layer.kind() + " layer (backward)", layer.output_shape(), dy.shape());
+  if (!dx) return;
+  dx->resize(x.shape());
+  const std::size_t n = x.size();
+  const float *a = x.data(), *z = y.data(), *d = dy.data();
+  float* out = dx->data();
+  for (std::size_t i = 0; i < n; ++i) out[i] = g(a[i], z[i], d[i]);
+}
+}  // namespace
+
+// a = max(0, z)
+void ReLU::forward(const Tensor& x, Tensor& y, const Context&) {
+  map_forward(*this, x, y, [](float z) { return z >= 0.0f ? z : 0.0f; });
+}
+// dz = da where z ≥ 0, else 0
+void ReLU::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  map_backward(*this, x, y, dy, dx, [](float z, float, float da) { return z >= 0.0f ? da : 0.0f; });
+}
+
+std::string LeakyReLU::summary() const { return "leaky_relu alpha " + std::to_string(alpha_); }
+nlohmann::json LeakyReLU::spec() const {
+  nlohmann::json j = Layer::spec();
+  j["alpha"] = alpha_;
+  return j;
+}
+// a = max(αz, z)   (for 0 ≤ α ≤ 1: z where z ≥ 0, else αz)
+void LeakyReLU::forward(const Tensor& x, Tensor& y, const Context&) {
+  const float a = alpha_;
+  map_forward(*this, x, y, [a](float z) { return z >= 0.0f ? z : a * z; });
+}
+// dz = da where z ≥ 0, else α·da
+void LeakyReLU::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  const float a = alpha_;
+  map_backward(*this, x, y, dy, dx, [a](float z, float, float da) { return z >= 0.0f ? da : a * da; });
+}
+
+// a = 1/(1 + e^−z)
+void Sigmoid::forward(const Tensor& x, Tensor& y, const Context&) {
+  map_forward(*this, x, y, [](float z) { return 1.0f / (1.0f + std::exp(-z)); });
+}
+// dz = da·a(1 − a)
+void Sigmoid::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  map_backward(*this, x, y, dy, dx, [](float, float a, float da) { return da * a * (1.0f - a); });
+}
+
+// a = tanh z
+void Tanh::forward(const Tensor& x, Tensor& y, const Context&) {
+  map_forward(*this, x, y, [](float z) { return std::tanh(z); });
+}
+// dz = da·(1 − a²)
+void Tanh::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  map_backward(*this, x, y, dy, dx, [](float, float a, float da) { return da * (1.0f - a * a); });
+}
+
+// a_i = e^(z_i − m) / Σ_j e^(z_j − m), m = max_j z_j (subtracting m changes nothing but keeps e^x finite)
+void softmax(const float* z, float* out, int n) {
+  const float m = *std::max_element(z, z + n);
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) {
+    out[i] = std::exp(z[i] - m);
+    sum += out[i];
+  }
+  const float inv = float(1.0 / sum);
+  for (int i = 0; i < n; ++i) out[i] *= inv;
+}
+
+void Softmax::forward(const Tensor& x, Tensor& y, const Context&) {
+  check_input(x);
+  y.resize(x.shape());
+  const int F = int(in_.sample_size());
+  for (int n = 0; n < x.shape().n; ++n) softmax(x.sample(n), y.sample(n), F);
+}
+// dz_i = Σ_j da_j ∂a_j/∂z_i = a_i(da_i − Σ_j da_j a_j)
+void Softmax::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  check_sample_shape("softmax layer (backward)", out_, dy.shape());
+  if (!dx) return;
+  dx->resize(x.shape());
+  const int F = int(in_.sample_size());
+  for (int n = 0; n < x.shape().n; ++n) {
+    const float *a = y.sample(n), *da = dy.sample(n);
+    float* dz = dx->sample(n);
+    double dot = 0.0;
+    for (int i = 0; i < F; ++i) dot += double(da[i]) * a[i];
+    for (int i = 0; i < F; ++i) dz[i] = a[i] * (da[i] - float(dot));
+  }
+}
+
+}  // namespace cnn

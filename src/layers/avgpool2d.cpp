@@ -1,0 +1,46 @@
+// AvgPool2D (seed 004; LeNet-5's subsampling): z = Σ(window)/k², and each input of the window gets dZ/k².
+#include "cnn/layers/pool.h"
+
+namespace cnn {
+
+// z = (1/k²) Σ_{i,j<k} a[y·s + i][x·s + j]
+void AvgPool2D::forward(const Tensor& x, Tensor& y, const Context&) {
+  check_input(x);
+  const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w;
+  const float inv = 1.0f / float(k_ * k_);
+  y.resize(out_.with_batch(N));
+  for (int m = 0; m < N * C; ++m) {
+    const float* a = x.data() + std::size_t(m) * H * W;
+    float* z = y.data() + std::size_t(m) * Ho * Wo;
+    for (int oy = 0; oy < Ho; ++oy)
+      for (int ox = 0; ox < Wo; ++ox) {
+        float s = 0.0f;
+        for (int i = 0; i < k_; ++i)
+          for (int j = 0; j < k_; ++j) s += a[(oy * stride_ + i) * W + ox * stride_ + j];
+        z[oy * Wo + ox] = s * inv;
+      }
+  }
+}
+
+// dA[y·s + i][x·s + j] += dZ[y][x] / k²
+void AvgPool2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+  check_input(x);
+  check_sample_shape("avgpool2d layer (backward dZ)", out_, dy.shape());
+  if (!dx) return;
+  const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w;
+  const float inv = 1.0f / float(k_ * k_);
+  dx->resize(x.shape());
+  dx->fill(0.0f);
+  for (int m = 0; m < N * C; ++m) {
+    float* da = dx->data() + std::size_t(m) * H * W;
+    const float* dz = dy.data() + std::size_t(m) * Ho * Wo;
+    for (int oy = 0; oy < Ho; ++oy)
+      for (int ox = 0; ox < Wo; ++ox) {
+        const float g = dz[oy * Wo + ox] * inv;
+        for (int i = 0; i < k_; ++i)
+          for (int j = 0; j < k_; ++j) da[(oy * stride_ + i) * W + ox * stride_ + j] += g;
+      }
+  }
+}
+
+}  // namespace cnn

@@ -1,0 +1,97 @@
+#include "cnn/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+
+namespace cnn {
+
+std::vector<std::uint32_t> epoch_order(std::size_t count, std::uint64_t seed, int epoch) {
+  std::vector<std::uint32_t> order(count);
+  std::iota(order.begin(), order.end(), 0u);
+  Rng rng(mix64(seed) ^ mix64(0x5eed0000ULL + std::uint64_t(epoch)));
+  for (std::size_t i = count; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+  return order;
+}
+
+Evaluation evaluate(Network& net, const Dataset& data, int batch) {
+  check_sample_shape("evaluate (" + data.name + ")", net.input_shape(), data.sample);
+  const int K = int(net.output_shape().sample_size());
+  Evaluation ev;
+  ev.count = data.count();
+  ev.confusion.assign(std::size_t(std::max(K, data.classes)), std::vector<std::size_t>(std::size_t(K), 0));
+  std::vector<std::uint32_t> idx(data.count());
+  std::iota(idx.begin(), idx.end(), 0u);
+  Tensor x;
+  std::vector<int> y(static_cast<std::size_t>(batch));
+  double loss_sum = 0.0;
+  std::size_t correct = 0;
+  for (std::size_t b = 0; b < data.count(); b += std::size_t(batch)) {
+    const int n = int(std::min<std::size_t>(std::size_t(batch), data.count() - b));
+    data.batch(idx.data() + b, n, x, y.data());
+    const Tensor& out = net.forward(x, {Mode::eval, 0});
+    loss_sum += net.loss().compute(out, y.data(), nullptr) * n;
+    for (int i = 0; i < n; ++i) {
+      const float* o = out.sample(i);
+      const int pred = int(std::max_element(o, o + K) - o);
+      correct += pred == y[std::size_t(i)];
+      ++ev.confusion[std::size_t(y[std::size_t(i)])][std::size_t(pred)];
+    }
+  }
+  if (ev.count) {
+    ev.loss = loss_sum / double(ev.count);
+    ev.accuracy = double(correct) / double(ev.count);
+  }
+  return ev;
+}
+
+Trainer::Trainer(Network& net, Optimizer& optimizer, TrainOptions options)
+    : net_(net), opt_(optimizer), options_(options) {
+  if (options_.batch <= 0) throw Error("training: batch size must be positive, got " + std::to_string(options_.batch));
+  if (options_.epochs < 0) throw Error("training: epochs must be ≥ 0, got " + std::to_string(options_.epochs));
+}
+
+void Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
+  using clock = std::chrono::steady_clock;
+  check_sample_shape("training data (" + train.name + ")", net_.input_shape(), train.sample);
+  if (test) check_sample_shape("test data (" + test->name + ")", net_.input_shape(), test->sample);
+  const int K = int(net_.output_shape().sample_size());
+  if (train.classes > K)
+    throw Error("training data (" + train.name + ") has " + std::to_string(train.classes) +
+                " classes but the network has " + std::to_string(K) + " outputs");
+  if (train.count() == 0) throw Error("training data (" + train.name + ") is empty");
+  const std::size_t B = std::size_t(options_.batch);
+  const std::size_t batches = (train.count() + B - 1) / B;
+  Tensor x;
+  std::vector<int> y(B);
+  for (int epoch = start_epoch; epoch < options_.epochs; ++epoch) {
+    opt_.set_epoch(epoch);
+    const auto order = epoch_order(train.count(), options_.seed, epoch);
+    const auto t0 = clock::now();
+    double loss_sum = 0.0;
+    std::size_t seen = 0;
+    for (std::size_t b = 0; b < batches; ++b) {
+      const int n = int(std::min(B, train.count() - b * B));
+      train.batch(order.data() + b * B, n, x, y.data());
+      const double loss = net_.forward_backward(x, y.data(), std::uint64_t(epoch) * batches + b);
+      if (!std::isfinite(loss))
+        throw Error("training diverged: the loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
+                    " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
+                    " (try a lower learning rate)");
+      opt_.step(net_);
+      loss_sum += loss * n;
+      seen += std::size_t(n);
+      if (on_batch) {
+        const double el = std::chrono::duration<double>(clock::now() - t0).count();
+        on_batch({epoch + 1, b + 1, batches, loss_sum / double(seen), double(seen) / std::max(el, 1e-9), el});
+      }
+    }
+    const double secs = std::chrono::duration<double>(clock::now() - t0).count();
+    EpochReport r{epoch + 1, loss_sum / double(seen), {}, secs, double(seen) / std::max(secs, 1e-9)};
+    if (test) r.test = evaluate(net_, *test);
+    if (on_epoch) on_epoch(r);
+  }
+}
+
+}  // namespace cnn

@@ -1,0 +1,83 @@
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "helpers.h"
+
+namespace cnn {
+namespace {
+
+TEST(NetFile, EveryPresetRoundTrips) {
+  ASSERT_FALSE(preset_names().empty());
+  for (const std::string& name : preset_names()) {
+    Network a = load_network(name);
+    const std::string text = network_to_text(a, name);
+    Network b = network_from_text(text, "round trip of " + name);
+    EXPECT_EQ(network_to_text(b, name), text) << name;
+    EXPECT_EQ(a.params().size(), b.params().size()) << name;
+    EXPECT_EQ(a.output_shape(), b.output_shape()) << name;
+  }
+}
+
+TEST(NetFile, PresetsAreTheShippedFiles) {
+  for (const std::string& name : preset_names()) {
+    std::ifstream f(std::string(CNN_SOURCE_DIR) + "/nets/" + name + ".json");
+    ASSERT_TRUE(f) << name;
+    std::stringstream ss;
+    ss << f.rdbuf();
+    EXPECT_EQ(ss.str(), preset_text(name));
+  }
+  const Network book = load_network("book6x6");
+  EXPECT_EQ(book.input_shape(), (Shape{1, 1, 6, 6}));
+  EXPECT_EQ(book.output_shape(), (Shape{1, 3, 1, 1}));
+  EXPECT_EQ(book.loss().kind(), "squared_error");
+}
+
+void expect_error(const std::string& text, const std::vector<std::string>& parts) {
+  try {
+    network_from_text(text, "bad.json");
+    FAIL() << "accepted: " << text;
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.rfind("bad.json", 0), 0u) << m;
+    for (const auto& p : parts) EXPECT_NE(m.find(p), std::string::npos) << "'" << p << "' not in: " << m;
+    EXPECT_EQ(m.find('\n'), std::string::npos) << "message must be one line: " << m;
+  }
+}
+
+TEST(NetFile, BadFilesNameTheLayerAndTheField) {
+  const std::string in = R"("input": [1, 28, 28], )";
+  expect_error("{" + in + R"("layers": [{"type": "conv2d", "filters": 6, "kernel": 5}, {"type": "warp"}]})", {"layer 1", "warp"});
+  expect_error("{" + in + R"("layers": [{"type": "conv2d", "kernel": 5}]})", {"layer 0", "filters"});
+  expect_error("{" + in + R"("layers": [{"type": "conv2d", "filters": "six", "kernel": 5}]})", {"layer 0", "filters", "integer"});
+  expect_error("{" + in + R"("layers": [{"type": "conv2d", "filters": 6, "kernel": 5, "padding": "full"}]})", {"layer 0", "padding"});
+  expect_error("{" + in + R"("layers": [{"type": "dense", "units": 10, "unitz": 3}]})", {"layer 0", "unitz"});
+  expect_error("{" + in + R"("layers": [{"type": "maxpool2d", "kernel": 2}, {"type": "conv2d", "filters": 1, "kernel": 20}]})",
+               {"layer 1", "conv2d", "14x14"});
+  expect_error("{" + in + R"("layers": [{"type": "dense", "units": 10}], "loss": "hinge"})", {"loss", "hinge"});
+  expect_error(R"({"layers": [{"type": "relu"}]})", {"input"});
+  expect_error("{" + in + R"("layers": []})", {"layers"});
+  expect_error("{" + in + R"("layers": [{"type": "dense", "units": 10, "lr": -1}]})", {"layer 0", "lr"});
+  expect_error("{not json", {"JSON"});
+  EXPECT_THROW(load_network("no-such-net"), Error);
+}
+
+TEST(NetFile, PerLayerLearningRatesAreRead) {
+  Network net = network_from_text(R"({"input": [1, 6, 6], "layers": [
+      {"type": "conv2d", "filters": 2, "kernel": 3, "lr": 0.05}, {"type": "dense", "units": 3, "lr": 0.2}]})", "lr.json");
+  ASSERT_TRUE(net.layer(0).learning_rate.has_value());
+  EXPECT_DOUBLE_EQ(*net.layer(0).learning_rate, 0.05);
+  EXPECT_DOUBLE_EQ(*net.layer(1).learning_rate, 0.2);
+  EXPECT_NE(network_to_text(net).find("\"lr\": 0.2"), std::string::npos);
+}
+
+TEST(NetFile, LoadsFromAFile) {
+  const auto path = std::filesystem::temp_directory_path() / "cnn_test_net.json";
+  std::ofstream(path) << preset_text("seed5");
+  Network net = load_network(path.string());
+  EXPECT_EQ(net.params().size(), 3898u);
+  std::filesystem::remove(path);
+}
+
+}  // namespace
+}  // namespace cnn
