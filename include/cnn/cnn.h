@@ -13,5 +13,6 @@
 #include "cnn/netfile.h"
 #include "cnn/network.h"
 #include "cnn/optimizer.h"
+#include "cnn/runtime.h"
 #include "cnn/tensor.h"
 #include "cnn/trainer.h"
