@@ -9,6 +9,7 @@
 #include "cnn/layers/dropout.h"
 #include "cnn/layers/flatten.h"
 #include "cnn/layers/pool.h"
+#include "cnn/layers/subsampling.h"
 #include "cnn/loss.h"
 #include "cnn/netfile.h"
 #include "cnn/network.h"

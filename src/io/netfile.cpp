@@ -13,6 +13,7 @@
 #include "cnn/layers/dropout.h"
 #include "cnn/layers/flatten.h"
 #include "cnn/layers/pool.h"
+#include "cnn/layers/subsampling.h"
 
 namespace cnn {
 
@@ -92,6 +93,10 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
     if (type == "avgpool2d") return std::make_unique<AvgPool2D>(k, s);
     return std::make_unique<L2Pool2D>(k, s);
   }
+  if (type == "subsampling") {
+    const int k = f.integer("kernel", 2);
+    return std::make_unique<Subsampling>(k, f.integer("stride", k));
+  }
   if (type == "dense") return std::make_unique<Dense>(f.integer("units"));
   if (type == "relu") return std::make_unique<ReLU>();
   if (type == "leaky_relu") return std::make_unique<LeakyReLU>(float(f.number("alpha", 0.1)));
@@ -101,8 +106,8 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
   if (type == "flatten") return std::make_unique<Flatten>();
   if (type == "dropout") return std::make_unique<Dropout>(float(f.number("rate", 0.5)));
   throw Error(f.where() + ": unknown layer type \"" + type +
-              "\" (known: conv2d, maxpool2d, avgpool2d, l2pool2d, dense, relu, leaky_relu, sigmoid, tanh, softmax, "
-              "flatten, dropout)");
+              "\" (known: conv2d, maxpool2d, avgpool2d, l2pool2d, subsampling, dense, relu, leaky_relu, sigmoid, tanh, "
+              "softmax, flatten, dropout)");
 }
 
 }  // namespace
