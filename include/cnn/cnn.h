@@ -3,6 +3,7 @@
 
 #include "cnn/dataset.h"
 #include "cnn/error.h"
+#include "cnn/image.h"
 #include "cnn/layers/activation.h"
 #include "cnn/layers/conv2d.h"
 #include "cnn/layers/dense.h"
@@ -11,6 +12,7 @@
 #include "cnn/layers/pool.h"
 #include "cnn/layers/subsampling.h"
 #include "cnn/loss.h"
+#include "cnn/model.h"
 #include "cnn/netfile.h"
 #include "cnn/network.h"
 #include "cnn/optimizer.h"

@@ -1,0 +1,38 @@
+// What the verbs of the `cnn` tool share: the registry each verb file adds itself to, the usage-error type, and
+// small helpers (data loading, class names, number formatting). The tool only wires library parts together.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cnn/cnn.h"
+
+namespace cnn::tool {
+
+// A wrong use of the command line (exit status 2), as opposed to a failure while working (exit status 1).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Verb {
+  std::string name;
+  std::function<void(CLI::App&)> add;  // adds the subcommand, its options and its callback
+};
+std::vector<Verb>& verbs();
+struct RegisterVerb {
+  RegisterVerb(std::string name, std::function<void(CLI::App&)> add) { verbs().push_back({std::move(name), std::move(add)}); }
+};
+
+// The data folder: `dir`, or Debian's Fashion-MNIST when empty. Limits (0 = all) keep the first N images.
+DataSplit load_data(const std::string& dir, std::size_t train_limit = 0, std::size_t test_limit = 0);
+// Class names for messages: the model's, else the data set's, else "0".."K−1".
+std::vector<std::string> class_names_for(const std::vector<std::string>& preferred, int classes);
+// Throws cnn::Error unless the images fit the network's input.
+void check_data_fits(const Network& net, const Dataset& data);
+std::string fixed(double v, int decimals);
+bool stdout_is_terminal();
+
+}  // namespace cnn::tool

@@ -1,0 +1,59 @@
+// cnn eval: accuracy, per-class accuracy and the confusion matrix of a saved model on a test set.
+#include <iomanip>
+#include <iostream>
+
+#include "common.h"
+
+namespace cnn::tool {
+namespace {
+
+struct EvalArgs {
+  std::string model, data;
+  std::size_t test_limit = 0;
+  int threads = 0, batch = 500;
+};
+
+void run(const EvalArgs& a) {
+  set_threads(a.threads);
+  Model m = load_model(a.model);
+  const DataSplit data = load_data(a.data, 1, a.test_limit);
+  check_data_fits(m.net, data.test);
+  const Evaluation ev = evaluate(m.net, data.test, a.batch);
+  const int K = int(m.net.output_shape().sample_size());
+  const auto names = class_names_for(m.class_names.empty() ? data.test.class_names : m.class_names, K);
+  std::cout << a.model << " on " << data.test.name << " (" << ev.count << " images)\n"
+            << "accuracy " << fixed(100 * ev.accuracy, 2) << "%  loss " << fixed(ev.loss, 4) << "\n\nper class:\n";
+  std::size_t wname = 5;
+  for (const auto& n : names) wname = std::max(wname, n.size());
+  for (int k = 0; k < K; ++k) {
+    std::size_t total = 0;
+    for (auto v : ev.confusion[std::size_t(k)]) total += v;
+    const double acc = total ? double(ev.confusion[std::size_t(k)][std::size_t(k)]) / double(total) : 0.0;
+    std::cout << "  " << std::left << std::setw(int(wname)) << names[std::size_t(k)] << std::right << "  "
+              << std::setw(6) << fixed(100 * acc, 2) << "%  (" << total << " images)\n";
+  }
+  std::cout << "\nconfusion matrix (rows: true class, columns: predicted):\n" << std::string(wname + 2, ' ');
+  for (int k = 0; k < K; ++k) std::cout << std::setw(6) << k;
+  std::cout << "\n";
+  for (int t = 0; t < K; ++t) {
+    std::cout << "  " << std::left << std::setw(int(wname)) << names[std::size_t(t)] << std::right;
+    for (int p = 0; p < K; ++p) std::cout << std::setw(6) << ev.confusion[std::size_t(t)][std::size_t(p)];
+    std::cout << "\n";
+  }
+}
+
+void add(CLI::App& app) {
+  auto a = std::make_shared<EvalArgs>();
+  auto* c = app.add_subcommand("eval", "Accuracy, per-class accuracy and confusion matrix of a model on the test set");
+  c->add_option("--model", a->model, "Model file (from cnn train)")->required()->check(CLI::ExistingFile);
+  c->add_option("--data", a->data, "Folder with the four MNIST-format IDX files (default: Debian's Fashion-MNIST)");
+  c->add_option("--test-limit", a->test_limit, "Use only the first N test images (0: all)");
+  c->add_option("--threads", a->threads, "Threads (0: all cores)")->check(CLI::Range(0, 1024));
+  c->add_option("--batch", a->batch, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 100000));
+  c->callback([a] { run(*a); });
+}
+
+const RegisterVerb reg("eval", add);
+
+}  // namespace
+}  // namespace cnn::tool

@@ -1,0 +1,101 @@
+// cnn — the command-line tool. Each verb lives in its own file in this folder and registers itself; this file
+// only parses, dispatches, and turns every error into one line and an exit status (2: usage, 1: failure).
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "common.h"
+
+namespace cnn::tool {
+
+std::vector<Verb>& verbs() {
+  static std::vector<Verb> v;
+  return v;
+}
+
+DataSplit load_data(const std::string& dir, std::size_t train_limit, std::size_t test_limit) {
+  const std::string d = dir.empty() ? default_data_dir() : dir;
+  if (dir.empty() && !std::filesystem::exists(d))
+    throw Error(d + ": Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, or run scripts/setup.sh), "
+                    "or pass --data DIR with the four MNIST files");
+  DataSplit s = load_mnist_folder(d);
+  if (train_limit && train_limit < s.train.count()) s.train = s.train.slice(0, train_limit);
+  if (test_limit && test_limit < s.test.count()) s.test = s.test.slice(0, test_limit);
+  return s;
+}
+
+std::vector<std::string> class_names_for(const std::vector<std::string>& preferred, int classes) {
+  if (int(preferred.size()) == classes) return preferred;
+  std::vector<std::string> n;
+  for (int i = 0; i < classes; ++i) n.push_back(std::to_string(i));
+  return n;
+}
+
+void check_data_fits(const Network& net, const Dataset& data) {
+  if (!net.input_shape().same_sample(data.sample))
+    throw Error(data.name + ": images are " + data.sample.sample_str() + " but the network takes " +
+                net.input_shape().sample_str());
+  const int K = int(net.output_shape().sample_size());
+  for (auto l : data.labels)
+    if (int(l) >= K)
+      throw Error(data.name + ": label " + std::to_string(int(l)) + " but the network has only " + std::to_string(K) +
+                  " outputs");
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
+
+namespace {
+std::string one_line(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+}  // namespace
+
+}  // namespace cnn::tool
+
+int main(int argc, char** argv) {
+  using namespace cnn::tool;
+  CLI::App app{"cnn: build, train, check, show, export and serve convolutional neural networks", "cnn"};
+  app.set_version_flag("--version", "cnn 0.1.0");
+  app.require_subcommand(1, 1);
+  auto& all = verbs();
+  std::sort(all.begin(), all.end(), [](const Verb& a, const Verb& b) { return a.name < b.name; });
+  for (const Verb& v : all) v.add(app);
+  if (argc > 1 && argv[1][0] != '-' &&
+      std::none_of(all.begin(), all.end(), [&](const Verb& v) { return v.name == argv[1]; })) {
+    std::string known;
+    for (const Verb& v : all) known += (known.empty() ? "" : ", ") + v.name;
+    std::cerr << "cnn: error: unknown command '" << argv[1] << "' (commands: " << known << ")\n";
+    return 2;
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "cnn: error: " << one_line(e.what()) << " (see cnn --help)\n";
+    return 2;
+  } catch (const UsageError& e) {
+    std::cerr << "cnn: error: " << one_line(e.what()) << " (see cnn --help)\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cout.flush();
+    std::cerr << "cnn: error: " << one_line(e.what()) << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,187 @@
+// cnn train: train a network (a preset or a description file) on an MNIST-format data set, evaluate after every
+// epoch, save the model after every epoch (so the last good model survives a failure), log metrics.
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common.h"
+
+namespace cnn::tool {
+namespace {
+
+struct TrainArgs {
+  std::string net = "seed5", data, out = "model.cnn", metrics, resume, lr_decay = "none", optimizer = "sgd";
+  int epochs = 10, batch = 50, threads = 0;
+  double lr = 0.1, momentum = 0.0, weight_decay = 0.0;
+  bool nesterov = false, quiet = false;
+  std::uint64_t seed = 1;
+  std::size_t train_limit = 0, test_limit = 0;
+};
+
+void append_metrics(const std::string& path, const EpochReport& r) {
+  const bool json = path.size() >= 5 && (path.ends_with(".jsonl") || path.ends_with(".json"));
+  const bool fresh = !std::filesystem::exists(path) || std::filesystem::file_size(path) == 0;
+  std::ofstream f(path, std::ios::app);
+  if (!f) throw Error(path + ": cannot write the metrics file");
+  if (json) {
+    f << nlohmann::json{{"epoch", r.epoch},           {"train_loss", r.train_loss}, {"test_loss", r.test.loss},
+                        {"test_accuracy", r.test.accuracy}, {"seconds", r.seconds},  {"images_per_second", r.images_per_second}}
+             .dump()
+      << "\n";
+  } else {
+    if (fresh) f << "epoch,train_loss,test_loss,test_accuracy,seconds,images_per_second\n";
+    f << r.epoch << "," << fixed(r.train_loss, 6) << "," << fixed(r.test.loss, 6) << "," << fixed(r.test.accuracy, 6)
+      << "," << fixed(r.seconds, 3) << "," << fixed(r.images_per_second, 1) << "\n";
+  }
+  if (!f) throw Error(path + ": write failed");
+}
+
+std::string duration(double s) {
+  const int t = int(std::lround(s));
+  return t >= 60 ? std::to_string(t / 60) + "m" + (t % 60 < 10 ? "0" : "") + std::to_string(t % 60) + "s"
+                 : std::to_string(t) + "s";
+}
+
+void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
+  set_threads(a.threads);
+  std::string name = a.net, data_dir = a.data;
+  TrainingState state;
+  std::vector<std::string> class_names;
+  std::optional<Network> net;
+  int start_epoch = 0;
+  if (!a.resume.empty()) {
+    for (const char* flag : {"--net", "--batch", "--lr", "--lr-decay", "--optimizer", "--momentum", "--nesterov",
+                             "--weight-decay", "--seed", "--train-limit", "--test-limit"})
+      if (given.at(flag))
+        throw UsageError(std::string(flag) + " cannot be combined with --resume: the run continues with the settings saved in " + a.resume);
+    Model m = load_model(a.resume);
+    if (!m.training) throw Error(a.resume + ": holds no training state (it was not saved by cnn train)");
+    state = *m.training;
+    name = m.name;
+    class_names = m.class_names;
+    net.emplace(std::move(m.net));
+    start_epoch = state.epoch;
+    if (data_dir.empty()) data_dir = state.data == default_data_dir() ? "" : state.data;
+    if (a.epochs <= start_epoch)
+      throw UsageError("--epochs " + std::to_string(a.epochs) + " is not beyond the " + std::to_string(start_epoch) +
+                       " epochs already in " + a.resume + " (--epochs is the total)");
+  } else {
+    net.emplace(load_network(a.net));
+    net->init(a.seed);
+    state.seed = a.seed;
+    state.batch = a.batch;
+    state.optimizer = {.kind = a.optimizer, .lr = a.lr, .momentum = a.momentum, .nesterov = a.nesterov,
+                       .weight_decay = a.weight_decay};
+    try {
+      state.optimizer.schedule = parse_schedule(a.lr_decay);
+    } catch (const Error& e) {
+      throw UsageError(std::string("--lr-decay: ") + e.what());
+    }
+    state.train_limit = a.train_limit;
+    state.test_limit = a.test_limit;
+    if (std::filesystem::exists(a.net)) name = std::filesystem::path(a.net).stem().string();
+  }
+  Optimizer opt(state.optimizer);
+  opt.restore(state.steps, state.optimizer_state);
+
+  DataSplit data = load_data(data_dir, state.train_limit, state.test_limit);
+  state.data = data_dir.empty() ? default_data_dir() : data_dir;
+  check_data_fits(*net, data.train);
+  check_data_fits(*net, data.test);
+  if (class_names.empty()) class_names = data.train.class_names;
+  const std::string out = a.out;
+  if (std::filesystem::path(out).has_parent_path() && !std::filesystem::is_directory(std::filesystem::path(out).parent_path()))
+    throw Error(out + ": cannot save: folder " + std::filesystem::path(out).parent_path().string() + " does not exist");
+
+  std::cout << "cnn train: " << name << " (" << net->params().size() << " parameters) on " << state.data << ": "
+            << data.train.count() << " training / " << data.test.count() << " test images, batch " << state.batch
+            << ", " << state.optimizer.kind << " lr " << state.optimizer.lr;
+  if (state.optimizer.momentum > 0) std::cout << " momentum " << state.optimizer.momentum << (state.optimizer.nesterov ? " (nesterov)" : "");
+  if (state.optimizer.schedule.kind != LrSchedule::Kind::constant) std::cout << " decay " << state.optimizer.schedule.str();
+  std::cout << ", " << threads() << " thread" << (threads() > 1 ? "s" : "") << ", seed " << state.seed;
+  if (start_epoch) std::cout << ", resuming after epoch " << start_epoch;
+  std::cout << std::endl;
+
+  Trainer trainer(*net, opt, {.epochs = a.epochs, .batch = state.batch, .seed = state.seed});
+  const bool tty = stdout_is_terminal() && !a.quiet;
+  trainer.on_batch = [&](const BatchReport& b) {
+    if (a.quiet) return;
+    if (tty) {
+      const int width = 30, done = int(width * b.batch / b.batches);
+      const double eta = b.elapsed_seconds / double(b.batch) * double(b.batches - b.batch);
+      std::cout << "\r  epoch " << b.epoch << "/" << a.epochs << " [" << std::string(std::size_t(done), '=')
+                << std::string(std::size_t(width - done), ' ') << "] " << b.batch << "/" << b.batches << "  "
+                << fixed(b.images_per_second, 0) << " img/s  loss " << fixed(b.running_loss, 4) << "  left "
+                << duration(eta) << "   " << std::flush;
+    } else {
+      for (std::size_t q = 1; q <= 3; ++q)  // plain lines at a quarter, half and three quarters of each epoch
+        if (b.batches >= 8 && b.batch == b.batches * q / 4)
+          std::cout << "  epoch " << b.epoch << ": batch " << b.batch << "/" << b.batches << ", loss "
+                    << fixed(b.running_loss, 4) << ", " << fixed(b.images_per_second, 0) << " img/s" << std::endl;
+    }
+  };
+  trainer.on_epoch = [&](const EpochReport& r) {
+    if (tty) std::cout << "\r" << std::string(100, ' ') << "\r";
+    std::cout << "epoch " << r.epoch << "/" << a.epochs << "  train loss " << fixed(r.train_loss, 4) << "  test loss "
+              << fixed(r.test.loss, 4) << "  test accuracy " << fixed(100 * r.test.accuracy, 2) << "%  "
+              << fixed(r.seconds, 1) << " s  " << fixed(r.images_per_second, 0) << " img/s" << std::endl;
+    if (!a.metrics.empty()) append_metrics(a.metrics, r);
+    state.epoch = r.epoch;
+    state.steps = opt.steps();
+    state.optimizer_state = opt.state();
+    save_model(out, *net, name, class_names, &state);
+  };
+  try {
+    trainer.fit(data.train, &data.test, start_epoch);
+  } catch (const Error& e) {
+    if (tty) std::cout << "\n";
+    std::string kept;
+    if (state.epoch > start_epoch) kept = "; " + out + " holds the model after epoch " + std::to_string(state.epoch);
+    else if (!a.resume.empty()) kept = "; " + a.resume + " still holds the model after epoch " + std::to_string(start_epoch);
+    throw Error(std::string(e.what()) + kept);
+  }
+  std::cout << "saved " << out << " (" << name << ", " << state.epoch << " epochs)\n"
+            << "use it:  cnn eval --model " << out << (a.data.empty() ? "" : " --data " + a.data)
+            << "   |   cnn predict --model " << out << " IMAGE.png   |   cnn info --model " << out << "\n";
+}
+
+void add(CLI::App& app) {
+  auto a = std::make_shared<TrainArgs>();
+  auto* c = app.add_subcommand("train", "Train a network on an MNIST-format data set and save it");
+  auto* net_opt = c->add_option("--net", a->net, "Preset name (" + [] {
+                    std::string s;
+                    for (const auto& n : preset_names()) s += (s.empty() ? "" : ", ") + n;
+                    return s;
+                  }() + ") or a description file (JSON)")->capture_default_str();
+  c->add_option("--data", a->data, "Folder with the four MNIST-format IDX files (default: Debian's Fashion-MNIST)");
+  c->add_option("--epochs", a->epochs, "Total number of epochs")->capture_default_str()->check(CLI::Range(1, 100000));
+  auto* o_batch = c->add_option("--batch", a->batch, "Images per mini-batch (the gradient is their mean)")->capture_default_str()->check(CLI::Range(1, 1000000));
+  auto* o_lr = c->add_option("--lr", a->lr, "Learning rate (a layer's own \"lr\" in the description overrides it)")->capture_default_str()->check(CLI::PositiveNumber);
+  auto* o_decay = c->add_option("--lr-decay", a->lr_decay, "Learning-rate decay per epoch: none, step:EPOCHS:GAMMA or exp:GAMMA")->capture_default_str();
+  auto* o_opt = c->add_option("--optimizer", a->optimizer, "sgd or adam")->capture_default_str()->check(CLI::IsMember({"sgd", "adam"}));
+  auto* o_mom = c->add_option("--momentum", a->momentum, "SGD momentum (0: plain SGD as in the seeds)")->capture_default_str()->check(CLI::Range(0.0, 0.999999));
+  auto* o_nest = c->add_flag("--nesterov", a->nesterov, "Nesterov momentum");
+  auto* o_wd = c->add_option("--weight-decay", a->weight_decay, "L2 weight decay")->capture_default_str()->check(CLI::NonNegativeNumber);
+  auto* o_seed = c->add_option("--seed", a->seed, "Seed for initialisation, shuffling and dropout")->capture_default_str();
+  c->add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::Range(0, 1024));
+  c->add_option("--out", a->out, "Model file to write (after every epoch, atomically)")->capture_default_str();
+  c->add_option("--metrics", a->metrics, "Append per-epoch figures to this file (.csv, or .jsonl for JSON lines)");
+  c->add_option("--resume", a->resume, "Continue the run saved in this model file up to --epochs")->check(CLI::ExistingFile);
+  auto* o_trl = c->add_option("--train-limit", a->train_limit, "Use only the first N training images (0: all)");
+  auto* o_tel = c->add_option("--test-limit", a->test_limit, "Use only the first N test images (0: all)");
+  c->add_flag("--quiet", a->quiet, "No progress output, only the per-epoch lines");
+  c->callback([a, net_opt, o_batch, o_lr, o_decay, o_opt, o_mom, o_nest, o_wd, o_seed, o_trl, o_tel] {
+    run(*a, {{"--net", net_opt->count() > 0}, {"--batch", o_batch->count() > 0}, {"--lr", o_lr->count() > 0},
+             {"--lr-decay", o_decay->count() > 0}, {"--optimizer", o_opt->count() > 0}, {"--momentum", o_mom->count() > 0},
+             {"--nesterov", o_nest->count() > 0}, {"--weight-decay", o_wd->count() > 0}, {"--seed", o_seed->count() > 0},
+             {"--train-limit", o_trl->count() > 0}, {"--test-limit", o_tel->count() > 0}});
+  });
+}
+
+const RegisterVerb reg("train", add);
+
+}  // namespace
+}  // namespace cnn::tool
