@@ -1,0 +1,121 @@
+// Feature maps (what every layer outputs for one image) and gradient maps (dL/dA: how the loss for one class
+// would change with each of those outputs — seed 004's backward pass made visible).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+
+#include "cnn/error.h"
+#include "draw.h"
+
+namespace cnn::show {
+
+namespace {
+
+Tensor copy_of(const Tensor& t) {
+  Tensor c(t.shape());
+  if (t.size()) std::memcpy(c.data(), t.data(), t.size() * sizeof(float));
+  return c;
+}
+
+// One picture of a 1×c×h×w tensor: every channel a tile (a vector of units: one strip of cells), one symmetric
+// colour scale for the whole layer so channels compare by colour.
+void write_tensor_grid(const Tensor& t, const std::string& title, const std::string& path) {
+  const int c = t.shape().c, h = t.shape().h, w = t.shape().w;
+  const double scale = draw::max_abs(t.data(), t.size());
+  float lo = 0, hi = 0;
+  if (t.size()) {
+    lo = *std::min_element(t.data(), t.data() + t.size());
+    hi = *std::max_element(t.data(), t.data() + t.size());
+  }
+  const std::string sub = std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w) + ", values " +
+                          draw::number(lo) + " .. " + draw::number(hi) + ", colour scale +/-" + draw::number(scale);
+  const int left = 10, top = 48, gap = 6;
+  int tile_w, tile_h, cols, cell, per_tile_h = h, per_tile_w = w;
+  const bool units = h == 1 && w == 1;  // a dense layer's outputs: one cell per unit
+  if (units) {
+    cell = 18;
+    cols = std::min(c, 32);
+    tile_w = tile_h = cell;
+  } else {
+    cell = std::clamp(84 / std::max(h, w), 1, 8);
+    cols = std::min(c, 8);
+    tile_w = w * cell;
+    tile_h = h * cell;
+  }
+  const int g = units ? 2 : gap;
+  const int rows = (c + cols - 1) / cols, label_h = units ? 0 : 12;
+  const int grid_w = cols * (tile_w + g), grid_h = rows * (tile_h + g + label_h);
+  const int legend_h = std::max(60, std::min(grid_h, 200));
+  cv::Mat img = draw::canvas(std::max({left + grid_w + 100, draw::text_width(title, 0.5) + 20, draw::text_width(sub) + 20}),
+                             top + std::max(grid_h, legend_h) + (units ? 16 : 4));
+  draw::text(img, title, 10, 20, 0.5);
+  draw::text(img, sub, 10, 38);
+  for (int k = 0; k < c; ++k) {
+    const int x = left + (k % cols) * (tile_w + g), y = top + (k / cols) * (tile_h + g + label_h);
+    if (!units) draw::text(img, std::to_string(k), x, y + 9, 0.3, draw::kGrey);
+    draw::signed_tile(img, x, y + label_h, t.data() + std::size_t(k) * per_tile_h * per_tile_w, per_tile_h, per_tile_w, cell, scale);
+  }
+  if (units)  // number every unit under its cell when there is room: they are classes for the last layer
+    for (int k = 0; k < c && c <= 32; ++k)
+      draw::text(img, std::to_string(k), left + k * (tile_w + g) + 3, top + tile_h + 12, 0.3, draw::kGrey);
+  draw::legend(img, left + grid_w + 10, top, legend_h, scale);
+  draw::save_png(img, path);
+}
+
+}  // namespace
+
+MapsReport compute_maps(Network& net, const Tensor& image, int label) {
+  check_sample_shape("show maps: image", net.input_shape(), image.shape());
+  if (image.shape().n != 1) throw Error("show maps: one image at a time, got a batch of " + std::to_string(image.shape().n));
+  MapsReport r;
+  r.input = copy_of(image);
+  const Tensor& out = net.forward(image);
+  Tensor probs;
+  net.loss().probabilities(out, probs);
+  r.probabilities.assign(probs.data(), probs.data() + probs.size());
+  const int K = int(out.shape().sample_size());
+  if (label >= K) throw Error("show maps: class " + std::to_string(label) + " but the network has " + std::to_string(K) + " outputs");
+  r.target_is_label = label >= 0;
+  r.target = label >= 0 ? label : int(std::max_element(r.probabilities.begin(), r.probabilities.end()) - r.probabilities.begin());
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    LayerMaps m;
+    m.layer = i;
+    m.kind = net.layer(i).kind();
+    m.summary = net.layer(i).summary();
+    m.activation = copy_of(net.activation(i));
+    r.layers.push_back(std::move(m));
+  }
+  Tensor dout;
+  net.loss().compute(out, &r.target, &dout);
+  net.set_need_input_gradient(true);
+  net.backward(dout);
+  net.set_need_input_gradient(false);
+  r.input_gradient = copy_of(net.input_gradient(0));
+  // ∂L/∂(output of layer i) is ∂L/∂(input of layer i + 1); the last layer's is the loss's own dL/dout.
+  for (std::size_t i = 0; i < net.size(); ++i)
+    r.layers[i].gradient = i + 1 < net.size() ? copy_of(net.input_gradient(i + 1)) : copy_of(dout);
+  return r;
+}
+
+std::vector<std::string> write_maps(const MapsReport& r, const std::string& dir) {
+  draw::make_dir(dir);
+  namespace fs = std::filesystem;
+  std::vector<std::string> written;
+  const std::string cls = "class " + std::to_string(r.target) + (r.target_is_label ? " (the image's label)" : " (predicted)");
+  auto put = [&](const Tensor& t, const std::string& title, const std::string& name) {
+    const std::string path = (fs::path(dir) / name).string();
+    write_tensor_grid(t, title, path);
+    written.push_back(path);
+  };
+  put(r.input, "input image", "input.png");
+  put(r.input_gradient, "dL/d(input) for " + cls, "input-gradient.png");
+  for (const LayerMaps& m : r.layers) {
+    const std::string stem = "layer" + std::to_string(m.layer) + "-" + m.kind + ".png";
+    put(m.activation, "layer " + std::to_string(m.layer) + ": " + m.summary + " - feature maps", "maps-" + stem);
+    put(m.gradient, "layer " + std::to_string(m.layer) + ": " + m.summary + " - dL/dA for " + cls, "grad-" + stem);
+  }
+  return written;
+}
+
+}  // namespace cnn::show

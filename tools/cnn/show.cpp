@@ -1,0 +1,103 @@
+// cnn show: pictures of a model — its kernels, one image's feature and gradient maps, the training curves, the
+// confusion matrix. The drawing lives in the library (cnn/show.h); this file only loads and wires.
+#include <filesystem>
+#include <iostream>
+
+#include "cnn/show.h"
+#include "common.h"
+
+namespace cnn::tool {
+namespace {
+
+struct ShowArgs {
+  std::string model, out, image, metrics, data, invert = "auto", title;
+  int label = -1;
+  std::size_t limit = 0;
+};
+
+void need_parent_folder(const std::string& file) {
+  const auto parent = std::filesystem::path(file).parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent))
+    throw Error(file + ": cannot write: folder " + parent.string() + " does not exist");
+}
+
+void print_written(const std::vector<std::string>& files) {
+  for (const auto& f : files) std::cout << "wrote " << f << "\n";
+}
+
+void kernels(const ShowArgs& a) {
+  Model m = load_model(a.model);
+  print_written(show::write_kernels(m.net, a.out));
+}
+
+void maps(const ShowArgs& a) {
+  set_threads(1);
+  Model m = load_model(a.model);
+  const Invert inv = a.invert == "yes" ? Invert::always : a.invert == "no" ? Invert::never : Invert::automatic;
+  const int K = int(m.net.output_shape().sample_size());
+  if (a.label >= K) throw UsageError("--label " + std::to_string(a.label) + ": the model has only " + std::to_string(K) + " classes");
+  const Tensor x = load_image(a.image, m.net.input_shape(), inv);
+  const show::MapsReport r = show::compute_maps(m.net, x, a.label);
+  const auto names = class_names_for(m.class_names, K);
+  print_written(show::write_maps(r, a.out));
+  std::cout << a.image << ": predicted " << names[std::size_t(std::max_element(r.probabilities.begin(), r.probabilities.end()) - r.probabilities.begin())]
+            << "; gradients for class " << r.target << " " << names[std::size_t(r.target)]
+            << (r.target_is_label ? " (the given label)" : " (the prediction)") << "\n";
+}
+
+void curves(const ShowArgs& a) {
+  need_parent_folder(a.out);
+  const auto metrics = show::read_metrics(a.metrics);
+  show::write_curves(metrics, a.out, a.title.empty() ? std::filesystem::path(a.metrics).filename().string() : a.title);
+  std::cout << "wrote " << a.out << " (" << metrics.size() << " epoch" << (metrics.size() == 1 ? "" : "s") << ")\n";
+}
+
+void confusion(const ShowArgs& a) {
+  need_parent_folder(a.out);
+  Model m = load_model(a.model);
+  DataSplit data = load_data(a.data.empty() && m.training && m.training->data != default_data_dir() ? m.training->data : a.data, 1, a.limit);
+  check_data_fits(m.net, data.test);
+  const Evaluation e = evaluate(m.net, data.test);
+  const int K = int(m.net.output_shape().sample_size());
+  show::write_confusion(e.confusion, class_names_for(m.class_names.empty() ? data.test.class_names : m.class_names, K), a.out);
+  std::cout << "wrote " << a.out << " (" << e.count << " test images of " << data.test.name << ", accuracy "
+            << fixed(100 * e.accuracy, 2) << "%)\n";
+}
+
+void add(CLI::App& app) {
+  auto a = std::make_shared<ShowArgs>();
+  auto* show = app.add_subcommand("show", "Pictures: a model's kernels, feature and gradient maps, training curves, confusion matrix");
+  show->require_subcommand(1, 1);
+
+  auto* k = show->add_subcommand("kernels", "Every conv layer's kernels as a grid (PNG per layer, diverging colours, scale shown)");
+  k->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
+  k->add_option("--out", a->out, "Folder to write the pictures to (created if missing)")->required();
+  k->callback([a] { kernels(*a); });
+
+  auto* mp = show->add_subcommand("maps", "Feature maps after every layer for one image, and the gradient maps dL/dA");
+  mp->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
+  mp->add_option("image", a->image, "Image file (PNG, JPEG, …)")->required()->check(CLI::ExistingFile);
+  mp->add_option("--out", a->out, "Folder to write the pictures to (created if missing)")->required();
+  mp->add_option("--label", a->label, "The image's true class: gradients for it (default: for the predicted class)")
+      ->check(CLI::NonNegativeNumber);
+  mp->add_option("--invert", a->invert, "auto, yes or no (as for cnn predict)")->capture_default_str()->check(CLI::IsMember({"auto", "yes", "no"}));
+  mp->callback([a] { maps(*a); });
+
+  auto* c = show->add_subcommand("curves", "Loss and accuracy per epoch from a metrics file (cnn train --metrics) as SVG");
+  c->add_option("metrics", a->metrics, "Metrics file (.csv or .jsonl)")->required()->check(CLI::ExistingFile);
+  c->add_option("--out", a->out, "SVG file to write")->required();
+  c->add_option("--title", a->title, "Title (default: the metrics file's name)");
+  c->callback([a] { curves(*a); });
+
+  auto* cf = show->add_subcommand("confusion", "The confusion matrix on the test images as a PNG");
+  cf->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
+  cf->add_option("--data", a->data, "Data folder (default: the model's, else Debian's Fashion-MNIST)");
+  cf->add_option("--limit", a->limit, "Use only the first N test images (0: all)");
+  cf->add_option("--out", a->out, "PNG file to write")->required();
+  cf->callback([a] { confusion(*a); });
+}
+
+const RegisterVerb reg("show", add);
+
+}  // namespace
+}  // namespace cnn::tool
