@@ -1,0 +1,73 @@
+// ONNX export and import (through Debian's libonnx-dev; no protobuf type leaks into this header).
+//
+// Exported graphs (opset 13, IR version 8, checked by onnx::checker::check_model before they are written):
+//   input "input" float32 [N, C, H, W] (N symbolic), tensors NCHW;
+//   conv2d     → Conv, weight [C_out, C_in, kh, kw] + bias, explicit pads [top, left, bottom, right] (`same` puts an
+//                odd extra pixel at the bottom/right, ONNX's SAME_UPPER), strides, kernel_shape
+//   maxpool2d  → MaxPool, avgpool2d → AveragePool, l2pool2d → LpPool p = 2 (kernel_shape, strides, no padding)
+//   dense      → Gemm with transB = 0: B is our W [inputs, outputs] as stored, C the bias; a Flatten (axis 1) is
+//                inserted first when the input is still 4-D (a dense layer reads any input as c·h·w features)
+//   relu, leaky_relu (alpha written), sigmoid, tanh → Relu, LeakyRelu, Sigmoid, Tanh
+//   softmax    → Softmax axis 1 on [N, F] (a Flatten first when the input is 4-D with h·w > 1: ours is over c·h·w)
+//   flatten    → Flatten axis 1;  dropout → Dropout with its ratio (the identity at inference)
+//   a flat [N, F] tensor entering a conv or pool layer is reshaped back to [N, F, 1, 1] (Reshape [0, F, 1, 1])
+//   subsampling (seed 002's trainable β) has no ONNX operator: exporting it throws cnn::Error naming the layer.
+// The graph's output is exactly what Network::forward returns: "logits" for a softmax_cross_entropy net (its
+// softmax lives in the loss), "output" otherwise. With `softmax_output` a final Softmax turns logits into
+// "probabilities". metadata_props record cnn.loss, cnn.output ("logits" | "probabilities" | "output"),
+// cnn.name and cnn.class_names (JSON), so that import restores the net, its loss and its class names.
+//
+// Import accepts a chain of the same operators (plus MatMul [+ Add] for dense, Reshape/Identity where they do not
+// move data in our layout, and Dropout in every opset form), honouring strides, pads, kernel_shape, auto_pad,
+// alpha, axis, transB, Gemm's alpha/beta; anything else is refused with a one-line cnn::Error naming the file,
+// the node and the operator or attribute. Malformed files (truncated, wrong types, missing initializers, cycles,
+// wrong shapes) throw cnn::Error too, never crash.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "cnn/network.h"
+
+namespace cnn {
+
+struct OnnxExportOptions {
+  std::string name;                      // the graph's name and cnn.name
+  std::vector<std::string> class_names;  // written to cnn.class_names
+  bool softmax_output = false;           // end a softmax_cross_entropy net in Softmax (probabilities)
+};
+
+// The serialized ModelProto; throws cnn::Error for a layer with no ONNX form.
+std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& options = {});
+// Writes the model atomically.
+void export_onnx(const std::string& path, const Network& net, const OnnxExportOptions& options = {});
+
+struct OnnxImport {
+  Network net;
+  std::string name;
+  std::vector<std::string> class_names;
+  bool probabilities_removed = false;  // a Softmax that export added (cnn.output = probabilities) was dropped
+};
+// `source` names the file in error messages.
+OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& source);
+OnnxImport import_onnx(const std::string& path);
+
+// ONNX TensorProto files (the .pb files of ONNX test cases), float32 (double is converted).
+struct OnnxTensor {
+  std::string name;
+  std::vector<std::int64_t> dims;
+  std::vector<float> values;
+};
+OnnxTensor read_onnx_tensor(const std::string& path);
+OnnxTensor parse_onnx_tensor(const std::string& bytes, const std::string& source);
+std::string serialize_onnx_tensor(const OnnxTensor& t);
+void write_onnx_tensor(const std::string& path, const OnnxTensor& t);
+
+// The dims an exported graph gives the network's output for a batch of n: [n, F] when it ends flat, else
+// [n, C, H, W]; and the tensor as a batch for the network's input (accepts [N, C, H, W], [N, F] when the input is
+// F×1×1 or C·H·W flat, or one sample [C, H, W]). Throws cnn::Error naming `source` when the shape does not fit.
+std::vector<std::int64_t> onnx_output_dims(const Network& net, int n);
+Tensor onnx_tensor_to_input(const Network& net, const OnnxTensor& t, const std::string& source);
+
+}  // namespace cnn
