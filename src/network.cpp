@@ -1,7 +1,11 @@
 #include "cnn/network.h"
 
+#include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "cnn/layers/activation.h"
+#include "cnn/layers/conv2d.h"
+#include "cnn/layers/dense.h"
 #include "cnn/layers/dropout.h"
 
 namespace cnn {
@@ -31,6 +35,11 @@ Network& Network::add(LayerPtr layer) {
   params_.resize(offsets_.back());
   grads_.resize(offsets_.back());
   rebind();
+  // Conv2D/Dense → ReLU: the first computes both in one pass over its output (bias + ReLU fused).
+  fused_.assign(layers_.size(), 0);
+  for (std::size_t i = 0; i + 1 < layers_.size(); ++i)
+    fused_[i] = (dynamic_cast<Conv2D*>(layers_[i].get()) || dynamic_cast<Dense*>(layers_[i].get())) &&
+                dynamic_cast<ReLU*>(layers_[i + 1].get()) && layers_[i + 1]->kind() == "relu";
   return *this;
 }
 
@@ -60,11 +69,33 @@ void Network::init(std::uint64_t seed) {
   }
 }
 
+void Network::set_profiling(bool on) {
+  profiling_ = on;
+  profile_.assign(layers_.size() + 1, LayerTime{});
+}
+
+namespace {
+using clock = std::chrono::steady_clock;
+double since(clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); }
+}  // namespace
+
 const Tensor& Network::forward(const Tensor& x, const Context& ctx) {
   if (layers_.empty()) throw Error("network: no layers");
   check_sample_shape("network input", input_, x.shape());
   acts_[0] = Tensor::view(x.data(), x.shape());
-  for (std::size_t i = 0; i < layers_.size(); ++i) layers_[i]->forward(acts_[i], acts_[i + 1], ctx);
+  if (profiling_ && profile_.size() != layers_.size() + 1) profile_.assign(layers_.size() + 1, LayerTime{});
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    const auto t0 = profiling_ ? clock::now() : clock::time_point{};
+    if (fused_with_relu(i)) {
+      if (auto* conv = dynamic_cast<Conv2D*>(layers_[i].get())) conv->forward_relu(acts_[i], acts_[i + 1], acts_[i + 2]);
+      else static_cast<Dense&>(*layers_[i]).forward_relu(acts_[i], acts_[i + 1], acts_[i + 2]);
+      if (profiling_) profile_[i].forward_s += since(t0);
+      ++i;
+      continue;
+    }
+    layers_[i]->forward(acts_[i], acts_[i + 1], ctx);
+    if (profiling_) profile_[i].forward_s += since(t0);
+  }
   return acts_.back();
 }
 
@@ -74,15 +105,23 @@ void Network::backward(const Tensor& dout) {
     grads_act_.back().resize(dout.shape());
     std::copy(dout.data(), dout.data() + dout.size(), grads_act_.back().data());
   }
+  if (profiling_ && profile_.size() != layers_.size() + 1) profile_.assign(layers_.size() + 1, LayerTime{});
   for (std::size_t i = layers_.size(); i-- > 0;) {
+    const auto t0 = profiling_ ? clock::now() : clock::time_point{};
     Tensor* dx = (i > 0 || need_input_grad_) ? &grads_act_[i] : nullptr;
     layers_[i]->backward(acts_[i], acts_[i + 1], grads_act_[i + 1], dx);
+    if (profiling_) {
+      profile_[i].backward_s += since(t0);
+      ++profile_[i].calls;
+    }
   }
 }
 
 double Network::forward_backward(const Tensor& x, const int* labels, std::uint64_t step) {
   const Tensor& out = forward(x, {Mode::train, step});
+  const auto t0 = profiling_ ? clock::now() : clock::time_point{};
   const double l = loss().compute(out, labels, &grads_act_.back());
+  if (profiling_) profile_.back().forward_s += since(t0);
   backward(grads_act_.back());
   return l;
 }

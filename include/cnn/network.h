@@ -65,8 +65,20 @@ class Network {
   // The description of the net (input, layers, loss) as written in description files.
   nlohmann::json spec() const;
 
+  // Where the time goes: with profiling on, forward, backward and forward_backward add each layer's wall time
+  // (a Conv2D or Dense fused with the ReLU after it counts both; the ReLU then shows 0 forward). The last entry
+  // is the loss. Turning profiling on clears the counts.
+  struct LayerTime {
+    double forward_s = 0.0, backward_s = 0.0;
+    std::uint64_t calls = 0;  // backward passes timed
+  };
+  void set_profiling(bool on);
+  const std::vector<LayerTime>& profile() const { return profile_; }
+
  private:
   void rebind();
+  // Whether layer i is a Conv2D or Dense followed by a ReLU, computed together in one pass.
+  bool fused_with_relu(std::size_t i) const { return i + 1 < fused_.size() && fused_[i]; }
 
   Shape input_;
   std::vector<LayerPtr> layers_;
@@ -77,6 +89,9 @@ class Network {
   std::vector<Tensor> acts_;           // acts_[0] = input view, acts_[i+1] = output of layer i
   std::vector<Tensor> grads_act_;      // grads_act_[i] = ∂L/∂acts_[i]
   bool need_input_grad_ = false;
+  std::vector<std::uint8_t> fused_;    // fused_[i]: layer i (Conv2D or Dense) computes layer i + 1's ReLU too
+  bool profiling_ = false;
+  std::vector<LayerTime> profile_;
 };
 
 }  // namespace cnn

@@ -1,3 +1,4 @@
+// SGEMM through OpenBLAS, and im2col / col2im: the portable path, and the one for strided convolutions.
 #include <cblas.h>
 
 #include <cstring>
@@ -8,6 +9,12 @@ namespace cnn::kernels {
 
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
           int ldb, float beta, float* C, int ldc) {
+  // OpenBLAS runs on the calling thread: the library's pool decides the parallelism (and so the bits).
+  static const bool single = [] {
+    openblas_set_num_threads(1);
+    return true;
+  }();
+  (void)single;
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
               alpha, A, lda, B, ldb, beta, C, ldc);
 }

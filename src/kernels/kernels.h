@@ -1,13 +1,30 @@
-// The fast path's building blocks. Layers call these; src/reference/ holds the literal formulas they are
-// tested against.
+// The fast path's building blocks. Layers call these; src/reference/ holds the literal formulas they are tested
+// against (tests/test_reference.cpp, tests/test_fast_*.cpp).
+//
+// Two families, chosen per layer shape (see conv_uses_direct):
+//   direct   stride-1 convolutions computed straight from the image rows with AVX-512VL (8-float vectors along
+//            the output row, 32 registers of accumulators); no unfolded copy of the input is ever made.
+//   im2col   the image unfolded into columns and one OpenBLAS SGEMM: any stride, and the portable path on CPUs
+//            without AVX-512.
 #pragma once
+
+#include <cstddef>
 
 namespace cnn::kernels {
 
-// C[M×N] = alpha·op(A)·op(B) + beta·C, all row-major (OpenBLAS SGEMM).
+// ---- CPU features -------------------------------------------------------------------------------------------
+// True when the CPU has AVX-512F and AVX-512VL (checked once at run time) and SIMD was not switched off.
+bool simd_available();
+// Switches the SIMD kernels off (false) or back on where the CPU has them; for tests and benchmarks.
+void set_simd_enabled(bool on);
+
+// ---- GEMM ---------------------------------------------------------------------------------------------------
+// C[M×N] = alpha·op(A)·op(B) + beta·C, all row-major (OpenBLAS SGEMM, always on the calling thread: parallelism
+// is the library's own, one level up, so that results never depend on the thread count).
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
           int ldb, float beta, float* C, int ldc);
 
+// ---- im2col ---------------------------------------------------------------------------------------------------
 // Unfolds one C×H×W image into columns: col[(c·kh + i)·kw + j][y·Wo + x] = X[c][y·s + i − pt][x·s + j − pl],
 // zero outside the image. A convolution is then one matrix product: Z = W[C_out, C·kh·kw] · col.
 void im2col(const float* x, int C, int H, int W, int kh, int kw, int stride, int pad_top, int pad_left, int Ho,
@@ -15,5 +32,29 @@ void im2col(const float* x, int C, int H, int W, int kh, int kw, int stride, int
 // The adjoint of im2col: adds every column entry back onto the pixel it was read from (dx must start at zero).
 void col2im_add(const float* col, int C, int H, int W, int kh, int kw, int stride, int pad_top, int pad_left,
                 int Ho, int Wo, float* dx);
+
+// ---- direct stride-1 convolution (AVX-512VL; call only when simd_available()) --------------------------------
+// Whether the direct kernels beat im2col + SGEMM for this shape: measured (bench/microbench.cpp) to win for
+// stride 1 as long as the 8-wide vectors along an output row are mostly full.
+bool conv_uses_direct(int stride, int wo);
+
+// One image:  z[o][y][x] = Σ_c Σ_i Σ_j x[c][y + i][x + j]·w[o][c][i][j] + bias[o]     (y < ho, x < wo)
+// x holds C planes of H×W with any padding already in place (ho + kh − 1 ≤ H, wo + kw − 1 ≤ W); bias may be
+// null (no bias). When relu is not null it also receives the fused ReLU: relu = z where z ≥ 0, else 0.
+void conv_forward_direct(const float* x, int C, int H, int W, const float* w, int O, int kh, int kw,
+                         const float* bias, float* z, float* relu, int ho, int wo);
+// One image, added into dw:  dw[o][c][i][j] += Σ_y Σ_x dz[o][y][x]·x[c][y + i][x + j]
+void conv_weight_grad_direct(const float* x, int C, int H, int W, const float* dz, int O, int kh, int kw, int ho,
+                             int wo, float* dw);
+
+// ---- element-wise and pooling ---------------------------------------------------------------------------------
+// y = x where x ≥ 0, else 0
+void relu_forward(const float* x, float* y, std::size_t n);
+// dx = dy where x ≥ 0, else 0
+void relu_backward(const float* x, const float* dy, float* dx, std::size_t n);
+// Max pooling of `planes` H×W maps with k×k windows every `stride` pixels (no padding): y = max(window) and
+// arg = the flat index (within its map) of the first maximum.
+void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride, int Ho, int Wo, float* y,
+                     unsigned* arg);
 
 }  // namespace cnn::kernels

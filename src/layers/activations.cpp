@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cnn/layers/activation.h"
+#include "kernels/kernels.h"
+#include "kernels/parallel.h"
 
 namespace cnn {
 
@@ -31,13 +33,28 @@ void map_backward(const Layer& layer, const Tensor& x, const Tensor& y, const Te
 }
 }  // namespace
 
-// a = max(0, z)
+// a = max(0, z)   (z ≥ 0 ? z : 0; a network usually fuses this into the Conv2D or Dense before it)
 void ReLU::forward(const Tensor& x, Tensor& y, const Context&) {
-  map_forward(*this, x, y, [](float z) { return z >= 0.0f ? z : 0.0f; });
+  check_sample_shape("relu layer", in_, x.shape());
+  y.resize(x.shape());
+  const int N = x.shape().n, chunks = x.size() < 32768 ? 1 : kernels::batch_chunks(N);
+  const std::size_t F = in_.sample_size();
+  kernels::parallel_for(chunks, [&](int c) {
+    const std::size_t n0 = kernels::chunk_begin(N, chunks, c), n1 = kernels::chunk_begin(N, chunks, c + 1);
+    kernels::relu_forward(x.data() + n0 * F, y.data() + n0 * F, (n1 - n0) * F);
+  });
 }
 // dz = da where z ≥ 0, else 0
-void ReLU::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  map_backward(*this, x, y, dy, dx, [](float z, float, float da) { return z >= 0.0f ? da : 0.0f; });
+void ReLU::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+  check_sample_shape("relu layer (backward)", out_, dy.shape());
+  if (!dx) return;
+  dx->resize(x.shape());
+  const int N = x.shape().n, chunks = x.size() < 32768 ? 1 : kernels::batch_chunks(N);
+  const std::size_t F = in_.sample_size();
+  kernels::parallel_for(chunks, [&](int c) {
+    const std::size_t n0 = kernels::chunk_begin(N, chunks, c), n1 = kernels::chunk_begin(N, chunks, c + 1);
+    kernels::relu_backward(x.data() + n0 * F, dy.data() + n0 * F, dx->data() + n0 * F, (n1 - n0) * F);
+  });
 }
 
 std::string LeakyReLU::summary() const { return "leaky_relu alpha " + std::to_string(alpha_); }

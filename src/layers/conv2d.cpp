@@ -1,11 +1,14 @@
-// Conv2D forward and backward (seeds 000, 004). Each sample is unfolded by im2col so that the seeds' ⊗ becomes
-// one matrix product; src/reference/reference.cpp computes the same formulas literally and the tests compare.
+// Conv2D forward and backward (seeds 000, 004). Stride-1 layers run the direct AVX-512 kernels straight from the
+// image rows; others (and CPUs without AVX-512) unfold each image by im2col so that the seeds' ⊗ becomes one
+// matrix product. src/reference/reference.cpp computes the same formulas literally and the tests compare.
 #include "cnn/layers/conv2d.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "kernels/kernels.h"
+#include "kernels/parallel.h"
 
 namespace cnn {
 
@@ -45,6 +48,19 @@ Shape Conv2D::infer(Shape in) {
     pad_left_ = pw / 2;
     pad_right_ = pw - pw / 2;
   }
+  // The kernel family for this shape, and the workspaces it needs (sized here, once).
+  direct_ = kernels::conv_uses_direct(stride_, wo);
+  const std::size_t P = std::size_t(out_c_) * in.c * kh_ * kw_ + out_c_;
+  pad_h_ = ho + kh_ - 1, pad_w_ = wo + kw_ - 1;
+  dzp_h_ = in.h + kh_ - 1, dzp_w_ = in.w + kw_ - 1;
+  const bool padded = pad_top_ || pad_left_ || pad_bottom_ || pad_right_;
+  xpad_at_ = P;
+  dzpad_at_ = xpad_at_ + (direct_ && padded ? std::size_t(in.c) * pad_h_ * pad_w_ : 0);
+  col_at_ = dzpad_at_ + (direct_ ? std::size_t(out_c_) * dzp_h_ * dzp_w_ : 0);
+  chunk_floats_ = col_at_ + (direct_ ? 0 : std::size_t(in.c) * kh_ * kw_ * ho * wo);
+  chunk_floats_ = (chunk_floats_ + 15) / 16 * 16;  // chunks start on separate cache lines
+  work_.assign(chunk_floats_ * kernels::kMaxChunks, 0.0f);
+  wrot_.assign(direct_ ? P - out_c_ : 0, 0.0f);
   return {1, out_c_, ho, wo};
 }
 
@@ -88,50 +104,120 @@ void Conv2D::init(Rng& rng) {
 
 std::size_t Conv2D::macs_per_sample() const { return out_.sample_size() * in_.c * kh_ * kw_; }
 
-// Z = A ⊗ W + b: per sample, Z[C_out, Ho·Wo] = W[C_out, C·kh·kw] · im2col(A) + b.
-void Conv2D::forward(const Tensor& x, Tensor& y, const Context&) {
+// Z = A ⊗ W + b. Each image is independent, so the batch is cut into chunks that run on the pool.
+//   direct (stride 1): Z[o] = Σ_c pad(A[c]) ⊗ W[o][c] + b[o] read straight from the (zero-bordered) rows
+//   im2col:            Z[C_out, Ho·Wo] = W[C_out, C·kh·kw] · im2col(A) + b
+void Conv2D::run_forward(const Tensor& x, Tensor& z, Tensor* relu) {
   check_input(x);
-  const int N = x.shape().n, C = in_.c, K = C * kh_ * kw_, HW = out_.h * out_.w;
-  y.resize(out_.with_batch(N));
-  col_.resize(std::size_t(K) * HW);
-  for (int n = 0; n < N; ++n) {
-    kernels::im2col(x.sample(n), C, in_.h, in_.w, kh_, kw_, stride_, pad_top_, pad_left_, out_.h, out_.w,
-                    col_.data());
-    float* z = y.sample(n);
-    kernels::gemm(false, false, out_c_, HW, K, 1.0f, w_, K, col_.data(), HW, 0.0f, z, HW);
-    for (int o = 0; o < out_c_; ++o)
-      for (int p = 0; p < HW; ++p) z[o * HW + p] += b_[o];
-  }
+  const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w, K = C * kh_ * kw_,
+            HW = Ho * Wo;
+  z.resize(out_.with_batch(N));
+  if (relu) relu->resize(out_.with_batch(N));
+  const bool padded = pad_top_ || pad_left_ || pad_bottom_ || pad_right_;
+  const int chunks = kernels::batch_chunks(N);
+  kernels::parallel_for(chunks, [&](int chunk) {
+    float* work = chunk_work(chunk);
+    for (int n = kernels::chunk_begin(N, chunks, chunk); n < kernels::chunk_begin(N, chunks, chunk + 1); ++n) {
+      float* zn = z.sample(n);
+      float* rn = relu ? relu->sample(n) : nullptr;
+      if (direct_) {
+        const float* in = x.sample(n);
+        int Hp = H, Wp = W;
+        if (padded) {
+          float* xp = work + xpad_at_;  // its border stays zero: only the interior is ever written
+          for (int c = 0; c < C; ++c)
+            for (int r = 0; r < H; ++r)
+              std::copy(in + (std::size_t(c) * H + r) * W, in + (std::size_t(c) * H + r + 1) * W,
+                        xp + (std::size_t(c) * pad_h_ + r + pad_top_) * pad_w_ + pad_left_);
+          in = xp, Hp = pad_h_, Wp = pad_w_;
+        }
+        kernels::conv_forward_direct(in, C, Hp, Wp, w_, out_c_, kh_, kw_, b_, zn, rn, Ho, Wo);
+      } else {
+        float* col = work + col_at_;
+        kernels::im2col(x.sample(n), C, H, W, kh_, kw_, stride_, pad_top_, pad_left_, Ho, Wo, col);
+        for (int o = 0; o < out_c_; ++o) std::fill(zn + std::size_t(o) * HW, zn + std::size_t(o + 1) * HW, b_[o]);
+        kernels::gemm(false, false, out_c_, HW, K, 1.0f, w_, K, col, HW, 1.0f, zn, HW);
+        if (rn) kernels::relu_forward(zn, rn, std::size_t(out_c_) * HW);
+      }
+    }
+  });
 }
 
-// dW = A ⊗ dZ:  dW[C_out, C·kh·kw] = Σ_n dZ_n · im2col(A_n)ᵀ
+void Conv2D::forward(const Tensor& x, Tensor& y, const Context&) { run_forward(x, y, nullptr); }
+void Conv2D::forward_relu(const Tensor& x, Tensor& z, Tensor& r) { run_forward(x, z, &r); }
+
+// dW = A ⊗ dZ:  dW[o][c] = Σ_n pad(A_n[c]) ⊗ dZ_n[o]      (im2col: dW[C_out, C·kh·kw] = Σ_n dZ_n · im2col(A_n)ᵀ)
 // db = ΣdZ
-// dA = pad(dZ) ⊗ rot180(W):  im2col(dA_n) = Wᵀ · dZ_n, folded back by col2im (the same sum, read the other way)
+// dA = pad(dZ) ⊗ rot180(W):  dA_n[c] = Σ_o pad(dZ_n[o], k − 1) ⊗ rot180(W[o][c])   (im2col: col2im(Wᵀ · dZ_n))
+// Each chunk of the batch sums its own dW and db; the chunks' sums are then added in chunk order, so the result
+// has the same bits whatever the number of threads.
 void Conv2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
   check_input(x);
   check_sample_shape("conv2d layer (backward dZ)", out_, dy.shape());
-  const int N = x.shape().n, C = in_.c, K = C * kh_ * kw_, HW = out_.h * out_.w;
-  col_.resize(std::size_t(K) * HW);
-  if (dx) {
-    dx->resize(x.shape());
-    dx->fill(0.0f);
-  }
-  for (int o = 0; o < out_c_; ++o) db_[o] = 0.0f;
-  for (int n = 0; n < N; ++n) {
-    const float* dz = dy.sample(n);
-    for (int o = 0; o < out_c_; ++o) {
-      float s = 0.0f;
-      for (int p = 0; p < HW; ++p) s += dz[o * HW + p];
-      db_[o] += s;
+  const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w, K = C * kh_ * kw_,
+            HW = Ho * Wo, O = out_c_, KK = kh_ * kw_;
+  const std::size_t nw = std::size_t(O) * K, P = nw + O;
+  const bool padded = pad_top_ || pad_left_ || pad_bottom_ || pad_right_;
+  if (dx) dx->resize(x.shape());
+  if (dx && direct_)
+    for (int o = 0; o < O; ++o)
+      for (int c = 0; c < C; ++c)
+        for (int t = 0; t < KK; ++t) wrot_[(std::size_t(c) * O + o) * KK + (KK - 1 - t)] = w_[(std::size_t(o) * C + c) * KK + t];
+  const int chunks = kernels::batch_chunks(N);
+  kernels::parallel_for(chunks, [&](int chunk) {
+    float* work = chunk_work(chunk);
+    float* dw = work;  // this chunk's partial dW, then db
+    float* db = work + nw;
+    std::fill(dw, dw + P, 0.0f);
+    for (int n = kernels::chunk_begin(N, chunks, chunk); n < kernels::chunk_begin(N, chunks, chunk + 1); ++n) {
+      const float* dz = dy.sample(n);
+      for (int o = 0; o < O; ++o) {
+        float s = 0.0f;
+        for (int p = 0; p < HW; ++p) s += dz[o * HW + p];
+        db[o] += s;
+      }
+      if (direct_) {
+        const float* in = x.sample(n);
+        int Hp = H, Wp = W;
+        if (padded) {
+          float* xp = work + xpad_at_;
+          for (int c = 0; c < C; ++c)
+            for (int r = 0; r < H; ++r)
+              std::copy(in + (std::size_t(c) * H + r) * W, in + (std::size_t(c) * H + r + 1) * W,
+                        xp + (std::size_t(c) * pad_h_ + r + pad_top_) * pad_w_ + pad_left_);
+          in = xp, Hp = pad_h_, Wp = pad_w_;
+        }
+        kernels::conv_weight_grad_direct(in, C, Hp, Wp, dz, O, kh_, kw_, Ho, Wo, dw);
+        if (dx) {
+          float* dzp = work + dzpad_at_;  // zero border, dZ placed k − 1 − pad from the top left
+          const int top = kh_ - 1 - pad_top_, left = kw_ - 1 - pad_left_;
+          for (int o = 0; o < O; ++o)
+            for (int r = 0; r < Ho; ++r)
+              std::copy(dz + (std::size_t(o) * Ho + r) * Wo, dz + (std::size_t(o) * Ho + r + 1) * Wo,
+                        dzp + (std::size_t(o) * dzp_h_ + r + top) * dzp_w_ + left);
+          kernels::conv_forward_direct(dzp, O, dzp_h_, dzp_w_, wrot_.data(), C, kh_, kw_, nullptr, dx->sample(n),
+                                       nullptr, H, W);
+        }
+      } else {
+        float* col = work + col_at_;
+        kernels::im2col(x.sample(n), C, H, W, kh_, kw_, stride_, pad_top_, pad_left_, Ho, Wo, col);
+        kernels::gemm(false, true, O, K, HW, 1.0f, dz, HW, col, HW, 1.0f, dw, K);
+        if (dx) {
+          kernels::gemm(true, false, K, HW, O, 1.0f, w_, K, dz, HW, 0.0f, col, HW);
+          float* dxn = dx->sample(n);
+          std::fill(dxn, dxn + in_.sample_size(), 0.0f);
+          kernels::col2im_add(col, C, H, W, kh_, kw_, stride_, pad_top_, pad_left_, Ho, Wo, dxn);
+        }
+      }
     }
-    kernels::im2col(x.sample(n), C, in_.h, in_.w, kh_, kw_, stride_, pad_top_, pad_left_, out_.h, out_.w,
-                    col_.data());
-    kernels::gemm(false, true, out_c_, K, HW, 1.0f, dz, HW, col_.data(), HW, n == 0 ? 0.0f : 1.0f, dw_, K);
-    if (dx) {
-      kernels::gemm(true, false, K, HW, out_c_, 1.0f, w_, K, dz, HW, 0.0f, col_.data(), HW);
-      kernels::col2im_add(col_.data(), C, in_.h, in_.w, kh_, kw_, stride_, pad_top_, pad_left_, out_.h, out_.w,
-                          dx->sample(n));
-    }
+  });
+  // dW, db = Σ over chunks, in chunk order
+  std::copy(chunk_work(0), chunk_work(0) + nw, dw_);
+  std::copy(chunk_work(0) + nw, chunk_work(0) + P, db_);
+  for (int c = 1; c < chunks; ++c) {
+    const float* part = chunk_work(c);
+    for (std::size_t i = 0; i < nw; ++i) dw_[i] += part[i];
+    for (int o = 0; o < O; ++o) db_[o] += part[nw + o];
   }
 }
 

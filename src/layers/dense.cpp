@@ -1,10 +1,12 @@
 // Dense forward and backward (seed 004, "全连接层"): one matrix product per direction for the whole batch.
 #include "cnn/layers/dense.h"
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "kernels/kernels.h"
+#include "kernels/parallel.h"
 
 namespace cnn {
 
@@ -48,28 +50,54 @@ void Dense::init(Rng& rng) {
 
 std::size_t Dense::macs_per_sample() const { return in_.sample_size() * outputs_; }
 
-// Z_k = Σ_j A_j·W_jk + B_k:  Z[N, out] = A[N, in] · W[in, out] + B
-void Dense::forward(const Tensor& x, Tensor& y, const Context&) {
+namespace {
+// Products this small run on one thread (a pool hand-off costs more than they do, tiny-dnn #714, Caffe #1539);
+// bigger ones are cut into a fixed number of slabs that depends on the shape only.
+int slabs(std::size_t macs, int most) { return macs < (1u << 18) ? 1 : std::min(most, kernels::kMaxChunks); }
+}  // namespace
+
+// Z_k = Σ_j A_j·W_jk + B_k:  Z[N, out] = A[N, in] · W[in, out] + B   (cut by rows of the batch)
+void Dense::run_forward(const Tensor& x, Tensor& y, Tensor* relu) {
   check_input(x);
   const int N = x.shape().n, J = inputs(), K = outputs_;
   y.resize({N, K, 1, 1});
-  for (int n = 0; n < N; ++n)
-    for (int k = 0; k < K; ++k) y[std::size_t(n) * K + k] = b_[k];
-  kernels::gemm(false, false, N, K, J, 1.0f, x.data(), J, w_, K, 1.0f, y.data(), K);
+  if (relu) relu->resize({N, K, 1, 1});
+  const int chunks = slabs(std::size_t(N) * J * K, N);
+  kernels::parallel_for(chunks, [&](int c) {
+    const int r0 = kernels::chunk_begin(N, chunks, c), r1 = kernels::chunk_begin(N, chunks, c + 1);
+    float* z = y.data() + std::size_t(r0) * K;
+    for (int n = r0; n < r1; ++n) std::copy(b_, b_ + K, y.data() + std::size_t(n) * K);
+    kernels::gemm(false, false, r1 - r0, K, J, 1.0f, x.data() + std::size_t(r0) * J, J, w_, K, 1.0f, z, K);
+    if (relu) kernels::relu_forward(z, relu->data() + std::size_t(r0) * K, std::size_t(r1 - r0) * K);
+  });
 }
 
-// dW_jk = Σ_n DZ_k·A_j:  dW = Aᵀ · DZ      dB_k = Σ_n DZ_k      dA_j = Σ_k DZ_k·W_jk:  dA = DZ · Wᵀ
+void Dense::forward(const Tensor& x, Tensor& y, const Context&) { run_forward(x, y, nullptr); }
+void Dense::forward_relu(const Tensor& x, Tensor& z, Tensor& r) { run_forward(x, z, &r); }
+
+// dW_jk = Σ_n DZ_k·A_j:  dW = Aᵀ · DZ   (cut by output columns k: every dW_jk is one whole sum over the batch)
+// dB_k = Σ_n DZ_k
+// dA_j = Σ_k DZ_k·W_jk:  dA = DZ · Wᵀ   (cut by rows of the batch)
 void Dense::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
   check_input(x);
   check_sample_shape("dense layer (backward dZ)", out_, dy.shape());
   const int N = x.shape().n, J = inputs(), K = outputs_;
-  kernels::gemm(true, false, J, K, N, 1.0f, x.data(), J, dy.data(), K, 0.0f, dw_, K);
+  const int col_chunks = slabs(std::size_t(N) * J * K, K);
+  kernels::parallel_for(col_chunks, [&](int c) {
+    const int k0 = kernels::chunk_begin(K, col_chunks, c), k1 = kernels::chunk_begin(K, col_chunks, c + 1);
+    kernels::gemm(true, false, J, k1 - k0, N, 1.0f, x.data(), J, dy.data() + k0, K, 0.0f, dw_ + k0, K);
+  });
   for (int k = 0; k < K; ++k) db_[k] = 0.0f;
   for (int n = 0; n < N; ++n)
     for (int k = 0; k < K; ++k) db_[k] += dy[std::size_t(n) * K + k];
   if (dx) {
     dx->resize(x.shape());
-    kernels::gemm(false, true, N, J, K, 1.0f, dy.data(), K, w_, K, 0.0f, dx->data(), J);
+    const int row_chunks = slabs(std::size_t(N) * J * K, N);
+    kernels::parallel_for(row_chunks, [&](int c) {
+      const int r0 = kernels::chunk_begin(N, row_chunks, c), r1 = kernels::chunk_begin(N, row_chunks, c + 1);
+      kernels::gemm(false, true, r1 - r0, J, K, 1.0f, dy.data() + std::size_t(r0) * K, K, w_, K, 0.0f,
+                    dx->data() + std::size_t(r0) * J, J);
+    });
   }
 }
 

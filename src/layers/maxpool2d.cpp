@@ -1,30 +1,25 @@
 // MaxPool2D (seeds 000, 001, 004): z = max(window); the gradient goes back only to where the maximum was.
+#include <algorithm>
+
 #include "cnn/layers/pool.h"
+#include "kernels/kernels.h"
+#include "kernels/parallel.h"
 
 namespace cnn {
 
-// z = max over the k×k window; remember where it was (the first maximum on ties).
+// z = max over the k×k window; remember where it was (the first maximum on ties). Fused: one pass writes both.
 void MaxPool2D::forward(const Tensor& x, Tensor& y, const Context&) {
   check_input(x);
   const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w;
   y.resize(out_.with_batch(N));
   argmax_.resize(y.size());
-  for (int m = 0; m < N * C; ++m) {
-    const float* a = x.data() + std::size_t(m) * H * W;
-    float* z = y.data() + std::size_t(m) * Ho * Wo;
-    std::uint32_t* arg = argmax_.data() + std::size_t(m) * Ho * Wo;
-    for (int oy = 0; oy < Ho; ++oy)
-      for (int ox = 0; ox < Wo; ++ox) {
-        int best = (oy * stride_) * W + ox * stride_;
-        for (int i = 0; i < k_; ++i)
-          for (int j = 0; j < k_; ++j) {
-            const int idx = (oy * stride_ + i) * W + ox * stride_ + j;
-            if (a[idx] > a[best]) best = idx;
-          }
-        z[oy * Wo + ox] = a[best];
-        arg[oy * Wo + ox] = std::uint32_t(best);
-      }
-  }
+  const int chunks = kernels::batch_chunks(N);
+  kernels::parallel_for(chunks, [&](int c) {
+    const int n0 = kernels::chunk_begin(N, chunks, c), n1 = kernels::chunk_begin(N, chunks, c + 1);
+    const std::size_t first = std::size_t(n0) * C;
+    kernels::maxpool_forward(x.data() + first * H * W, (n1 - n0) * C, H, W, k_, stride_, Ho, Wo,
+                             y.data() + first * Ho * Wo, argmax_.data() + first * Ho * Wo);
+  });
 }
 
 // dA = dZ at the argmax of each window, 0 elsewhere (overlapping windows add up).
@@ -34,13 +29,17 @@ void MaxPool2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
   if (!dx) return;
   const int N = x.shape().n, C = in_.c, HW = in_.h * in_.w, HWo = out_.h * out_.w;
   dx->resize(x.shape());
-  dx->fill(0.0f);
-  for (int m = 0; m < N * C; ++m) {
-    float* da = dx->data() + std::size_t(m) * HW;
-    const float* dz = dy.data() + std::size_t(m) * HWo;
-    const std::uint32_t* arg = argmax_.data() + std::size_t(m) * HWo;
-    for (int p = 0; p < HWo; ++p) da[arg[p]] += dz[p];
-  }
+  const int chunks = kernels::batch_chunks(N);
+  kernels::parallel_for(chunks, [&](int c) {
+    const int m0 = kernels::chunk_begin(N, chunks, c) * C, m1 = kernels::chunk_begin(N, chunks, c + 1) * C;
+    std::fill(dx->data() + std::size_t(m0) * HW, dx->data() + std::size_t(m1) * HW, 0.0f);
+    for (int m = m0; m < m1; ++m) {
+      float* da = dx->data() + std::size_t(m) * HW;
+      const float* dz = dy.data() + std::size_t(m) * HWo;
+      const std::uint32_t* arg = argmax_.data() + std::size_t(m) * HWo;
+      for (int p = 0; p < HWo; ++p) da[arg[p]] += dz[p];
+    }
+  });
 }
 
 }  // namespace cnn

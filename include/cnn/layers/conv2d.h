@@ -34,6 +34,11 @@ class Conv2D : public Layer {
   std::size_t macs_per_sample() const override;
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  // Z = A ⊗ W + b and R = ReLU(Z) in one pass over the output (a network fuses Conv2D → ReLU this way; z keeps
+  // the pre-activation, so the ReLU's backward and every activation stay exactly as without fusion).
+  void forward_relu(const Tensor& x, Tensor& z, Tensor& r);
+  // Which kernel family this layer's shape uses: "direct" (stride-1 AVX-512) or "im2col" (im2col + SGEMM).
+  std::string kernel_name() const { return direct_ ? "direct" : "im2col"; }
 
   int out_channels() const { return out_c_; }
   int kernel_h() const { return kh_; }
@@ -58,7 +63,18 @@ class Conv2D : public Layer {
   Padding padding_;
   int pad_top_ = 0, pad_left_ = 0, pad_bottom_ = 0, pad_right_ = 0;
   float *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;
-  std::vector<float> col_;  // im2col workspace for one sample: [C_in·kh·kw, H_out·W_out]
+
+  void run_forward(const Tensor& x, Tensor& z, Tensor* relu);
+  float* chunk_work(int chunk) { return work_.data() + std::size_t(chunk) * chunk_floats_; }
+  // Workspaces, sized once in infer() for the most chunks a batch is ever cut into (kernels/parallel.h), so a
+  // training step never allocates. Per chunk: the chunk's partial dW and db, then scratch: a zero-bordered copy of
+  // one input image (padding), a zero-bordered copy of one dZ (for dA), and one image's im2col columns.
+  bool direct_ = false;
+  int pad_h_ = 0, pad_w_ = 0;    // the padded input plane the direct kernels read: (H_out + kh − 1)×(W_out + kw − 1)
+  int dzp_h_ = 0, dzp_w_ = 0;    // the zero-bordered dZ plane: (H + kh − 1)×(W + kw − 1)
+  std::size_t xpad_at_ = 0, dzpad_at_ = 0, col_at_ = 0, chunk_floats_ = 0;
+  std::vector<float> work_;
+  std::vector<float> wrot_;      // W with in/out swapped and rotated by 180°: the kernels of dA = pad(dZ) ⊗ rot180(W)
 };
 
 }  // namespace cnn

@@ -22,6 +22,8 @@ class Dense : public Layer {
   std::size_t macs_per_sample() const override;
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  // Z = A·W + B and R = ReLU(Z) in one pass (a network fuses Dense → ReLU this way; z keeps the pre-activation).
+  void forward_relu(const Tensor& x, Tensor& z, Tensor& r);
 
   int inputs() const { return int(in_.sample_size()); }
   int outputs() const { return outputs_; }
@@ -32,6 +34,7 @@ class Dense : public Layer {
   Shape infer(Shape input) override;
 
  private:
+  void run_forward(const Tensor& x, Tensor& y, Tensor* relu);
   int outputs_;
   float *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;
 };

@@ -1,0 +1,113 @@
+// Our side of the PyTorch comparison (bench/run.sh): train a preset net for one epoch on Fashion-MNIST with plain
+// SGD, then time inference over the test set, and print one line of key=value pairs:
+//   net=seed5 threads=1 train_ips=… infer_ips=… accuracy=… peak_rss_mb=… train_s=… loss=…
+// With --profile it also prints where a training step's time goes, per layer, forward and backward.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <numeric>
+#include <string>
+
+#include "cnn/cnn.h"
+
+namespace {
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+void usage() {
+  std::fprintf(stderr,
+               "usage: cnn_bench [--net seed5] [--threads N] [--batch 50] [--lr 0.1] [--epochs 1] [--seed 1]\n"
+               "                 [--data DIR] [--train-limit N] [--infer-batch 50] [--profile]\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  using namespace cnn;
+  using clock = std::chrono::steady_clock;
+  std::string net_name = "seed5", data_dir = default_data_dir();
+  int threads = 0, batch = 50, epochs = 1, infer_batch = 50;
+  double lr = 0.1;
+  std::uint64_t seed = 1;
+  std::size_t train_limit = 0;
+  bool profile = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        usage();
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--net") net_name = next();
+    else if (a == "--threads") threads = std::stoi(next());
+    else if (a == "--batch") batch = std::stoi(next());
+    else if (a == "--infer-batch") infer_batch = std::stoi(next());
+    else if (a == "--lr") lr = std::stod(next());
+    else if (a == "--epochs") epochs = std::stoi(next());
+    else if (a == "--seed") seed = std::stoull(next());
+    else if (a == "--data") data_dir = next();
+    else if (a == "--train-limit") train_limit = std::stoul(next());
+    else if (a == "--profile") profile = true;
+    else {
+      usage();
+      return 2;
+    }
+  }
+  set_threads(threads);
+
+  DataSplit data = load_mnist_folder(data_dir);
+  if (train_limit && train_limit < data.train.count()) data.train = data.train.slice(0, train_limit);
+  Network net = load_network(net_name);
+  net.init(seed);
+  net.set_profiling(profile);
+  Optimizer sgd({.lr = lr});
+  Trainer trainer(net, sgd, {.epochs = epochs, .batch = batch, .seed = seed});
+  double train_s = 0.0, loss = 0.0;
+  trainer.on_epoch = [&](const EpochReport& r) {
+    train_s += r.seconds;
+    loss = r.train_loss;
+  };
+  trainer.fit(data.train, nullptr);
+  const double train_ips = double(data.train.count()) * epochs / train_s;
+
+  if (profile) {
+    const auto& p = net.profile();
+    double total = 0.0;
+    for (const auto& t : p) total += t.forward_s + t.backward_s;
+    const double steps = double(p.empty() ? 1 : p[0].calls);
+    std::printf("per-layer time of one training step (batch %d, mean over %.0f steps, %.1f us total):\n", batch, steps,
+                1e6 * total / steps);
+    for (std::size_t i = 0; i < net.size(); ++i)
+      std::printf("  %2zu %-36s forward %8.1f us   backward %8.1f us   (%4.1f%%)\n", i, net.layer(i).summary().c_str(),
+                  1e6 * p[i].forward_s / steps, 1e6 * p[i].backward_s / steps,
+                  100.0 * (p[i].forward_s + p[i].backward_s) / total);
+    if (p.size() > net.size())
+      std::printf("     %-36s          %8.1f us\n", "loss (softmax + cross-entropy)", 1e6 * p.back().forward_s / steps);
+    net.set_profiling(false);
+  }
+
+  // Inference: the whole test set in batches of infer_batch, best of three passes (the first warms the caches).
+  double infer_s = 1e30;
+  Evaluation ev;
+  for (int rep = 0; rep < 3; ++rep) {
+    const auto t0 = clock::now();
+    ev = evaluate(net, data.test, infer_batch);
+    infer_s = std::min(infer_s, std::chrono::duration<double>(clock::now() - t0).count());
+  }
+  const double infer_ips = double(data.test.count()) / infer_s;
+  std::printf("net=%s threads=%d train_ips=%.0f infer_ips=%.0f accuracy=%.4f peak_rss_mb=%.1f train_s=%.3f loss=%.4f\n",
+              net_name.c_str(), cnn::threads(), train_ips, infer_ips, ev.accuracy, peak_rss_mb(), train_s, loss);
+  return 0;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "cnn_bench: error: %s\n", e.what());
+  return 1;
+}

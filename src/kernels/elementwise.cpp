@@ -1,0 +1,61 @@
+// Element-wise and pooling kernels: plain loops the compiler vectorises (they are bound by memory, not arithmetic).
+#include <cstddef>
+
+#include "kernels/kernels.h"
+
+namespace cnn::kernels {
+
+// y = x where x ≥ 0, else 0
+void relu_forward(const float* x, float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = x[i] >= 0.0f ? x[i] : 0.0f;
+}
+
+// dx = dy where x ≥ 0, else 0
+void relu_backward(const float* x, const float* dy, float* dx, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dx[i] = x[i] >= 0.0f ? dy[i] : 0.0f;
+}
+
+// y = max(window), arg = where it was (the first maximum in row-major order on ties, as the reference)
+void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride, int Ho, int Wo, float* y,
+                     unsigned* arg) {
+  if (k == 2 && stride == 2) {
+    for (int m = 0; m < planes; ++m) {
+      const float* a = x + std::size_t(m) * H * W;
+      float* z = y + std::size_t(m) * Ho * Wo;
+      unsigned* g = arg + std::size_t(m) * Ho * Wo;
+      for (int oy = 0; oy < Ho; ++oy) {
+        const float* r0 = a + 2 * oy * W;
+        const float* r1 = r0 + W;
+        for (int ox = 0; ox < Wo; ++ox) {
+          const int base = 2 * oy * W + 2 * ox;
+          float best = r0[2 * ox];
+          unsigned at = unsigned(base);
+          if (r0[2 * ox + 1] > best) best = r0[2 * ox + 1], at = unsigned(base + 1);
+          if (r1[2 * ox] > best) best = r1[2 * ox], at = unsigned(base + W);
+          if (r1[2 * ox + 1] > best) best = r1[2 * ox + 1], at = unsigned(base + W + 1);
+          z[oy * Wo + ox] = best;
+          g[oy * Wo + ox] = at;
+        }
+      }
+    }
+    return;
+  }
+  for (int m = 0; m < planes; ++m) {
+    const float* a = x + std::size_t(m) * H * W;
+    float* z = y + std::size_t(m) * Ho * Wo;
+    unsigned* g = arg + std::size_t(m) * Ho * Wo;
+    for (int oy = 0; oy < Ho; ++oy)
+      for (int ox = 0; ox < Wo; ++ox) {
+        int best = (oy * stride) * W + ox * stride;
+        for (int i = 0; i < k; ++i)
+          for (int j = 0; j < k; ++j) {
+            const int idx = (oy * stride + i) * W + ox * stride + j;
+            if (a[idx] > a[best]) best = idx;
+          }
+        z[oy * Wo + ox] = a[best];
+        g[oy * Wo + ox] = unsigned(best);
+      }
+  }
+}
+
+}  // namespace cnn::kernels

@@ -1,0 +1,182 @@
+// The fast path (src/kernels/) against the literal formulas of src/reference/ on random shapes: strides,
+// paddings, channel counts, odd and single-image batches, each through both kernel families (the direct AVX-512
+// kernels where the CPU has them, and the portable im2col + SGEMM path), on 1 and 3 threads.
+#include "helpers.h"
+#include "kernels/kernels.h"
+#include "reference/reference.h"
+
+namespace cnn {
+namespace {
+
+// Restores the thread count and the SIMD switch when a test ends, even when it fails.
+struct FastPathSettings {
+  FastPathSettings(int threads, bool simd) {
+    set_threads(threads);
+    kernels::set_simd_enabled(simd);
+  }
+  ~FastPathSettings() {
+    set_threads(1);
+    kernels::set_simd_enabled(true);
+  }
+};
+
+struct RandomConv {
+  int n, c, h, w, o, kh, kw, stride;
+  Padding pad;
+};
+
+RandomConv random_conv(Rng& rng) {
+  RandomConv p;
+  const int batches[] = {1, 2, 3, 5, 7, 9, 13};
+  p.n = batches[rng.below(7)];
+  p.c = 1 + int(rng.below(7));
+  p.o = 1 + int(rng.below(19));
+  p.kh = 1 + int(rng.below(5));
+  p.kw = 1 + int(rng.below(5));
+  p.stride = rng.below(3) == 0 ? 2 + int(rng.below(2)) : 1;
+  p.pad = rng.below(2) ? Padding::same : Padding::valid;
+  p.h = p.kh + int(rng.below(20));
+  p.w = p.kw + int(rng.below(30));
+  return p;
+}
+
+std::string describe(const RandomConv& p) {
+  return "n=" + std::to_string(p.n) + " c=" + std::to_string(p.c) + " " + std::to_string(p.h) + "x" +
+         std::to_string(p.w) + " o=" + std::to_string(p.o) + " k=" + std::to_string(p.kh) + "x" +
+         std::to_string(p.kw) + " s=" + std::to_string(p.stride) + " " + to_string(p.pad);
+}
+
+void check_conv(const RandomConv& p, bool fused_relu) {
+  Network net({1, p.c, p.h, p.w});
+  net.add<Conv2D>(p.o, KernelSize{p.kh, p.kw}, p.stride, p.pad);
+  if (fused_relu) net.add<ReLU>();
+  net.init(7);
+  net.set_need_input_gradient(true);
+  auto& conv = dynamic_cast<Conv2D&>(net.layer(0));
+  const std::string what = describe(p) + " (" + conv.kernel_name() + (fused_relu ? ", fused relu)" : ")");
+  const Tensor x = test::random_tensor({p.n, p.c, p.h, p.w}, 11);
+  const ref::Pads pads{conv.pad_top(), conv.pad_bottom(), conv.pad_left(), conv.pad_right()};
+  const Tensor z = ref::conv2d_forward(x, conv.weight(), conv.bias(), p.stride, pads);
+  const Tensor& got = net.forward(x);
+  ASSERT_EQ(got.shape(), z.shape()) << what;
+  Tensor want = z;
+  if (fused_relu) {
+    for (std::size_t i = 0; i < want.size(); ++i) want[i] = want[i] >= 0.0f ? want[i] : 0.0f;
+    test::expect_close(net.activation(0), z, 1e-5, what + ": pre-activation");
+  }
+  test::expect_close(got, want, 1e-5, what + ": forward");
+
+  const Tensor dout = test::random_tensor(got.shape(), 12);
+  net.backward(dout);
+  Tensor dz = dout;
+  if (fused_relu)
+    for (std::size_t i = 0; i < dz.size(); ++i) dz[i] = z[i] >= 0.0f ? dz[i] : 0.0f;
+  const ref::ConvGrads g = ref::conv2d_backward(x, conv.weight(), dz, p.stride, pads);
+  test::expect_close(net.input_gradient(0), g.dx, 1e-5, what + ": dA");
+  test::expect_close(conv.weight_grad(), g.dw, 1e-5, what + ": dW");
+  test::expect_close(conv.bias_grad(), g.db, 1e-5, what + ": db");
+}
+
+class FastConv : public ::testing::TestWithParam<std::tuple<bool, int>> {};
+
+TEST_P(FastConv, RandomShapesMatchTheReference) {
+  const auto [simd, threads] = GetParam();
+  FastPathSettings settings(threads, simd);
+  Rng rng(simd ? 101 : 202);
+  for (int t = 0; t < 60; ++t) {
+    const RandomConv p = random_conv(rng);
+    check_conv(p, t % 3 == 0);
+    if (HasFatalFailure()) return;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(SimdAndThreads, FastConv,
+                         ::testing::Combine(::testing::Bool(), ::testing::Values(1, 3)));
+
+TEST(FastConvChoice, TheSeedShapesTakeTheDirectKernels) {
+  if (!kernels::simd_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  Network net = load_network("seed5");
+  EXPECT_EQ(dynamic_cast<Conv2D&>(net.layer(0)).kernel_name(), "direct");
+  EXPECT_EQ(dynamic_cast<Conv2D&>(net.layer(3)).kernel_name(), "direct");
+  Network strided({1, 3, 32, 32});
+  strided.add<Conv2D>(4, 3, 2);
+  EXPECT_EQ(dynamic_cast<Conv2D&>(strided.layer(0)).kernel_name(), "im2col");
+}
+
+TEST(FastDense, RandomShapesMatchTheReference) {
+  for (int threads : {1, 3}) {
+    FastPathSettings settings(threads, true);
+    Rng rng(303);
+    for (int t = 0; t < 12; ++t) {
+      const int batches[] = {1, 2, 7, 50, 33};
+      const int n = batches[rng.below(5)], c = 1 + int(rng.below(40)), h = 1 + int(rng.below(9)),
+                k = 1 + int(rng.below(300));
+      const bool relu = t % 2 == 1;
+      const std::string what = "dense n=" + std::to_string(n) + " in=" + std::to_string(c * h * h) +
+                               " out=" + std::to_string(k) + (relu ? " +relu" : "");
+      Network net({1, c, h, h});
+      net.add<Dense>(k);
+      if (relu) net.add<ReLU>();
+      net.init(3);
+      net.set_need_input_gradient(true);
+      auto& d = dynamic_cast<Dense&>(net.layer(0));
+      const Tensor x = test::random_tensor({n, c, h, h}, 5);
+      const Tensor z = ref::dense_forward(x, d.weight(), d.bias());
+      Tensor want = z;
+      if (relu)
+        for (std::size_t i = 0; i < want.size(); ++i) want[i] = want[i] >= 0.0f ? want[i] : 0.0f;
+      test::expect_close(net.forward(x), want, 1e-5, what + ": forward");
+      const Tensor dout = test::random_tensor({n, k, 1, 1}, 6);
+      net.backward(dout);
+      Tensor dz = dout;
+      if (relu)
+        for (std::size_t i = 0; i < dz.size(); ++i) dz[i] = z[i] >= 0.0f ? dz[i] : 0.0f;
+      const ref::DenseGrads g = ref::dense_backward(x, d.weight(), dz);
+      test::expect_close(net.input_gradient(0), g.dx, 1e-5, what + ": dA");
+      test::expect_close(d.params()[0].grad, g.dw, 1e-5, what + ": dW");
+      test::expect_close(d.params()[1].grad, g.db, 1e-5, what + ": dB");
+    }
+  }
+}
+
+TEST(FastPool, MaxPoolWithArgmaxMatchesTheReference) {
+  for (int threads : {1, 3}) {
+    FastPathSettings settings(threads, true);
+    Rng rng(404);
+    for (int t = 0; t < 20; ++t) {
+      const int batches[] = {1, 3, 8, 11};
+      const int n = batches[rng.below(4)], c = 1 + int(rng.below(6)), k = 1 + int(rng.below(3)),
+                s = 1 + int(rng.below(3)), h = k + int(rng.below(12)), w = k + int(rng.below(12));
+      Network net({1, c, h, w});
+      net.add<MaxPool2D>(k, s);
+      net.set_need_input_gradient(true);
+      const Tensor x = test::spaced_tensor({n, c, h, w}, 9 + t);
+      const std::string what = "maxpool " + std::to_string(k) + "/" + std::to_string(s) + " on " + x.shape().str();
+      test::expect_close(net.forward(x), ref::maxpool_forward(x, k, s), 0.0, what + ": forward");
+      const Tensor dz = test::random_tensor(net.output_shape().with_batch(n), 4);
+      net.backward(dz);
+      test::expect_close(net.input_gradient(0), ref::maxpool_backward(x, dz, k, s), 1e-6, what + ": backward");
+    }
+  }
+}
+
+TEST(FastActivations, ReLUForwardAndBackwardMatchTheSeedsRule) {
+  for (int threads : {1, 3}) {
+    FastPathSettings settings(threads, true);
+    Network net({1, 6, 24, 24});
+    net.add<ReLU>();
+    net.set_need_input_gradient(true);
+    Tensor x = test::random_tensor({9, 6, 24, 24}, 21);
+    x[0] = 0.0f;  // the seeds' rule: z = 0 passes its gradient
+    const Tensor& y = net.forward(x);
+    const Tensor dy = test::random_tensor(x.shape(), 22);
+    net.backward(dy);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      ASSERT_EQ(y[i], x[i] >= 0.0f ? x[i] : 0.0f) << i;
+      ASSERT_EQ(net.input_gradient(0)[i], x[i] >= 0.0f ? dy[i] : 0.0f) << i;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cnn
