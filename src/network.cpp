@@ -109,6 +109,20 @@ void Network::backward(const Tensor& dout) {
   for (std::size_t i = layers_.size(); i-- > 0;) {
     const auto t0 = profiling_ ? clock::now() : clock::time_point{};
     Tensor* dx = (i > 0 || need_input_grad_) ? &grads_act_[i] : nullptr;
+    if (i > 0 && fused_with_relu(i - 1)) {
+      if (auto* conv = dynamic_cast<Conv2D*>(layers_[i - 1].get())) {
+        // Conv2D → ReLU backward in one pass; ∂L/∂Z is still written to grads_act_[i] for whoever reads it.
+        Tensor* dx_conv = (i - 1 > 0 || need_input_grad_) ? &grads_act_[i - 1] : nullptr;
+        conv->backward_relu(acts_[i - 1], acts_[i], grads_act_[i + 1], grads_act_[i], dx_conv);
+        if (profiling_) {
+          profile_[i - 1].backward_s += since(t0);
+          ++profile_[i - 1].calls;
+          ++profile_[i].calls;
+        }
+        --i;
+        continue;
+      }
+    }
     layers_[i]->backward(acts_[i], acts_[i + 1], grads_act_[i + 1], dx);
     if (profiling_) {
       profile_[i].backward_s += since(t0);

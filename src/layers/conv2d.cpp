@@ -152,6 +152,18 @@ void Conv2D::forward_relu(const Tensor& x, Tensor& z, Tensor& r) { run_forward(x
 // Each chunk of the batch sums its own dW and db; the chunks' sums are then added in chunk order, so the result
 // has the same bits whatever the number of threads.
 void Conv2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+  run_backward(x, dy, dx, nullptr, nullptr);
+}
+
+// dZ = dR where Z ≥ 0, else 0 (the ReLU's rule), then as above
+void Conv2D::backward_relu(const Tensor& x, const Tensor& z, const Tensor& dr, Tensor& dz, Tensor* dx) {
+  check_sample_shape("relu layer (backward)", out_, dr.shape());
+  check_shape("conv2d layer (fused relu)", z.shape(), dr.shape());
+  dz.resize(dr.shape());
+  run_backward(x, dr, dx, &z, &dz);
+}
+
+void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const Tensor* relu_z, Tensor* dz_out) {
   check_input(x);
   check_sample_shape("conv2d layer (backward dZ)", out_, dy.shape());
   const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w, K = C * kh_ * kw_,
@@ -171,6 +183,10 @@ void Conv2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* 
     std::fill(dw, dw + P, 0.0f);
     for (int n = kernels::chunk_begin(N, chunks, chunk); n < kernels::chunk_begin(N, chunks, chunk + 1); ++n) {
       const float* dz = dy.sample(n);
+      if (relu_z) {
+        kernels::relu_backward(relu_z->sample(n), dz, dz_out->sample(n), std::size_t(O) * HW);
+        dz = dz_out->sample(n);
+      }
       for (int o = 0; o < O; ++o) {
         float s = 0.0f;
         for (int p = 0; p < HW; ++p) s += dz[o * HW + p];

@@ -37,6 +37,9 @@ class Conv2D : public Layer {
   // Z = A ⊗ W + b and R = ReLU(Z) in one pass over the output (a network fuses Conv2D → ReLU this way; z keeps
   // the pre-activation, so the ReLU's backward and every activation stay exactly as without fusion).
   void forward_relu(const Tensor& x, Tensor& z, Tensor& r);
+  // The matching backward: dZ = dR where Z ≥ 0, else 0 (written to dz, image by image while it is in cache), then
+  // the Conv2D backward from dZ.
+  void backward_relu(const Tensor& x, const Tensor& z, const Tensor& dr, Tensor& dz, Tensor* dx);
   // Which kernel family this layer's shape uses: "direct" (stride-1 AVX-512) or "im2col" (im2col + SGEMM).
   std::string kernel_name() const { return direct_ ? "direct" : "im2col"; }
 
@@ -65,6 +68,7 @@ class Conv2D : public Layer {
   float *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;
 
   void run_forward(const Tensor& x, Tensor& z, Tensor* relu);
+  void run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const Tensor* relu_z, Tensor* dz_out);
   float* chunk_work(int chunk) { return work_.data() + std::size_t(chunk) * chunk_floats_; }
   // Workspaces, sized once in infer() for the most chunks a batch is ever cut into (kernels/parallel.h), so a
   // training step never allocates. Per chunk: the chunk's partial dW and db, then scratch: a zero-bordered copy of
