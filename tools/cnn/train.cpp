@@ -8,13 +8,14 @@
 #include <nlohmann/json.hpp>
 
 #include "common.h"
+#include "web.h"
 
 namespace cnn::tool {
 namespace {
 
 struct TrainArgs {
   std::string net = "seed5", data, out = "model.cnn", metrics, resume, lr_decay = "none", optimizer = "sgd";
-  int epochs = 10, batch = 50, threads = 0;
+  int epochs = 10, batch = 50, threads = 0, serve = -1;  // serve: port for the live curves (-1: none)
   double lr = 0.1, momentum = 0.0, weight_decay = 0.0;
   bool nesterov = false, quiet = false;
   std::uint64_t seed = 1;
@@ -105,9 +106,19 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
   if (start_epoch) std::cout << ", resuming after epoch " << start_epoch;
   std::cout << std::endl;
 
+  std::unique_ptr<web::TrainMonitor> monitor;  // --serve: loss and accuracy live in a browser
+  if (a.serve >= 0) {
+    monitor = std::make_unique<web::TrainMonitor>(
+        "127.0.0.1", a.serve,
+        nlohmann::json{{"net", name}, {"data", state.data}, {"epochs", a.epochs}, {"start_epoch", start_epoch},
+                       {"batches", (data.train.count() + std::size_t(state.batch) - 1) / std::size_t(state.batch)}}
+            .dump());
+    std::cout << "following the run at " << monitor->url() << std::endl;
+  }
   Trainer trainer(*net, opt, {.epochs = a.epochs, .batch = state.batch, .seed = state.seed});
   const bool tty = stdout_is_terminal() && !a.quiet;
   trainer.on_batch = [&](const BatchReport& b) {
+    if (monitor) monitor->batch(b);
     if (a.quiet) return;
     if (tty) {
       const int width = 30, done = int(width * b.batch / b.batches);
@@ -129,6 +140,7 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
               << fixed(r.test.loss, 4) << "  test accuracy " << fixed(100 * r.test.accuracy, 2) << "%  "
               << fixed(r.seconds, 1) << " s  " << fixed(r.images_per_second, 0) << " img/s" << std::endl;
     if (!a.metrics.empty()) append_metrics(a.metrics, r);
+    if (monitor) monitor->epoch(r);
     state.epoch = r.epoch;
     state.steps = opt.steps();
     state.optimizer_state = opt.state();
@@ -137,12 +149,14 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
   try {
     trainer.fit(data.train, &data.test, start_epoch);
   } catch (const Error& e) {
+    if (monitor) monitor->finish(e.what());
     if (tty) std::cout << "\n";
     std::string kept;
     if (state.epoch > start_epoch) kept = "; " + out + " holds the model after epoch " + std::to_string(state.epoch);
     else if (!a.resume.empty()) kept = "; " + a.resume + " still holds the model after epoch " + std::to_string(start_epoch);
     throw Error(std::string(e.what()) + kept);
   }
+  if (monitor) monitor->finish("saved " + out);
   std::cout << "saved " << out << " (" << name << ", " << state.epoch << " epochs)\n"
             << "use it:  cnn eval --model " << out << (a.data.empty() ? "" : " --data " + a.data)
             << "   |   cnn predict --model " << out << " IMAGE.png   |   cnn info --model " << out << "\n";
@@ -173,6 +187,8 @@ void add(CLI::App& app) {
   auto* o_trl = c->add_option("--train-limit", a->train_limit, "Use only the first N training images (0: all)");
   auto* o_tel = c->add_option("--test-limit", a->test_limit, "Use only the first N test images (0: all)");
   c->add_flag("--quiet", a->quiet, "No progress output, only the per-epoch lines");
+  c->add_option("--serve", a->serve, "Follow the run in a browser: loss and accuracy curves on this loopback port (0: any free port)")
+      ->check(CLI::Range(0, 65535));
   c->callback([a, net_opt, o_batch, o_lr, o_decay, o_opt, o_mom, o_nest, o_wd, o_seed, o_trl, o_tel] {
     run(*a, {{"--net", net_opt->count() > 0}, {"--batch", o_batch->count() > 0}, {"--lr", o_lr->count() > 0},
              {"--lr-decay", o_decay->count() > 0}, {"--optimizer", o_opt->count() > 0}, {"--momentum", o_mom->count() > 0},
