@@ -59,3 +59,33 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
 }
 
 }  // namespace cnn::kernels
+
+#include <algorithm>
+#include <cmath>
+
+namespace cnn::kernels {
+
+// L = −log O_t = −(z_t − m − log Σ_j e^(z_j − m));  dL/dz_i = (O_i − [i = t]) / N
+double softmax_cross_entropy(const float* z, const int* labels, int N, int K, float* dz) {
+  double total = 0.0;
+  for (int n = 0; n < N; ++n) {
+    const float* zn = z + std::size_t(n) * K;
+    const float m = *std::max_element(zn, zn + K);
+    double sum = 0.0;
+    for (int i = 0; i < K; ++i) sum += std::exp(double(zn[i]) - m);
+    total += -(double(zn[labels[n]]) - m - std::log(sum));
+    if (dz) {
+      float* d = dz + std::size_t(n) * K;
+      double fsum = 0.0;  // softmax() of activation.h: float exponentials, summed in double
+      for (int i = 0; i < K; ++i) {
+        d[i] = std::exp(zn[i] - m);
+        fsum += d[i];
+      }
+      const float inv = float(1.0 / fsum);
+      for (int i = 0; i < K; ++i) d[i] = (d[i] * inv - (i == labels[n] ? 1.0f : 0.0f)) / float(N);
+    }
+  }
+  return total;
+}
+
+}  // namespace cnn::kernels

@@ -58,3 +58,11 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
                      unsigned* arg);
 
 }  // namespace cnn::kernels
+
+namespace cnn::kernels {
+// Softmax and cross-entropy fused (seed 004), for N samples of K logits z and labels t:
+//   returns Σ_n −log O_t with O = softmax(z_n) (in double, exact even when O_t underflows), and when dz is not null
+//   writes dL/dz_i = (O_i − [i = t]) / N. The same arithmetic as SoftmaxCrossEntropy::compute, with no allocation.
+//   Labels must already be checked (0 ≤ t < K).
+double softmax_cross_entropy(const float* z, const int* labels, int N, int K, float* dz);
+}  // namespace cnn::kernels

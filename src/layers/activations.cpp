@@ -13,7 +13,7 @@ namespace cnn {
 namespace {
 template <class F>
 void map_forward(const Layer& layer, const Tensor& x, Tensor& y, F f) {
-  check_sample_shape(layer.kind() + " layer", layer.input_shape(), x.shape());
+  if (!(layer.input_shape()).same_sample(x.shape())) check_sample_shape(layer.kind() + " layer", layer.input_shape(), x.shape());
   y.resize(x.shape());
   const std::size_t n = x.size();
   const float* a = x.data();
@@ -23,7 +23,7 @@ void map_forward(const Layer& layer, const Tensor& x, Tensor& y, F f) {
 // dx_i = g(x_i, y_i, dy_i)
 template <class G>
 void map_backward(const Layer& layer, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, G g) {
-  check_sample_shape(layer.kind() + " layer (backward)", layer.output_shape(), dy.shape());
+  if (!(layer.output_shape()).same_sample(dy.shape())) check_sample_shape(layer.kind() + " layer (backward)", layer.output_shape(), dy.shape());
   if (!dx) return;
   dx->resize(x.shape());
   const std::size_t n = x.size();
@@ -35,7 +35,7 @@ void map_backward(const Layer& layer, const Tensor& x, const Tensor& y, const Te
 
 // a = max(0, z)   (z ≥ 0 ? z : 0; a network usually fuses this into the Conv2D or Dense before it)
 void ReLU::forward(const Tensor& x, Tensor& y, const Context&) {
-  check_sample_shape("relu layer", in_, x.shape());
+  if (!in_.same_sample(x.shape())) check_sample_shape("relu layer", in_, x.shape());
   y.resize(x.shape());
   const int N = x.shape().n, chunks = x.size() < 32768 ? 1 : kernels::batch_chunks(N);
   const std::size_t F = in_.sample_size();
@@ -46,7 +46,7 @@ void ReLU::forward(const Tensor& x, Tensor& y, const Context&) {
 }
 // dz = da where z ≥ 0, else 0
 void ReLU::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
-  check_sample_shape("relu layer (backward)", out_, dy.shape());
+  if (!out_.same_sample(dy.shape())) check_sample_shape("relu layer (backward)", out_, dy.shape());
   if (!dx) return;
   dx->resize(x.shape());
   const int N = x.shape().n, chunks = x.size() < 32768 ? 1 : kernels::batch_chunks(N);
@@ -112,7 +112,7 @@ void Softmax::forward(const Tensor& x, Tensor& y, const Context&) {
 }
 // dz_i = Σ_j da_j ∂a_j/∂z_i = a_i(da_i − Σ_j da_j a_j)
 void Softmax::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  check_sample_shape("softmax layer (backward)", out_, dy.shape());
+  if (!out_.same_sample(dy.shape())) check_sample_shape("softmax layer (backward)", out_, dy.shape());
   if (!dx) return;
   dx->resize(x.shape());
   const int F = int(in_.sample_size());

@@ -157,15 +157,15 @@ void Conv2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* 
 
 // dZ = dR where Z ≥ 0, else 0 (the ReLU's rule), then as above
 void Conv2D::backward_relu(const Tensor& x, const Tensor& z, const Tensor& dr, Tensor& dz, Tensor* dx) {
-  check_sample_shape("relu layer (backward)", out_, dr.shape());
-  check_shape("conv2d layer (fused relu)", z.shape(), dr.shape());
+  if (!out_.same_sample(dr.shape())) check_sample_shape("relu layer (backward)", out_, dr.shape());
+  if (!(z.shape() == dr.shape())) check_shape("conv2d layer (fused relu)", z.shape(), dr.shape());
   dz.resize(dr.shape());
   run_backward(x, dr, dx, &z, &dz);
 }
 
 void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const Tensor* relu_z, Tensor* dz_out) {
   check_input(x);
-  check_sample_shape("conv2d layer (backward dZ)", out_, dy.shape());
+  if (!out_.same_sample(dy.shape())) check_sample_shape("conv2d layer (backward dZ)", out_, dy.shape());
   const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w, K = C * kh_ * kw_,
             HW = Ho * Wo, O = out_c_, KK = kh_ * kw_;
   const std::size_t nw = std::size_t(O) * K, P = nw + O;

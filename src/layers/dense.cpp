@@ -80,7 +80,7 @@ void Dense::forward_relu(const Tensor& x, Tensor& z, Tensor& r) { run_forward(x,
 // dA_j = Σ_k DZ_k·W_jk:  dA = DZ · Wᵀ   (cut by rows of the batch)
 void Dense::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
   check_input(x);
-  check_sample_shape("dense layer (backward dZ)", out_, dy.shape());
+  if (!out_.same_sample(dy.shape())) check_sample_shape("dense layer (backward dZ)", out_, dy.shape());
   const int N = x.shape().n, J = inputs(), K = outputs_;
   const int col_chunks = slabs(std::size_t(N) * J * K, K);
   kernels::parallel_for(col_chunks, [&](int c) {
