@@ -10,6 +10,14 @@ struct ConvCase {
   Padding pad;
 };
 
+// gtest names each case after its shape: n2_c3_9x11_o4_k3x2_s2_valid
+std::string case_name(const ::testing::TestParamInfo<ConvCase>& info) {
+  const ConvCase& p = info.param;
+  return "n" + std::to_string(p.n) + "_c" + std::to_string(p.c) + "_" + std::to_string(p.h) + "x" + std::to_string(p.w) + "_o" +
+         std::to_string(p.o) + "_k" + std::to_string(p.kh) + "x" + std::to_string(p.kw) + "_s" + std::to_string(p.stride) + "_" +
+         to_string(p.pad);
+}
+
 class ConvVsReference : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(ConvVsReference, ForwardAndBackwardMatch) {
@@ -42,7 +50,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, ConvVsReference,
                                            ConvCase{5, 1, 8, 6, 2, 5, 3, 1, Padding::same},
                                            ConvCase{1, 3, 13, 13, 2, 4, 4, 3, Padding::same},   // even kernel, odd pad
                                            ConvCase{2, 2, 10, 10, 3, 3, 3, 3, Padding::valid},  // rows never reached
-                                           ConvCase{1, 1, 32, 32, 2, 5, 5, 1, Padding::same}));
+                                           ConvCase{1, 1, 32, 32, 2, 5, 5, 1, Padding::same}),
+                         case_name);
 
 TEST(DenseVsReference, ForwardAndBackwardMatch) {
   for (auto [n, c, h, w, k] : std::vector<std::array<int, 5>>{{1, 192, 1, 1, 10}, {7, 3, 4, 4, 5}, {50, 12, 4, 4, 10}}) {
