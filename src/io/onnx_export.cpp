@@ -204,13 +204,19 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
       const auto& l = dynamic_cast<const Dense&>(base);
       make_flat();
       const Tensor wt = l.weight(), b = l.bias();
-      const std::string wn = w.initializer("Gemm", "weight", {l.inputs(), l.outputs()}, wt.data());
+      // B = Wᵀ [outputs, inputs] with transB = 1, the form PyTorch writes and every reader handles (OpenCV 4.6
+      // mis-sizes a Gemm with transB = 0 and a bias).
+      const int I = l.inputs(), O = l.outputs();
+      std::vector<float> wtr(std::size_t(I) * O);
+      for (int j = 0; j < I; ++j)
+        for (int k = 0; k < O; ++k) wtr[std::size_t(k) * I + j] = wt[std::size_t(j) * O + k];
+      const std::string wn = w.initializer("Gemm", "weight", {O, I}, wtr.data());
       const std::string bn = w.initializer("Gemm", "bias", {l.outputs()}, b.data());
       onnx::NodeProto& n = w.node("Gemm", {wn, bn});
       attr_float(n, "alpha", 1.0f);
       attr_float(n, "beta", 1.0f);
       attr_int(n, "transA", 0);
-      attr_int(n, "transB", 0);
+      attr_int(n, "transB", 1);
     } else if (kind == "relu") {
       w.node("Relu");
     } else if (kind == "leaky_relu") {
