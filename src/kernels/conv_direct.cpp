@@ -33,8 +33,8 @@ bool cpu_has_avx512() {
 bool simd_available() { return g_simd_enabled && cpu_has_avx512(); }
 void set_simd_enabled(bool on) { g_simd_enabled = on; }
 
-bool conv_uses_direct(int stride, int wo) {
-  if (!simd_available() || stride != 1) return false;
+bool conv_uses_direct(int stride, int wo, int c_in, int kh, int kw) {
+  if (!simd_available() || stride != 1 || c_in * kh * kw > 600) return false;
   const int lanes = 8 * ((wo + 7) / 8);
   return wo * 10 >= lanes * 6;  // at least 60% of the vector lanes do useful work (wo = 5, 6, 7, 8, 10, …)
 }
@@ -82,9 +82,10 @@ void conv_weight_grad_scalar(const float* x, int C, int H, int W, const float* d
 namespace {
 
 // One register tile of the forward pass: OT output channels (starting at w, bias, z) × PT blocks of ≤ 8 pixels.
+// Kernel rows i outside [i0, i1) would only read rows of x that are known to be zero, and are skipped.
 template <int OT, int PT>
-CNN_AVX512 void forward_tile(const float* x, int C, int HW, int W, const float* w, int CKK, int kh, int kw,
-                             const float* bias, const int* in_off, const int* out_off, const __mmask8* mask,
+CNN_AVX512 void forward_tile(const float* x, int C, int HW, int W, const float* w, int CKK, int i0, int i1, int kh,
+                             int kw, const float* bias, const int* in_off, const int* out_off, const __mmask8* mask,
                              float* z, float* relu, int plane_out) {
   __m256 acc[OT][PT];
 #pragma GCC unroll 8
@@ -94,7 +95,7 @@ CNN_AVX512 void forward_tile(const float* x, int C, int HW, int W, const float* 
     for (int p = 0; p < PT; ++p) acc[o][p] = b;
   }
   for (int c = 0; c < C; ++c)
-    for (int i = 0; i < kh; ++i) {
+    for (int i = i0; i < i1; ++i) {
       const float* xr = x + std::size_t(c) * HW + i * W;
       const float* wr = w + (c * kh + i) * kw;
       for (int j = 0; j < kw; ++j) {
@@ -122,8 +123,8 @@ CNN_AVX512 void forward_tile(const float* x, int C, int HW, int W, const float* 
     }
 }
 
-using ForwardTile = void (*)(const float*, int, int, int, const float*, int, int, int, const float*, const int*,
-                             const int*, const __mmask8*, float*, float*, int);
+using ForwardTile = void (*)(const float*, int, int, int, const float*, int, int, int, int, int, const float*,
+                             const int*, const int*, const __mmask8*, float*, float*, int);
 constexpr int kMaxOT = 8, kMaxPT = 4;
 #define CNN_FWD_ROW(ot) {&forward_tile<ot, 1>, &forward_tile<ot, 2>, &forward_tile<ot, 3>, &forward_tile<ot, 4>}
 const ForwardTile kForward[kMaxOT][kMaxPT] = {CNN_FWD_ROW(1), CNN_FWD_ROW(2), CNN_FWD_ROW(3), CNN_FWD_ROW(4),
@@ -138,37 +139,39 @@ CNN_AVX512 inline float hsum(__m256 v) {
 }
 
 // One register tile of the weight gradient: OT output channels (dz and dw start there) × KT kernel taps, summed over
-// every output pixel of one image.
+// every output pixel of `images` images (so the horizontal sums at the end are paid once per chunk of the batch).
 template <int OT, int KT>
-CNN_AVX512 void weight_grad_tile(const float* x, const int* tap, int W, const float* dz, int plane_out, int ho,
-                                 int wo, float* dw, int CKK) {
+CNN_AVX512 void weight_grad_tile(const float* x, std::size_t x_stride, const int* tap, int W, const float* dz,
+                                 std::size_t dz_stride, int plane_out, int ho, int wo, int images, float* dw, int CKK) {
   __m256 acc[OT][KT];
 #pragma GCC unroll 6
   for (int o = 0; o < OT; ++o)
 #pragma GCC unroll 4
     for (int k = 0; k < KT; ++k) acc[o][k] = _mm256_setzero_ps();
-  for (int y = 0; y < ho; ++y)
-    for (int x0 = 0; x0 < wo; x0 += 8) {
-      const __mmask8 m = __mmask8((1u << std::min(8, wo - x0)) - 1u);
-      const float* dzp = dz + y * wo + x0;
-      const float* xp = x + y * W + x0;
-      __m256 d[OT];
+  for (int n = 0; n < images; ++n, x += x_stride, dz += dz_stride)
+    for (int y = 0; y < ho; ++y)
+      for (int x0 = 0; x0 < wo; x0 += 8) {
+        const __mmask8 m = __mmask8((1u << std::min(8, wo - x0)) - 1u);
+        const float* dzp = dz + y * wo + x0;
+        const float* xp = x + y * W + x0;
+        __m256 d[OT];
 #pragma GCC unroll 6
-      for (int o = 0; o < OT; ++o) d[o] = _mm256_maskz_loadu_ps(m, dzp + o * plane_out);
+        for (int o = 0; o < OT; ++o) d[o] = _mm256_maskz_loadu_ps(m, dzp + o * plane_out);
 #pragma GCC unroll 4
-      for (int k = 0; k < KT; ++k) {
-        const __m256 v = _mm256_maskz_loadu_ps(m, xp + tap[k]);
+        for (int k = 0; k < KT; ++k) {
+          const __m256 v = _mm256_maskz_loadu_ps(m, xp + tap[k]);
 #pragma GCC unroll 6
-        for (int o = 0; o < OT; ++o) acc[o][k] = _mm256_fmadd_ps(d[o], v, acc[o][k]);
+          for (int o = 0; o < OT; ++o) acc[o][k] = _mm256_fmadd_ps(d[o], v, acc[o][k]);
+        }
       }
-    }
 #pragma GCC unroll 6
   for (int o = 0; o < OT; ++o)
 #pragma GCC unroll 4
     for (int k = 0; k < KT; ++k) dw[o * CKK + k] += hsum(acc[o][k]);
 }
 
-using WeightGradTile = void (*)(const float*, const int*, int, const float*, int, int, int, float*, int);
+using WeightGradTile = void (*)(const float*, std::size_t, const int*, int, const float*, std::size_t, int, int, int,
+                                int, float*, int);
 constexpr int kMaxWOT = 6, kMaxKT = 4;
 #define CNN_WG_ROW(ot) \
   {&weight_grad_tile<ot, 1>, &weight_grad_tile<ot, 2>, &weight_grad_tile<ot, 3>, &weight_grad_tile<ot, 4>}
@@ -186,7 +189,8 @@ int even_tile(int total, int max_tile) {
 #endif
 
 void conv_forward_direct(const float* x, int C, int H, int W, const float* w, int O, int kh, int kw,
-                         const float* bias, float* z, float* relu, int ho, int wo) {
+                         const float* bias, float* z, float* relu, int ho, int wo, int nz_top, int nz_rows) {
+  if (nz_rows < 0) nz_top = 0, nz_rows = H;
 #if defined(CNN_HAVE_X86)
   if (simd_available()) {
     const int CKK = C * kh * kw, plane_out = ho * wo, xb = (wo + 7) / 8, blocks = ho * xb;
@@ -204,7 +208,20 @@ void conv_forward_direct(const float* x, int C, int H, int W, const float* w, in
           out_off[p] = y * wo + x0;
           mask[p] = __mmask8((1u << std::min(8, wo - x0)) - 1u);
         }
-        kForward[otc - 1][ptc - 1](x, C, H * W, W, w + std::size_t(o0) * CKK, CKK, kh, kw, bias ? bias + o0 : nullptr,
+        // rows y_first..y_last of this tile read x rows y + i; only rows [nz_top, nz_top + nz_rows) can be nonzero
+        const int y_first = b0 / xb, y_last = (b0 + ptc - 1) / xb;
+        const int i0 = std::max(0, nz_top - y_last), i1 = std::min(kh, nz_top + nz_rows - y_first);
+        if (i1 <= i0) {  // nothing but zeros under this tile: z = bias
+          for (int o = 0; o < otc; ++o)
+            for (int p = 0; p < ptc; ++p)
+              for (int l = 0; l < 8 && ((b0 + p) % xb) * 8 + l < wo; ++l) {
+                const std::size_t at = std::size_t(o0 + o) * plane_out + out_off[p] + l;
+                z[at] = bias ? bias[o0 + o] : 0.0f;
+                if (relu) relu[at] = z[at] >= 0.0f ? z[at] : 0.0f;
+              }
+          continue;
+        }
+        kForward[otc - 1][ptc - 1](x, C, H * W, W, w + std::size_t(o0) * CKK, CKK, i0, i1, kh, kw, bias ? bias + o0 : nullptr,
                                    in_off, out_off, mask, z + std::size_t(o0) * plane_out,
                                    relu ? relu + std::size_t(o0) * plane_out : nullptr, plane_out);
       }
@@ -215,8 +232,8 @@ void conv_forward_direct(const float* x, int C, int H, int W, const float* w, in
   conv_forward_scalar(x, C, H, W, w, O, kh, kw, bias, z, relu, ho, wo);
 }
 
-void conv_weight_grad_direct(const float* x, int C, int H, int W, const float* dz, int O, int kh, int kw, int ho,
-                             int wo, float* dw) {
+void conv_weight_grad_direct(const float* x, std::size_t x_stride, int C, int H, int W, const float* dz,
+                             std::size_t dz_stride, int O, int kh, int kw, int ho, int wo, int images, float* dw) {
 #if defined(CNN_HAVE_X86)
   if (simd_available()) {
     const int CKK = C * kh * kw, plane_out = ho * wo;
@@ -230,14 +247,15 @@ void conv_weight_grad_direct(const float* x, int C, int H, int W, const float* d
           const int c = (k0 + k) / (kh * kw), i = (k0 + k) / kw % kh, j = (k0 + k) % kw;
           tap[k] = (c * H + i) * W + j;
         }
-        kWeightGrad[otc - 1][ktc - 1](x, tap, W, dz + std::size_t(o0) * plane_out, plane_out, ho, wo,
-                                      dw + std::size_t(o0) * CKK + k0, CKK);
+        kWeightGrad[otc - 1][ktc - 1](x, x_stride, tap, W, dz + std::size_t(o0) * plane_out, dz_stride, plane_out, ho,
+                                      wo, images, dw + std::size_t(o0) * CKK + k0, CKK);
       }
     }
     return;
   }
 #endif
-  conv_weight_grad_scalar(x, C, H, W, dz, O, kh, kw, ho, wo, dw);
+  for (int n = 0; n < images; ++n)
+    conv_weight_grad_scalar(x + n * x_stride, C, H, W, dz + n * dz_stride, O, kh, kw, ho, wo, dw);
 }
 
 }  // namespace cnn::kernels

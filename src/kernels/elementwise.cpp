@@ -5,6 +5,17 @@
 
 namespace cnn::kernels {
 
+// Σ x_i in a fixed order: eight interleaved partial sums (one vector register), then added pairwise. Not a plain
+// left-to-right loop because that one cannot be vectorised without reassociating (and so changing) the sum.
+float sum(const float* x, std::size_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) acc[l] += x[i + l];
+  for (int l = 0; i < n; ++i, ++l) acc[l] += x[i];
+  return ((acc[0] + acc[4]) + (acc[2] + acc[6])) + ((acc[1] + acc[5]) + (acc[3] + acc[7]));
+}
+
 // y = x where x ≥ 0, else 0
 void relu_forward(const float* x, float* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] = x[i] >= 0.0f ? x[i] : 0.0f;

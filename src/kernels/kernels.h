@@ -34,20 +34,26 @@ void col2im_add(const float* col, int C, int H, int W, int kh, int kw, int strid
                 int Ho, int Wo, float* dx);
 
 // ---- direct stride-1 convolution (AVX-512VL; call only when simd_available()) --------------------------------
-// Whether the direct kernels beat im2col + SGEMM for this shape: measured (bench/microbench.cpp) to win for
-// stride 1 as long as the 8-wide vectors along an output row are mostly full.
-bool conv_uses_direct(int stride, int wo);
+// Whether the direct kernels beat im2col + SGEMM for this shape (bench/microbench.cpp measures both): they win
+// for stride 1 while the 8-wide vectors along an output row are mostly full and the dot products are short
+// (C_in·kh·kw up to a few hundred: seed5, LeNet-5); for long ones (AlexNet's 256·3·3) SGEMM's blocking wins.
+bool conv_uses_direct(int stride, int wo, int c_in, int kh, int kw);
 
 // One image:  z[o][y][x] = Σ_c Σ_i Σ_j x[c][y + i][x + j]·w[o][c][i][j] + bias[o]     (y < ho, x < wo)
 // x holds C planes of H×W with any padding already in place (ho + kh − 1 ≤ H, wo + kw − 1 ≤ W); bias may be
 // null (no bias). When relu is not null it also receives the fused ReLU: relu = z where z ≥ 0, else 0.
+// When the caller knows that only rows [nz_top, nz_top + nz_rows) of x can be nonzero (a zero-bordered dZ, for
+// dA), the products with the other rows are skipped (nz_rows < 0: every row may be nonzero).
 void conv_forward_direct(const float* x, int C, int H, int W, const float* w, int O, int kh, int kw,
-                         const float* bias, float* z, float* relu, int ho, int wo);
-// One image, added into dw:  dw[o][c][i][j] += Σ_y Σ_x dz[o][y][x]·x[c][y + i][x + j]
-void conv_weight_grad_direct(const float* x, int C, int H, int W, const float* dz, int O, int kh, int kw, int ho,
-                             int wo, float* dw);
+                         const float* bias, float* z, float* relu, int ho, int wo, int nz_top = 0, int nz_rows = -1);
+// `images` images (x_stride and dz_stride floats apart), added into dw:
+//   dw[o][c][i][j] += Σ_n Σ_y Σ_x dz_n[o][y][x]·x_n[c][y + i][x + j]
+void conv_weight_grad_direct(const float* x, std::size_t x_stride, int C, int H, int W, const float* dz,
+                             std::size_t dz_stride, int O, int kh, int kw, int ho, int wo, int images, float* dw);
 
 // ---- element-wise and pooling ---------------------------------------------------------------------------------
+// Σ x_i, vectorised, always in the same order for the same n.
+float sum(const float* x, std::size_t n);
 // y = x where x ≥ 0, else 0
 void relu_forward(const float* x, float* y, std::size_t n);
 // dx = dy where x ≥ 0, else 0

@@ -49,13 +49,13 @@ Shape Conv2D::infer(Shape in) {
     pad_right_ = pw - pw / 2;
   }
   // The kernel family for this shape, and the workspaces it needs (sized here, once).
-  direct_ = kernels::conv_uses_direct(stride_, wo);
+  direct_ = kernels::conv_uses_direct(stride_, wo, in.c, kh_, kw_);
   const std::size_t P = std::size_t(out_c_) * in.c * kh_ * kw_ + out_c_;
   pad_h_ = ho + kh_ - 1, pad_w_ = wo + kw_ - 1;
   dzp_h_ = in.h + kh_ - 1, dzp_w_ = in.w + kw_ - 1;
   const bool padded = pad_top_ || pad_left_ || pad_bottom_ || pad_right_;
-  xpad_at_ = P;
-  dzpad_at_ = xpad_at_ + (direct_ && padded ? std::size_t(in.c) * pad_h_ * pad_w_ : 0);
+  (void)padded;
+  dzpad_at_ = P;
   col_at_ = dzpad_at_ + (direct_ ? std::size_t(out_c_) * dzp_h_ * dzp_w_ : 0);
   chunk_floats_ = col_at_ + (direct_ ? 0 : std::size_t(in.c) * kh_ * kw_ * ho * wo);
   chunk_floats_ = (chunk_floats_ + 15) / 16 * 16;  // chunks start on separate cache lines
@@ -104,6 +104,19 @@ void Conv2D::init(Rng& rng) {
 
 std::size_t Conv2D::macs_per_sample() const { return out_.sample_size() * in_.c * kh_ * kw_; }
 
+// Image n of x, copied into the interior of its zero-bordered plane in xpad_ (the border is never written, so it
+// stays zero); returns the copy.
+const float* Conv2D::padded_copy(const Tensor& x, int n) {
+  const int C = in_.c, H = in_.h, W = in_.w;
+  const float* in = x.sample(n);
+  float* xp = xpad_.data() + std::size_t(n) * C * pad_h_ * pad_w_;
+  for (int c = 0; c < C; ++c)
+    for (int r = 0; r < H; ++r)
+      std::copy(in + (std::size_t(c) * H + r) * W, in + (std::size_t(c) * H + r + 1) * W,
+                xp + (std::size_t(c) * pad_h_ + r + pad_top_) * pad_w_ + pad_left_);
+  return xp;
+}
+
 // Z = A ⊗ W + b. Each image is independent, so the batch is cut into chunks that run on the pool.
 //   direct (stride 1): Z[o] = Σ_c pad(A[c]) ⊗ W[o][c] + b[o] read straight from the (zero-bordered) rows
 //   im2col:            Z[C_out, Ho·Wo] = W[C_out, C·kh·kw] · im2col(A) + b
@@ -114,6 +127,8 @@ void Conv2D::run_forward(const Tensor& x, Tensor& z, Tensor* relu) {
   z.resize(out_.with_batch(N));
   if (relu) relu->resize(out_.with_batch(N));
   const bool padded = pad_top_ || pad_left_ || pad_bottom_ || pad_right_;
+  if (direct_ && padded && xpad_.size() < std::size_t(N) * C * pad_h_ * pad_w_)
+    xpad_.resize(std::size_t(N) * C * pad_h_ * pad_w_, 0.0f);  // once, for the largest batch
   const int chunks = kernels::batch_chunks(N);
   kernels::parallel_for(chunks, [&](int chunk) {
     float* work = chunk_work(chunk);
@@ -124,12 +139,8 @@ void Conv2D::run_forward(const Tensor& x, Tensor& z, Tensor* relu) {
         const float* in = x.sample(n);
         int Hp = H, Wp = W;
         if (padded) {
-          float* xp = work + xpad_at_;  // its border stays zero: only the interior is ever written
-          for (int c = 0; c < C; ++c)
-            for (int r = 0; r < H; ++r)
-              std::copy(in + (std::size_t(c) * H + r) * W, in + (std::size_t(c) * H + r + 1) * W,
-                        xp + (std::size_t(c) * pad_h_ + r + pad_top_) * pad_w_ + pad_left_);
-          in = xp, Hp = pad_h_, Wp = pad_w_;
+          in = padded_copy(x, n);
+          Hp = pad_h_, Wp = pad_w_;
         }
         kernels::conv_forward_direct(in, C, Hp, Wp, w_, out_c_, kh_, kw_, b_, zn, rn, Ho, Wo);
       } else {
@@ -175,47 +186,50 @@ void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const T
     for (int o = 0; o < O; ++o)
       for (int c = 0; c < C; ++c)
         for (int t = 0; t < KK; ++t) wrot_[(std::size_t(c) * O + o) * KK + (KK - 1 - t)] = w_[(std::size_t(o) * C + c) * KK + t];
+  if (direct_ && padded && xpad_.size() < std::size_t(N) * C * pad_h_ * pad_w_)
+    xpad_.resize(std::size_t(N) * C * pad_h_ * pad_w_, 0.0f);
   const int chunks = kernels::batch_chunks(N);
   kernels::parallel_for(chunks, [&](int chunk) {
     float* work = chunk_work(chunk);
     float* dw = work;  // this chunk's partial dW, then db
     float* db = work + nw;
     std::fill(dw, dw + P, 0.0f);
-    for (int n = kernels::chunk_begin(N, chunks, chunk); n < kernels::chunk_begin(N, chunks, chunk + 1); ++n) {
-      const float* dz = dy.sample(n);
-      if (relu_z) {
-        kernels::relu_backward(relu_z->sample(n), dz, dz_out->sample(n), std::size_t(O) * HW);
-        dz = dz_out->sample(n);
+    const int n0 = kernels::chunk_begin(N, chunks, chunk), n1 = kernels::chunk_begin(N, chunks, chunk + 1);
+    const float* dz_all = relu_z ? dz_out->data() : dy.data();  // dZ of every image of the batch
+    for (int n = n0; n < n1; ++n) {
+      if (relu_z) kernels::relu_backward(relu_z->sample(n), dy.sample(n), dz_out->sample(n), std::size_t(O) * HW);
+      const float* dz = dz_all + std::size_t(n) * O * HW;
+      for (int o = 0; o < O; ++o) db[o] += kernels::sum(dz + std::size_t(o) * HW, std::size_t(HW));
+    }
+    if (direct_) {
+      // dW over the whole chunk at once: the kernel's register sums run across its images
+      const float* in = x.sample(n0);
+      int Hp = H, Wp = W;
+      std::size_t stride = in_.sample_size();
+      if (padded) {
+        for (int n = n0; n < n1; ++n) padded_copy(x, n);
+        in = xpad_.data() + std::size_t(n0) * C * pad_h_ * pad_w_;
+        Hp = pad_h_, Wp = pad_w_, stride = std::size_t(C) * pad_h_ * pad_w_;
       }
-      for (int o = 0; o < O; ++o) {
-        float s = 0.0f;
-        for (int p = 0; p < HW; ++p) s += dz[o * HW + p];
-        db[o] += s;
-      }
-      if (direct_) {
-        const float* in = x.sample(n);
-        int Hp = H, Wp = W;
-        if (padded) {
-          float* xp = work + xpad_at_;
-          for (int c = 0; c < C; ++c)
-            for (int r = 0; r < H; ++r)
-              std::copy(in + (std::size_t(c) * H + r) * W, in + (std::size_t(c) * H + r + 1) * W,
-                        xp + (std::size_t(c) * pad_h_ + r + pad_top_) * pad_w_ + pad_left_);
-          in = xp, Hp = pad_h_, Wp = pad_w_;
-        }
-        kernels::conv_weight_grad_direct(in, C, Hp, Wp, dz, O, kh_, kw_, Ho, Wo, dw);
-        if (dx) {
-          float* dzp = work + dzpad_at_;  // zero border, dZ placed k − 1 − pad from the top left
-          const int top = kh_ - 1 - pad_top_, left = kw_ - 1 - pad_left_;
+      kernels::conv_weight_grad_direct(in, stride, C, Hp, Wp, dz_all + std::size_t(n0) * O * HW, std::size_t(O) * HW,
+                                       O, kh_, kw_, Ho, Wo, n1 - n0, dw);
+      if (dx) {
+        float* dzp = work + dzpad_at_;  // zero border, dZ placed k − 1 − pad from the top left
+        const int top = kh_ - 1 - pad_top_, left = kw_ - 1 - pad_left_;
+        for (int n = n0; n < n1; ++n) {
+          const float* dz = dz_all + std::size_t(n) * O * HW;
           for (int o = 0; o < O; ++o)
             for (int r = 0; r < Ho; ++r)
               std::copy(dz + (std::size_t(o) * Ho + r) * Wo, dz + (std::size_t(o) * Ho + r + 1) * Wo,
                         dzp + (std::size_t(o) * dzp_h_ + r + top) * dzp_w_ + left);
           kernels::conv_forward_direct(dzp, O, dzp_h_, dzp_w_, wrot_.data(), C, kh_, kw_, nullptr, dx->sample(n),
-                                       nullptr, H, W);
+                                       nullptr, H, W, top, Ho);
         }
-      } else {
-        float* col = work + col_at_;
+      }
+    } else {
+      float* col = work + col_at_;
+      for (int n = n0; n < n1; ++n) {
+        const float* dz = dz_all + std::size_t(n) * O * HW;
         kernels::im2col(x.sample(n), C, H, W, kh_, kw_, stride_, pad_top_, pad_left_, Ho, Wo, col);
         kernels::gemm(false, true, O, K, HW, 1.0f, dz, HW, col, HW, 1.0f, dw, K);
         if (dx) {
