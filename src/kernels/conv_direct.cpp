@@ -179,6 +179,51 @@ const WeightGradTile kWeightGrad[kMaxWOT][kMaxKT] = {CNN_WG_ROW(1), CNN_WG_ROW(2
                                                      CNN_WG_ROW(4), CNN_WG_ROW(5), CNN_WG_ROW(6)};
 #undef CNN_WG_ROW
 
+// One register tile of dA for one kernel tap (i, j): CT input channels × PT blocks of ≤ 8 dZ pixels,
+//   acc[c][p] = Σ_o W[o][c][i][j]·dZ[o][block p],  then added onto dA[c][y + i − pt][x + j − pl] (cropped).
+// Exactly the multiply-adds of the formula (no products with padding zeros), and the taps of one tile never
+// overlap in dA, so the adds do not wait on each other.
+template <int CT, int PT>
+CNN_AVX512 void input_grad_tile(const float* dz, int O, int plane_out, const float* w, int o_stride, int c_stride,
+                                const int* dz_off,
+                                const __mmask8* dz_mask, float* const* dst, const __mmask8* dst_mask, int plane_in) {
+  __m256 acc[CT][PT];
+#pragma GCC unroll 8
+  for (int c = 0; c < CT; ++c)
+#pragma GCC unroll 4
+    for (int p = 0; p < PT; ++p) acc[c][p] = _mm256_setzero_ps();
+  for (int o = 0; o < O; ++o) {
+    const float* d = dz + std::size_t(o) * plane_out;
+    __m256 v[PT];
+#pragma GCC unroll 4
+    for (int p = 0; p < PT; ++p) v[p] = _mm256_maskz_loadu_ps(dz_mask[p], d + dz_off[p]);
+    const float* wo = w + std::size_t(o) * o_stride;
+#pragma GCC unroll 8
+    for (int c = 0; c < CT; ++c) {
+      const __m256 wv = _mm256_set1_ps(wo[c * c_stride]);
+#pragma GCC unroll 4
+      for (int p = 0; p < PT; ++p) acc[c][p] = _mm256_fmadd_ps(wv, v[p], acc[c][p]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int p = 0; p < PT; ++p) {
+    if (!dst[p]) continue;  // a dZ row whose dA row falls in the padding
+#pragma GCC unroll 8
+    for (int c = 0; c < CT; ++c) {
+      float* at = dst[p] + std::size_t(c) * plane_in;
+      const __m256 old = _mm256_maskz_loadu_ps(dst_mask[p], at);
+      _mm256_mask_storeu_ps(at, dst_mask[p], _mm256_add_ps(old, acc[c][p]));
+    }
+  }
+}
+
+using InputGradTile = void (*)(const float*, int, int, const float*, int, int, const int*, const __mmask8*,
+                               float* const*, const __mmask8*, int);
+#define CNN_IG_ROW(ct) {&input_grad_tile<ct, 1>, &input_grad_tile<ct, 2>, &input_grad_tile<ct, 3>, &input_grad_tile<ct, 4>}
+const InputGradTile kInputGrad[6][4] = {CNN_IG_ROW(1), CNN_IG_ROW(2), CNN_IG_ROW(3),
+                                        CNN_IG_ROW(4), CNN_IG_ROW(5), CNN_IG_ROW(6)};
+#undef CNN_IG_ROW
+
 // Splits `total` into tiles of at most `max_tile`, as even as possible: the size of every tile but the last.
 int even_tile(int total, int max_tile) {
   const int tiles = (total + max_tile - 1) / max_tile;
@@ -230,6 +275,57 @@ void conv_forward_direct(const float* x, int C, int H, int W, const float* w, in
   }
 #endif
   conv_forward_scalar(x, C, H, W, w, O, kh, kw, bias, z, relu, ho, wo);
+}
+
+void conv_input_grad_direct(const float* dz, int O, int ho, int wo, const float* w, int C, int kh, int kw, int H,
+                            int W, int pad_top, int pad_left, float* dx) {
+  std::fill(dx, dx + std::size_t(C) * H * W, 0.0f);
+#if defined(CNN_HAVE_X86)
+  if (simd_available()) {
+    const int KK = kh * kw, CKK = C * KK, plane_out = ho * wo, plane_in = H * W, xb = (wo + 7) / 8;
+    const int blocks = ho * xb, ct = even_tile(C, 6), pt = 4;
+    int dz_off[4];
+    __mmask8 dz_mask[4], dst_mask[4];
+    float* dst[4];
+    for (int i = 0; i < kh; ++i)
+      for (int j = 0; j < kw; ++j)
+        for (int b0 = 0; b0 < blocks; b0 += pt) {
+          const int ptc = std::min(pt, blocks - b0);
+          for (int p = 0; p < ptc; ++p) {
+            const int y = (b0 + p) / xb, x0 = ((b0 + p) % xb) * 8, width = std::min(8, wo - x0);
+            dz_off[p] = y * wo + x0;
+            dz_mask[p] = __mmask8((1u << width) - 1u);
+            const int ty = y + i - pad_top, tx = x0 + j - pad_left;  // where lane 0 lands in dA
+            unsigned m = 0;
+            for (int l = 0; l < width; ++l) m |= unsigned(tx + l >= 0 && tx + l < W) << l;
+            dst_mask[p] = __mmask8(m);
+            dst[p] = (ty >= 0 && ty < H && m) ? dx + std::size_t(ty) * W + tx : nullptr;
+          }
+          for (int c0 = 0; c0 < C; c0 += ct) {
+            const int ctc = std::min(ct, C - c0);
+            float* d[4];
+            for (int p = 0; p < ptc; ++p) d[p] = dst[p] ? dst[p] + std::size_t(c0) * plane_in : nullptr;
+            kInputGrad[ctc - 1][ptc - 1](dz, O, plane_out, w + std::size_t(c0) * KK + i * kw + j, CKK, KK, dz_off,
+                                         dz_mask, d, dst_mask, plane_in);
+          }
+        }
+    return;
+  }
+#endif
+  for (int o = 0; o < O; ++o)
+    for (int c = 0; c < C; ++c)
+      for (int i = 0; i < kh; ++i)
+        for (int j = 0; j < kw; ++j) {
+          const float wv = w[((std::size_t(o) * C + c) * kh + i) * kw + j];
+          for (int y = 0; y < ho; ++y) {
+            const int ty = y + i - pad_top;
+            if (ty < 0 || ty >= H) continue;
+            for (int x = 0; x < wo; ++x) {
+              const int tx = x + j - pad_left;
+              if (tx >= 0 && tx < W) dx[(std::size_t(c) * H + ty) * W + tx] += wv * dz[(std::size_t(o) * ho + y) * wo + x];
+            }
+          }
+        }
 }
 
 void conv_weight_grad_direct(const float* x, std::size_t x_stride, int C, int H, int W, const float* dz,

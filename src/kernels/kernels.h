@@ -46,6 +46,10 @@ bool conv_uses_direct(int stride, int wo, int c_in, int kh, int kw);
 // dA), the products with the other rows are skipped (nz_rows < 0: every row may be nonzero).
 void conv_forward_direct(const float* x, int C, int H, int W, const float* w, int O, int kh, int kw,
                          const float* bias, float* z, float* relu, int ho, int wo, int nz_top = 0, int nz_rows = -1);
+// One image:  dA = pad(dZ) ⊗ rot180(W), computed as dA[c][y + i − pt][x + j − pl] += Σ_o W[o][c][i][j]·dZ[o][y][x]
+// (every multiply-add of the formula, none with padding zeros); dx (C×H×W) is overwritten.
+void conv_input_grad_direct(const float* dz, int O, int ho, int wo, const float* w, int C, int kh, int kw, int H,
+                            int W, int pad_top, int pad_left, float* dx);
 // `images` images (x_stride and dz_stride floats apart), added into dw:
 //   dw[o][c][i][j] += Σ_n Σ_y Σ_x dz_n[o][y][x]·x_n[c][y + i][x + j]
 void conv_weight_grad_direct(const float* x, std::size_t x_stride, int C, int H, int W, const float* dz,

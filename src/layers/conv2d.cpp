@@ -52,15 +52,12 @@ Shape Conv2D::infer(Shape in) {
   direct_ = kernels::conv_uses_direct(stride_, wo, in.c, kh_, kw_);
   const std::size_t P = std::size_t(out_c_) * in.c * kh_ * kw_ + out_c_;
   pad_h_ = ho + kh_ - 1, pad_w_ = wo + kw_ - 1;
-  dzp_h_ = in.h + kh_ - 1, dzp_w_ = in.w + kw_ - 1;
   const bool padded = pad_top_ || pad_left_ || pad_bottom_ || pad_right_;
   (void)padded;
-  dzpad_at_ = P;
-  col_at_ = dzpad_at_ + (direct_ ? std::size_t(out_c_) * dzp_h_ * dzp_w_ : 0);
+  col_at_ = P;
   chunk_floats_ = col_at_ + (direct_ ? 0 : std::size_t(in.c) * kh_ * kw_ * ho * wo);
   chunk_floats_ = (chunk_floats_ + 15) / 16 * 16;  // chunks start on separate cache lines
   work_.assign(chunk_floats_ * kernels::kMaxChunks, 0.0f);
-  wrot_.assign(direct_ ? P - out_c_ : 0, 0.0f);
   return {1, out_c_, ho, wo};
 }
 
@@ -178,14 +175,10 @@ void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const T
   check_input(x);
   if (!out_.same_sample(dy.shape())) check_sample_shape("conv2d layer (backward dZ)", out_, dy.shape());
   const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w, K = C * kh_ * kw_,
-            HW = Ho * Wo, O = out_c_, KK = kh_ * kw_;
+            HW = Ho * Wo, O = out_c_;
   const std::size_t nw = std::size_t(O) * K, P = nw + O;
   const bool padded = pad_top_ || pad_left_ || pad_bottom_ || pad_right_;
   if (dx) dx->resize(x.shape());
-  if (dx && direct_)
-    for (int o = 0; o < O; ++o)
-      for (int c = 0; c < C; ++c)
-        for (int t = 0; t < KK; ++t) wrot_[(std::size_t(c) * O + o) * KK + (KK - 1 - t)] = w_[(std::size_t(o) * C + c) * KK + t];
   if (direct_ && padded && xpad_.size() < std::size_t(N) * C * pad_h_ * pad_w_)
     xpad_.resize(std::size_t(N) * C * pad_h_ * pad_w_, 0.0f);
   const int chunks = kernels::batch_chunks(N);
@@ -213,19 +206,10 @@ void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const T
       }
       kernels::conv_weight_grad_direct(in, stride, C, Hp, Wp, dz_all + std::size_t(n0) * O * HW, std::size_t(O) * HW,
                                        O, kh_, kw_, Ho, Wo, n1 - n0, dw);
-      if (dx) {
-        float* dzp = work + dzpad_at_;  // zero border, dZ placed k − 1 − pad from the top left
-        const int top = kh_ - 1 - pad_top_, left = kw_ - 1 - pad_left_;
-        for (int n = n0; n < n1; ++n) {
-          const float* dz = dz_all + std::size_t(n) * O * HW;
-          for (int o = 0; o < O; ++o)
-            for (int r = 0; r < Ho; ++r)
-              std::copy(dz + (std::size_t(o) * Ho + r) * Wo, dz + (std::size_t(o) * Ho + r + 1) * Wo,
-                        dzp + (std::size_t(o) * dzp_h_ + r + top) * dzp_w_ + left);
-          kernels::conv_forward_direct(dzp, O, dzp_h_, dzp_w_, wrot_.data(), C, kh_, kw_, nullptr, dx->sample(n),
-                                       nullptr, H, W, top, Ho);
-        }
-      }
+      if (dx)
+        for (int n = n0; n < n1; ++n)
+          kernels::conv_input_grad_direct(dz_all + std::size_t(n) * O * HW, O, Ho, Wo, w_, C, kh_, kw_, H, W, pad_top_,
+                                          pad_left_, dx->sample(n));
     } else {
       float* col = work + col_at_;
       for (int n = n0; n < n1; ++n) {

@@ -72,15 +72,13 @@ class Conv2D : public Layer {
   const float* padded_copy(const Tensor& x, int n);
   float* chunk_work(int chunk) { return work_.data() + std::size_t(chunk) * chunk_floats_; }
   // Workspaces, sized once in infer() for the most chunks a batch is ever cut into (kernels/parallel.h), so a
-  // training step never allocates. Per chunk: the chunk's partial dW and db, then scratch: a zero-bordered copy of
-  // one dZ (for dA) and one image's im2col columns.
+  // training step never allocates. Per chunk: the chunk's partial dW and db, then (im2col family only) one
+  // image's im2col columns.
   bool direct_ = false;
   int pad_h_ = 0, pad_w_ = 0;    // the padded input plane the direct kernels read: (H_out + kh − 1)×(W_out + kw − 1)
-  int dzp_h_ = 0, dzp_w_ = 0;    // the zero-bordered dZ plane: (H + kh − 1)×(W + kw − 1)
-  std::size_t dzpad_at_ = 0, col_at_ = 0, chunk_floats_ = 0;
+  std::size_t col_at_ = 0, chunk_floats_ = 0;
   std::vector<float> xpad_;      // "same" padding: every image of the batch in its zero-bordered plane (grows once)
   std::vector<float> work_;
-  std::vector<float> wrot_;      // W with in/out swapped and rotated by 180°: the kernels of dA = pad(dZ) ⊗ rot180(W)
 };
 
 }  // namespace cnn
