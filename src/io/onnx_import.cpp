@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <limits>
@@ -233,6 +234,37 @@ class Importer {
     const Shape in = input_shape(*input);
     metadata();
 
+    // Every node must be computable: a topological order over the tensors (Kahn), or the graph has a cycle.
+    {
+      std::vector<int> waiting(std::size_t(g_.node_size()), 0);
+      std::map<std::string, std::vector<int>> readers;
+      for (int k = 0; k < g_.node_size(); ++k) {
+        for (const auto& x : g_.node(k).input()) {
+          const auto p = produced_by.find(x);
+          if (p == produced_by.end() || constant_nodes_.count(p->second)) continue;
+          ++waiting[std::size_t(k)];
+          readers[x].push_back(k);
+        }
+      }
+      std::vector<int> ready;
+      for (int k = 0; k < g_.node_size(); ++k)
+        if (waiting[std::size_t(k)] == 0) ready.push_back(k);
+      int done = 0;
+      while (!ready.empty()) {
+        const int k = ready.back();
+        ready.pop_back();
+        ++done;
+        for (const auto& out : g_.node(k).output()) {
+          const auto r = readers.find(out);
+          if (r == readers.end()) continue;
+          for (int j : r->second)
+            if (--waiting[std::size_t(j)] == 0) ready.push_back(j);
+        }
+      }
+      if (done != g_.node_size())
+        for (int k = 0; k < g_.node_size(); ++k)
+          if (waiting[std::size_t(k)] > 0) throw Error(where(k) + ": the graph has a cycle through this node");
+    }
     // Consumers of each tensor (as data or any input).
     for (int k = 0; k < g_.node_size(); ++k) {
       if (constant_nodes_.count(k)) continue;
@@ -690,7 +722,9 @@ class Importer {
       if (target.size() == 2) {
         if (rank_ == 2) return std::nullopt;
         rank_ = 2;
-        return simple(std::make_unique<Flatten>());
+        Pending p;
+        p.layer = std::make_unique<Flatten>();
+        return p;
       }
       if (target.size() == 4) {
         const bool unchanged = rank_ == 4 && target[1] == shape_.c && target[2] == shape_.h && target[3] == shape_.w;
@@ -723,6 +757,21 @@ class Importer {
   Shape shape_;
 };
 
+// Names in messages come from the file: control bytes are escaped so that an error stays one printable line.
+std::string printable(const std::string& s) {
+  std::string r;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", unsigned(c));
+      r += buf;
+    } else {
+      r += char(c);
+    }
+  }
+  return r;
+}
+
 }  // namespace
 
 OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& source) {
@@ -732,6 +781,8 @@ OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& source
   if (!m.ParseFromString(bytes)) throw Error(source + ": not an ONNX model (the protobuf data is truncated or damaged)");
   try {
     return Importer(m, source).run();
+  } catch (const Error& e) {
+    throw Error(printable(e.what()));
   } catch (const std::bad_alloc&) {
     throw Error(source + ": too large to import (out of memory)");
   }
