@@ -78,20 +78,20 @@ TEST(Catalogue, AlexNetOneTrainingStepOnARandomBatch) {
 }
 
 // A slice of AlexNet's gradient against central differences: hundreds of weights and biases of the last fully
-// connected layer, some of the first fully connected layer, a dozen weights and biases of the first convolution.
+// connected layer, dozens of the first fully connected layer and of the first convolution.
 // Objective Σ r ⊙ logits in eval mode (dropout is the identity) with the analytic gradient from backward(r).
 // Perturbing layer L's parameters leaves layers < L unchanged, so the difference is taken by running the net from
 // layer L on: the numbers the whole forward pass gives, in a fraction of the time.
 // In eval mode the net is piecewise linear in any one parameter (linear layers, ReLU, max pooling), so a central
-// difference that crosses no kink is exact but for float32 rounding, and a larger step only shrinks that rounding:
-//   fc8: nothing but the sum follows, exact for any step (h = 1);
-//   fc6: h = 0.05 (weights) and 0.01 (biases); a coordinate whose ± step flips a ReLU or a max-pool argmax is
-//   skipped (Caffe's rule);
-//   conv1, layer-local: Σ g ⊙ conv1(x; θ) with g = ∂objective/∂conv1-output from the same backward pass; linear
-//   in θ, so exact: the weight and bias gradients of an 11×11 stride-4 `same` convolution at full size;
-//   conv1, end to end: every step flips some of the ~1.2M ReLU and pooling decisions after it (about 30 at
-//   h = 1e-3, while smaller steps drown in float32 rounding over the whole net), so no coordinate is kink-free and
-//   the agreement is a few per cent: enough to catch a wrong sign, scale or offset anywhere along the chain.
+// difference that crosses no kink is exact but for float32 rounding, and a larger step only shrinks that rounding.
+// Two kinds of check:
+//   layer-local: Σ g ⊙ layer(x; θ) with g = ∂objective/∂(layer output) from the same backward pass; linear in θ,
+//   so exact, and held to 1e-3: the weight and bias gradients at AlexNet's own sizes (fc8 is always local);
+//   end to end, through every layer after it, where a step of any size flips a few of the ReLU and max-pool
+//   decisions downstream (a few at fc6 with h = 0.01, ~100–200 of the ~1.2M after conv1 with h = 1e-3; smaller
+//   steps drown in float32 rounding over the whole net): the agreement is a few per cent of max(|gradient|, 0.1)
+//   for fc6 (held to 5%) and of max(|gradient|, 1) for conv1 (held to 20%): loose, but enough to catch a wrong sign,
+//   scale or offset anywhere along the chain. The exhaustive per-layer checks are in test_gradcheck.cpp.
 // The weights are scaled to He's U(±√6/√fan_in) first: with the default U(±1/√fan_in) eight ReLU layers shrink the
 // signal ~2.4× each, and the first layers' gradients would vanish below float resolution.
 TEST(Catalogue, AlexNetGradientCheckOnASlice) {
@@ -107,7 +107,7 @@ TEST(Catalogue, AlexNetGradientCheckOnASlice) {
   const Tensor r = test::random_tensor(out0.shape(), 12);
   net.backward(r);
   const std::vector<float> analytic = net.grads();
-  const Tensor g_conv1 = net.input_gradient(1);  // ∂objective/∂(output of conv1)
+  const Tensor g_conv1 = net.input_gradient(1), g_fc6 = net.input_gradient(14);  // ∂objective/∂(layer output)
 
   // Σ weight ⊙ (output of layer `last`), running layers first..last, and the kink pattern the run went through
   // (ReLU input signs, max-pool argmaxes).
@@ -132,31 +132,47 @@ TEST(Catalogue, AlexNetGradientCheckOnASlice) {
 
   struct Slice {
     std::string what;
-    std::size_t layer, last, begin, count, stride;
+    std::size_t layer, last;         // perturb layer `layer`'s parameters, run up to layer `last`
+    std::vector<std::size_t> coords;  // parameter indices within the layer
     double h, tolerance, floor;
     bool skip_kinks;
+  };
+  auto spread = [](std::size_t begin, std::size_t count, std::size_t stride) {
+    std::vector<std::size_t> c;
+    for (std::size_t k = 0; k < count; ++k) c.push_back(begin + k * stride);
+    return c;
+  };
+  // fc6 weights W[j][k] (input j, output k) whose input j is not a dead ReLU: the others have zero gradient.
+  auto live_fc6_weights = [&](std::size_t count, std::size_t salt) {
+    const Tensor& a = net.activation(12);
+    std::vector<std::size_t> live, c;
+    for (std::size_t j = 0; j < a.size(); ++j)
+      if (a[j] > 0.1f) live.push_back(j);
+    for (std::size_t t = 0; t < count; ++t) c.push_back(live[(t * live.size()) / count] * 4096 + (t * 997 + salt) % 4096);
+    return c;
   };
   const std::size_t L = net.size() - 1, fc6 = 13;
   const std::size_t fc8_weights = 4096u * 1000u, fc6_weights = 9216u * 4096u, conv1_weights = 96u * 3u * 121u;
   const std::vector<Slice> slices = {
-      {"fc8 weights", L, L, 0, 300, fc8_weights / 300 + 7, 1.0, 1e-4, 1e-2, true},
-      {"fc8 biases", L, L, fc8_weights, 100, 10, 1.0, 1e-4, 1e-2, true},
-      {"fc6 weights", fc6, L, 0, 100, fc6_weights / 100 + 13, 0.05, 5e-3, 0.05, true},
-      {"fc6 biases", fc6, L, fc6_weights, 40, 101, 0.01, 1e-2, 0.05, true},
-      {"conv1 weights (local)", 0, 0, 0, 200, conv1_weights / 200 + 1, 1e-2, 1e-3, 1e-2, true},
-      {"conv1 biases (local)", 0, 0, conv1_weights, 96, 1, 1e-2, 1e-3, 1e-2, true},
-      {"conv1 weights", 0, L, 7, 8, conv1_weights / 8, 1e-3, 0.1, 1.0, false},
-      {"conv1 biases", 0, L, conv1_weights + 3, 4, 23, 1e-3, 0.1, 1.0, false},
+      {"fc8 weights", L, L, spread(0, 300, fc8_weights / 300 + 7), 1.0, 1e-4, 1e-2, true},
+      {"fc8 biases", L, L, spread(fc8_weights, 100, 10), 1.0, 1e-4, 1e-2, true},
+      {"fc6 weights (local)", fc6, fc6, live_fc6_weights(30, 3), 0.05, 1e-3, 1e-2, true},
+      {"fc6 biases (local)", fc6, fc6, spread(fc6_weights, 10, 401), 0.05, 1e-3, 1e-2, true},
+      {"fc6 weights", fc6, L, live_fc6_weights(30, 11), 0.01, 5e-2, 0.1, false},
+      {"fc6 biases", fc6, L, spread(fc6_weights + 7, 15, 271), 0.01, 5e-2, 0.1, false},
+      {"conv1 weights (local)", 0, 0, spread(0, 60, conv1_weights / 60 + 1), 1e-2, 1e-3, 1e-2, true},
+      {"conv1 biases (local)", 0, 0, spread(conv1_weights, 16, 6), 1e-2, 1e-3, 1e-2, true},
+      {"conv1 weights", 0, L, spread(7, 6, conv1_weights / 6), 1e-3, 0.2, 1.0, false},
+      {"conv1 biases", 0, L, spread(conv1_weights + 3, 3, 31), 1e-3, 0.2, 1.0, false},
   };
   const auto t0 = std::chrono::steady_clock::now();
   for (const Slice& s : slices) {
-    const Tensor& weight = s.last == L ? r : g_conv1;
+    const Tensor& weight = s.last == L ? r : s.last == fc6 ? g_fc6 : g_conv1;
     double worst = 0.0, biggest = 0.0;
     std::size_t checked = 0, skipped = 0, flips = 0;
     objective(s.layer, s.last, weight);
     const std::vector<std::uint32_t> base = pattern;
-    for (std::size_t k = 0; k < s.count; ++k) {
-      const std::size_t local = s.begin + k * s.stride;
+    for (const std::size_t local : s.coords) {
       ASSERT_LT(local, net.param_count(s.layer)) << s.what;
       const std::size_t i = net.param_offset(s.layer) + local;
       float& v = net.params()[i];
@@ -182,8 +198,8 @@ TEST(Catalogue, AlexNetGradientCheckOnASlice) {
     std::printf("[gradcheck] alexnet %-21s h %-6g max relative error %.2e over %3zu coordinates (%zu skipped at "
                 "kinks, %zu kink flips inside), largest |gradient| %.3g\n",
                 s.what.c_str(), s.h, worst, checked, skipped, flips, biggest);
-    EXPECT_GE(checked, s.count / 2) << s.what;
-    EXPECT_GT(biggest, 0.1) << s.what << ": gradients this small prove nothing";
+    EXPECT_GE(checked, s.coords.size() / 2) << s.what;
+    EXPECT_GT(biggest, 0.05) << s.what << ": gradients this small prove nothing";
     EXPECT_LE(worst, s.tolerance) << s.what;
   }
   std::printf("[catalogue] alexnet gradient check took %.1f s\n", seconds_since(t0));
