@@ -52,8 +52,11 @@ std::size_t Dense::macs_per_sample() const { return in_.sample_size() * outputs_
 
 namespace {
 // Products this small run on one thread (a pool hand-off costs more than they do, tiny-dnn #714, Caffe #1539);
-// bigger ones are cut into a fixed number of slabs that depends on the shape only.
-int slabs(std::size_t macs, int most) { return macs < (1u << 18) ? 1 : std::min(most, kernels::kMaxChunks); }
+// bigger ones are cut into slabs of at least ~1M multiply-adds each (so SGEMM keeps its efficiency), a number
+// that depends on the shape only, never on the thread count.
+int slabs(std::size_t macs, int most) {
+  return int(std::clamp<std::size_t>(macs >> 20, 1, std::size_t(std::min(most, kernels::kMaxChunks))));
+}
 }  // namespace
 
 // Z_k = Σ_j A_j·W_jk + B_k:  Z[N, out] = A[N, in] · W[in, out] + B   (cut by rows of the batch)
