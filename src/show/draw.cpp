@@ -31,7 +31,7 @@ Rgb diverging(double t) {
   static const std::array<Rgb, 9> stops{{{5, 48, 97}, {33, 102, 172}, {67, 147, 195}, {146, 197, 222},
                                          {247, 247, 247}, {244, 165, 130}, {214, 96, 77}, {178, 24, 43},
                                          {103, 0, 31}}};
-  return interpolate(stops, (t + 1.0) / 2.0);
+  return interpolate(stops, std::isfinite(t) ? (t + 1.0) / 2.0 : 0.5);  // a NaN draws as zero, not as −1
 }
 
 Rgb sequential(double t) {
