@@ -62,17 +62,20 @@ async function main() {
   const serve = await startCnn(["serve", "--model", model, "--port", "0"], "cnn serve");
   console.log("web_browser: cnn serve at " + serve.url);
 
-  const browser = await playwright.chromium.launch({
+  // A fresh profile (--user-data-dir) each run: playwright takes it as launchPersistentContext's first argument.
+  const browser = await playwright.chromium.launchPersistentContext(path.join(tmp, "profile"), {
     executablePath: chromium,
     headless: true,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-           "--disable-component-update", "--disable-sync", "--user-data-dir=" + path.join(tmp, "profile")],
+           "--disable-component-update", "--disable-sync"],
   });
   try {
-    const page = await browser.newPage({viewport: {width: 1280, height: 1100}});
+    const page = await browser.newPage();
+    await page.setViewportSize({width: 1280, height: 1100});
     const pageErrors = [];
     page.on("pageerror", (e) => pageErrors.push(e.message));
     page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text()); });
+    page.on("response", (r) => { if (r.status() >= 400) pageErrors.push(`${r.status()} for ${r.url()}`); });
 
     await page.goto(serve.url, {waitUntil: "load"});
     await page.waitForSelector("body[data-ready]", {timeout: 20000});
@@ -129,7 +132,8 @@ async function main() {
     const train = await startCnn(["train", "--epochs", "2", "--train-limit", "12000", "--test-limit", "500", "--threads", "1",
                                   "--quiet", "--serve", "0", "--out", path.join(tmp, "run.cnn")], "cnn train --serve");
     console.log("web_browser: following a training run at " + train.url);
-    const tpage = await browser.newPage({viewport: {width: 1000, height: 1000}});
+    const tpage = await browser.newPage();
+    await tpage.setViewportSize({width: 1000, height: 1000});
     tpage.on("pageerror", (e) => pageErrors.push(e.message));
     await tpage.goto(train.url, {waitUntil: "load"});
     await tpage.waitForFunction(() => Number(document.body.dataset.events || 0) >= 3, null, {timeout: 60000});

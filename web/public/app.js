@@ -153,7 +153,8 @@ function showKernels(k) {
     block.innerHTML = `<div class="layer-title">layer ${l.layer}: ${l.summary} <span class="muted">scale ±${fmt(l.scale)}</span></div>`;
     const grid = document.createElement("div");
     grid.className = "kernel-grid";
-    grid.style.gridTemplateColumns = `repeat(${Math.min(i, 16)}, auto)`;
+    // One input channel: the output maps' kernels side by side; otherwise one row per output map, inputs across.
+    grid.style.gridTemplateColumns = `repeat(${i === 1 ? Math.min(o, 16) : Math.min(i, 16)}, auto)`;
     const cell = Math.max(2, Math.floor(30 / Math.max(kh, kw)));
     for (let a = 0; a < Math.min(o, 64); a++)
       for (let b = 0; b < Math.min(i, 16); b++)
