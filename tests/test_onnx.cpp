@@ -100,7 +100,7 @@ std::vector<std::string> exportable_presets() {
 }
 
 TEST(Onnx, OpenCvDnnReadsEveryExportedPresetAndAgreesOnRealImages) {
-  if (!fs::exists(default_data_dir())) GTEST_SKIP() << "Fashion-MNIST is not installed";
+  ASSERT_TRUE(fs::exists(default_data_dir())) << "Fashion-MNIST is not installed: run scripts/setup.sh";
   const auto names = exportable_presets();
   ASSERT_GE(names.size(), 2u);
   for (const std::string& name : names) {

@@ -187,8 +187,8 @@ Worst run_parity(const std::string& name) {
 class Parity : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Parity, TwentySgdStepsMatchPyTorch) {
-  if (!torch_available()) GTEST_SKIP() << kPython << " cannot import torch (apt-get install python3-torch)";
-  if (!fs::exists(default_data_dir())) GTEST_SKIP() << "Fashion-MNIST is not installed";
+  ASSERT_TRUE(torch_available()) << kPython << " cannot import torch: run scripts/setup.sh (it installs python3-torch)";
+  ASSERT_TRUE(fs::exists(default_data_dir())) << "Fashion-MNIST is not installed: run scripts/setup.sh";
   const Worst w = run_parity(GetParam());
   EXPECT_LE(w.loss, kTolerance);
   EXPECT_LE(w.grad, kTolerance) << w.grad_where;

@@ -1,4 +1,6 @@
 // Every fast path against the literal formulas of src/reference/, on random shapes.
+#include <sstream>
+
 #include "helpers.h"
 #include "reference/reference.h"
 
@@ -13,9 +15,10 @@ struct ConvCase {
 // gtest names each case after its shape: n2_c3_9x11_o4_k3x2_s2_valid
 std::string case_name(const ::testing::TestParamInfo<ConvCase>& info) {
   const ConvCase& p = info.param;
-  return "n" + std::to_string(p.n) + "_c" + std::to_string(p.c) + "_" + std::to_string(p.h) + "x" + std::to_string(p.w) + "_o" +
-         std::to_string(p.o) + "_k" + std::to_string(p.kh) + "x" + std::to_string(p.kw) + "_s" + std::to_string(p.stride) + "_" +
-         to_string(p.pad);
+  std::ostringstream name;
+  name << "n" << p.n << "_c" << p.c << "_" << p.h << "x" << p.w << "_o" << p.o << "_k" << p.kh << "x" << p.kw << "_s"
+       << p.stride << "_" << to_string(p.pad);
+  return name.str();
 }
 
 class ConvVsReference : public ::testing::TestWithParam<ConvCase> {};
