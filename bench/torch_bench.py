@@ -48,6 +48,7 @@ def main():
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--train-limit", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=1, help="epochs to train (the timing covers all of them)")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -62,19 +63,20 @@ def main():
     net = build(a.net)
     opt = torch.optim.SGD(net.parameters(), lr=a.lr)
     loss_fn = nn.CrossEntropyLoss()
-    order = torch.randperm(len(ytr))
     net.train()
-    loss_sum = 0.0
     t0 = time.perf_counter()
-    for b in range(0, len(ytr), a.batch):
-        idx = order[b:b + a.batch]
-        x = xtr[idx].unsqueeze(1).float().div_(255.0)
-        y = ytr[idx]
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(net(x), y)
-        loss.backward()
-        opt.step()
-        loss_sum += loss.item() * len(idx)
+    for _ in range(a.epochs):
+        order = torch.randperm(len(ytr))  # a fresh shuffle every epoch
+        loss_sum = 0.0
+        for b in range(0, len(ytr), a.batch):
+            idx = order[b:b + a.batch]
+            x = xtr[idx].unsqueeze(1).float().div_(255.0)
+            y = ytr[idx]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(net(x), y)
+            loss.backward()
+            opt.step()
+            loss_sum += loss.item() * len(idx)
     train_s = time.perf_counter() - t0
 
     net.eval()
@@ -88,7 +90,7 @@ def main():
                 correct += int((net(x).argmax(1) == yte[b:b + a.infer_batch]).sum())
             best = min(best, time.perf_counter() - t0)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    print(f"net={a.net} threads={torch.get_num_threads()} train_ips={len(ytr) / train_s:.0f} "
+    print(f"net={a.net} threads={torch.get_num_threads()} epochs={a.epochs} train_ips={a.epochs * len(ytr) / train_s:.0f} "
           f"infer_ips={len(yte) / best:.0f} accuracy={correct / len(yte):.4f} peak_rss_mb={rss_mb:.1f} "
           f"train_s={train_s:.3f} loss={loss_sum / len(ytr):.4f}")
 
