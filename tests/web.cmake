@@ -7,14 +7,13 @@ if(TARGET PkgConfig::HTTPLIB)
   target_link_libraries(cnn_tests PRIVATE PkgConfig::HTTPLIB)
 endif()
 
-find_program(NODE_EXECUTABLE node)
-if(NODE_EXECUTABLE AND TARGET cnn_tool)
+# node is required (scripts/setup.sh installs it): the browser test is never silently dropped.
+find_program(NODE_EXECUTABLE node REQUIRED)
+if(TARGET cnn_tool)
   # Draws a stroke on the page of a real `cnn serve`, waits for the prediction and feature maps, and saves
   # screenshots to build/artifacts/ (serve.png, train.png).
   add_test(NAME web_browser
            COMMAND ${NODE_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/web/browser_test.js
                    --cnn $<TARGET_FILE:cnn_tool> --artifacts ${CMAKE_BINARY_DIR}/artifacts)
   set_tests_properties(web_browser PROPERTIES TIMEOUT 240 RUN_SERIAL TRUE)
-else()
-  message(WARNING "node not found: the browser test of cnn serve is not run (scripts/setup.sh installs it)")
 endif()
