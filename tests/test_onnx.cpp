@@ -14,11 +14,13 @@
 
 #include "cnn/cnn.h"
 #include "cnn/onnx.h"
+#include "onnx_helpers.h"
 
 namespace cnn {
 namespace {
 
 namespace fs = std::filesystem;
+using test::run_opencv;
 
 const Dataset& fashion_test() {
   static const Dataset d = [] {
@@ -74,14 +76,6 @@ Tensor random_input(const Network& net, int n, std::uint64_t seed = 5) {
   Rng rng(seed);
   for (std::size_t i = 0; i < x.size(); ++i) x[i] = rng.uniform(0.0f, 1.0f);
   return x;
-}
-
-cv::Mat run_opencv(const std::string& bytes, const Tensor& x) {
-  cv::dnn::Net cvnet = cv::dnn::readNetFromONNX(bytes.data(), bytes.size());
-  const int sizes[4] = {x.shape().n, x.shape().c, x.shape().h, x.shape().w};
-  cv::Mat blob(4, sizes, CV_32F, const_cast<float*>(x.data()));
-  cvnet.setInput(blob);
-  return cvnet.forward().clone();
 }
 
 double max_diff(const float* a, const float* b, std::size_t n) {

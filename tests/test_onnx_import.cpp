@@ -18,11 +18,13 @@
 
 #include "cnn/cnn.h"
 #include "cnn/onnx.h"
+#include "onnx_helpers.h"
 
 namespace cnn {
 namespace {
 
 namespace fs = std::filesystem;
+using test::run_opencv;
 
 Tensor random_input(const Shape& sample, int n, std::uint64_t seed = 5) {
   Tensor x(sample.with_batch(n));
@@ -198,14 +200,6 @@ struct GraphBuilder {
     return b;
   }
 };
-
-cv::Mat run_opencv(const std::string& bytes, const Tensor& x) {
-  cv::dnn::Net cvnet = cv::dnn::readNetFromONNX(bytes.data(), bytes.size());
-  const int sizes[4] = {x.shape().n, x.shape().c, x.shape().h, x.shape().w};
-  cv::Mat blob(4, sizes, CV_32F, const_cast<float*>(x.data()));
-  cvnet.setInput(blob);
-  return cvnet.forward().clone();
-}
 
 TEST(OnnxImport, AttributesOtherToolsWriteAreHonouredAndAgreeWithOpenCv) {
   GraphBuilder b({3, 11, 10});

@@ -12,6 +12,14 @@
 
 namespace cnn::kernels {
 
+// Σ_{i,j<k} a[y0 + i][x0 + j] over one map of row length W: seed 002's down(·), and average pooling before its 1/k².
+inline float window_sum(const float* a, int W, int y0, int x0, int k) {
+  float s = 0.0f;
+  for (int i = 0; i < k; ++i)
+    for (int j = 0; j < k; ++j) s += a[(y0 + i) * W + x0 + j];
+  return s;
+}
+
 // ---- CPU features -------------------------------------------------------------------------------------------
 // True when the CPU has AVX-512F and AVX-512VL (checked once at run time) and SIMD was not switched off.
 bool simd_available();

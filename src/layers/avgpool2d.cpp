@@ -1,5 +1,6 @@
 // AvgPool2D (seed 004; LeNet-5's subsampling): z = Σ(window)/k², and each input of the window gets dZ/k².
 #include "cnn/layers/pool.h"
+#include "kernels/kernels.h"
 
 namespace cnn {
 
@@ -14,10 +15,7 @@ void AvgPool2D::forward(const Tensor& x, Tensor& y, const Context&) {
     float* z = y.data() + std::size_t(m) * Ho * Wo;
     for (int oy = 0; oy < Ho; ++oy)
       for (int ox = 0; ox < Wo; ++ox) {
-        float s = 0.0f;
-        for (int i = 0; i < k_; ++i)
-          for (int j = 0; j < k_; ++j) s += a[(oy * stride_ + i) * W + ox * stride_ + j];
-        z[oy * Wo + ox] = s * inv;
+        z[oy * Wo + ox] = kernels::window_sum(a, W, oy * stride_, ox * stride_, k_) * inv;
       }
   }
 }

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/kernels.h"
+
 namespace cnn {
 
 Subsampling::Subsampling(int kernel, int stride) : k_(kernel), stride_(stride ? stride : kernel) {
@@ -61,10 +63,7 @@ void Subsampling::forward(const Tensor& x, Tensor& y, const Context&) {
     float* z = y.data() + std::size_t(m) * Ho * Wo;
     for (int oy = 0; oy < Ho; ++oy)
       for (int ox = 0; ox < Wo; ++ox) {
-        float s = 0.0f;
-        for (int i = 0; i < k_; ++i)
-          for (int l = 0; l < k_; ++l) s += a[(oy * stride_ + i) * W + ox * stride_ + l];
-        z[oy * Wo + ox] = beta_[c] * s + b_[c];
+        z[oy * Wo + ox] = beta_[c] * kernels::window_sum(a, W, oy * stride_, ox * stride_, k_) + b_[c];
       }
   }
 }
@@ -88,9 +87,7 @@ void Subsampling::backward(const Tensor& x, const Tensor&, const Tensor& dy, Ten
     for (int oy = 0; oy < Ho; ++oy)
       for (int ox = 0; ox < Wo; ++ox) {
         const float g = dz[oy * Wo + ox];
-        float s = 0.0f;
-        for (int i = 0; i < k_; ++i)
-          for (int l = 0; l < k_; ++l) s += a[(oy * stride_ + i) * W + ox * stride_ + l];
+        const float s = kernels::window_sum(a, W, oy * stride_, ox * stride_, k_);  // down(A) at (oy, ox)
         sb += g;
         sbeta += double(g) * s;
         if (da) {
