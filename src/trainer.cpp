@@ -5,6 +5,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "cnn/random.h"
+
 namespace cnn {
 
 std::vector<std::uint32_t> epoch_order(std::size_t count, std::uint64_t seed, int epoch) {
@@ -13,6 +15,58 @@ std::vector<std::uint32_t> epoch_order(std::size_t count, std::uint64_t seed, in
   Rng rng(mix64(seed) ^ mix64(0x5eed0000ULL + std::uint64_t(epoch)));
   for (std::size_t i = count; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
   return order;
+}
+
+std::string Augment::str() const {
+  std::string s = flip ? "flip" : "";
+  if (shift > 0) s += (s.empty() ? "shift:" : ",shift:") + std::to_string(shift);
+  return s.empty() ? "none" : s;
+}
+
+Augment parse_augment(const std::string& text) {
+  Augment a;
+  auto bad = [&] { return Error("augmentation: expected none or a comma-separated list of flip and shift:N (N ≤ 8), got \"" + text + "\""); };
+  if (text.empty() || text == "none") return a;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    const std::string item = text.substr(begin, end - begin);
+    if (item == "flip" && !a.flip) {
+      a.flip = true;
+    } else if (item.rfind("shift:", 0) == 0 && a.shift == 0) {
+      const std::string n = item.substr(6);
+      if (n.empty() || n.size() > 1 || n[0] < '1' || n[0] > '8') throw bad();
+      a.shift = n[0] - '0';
+    } else {
+      throw bad();
+    }
+    begin = end + 1;
+  }
+  return a;
+}
+
+void augment_batch(const Augment& a, Tensor& x, std::uint64_t seed, std::uint64_t step) {
+  if (!a.any()) return;
+  const Shape& s = x.shape();
+  const int C = s.c, H = s.h, W = s.w;
+  std::vector<float> plane(std::size_t(H) * std::size_t(W));
+  for (int i = 0; i < s.n; ++i) {
+    Rng rng(mix64(seed ^ 0xa06e000000000000ULL) ^ mix64(step * 0x10000ULL + std::uint64_t(i)));
+    const bool flip = a.flip && (rng.next() & 1);
+    const int dx = a.shift ? int(rng.below(std::uint64_t(2 * a.shift + 1))) - a.shift : 0;
+    const int dy = a.shift ? int(rng.below(std::uint64_t(2 * a.shift + 1))) - a.shift : 0;
+    if (!flip && dx == 0 && dy == 0) continue;
+    for (int c = 0; c < C; ++c) {
+      float* p = x.sample(i) + std::size_t(c) * plane.size();
+      std::copy(p, p + plane.size(), plane.begin());
+      for (int y = 0; y < H; ++y)  // out(y, x) = in(y − dy, x' − dx), x' = x or its mirror
+        for (int xo = 0; xo < W; ++xo) {
+          const int ys = y - dy, xs0 = xo - dx, xs = flip ? W - 1 - xs0 : xs0;
+          p[std::size_t(y) * std::size_t(W) + std::size_t(xo)] =
+              (ys >= 0 && ys < H && xs0 >= 0 && xs0 < W) ? plane[std::size_t(ys) * std::size_t(W) + std::size_t(xs)] : 0.0f;
+        }
+    }
+  }
 }
 
 Evaluation evaluate(Network& net, const Dataset& data, int batch) {
@@ -74,6 +128,7 @@ void Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
     for (std::size_t b = 0; b < batches; ++b) {
       const int n = int(std::min(B, train.count() - b * B));
       train.batch(order.data() + b * B, n, x, y.data());
+      augment_batch(options_.augment, x, options_.seed, std::uint64_t(epoch) * batches + b);
       const double loss = net_.forward_backward(x, y.data(), std::uint64_t(epoch) * batches + b);
       if (!std::isfinite(loss))
         throw Error("training diverged: the loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") +

@@ -20,6 +20,7 @@
 
 #include "cnn/network.h"
 #include "cnn/optimizer.h"
+#include "cnn/trainer.h"
 
 namespace cnn {
 
@@ -34,6 +35,7 @@ struct TrainingState {
   std::vector<float> optimizer_state;
   std::size_t train_limit = 0, test_limit = 0;  // 0: the whole set
   std::string data;                             // the data folder it was trained on
+  Augment augment;                              // training-image augmentation (none by default)
 };
 
 struct Model {

@@ -3,7 +3,7 @@
 //   options (off by default, as in the seeds): weight decay g ← g + λw; momentum v ← μv + g, step v
 //   (Nesterov: step g + μv); the PyTorch conventions, so the same options give the same updates.
 //   Adam:  m ← β1·m + (1 − β1)g;  v ← β2·v + (1 − β2)g²;  w ← w − α·m̂/(√v̂ + ε), m̂ = m/(1 − β1ᵗ), v̂ = v/(1 − β2ᵗ)
-// Learning-rate decay per epoch: constant, step (×γ every k epochs) or exponential (×γ every epoch).
+// Learning-rate decay per epoch: constant, step (×γ every k epochs), exponential (×γ every epoch) or cosine.
 #pragma once
 
 #include <cstdint>
@@ -15,14 +15,15 @@
 namespace cnn {
 
 struct LrSchedule {
-  enum class Kind { constant, step, exponential };
+  enum class Kind { constant, step, exponential, cosine };
   Kind kind = Kind::constant;
   double gamma = 1.0;
-  int step_epochs = 1;
+  int step_epochs = 1;  // step: epochs per step; cosine: epochs of the half cosine
   double factor(int epoch) const;  // multiplies the base rate in epoch `epoch` (0-based)
-  std::string str() const;          // "none", "step:3:0.5", "exp:0.9"
+  std::string str() const;          // "none", "step:3:0.5", "exp:0.9", "cos:10"
 };
-// "none" | "step:K:GAMMA" | "exp:GAMMA"; throws cnn::Error otherwise.
+// "none" | "step:K:GAMMA" | "exp:GAMMA" | "cos:E" (½(1 + cos(π·epoch/E)), 0 from epoch E on, as PyTorch's
+// CosineAnnealingLR with T_max = E stepped once per epoch); throws cnn::Error otherwise.
 LrSchedule parse_schedule(const std::string& text);
 
 struct OptimizerOptions {

@@ -114,7 +114,8 @@ void save_model(const std::string& path, const Network& net, const std::string& 
                      {"optimizer", optimizer_json(training->optimizer)},
                      {"train_limit", training->train_limit},
                      {"test_limit", training->test_limit},
-                     {"data", training->data}};
+                     {"data", training->data},
+                     {"augment", training->augment.str()}};
   }
   const std::string header = h.dump();
   std::string out(kMagic, 8);
@@ -181,6 +182,7 @@ Model load_model(const std::string& path) {
       s.train_limit = t.value("train_limit", std::size_t(0));
       s.test_limit = t.value("test_limit", std::size_t(0));
       s.data = t.value("data", std::string());
+      s.augment = parse_augment(t.value("augment", std::string("none")));
       s.optimizer_state = get_floats(in, at + 4 * P, S);
       m.training = std::move(s);
     } catch (const nlohmann::json::exception& e) {

@@ -39,6 +39,11 @@ bool conv_uses_direct(int stride, int wo, int c_in, int kh, int kw) {
   return wo * 10 >= lanes * 6;  // at least 60% of the vector lanes do useful work (wo = 5, 6, 7, 8, 10, …)
 }
 
+bool conv_da_as_forward(int wo, int w_in) {
+  auto fill = [](int w) { return double(w) / (8 * ((w + 7) / 8)); };
+  return fill(w_in) > fill(wo) + 0.2;
+}
+
 // Portable versions of the two direct kernels: the same sums as plain loops (used only when the caller asks for the
 // direct path on a CPU without AVX-512, e.g. in tests).
 namespace {

@@ -46,6 +46,11 @@ void col2im_add(const float* col, int C, int H, int W, int kh, int kw, int strid
 // for stride 1 while the 8-wide vectors along an output row are mostly full and the dot products are short
 // (C_in·kh·kw up to a few hundred: seed5, LeNet-5); for long ones (AlexNet's 256·3·3) SGEMM's blocking wins.
 bool conv_uses_direct(int stride, int wo, int c_in, int kh, int kw);
+// For a direct layer: whether dA = pad(dZ) ⊗ rot180(W) runs faster as a forward convolution over the zero-bordered
+// dZ (vectors along the W-wide rows of dA, rows of padding skipped) than tap by tap over the wo-wide rows of dZ
+// (conv_input_grad_direct). Measured (bench/microbench.cpp): the forward form wins when dA's rows fill the vector
+// lanes clearly better than dZ's (LeNet-5's C3: 14 against 10 pixels), and loses when dZ's rows are full (seed5).
+bool conv_da_as_forward(int wo, int w_in);
 
 // One image:  z[o][y][x] = Σ_c Σ_i Σ_j x[c][y + i][x + j]·w[o][c][i][j] + bias[o]     (y < ho, x < wo)
 // x holds C planes of H×W with any padding already in place (ho + kh − 1 ≤ H, wo + kw − 1 ≤ W); bias may be

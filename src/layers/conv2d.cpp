@@ -55,7 +55,12 @@ Shape Conv2D::infer(Shape in) {
   const bool padded = pad_top_ || pad_left_ || pad_bottom_ || pad_right_;
   (void)padded;
   col_at_ = P;
-  chunk_floats_ = col_at_ + (direct_ ? 0 : std::size_t(in.c) * kh_ * kw_ * ho * wo);
+  da_as_forward_ = direct_ && kernels::conv_da_as_forward(wo, in.w);
+  dzpad_h_ = in.h + kh_ - 1, dzpad_w_ = in.w + kw_ - 1;
+  dzpad_at_ = P;
+  wrot_.assign(da_as_forward_ ? P - out_c_ : 0, 0.0f);
+  chunk_floats_ = col_at_ + (direct_ ? (da_as_forward_ ? std::size_t(out_c_) * dzpad_h_ * dzpad_w_ : 0)
+                                     : std::size_t(in.c) * kh_ * kw_ * ho * wo);
   chunk_floats_ = (chunk_floats_ + 15) / 16 * 16;  // chunks start on separate cache lines
   work_.assign(chunk_floats_ * kernels::kMaxChunks, 0.0f);
   return {1, out_c_, ho, wo};
@@ -181,6 +186,13 @@ void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const T
   if (dx) dx->resize(x.shape());
   if (direct_ && padded && xpad_.size() < std::size_t(N) * C * pad_h_ * pad_w_)
     xpad_.resize(std::size_t(N) * C * pad_h_ * pad_w_, 0.0f);
+  if (dx && da_as_forward_)  // wrot[c][o][i][j] = W[o][c][kh−1−i][kw−1−j]
+    for (int o = 0; o < O; ++o)
+      for (int c = 0; c < C; ++c)
+        for (int i = 0; i < kh_; ++i)
+          for (int j = 0; j < kw_; ++j)
+            wrot_[((std::size_t(c) * O + o) * kh_ + i) * kw_ + j] =
+                w_[((std::size_t(o) * C + c) * kh_ + (kh_ - 1 - i)) * kw_ + (kw_ - 1 - j)];
   const int chunks = kernels::batch_chunks(N);
   kernels::parallel_for(chunks, [&](int chunk) {
     float* work = chunk_work(chunk);
@@ -206,7 +218,21 @@ void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const T
       }
       kernels::conv_weight_grad_direct(in, stride, C, Hp, Wp, dz_all + std::size_t(n0) * O * HW, std::size_t(O) * HW,
                                        O, kh_, kw_, Ho, Wo, n1 - n0, dw);
-      if (dx)
+      if (dx && da_as_forward_) {
+        // dA[c] = Σ_o pad(dZ[o], k − 1) ⊗ rot180(W[o][c]): dZ row y sits at row y + kh − 1 − pt of its plane (whose
+        // border stays zero: only the interior is ever written), and only those ho rows are read
+        const int top = kh_ - 1 - pad_top_, left = kw_ - 1 - pad_left_;
+        float* dzpad = work + dzpad_at_;
+        for (int n = n0; n < n1; ++n) {
+          const float* dz = dz_all + std::size_t(n) * O * HW;
+          for (int o = 0; o < O; ++o)
+            for (int y = 0; y < Ho; ++y)
+              std::copy(dz + (std::size_t(o) * Ho + y) * Wo, dz + (std::size_t(o) * Ho + y + 1) * Wo,
+                        dzpad + (std::size_t(o) * dzpad_h_ + y + top) * dzpad_w_ + left);
+          kernels::conv_forward_direct(dzpad, O, dzpad_h_, dzpad_w_, wrot_.data(), C, kh_, kw_, nullptr, dx->sample(n),
+                                       nullptr, H, W, top, Ho);
+        }
+      } else if (dx)
         for (int n = n0; n < n1; ++n)
           kernels::conv_input_grad_direct(dz_all + std::size_t(n) * O * HW, O, Ho, Wo, w_, C, kh_, kw_, H, W, pad_top_,
                                           pad_left_, dx->sample(n));

@@ -14,7 +14,7 @@ namespace cnn::tool {
 namespace {
 
 struct TrainArgs {
-  std::string net = "seed5", data, out = "model.cnn", metrics, resume, lr_decay = "none", optimizer = "sgd";
+  std::string net = "seed5", data, out = "model.cnn", metrics, resume, lr_decay = "none", optimizer = "sgd", augment = "none";
   int epochs = 10, batch = 50, threads = 0, serve = -1;  // serve: port for the live curves (-1: none)
   double lr = 0.1, momentum = 0.0, weight_decay = 0.0;
   bool nesterov = false, quiet = false;
@@ -55,7 +55,7 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
   int start_epoch = 0;
   if (!a.resume.empty()) {
     for (const char* flag : {"--net", "--batch", "--lr", "--lr-decay", "--optimizer", "--momentum", "--nesterov",
-                             "--weight-decay", "--seed", "--train-limit", "--test-limit"})
+                             "--weight-decay", "--seed", "--train-limit", "--test-limit", "--augment"})
       if (given.at(flag))
         throw UsageError(std::string(flag) + " cannot be combined with --resume: the run continues with the settings saved in " + a.resume);
     Model m = load_model(a.resume);
@@ -81,6 +81,11 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
     } catch (const Error& e) {
       throw UsageError(std::string("--lr-decay: ") + e.what());
     }
+    try {
+      state.augment = parse_augment(a.augment);
+    } catch (const Error& e) {
+      throw UsageError(std::string("--augment: ") + e.what());
+    }
     state.train_limit = a.train_limit;
     state.test_limit = a.test_limit;
     if (std::filesystem::exists(a.net)) name = std::filesystem::path(a.net).stem().string();
@@ -102,6 +107,7 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
             << ", " << state.optimizer.kind << " lr " << state.optimizer.lr;
   if (state.optimizer.momentum > 0) std::cout << " momentum " << state.optimizer.momentum << (state.optimizer.nesterov ? " (nesterov)" : "");
   if (state.optimizer.schedule.kind != LrSchedule::Kind::constant) std::cout << " decay " << state.optimizer.schedule.str();
+  if (state.augment.any()) std::cout << ", augment " << state.augment.str();
   std::cout << ", " << threads() << " thread" << (threads() > 1 ? "s" : "") << ", seed " << state.seed;
   if (start_epoch) std::cout << ", resuming after epoch " << start_epoch;
   std::cout << std::endl;
@@ -115,7 +121,7 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
             .dump());
     std::cout << "following the run at " << monitor->url() << std::endl;
   }
-  Trainer trainer(*net, opt, {.epochs = a.epochs, .batch = state.batch, .seed = state.seed});
+  Trainer trainer(*net, opt, {.epochs = a.epochs, .batch = state.batch, .seed = state.seed, .augment = state.augment});
   const bool tty = stdout_is_terminal() && !a.quiet;
   trainer.on_batch = [&](const BatchReport& b) {
     if (monitor) monitor->batch(b);
@@ -174,11 +180,12 @@ void add(CLI::App& app) {
   c->add_option("--epochs", a->epochs, "Total number of epochs")->capture_default_str()->check(CLI::Range(1, 100000));
   auto* o_batch = c->add_option("--batch", a->batch, "Images per mini-batch (the gradient is their mean)")->capture_default_str()->check(CLI::Range(1, 1000000));
   auto* o_lr = c->add_option("--lr", a->lr, "Learning rate (a layer's own \"lr\" in the description overrides it)")->capture_default_str()->check(CLI::PositiveNumber);
-  auto* o_decay = c->add_option("--lr-decay", a->lr_decay, "Learning-rate decay per epoch: none, step:EPOCHS:GAMMA or exp:GAMMA")->capture_default_str();
+  auto* o_decay = c->add_option("--lr-decay", a->lr_decay, "Learning-rate decay per epoch: none, step:EPOCHS:GAMMA, exp:GAMMA or cos:EPOCHS")->capture_default_str();
   auto* o_opt = c->add_option("--optimizer", a->optimizer, "sgd or adam")->capture_default_str()->check(CLI::IsMember({"sgd", "adam"}));
   auto* o_mom = c->add_option("--momentum", a->momentum, "SGD momentum (0: plain SGD as in the seeds)")->capture_default_str()->check(CLI::Range(0.0, 0.999999));
   auto* o_nest = c->add_flag("--nesterov", a->nesterov, "Nesterov momentum");
   auto* o_wd = c->add_option("--weight-decay", a->weight_decay, "L2 weight decay")->capture_default_str()->check(CLI::NonNegativeNumber);
+  auto* o_aug = c->add_option("--augment", a->augment, "Training-image augmentation: none, or flip and/or shift:N (e.g. flip,shift:2)")->capture_default_str();
   auto* o_seed = c->add_option("--seed", a->seed, "Seed for initialisation, shuffling and dropout")->capture_default_str();
   c->add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::Range(0, 1024));
   c->add_option("--out", a->out, "Model file to write (after every epoch, atomically)")->capture_default_str();
@@ -189,11 +196,11 @@ void add(CLI::App& app) {
   c->add_flag("--quiet", a->quiet, "No progress output, only the per-epoch lines");
   c->add_option("--serve", a->serve, "Follow the run in a browser: loss and accuracy curves on this loopback port (0: any free port)")
       ->check(CLI::Range(0, 65535));
-  c->callback([a, net_opt, o_batch, o_lr, o_decay, o_opt, o_mom, o_nest, o_wd, o_seed, o_trl, o_tel] {
+  c->callback([a, net_opt, o_batch, o_lr, o_decay, o_opt, o_mom, o_nest, o_wd, o_seed, o_trl, o_tel, o_aug] {
     run(*a, {{"--net", net_opt->count() > 0}, {"--batch", o_batch->count() > 0}, {"--lr", o_lr->count() > 0},
              {"--lr-decay", o_decay->count() > 0}, {"--optimizer", o_opt->count() > 0}, {"--momentum", o_mom->count() > 0},
              {"--nesterov", o_nest->count() > 0}, {"--weight-decay", o_wd->count() > 0}, {"--seed", o_seed->count() > 0},
-             {"--train-limit", o_trl->count() > 0}, {"--test-limit", o_tel->count() > 0}});
+             {"--train-limit", o_trl->count() > 0}, {"--test-limit", o_tel->count() > 0}, {"--augment", o_aug->count() > 0}});
   });
 }
 

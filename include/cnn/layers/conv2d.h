@@ -41,7 +41,7 @@ class Conv2D : public Layer {
   // the Conv2D backward from dZ.
   void backward_relu(const Tensor& x, const Tensor& z, const Tensor& dr, Tensor& dz, Tensor* dx);
   // Which kernel family this layer's shape uses: "direct" (stride-1 AVX-512) or "im2col" (im2col + SGEMM).
-  std::string kernel_name() const { return direct_ ? "direct" : "im2col"; }
+  std::string kernel_name() const { return direct_ ? (da_as_forward_ ? "direct, dA as forward" : "direct") : "im2col"; }
 
   int out_channels() const { return out_c_; }
   int kernel_h() const { return kh_; }
@@ -75,6 +75,10 @@ class Conv2D : public Layer {
   // training step never allocates. Per chunk: the chunk's partial dW and db, then (im2col family only) one
   // image's im2col columns.
   bool direct_ = false;
+  bool da_as_forward_ = false;   // direct dA as a forward convolution of the zero-bordered dZ with rot180(W)
+  int dzpad_h_ = 0, dzpad_w_ = 0;
+  std::size_t dzpad_at_ = 0;     // where a chunk's zero-bordered dZ planes start in its workspace
+  std::vector<float> wrot_;      // rot180(W) with the channel axes swapped: wrot[c][o][i][j] = W[o][c][kh−1−i][kw−1−j]
   int pad_h_ = 0, pad_w_ = 0;    // the padded input plane the direct kernels read: (H_out + kh − 1)×(W_out + kw − 1)
   std::size_t col_at_ = 0, chunk_floats_ = 0;
   std::vector<float> xpad_;      // "same" padding: every image of the batch in its zero-bordered plane (grows once)
