@@ -133,6 +133,11 @@ void Network::backward(const Tensor& dout) {
   }
 }
 
+void Network::set_label_smoothing(float eps) {
+  if (!(eps >= 0.0f && eps < 1.0f)) throw Error("label smoothing must be in [0, 1), got " + std::to_string(eps));
+  smoothing_ = eps;
+}
+
 double Network::forward_backward(const Tensor& x, const int* labels, std::uint64_t step) {
   const Tensor& out = forward(x, {Mode::train, step});
   const auto t0 = profiling_ ? clock::now() : clock::time_point{};
@@ -142,8 +147,10 @@ double Network::forward_backward(const Tensor& x, const int* labels, std::uint64
   if (labels_ok && dynamic_cast<const SoftmaxCrossEntropy*>(&loss())) {
     // softmax fused with the loss and its gradient, into the workspace, with no allocation
     grads_act_.back().resize(out.shape());
-    l = kernels::softmax_cross_entropy(out.data(), labels, N, K, grads_act_.back().data()) / N;
+    l = kernels::softmax_cross_entropy(out.data(), labels, N, K, grads_act_.back().data(), smoothing_) / N;
   } else {
+    if (smoothing_ > 0.0f && !dynamic_cast<const SoftmaxCrossEntropy*>(&loss()))
+      throw Error("label smoothing needs the softmax_cross_entropy loss, not " + loss().kind());
     l = loss().compute(out, labels, &grads_act_.back());  // also names a bad label
   }
   if (profiling_) profile_.back().forward_s += since(t0);

@@ -95,7 +95,8 @@ TEST_P(FastConv, TheSeedNetShapesMatchTheReference) {
   const auto [simd, threads] = GetParam();
   FastPathSettings settings(threads, simd);
   for (const RandomConv& p : {RandomConv{5, 1, 28, 28, 6, 5, 5, 1, Padding::valid}, RandomConv{5, 6, 12, 12, 12, 5, 5, 1, Padding::valid},
-                              RandomConv{3, 1, 28, 28, 6, 5, 5, 1, Padding::same}, RandomConv{3, 6, 14, 14, 16, 5, 5, 1, Padding::valid}})
+                              RandomConv{3, 1, 28, 28, 6, 5, 5, 1, Padding::same}, RandomConv{3, 6, 14, 14, 16, 5, 5, 1, Padding::valid},
+                              RandomConv{2, 3, 9, 11, 24, 3, 4, 1, Padding::same}, RandomConv{4, 2, 12, 9, 8, 6, 2, 1, Padding::valid}})
     for (bool relu : {false, true}) {
       check_conv(p, relu);
       if (HasFatalFailure()) return;
@@ -111,7 +112,8 @@ TEST(FastConvChoice, TheSeedShapesTakeTheDirectKernels) {
   EXPECT_EQ(dynamic_cast<Conv2D&>(net.layer(0)).kernel_name(), "direct");
   EXPECT_EQ(dynamic_cast<Conv2D&>(net.layer(3)).kernel_name(), "direct");
   Network lenet = load_network("lenet5");
-  EXPECT_EQ(dynamic_cast<Conv2D&>(lenet.layer(3)).kernel_name(), "direct, dA as forward");
+  EXPECT_EQ(dynamic_cast<Conv2D&>(lenet.layer(3)).kernel_name(),
+            "direct, forward over channels, dW over channels, dA as forward");
   Network strided({1, 3, 32, 32});
   strided.add<Conv2D>(4, 3, 2);
   EXPECT_EQ(dynamic_cast<Conv2D&>(strided.layer(0)).kernel_name(), "im2col");

@@ -36,6 +36,7 @@ struct TrainingState {
   std::size_t train_limit = 0, test_limit = 0;  // 0: the whole set
   std::string data;                             // the data folder it was trained on
   Augment augment;                              // training-image augmentation (none by default)
+  double label_smoothing = 0.0;                 // ε of the training loss (0: the seeds' cross-entropy)
 };
 
 struct Model {

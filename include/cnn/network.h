@@ -53,6 +53,9 @@ class Network {
   const Tensor& input_gradient(std::size_t i) const { return grads_act_.at(i); }
   // Also compute ∂L/∂(network input) in backward (off by default: nobody needs it when training).
   void set_need_input_gradient(bool on) { need_input_grad_ = on; }
+  // Label smoothing ε for training with softmax cross-entropy (forward_backward only; 0, the seeds' loss, by default).
+  void set_label_smoothing(float eps);
+  float label_smoothing() const { return smoothing_; }
 
   std::vector<float>& params() { return params_; }
   const std::vector<float>& params() const { return params_; }
@@ -89,6 +92,7 @@ class Network {
   std::vector<Tensor> acts_;           // acts_[0] = input view, acts_[i+1] = output of layer i
   std::vector<Tensor> grads_act_;      // grads_act_[i] = ∂L/∂acts_[i]
   bool need_input_grad_ = false;
+  float smoothing_ = 0.0f;
   std::vector<std::uint8_t> fused_;    // fused_[i]: layer i (Conv2D or Dense) computes layer i + 1's ReLU too
   bool profiling_ = false;
   std::vector<LayerTime> profile_;

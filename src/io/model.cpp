@@ -115,7 +115,8 @@ void save_model(const std::string& path, const Network& net, const std::string& 
                      {"train_limit", training->train_limit},
                      {"test_limit", training->test_limit},
                      {"data", training->data},
-                     {"augment", training->augment.str()}};
+                     {"augment", training->augment.str()},
+                     {"label_smoothing", training->label_smoothing}};
   }
   const std::string header = h.dump();
   std::string out(kMagic, 8);
@@ -183,6 +184,7 @@ Model load_model(const std::string& path) {
       s.test_limit = t.value("test_limit", std::size_t(0));
       s.data = t.value("data", std::string());
       s.augment = parse_augment(t.value("augment", std::string("none")));
+      s.label_smoothing = t.value("label_smoothing", 0.0);
       s.optimizer_state = get_floats(in, at + 4 * P, S);
       m.training = std::move(s);
     } catch (const nlohmann::json::exception& e) {

@@ -39,6 +39,8 @@ bool conv_uses_direct(int stride, int wo, int c_in, int kh, int kw) {
   return wo * 10 >= lanes * 6;  // at least 60% of the vector lanes do useful work (wo = 5, 6, 7, 8, 10, …)
 }
 
+constexpr int kMaxCvKWPublic = 6;
+
 bool conv_da_as_forward(int wo, int w_in) {
   auto fill = [](int w) { return double(w) / (8 * ((w + 7) / 8)); };
   return fill(w_in) > fill(wo) + 0.2;
@@ -235,6 +237,108 @@ int even_tile(int total, int max_tile) {
   return (total + tiles - 1) / tiles;
 }
 
+// ---- channel-vector kernels: 8 output channels per vector (for short rows and O a multiple of 8) ------------
+// One row tile of the forward pass: XT consecutive output pixels × OV vectors of 8 output channels,
+//   acc[p][v] = Σ_c Σ_i Σ_j x[c][y + i][x0 + p + j] · wT[c][i][j][8v .. 8v + 7]
+// (one broadcast input pixel feeds OV multiply-adds; every lane does useful work whatever the row length).
+template <int XT, int OV>
+CNN_AVX512 void forward_cv_tile(const float* x, int C, int HW, int W, const float* wT, int O, int kh, int kw,
+                                const float* bias, float* z, float* relu, int plane_out) {
+  __m256 acc[XT][OV];
+  __m256 b[OV];
+#pragma GCC unroll 2
+  for (int v = 0; v < OV; ++v) b[v] = bias ? _mm256_loadu_ps(bias + 8 * v) : _mm256_setzero_ps();
+#pragma GCC unroll 12
+  for (int p = 0; p < XT; ++p)
+#pragma GCC unroll 2
+    for (int v = 0; v < OV; ++v) acc[p][v] = b[v];
+  for (int c = 0; c < C; ++c)
+    for (int i = 0; i < kh; ++i) {
+      const float* xr = x + std::size_t(c) * HW + i * W;
+      const float* wr = wT + std::size_t(c * kh + i) * kw * O;
+      for (int j = 0; j < kw; ++j, ++xr, wr += O) {
+        __m256 wv[OV];
+#pragma GCC unroll 2
+        for (int v = 0; v < OV; ++v) wv[v] = _mm256_loadu_ps(wr + 8 * v);
+#pragma GCC unroll 12
+        for (int p = 0; p < XT; ++p) {
+          const __m256 xv = _mm256_broadcast_ss(xr + p);
+#pragma GCC unroll 2
+          for (int v = 0; v < OV; ++v) acc[p][v] = _mm256_fmadd_ps(xv, wv[v], acc[p][v]);
+        }
+      }
+    }
+  alignas(32) float out[XT][8 * OV];
+#pragma GCC unroll 12
+  for (int p = 0; p < XT; ++p)
+#pragma GCC unroll 2
+    for (int v = 0; v < OV; ++v) _mm256_store_ps(out[p] + 8 * v, acc[p][v]);
+  for (int o = 0; o < 8 * OV; ++o)
+    for (int p = 0; p < XT; ++p) {
+      const float zv = out[p][o];
+      z[std::size_t(o) * plane_out + p] = zv;
+      if (relu) relu[std::size_t(o) * plane_out + p] = zv >= 0.0f ? zv : 0.0f;
+    }
+}
+
+using ForwardCvTile = void (*)(const float*, int, int, int, const float*, int, int, int, const float*, float*, float*,
+                               int);
+constexpr int kMaxXT = 12;
+#define CNN_FCV(ov)                                                                                              \
+  {&forward_cv_tile<1, ov>, &forward_cv_tile<2, ov>, &forward_cv_tile<3, ov>,  &forward_cv_tile<4, ov>,        \
+   &forward_cv_tile<5, ov>, &forward_cv_tile<6, ov>, &forward_cv_tile<7, ov>,  &forward_cv_tile<8, ov>,        \
+   &forward_cv_tile<9, ov>, &forward_cv_tile<10, ov>, &forward_cv_tile<11, ov>, &forward_cv_tile<12, ov>}
+const ForwardCvTile kForwardCv[2][kMaxXT] = {CNN_FCV(1), CNN_FCV(2)};
+#undef CNN_FCV
+
+// One tile of the weight gradient over one image: R kernel rows (from i0) × KW taps × OV vectors of 8 output
+// channels, accumulated onto dwT[c][i][j][o] (read at the start, written at the end: no horizontal sums at all):
+//   dwT[c][i0 + r][j][8v ..] += Σ_y Σ_x x[c][y + i0 + r][x + j] · dzT[y][x][8v ..]
+template <int KW, int R, int OV>
+CNN_AVX512 void weight_grad_cv_tile(const float* x, int W, const float* dzT, int O, int ho, int wo, float* dwT) {
+  if constexpr (KW * R * OV <= 24) {
+    __m256 acc[R][KW][OV];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 6
+      for (int j = 0; j < KW; ++j)
+#pragma GCC unroll 2
+        for (int v = 0; v < OV; ++v) acc[r][j][v] = _mm256_loadu_ps(dwT + std::size_t(r * KW + j) * O + 8 * v);
+    for (int y = 0; y < ho; ++y) {
+      const float* xr = x + std::size_t(y) * W;
+      const float* d = dzT + std::size_t(y) * wo * O;
+      for (int xo = 0; xo < wo; ++xo, ++xr, d += O) {
+        __m256 dv[OV];
+#pragma GCC unroll 2
+        for (int v = 0; v < OV; ++v) dv[v] = _mm256_loadu_ps(d + 8 * v);
+#pragma GCC unroll 4
+        for (int r = 0; r < R; ++r)
+#pragma GCC unroll 6
+          for (int j = 0; j < KW; ++j) {
+            const __m256 xv = _mm256_broadcast_ss(xr + r * W + j);
+#pragma GCC unroll 2
+            for (int v = 0; v < OV; ++v) acc[r][j][v] = _mm256_fmadd_ps(xv, dv[v], acc[r][j][v]);
+          }
+      }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 6
+      for (int j = 0; j < KW; ++j)
+#pragma GCC unroll 2
+        for (int v = 0; v < OV; ++v) _mm256_storeu_ps(dwT + std::size_t(r * KW + j) * O + 8 * v, acc[r][j][v]);
+  }
+}
+
+using WeightGradCvTile = void (*)(const float*, int, const float*, int, int, int, float*);
+constexpr int kMaxCvKW = 6, kMaxCvR = 4;
+#define CNN_WCV_R(kw, ov) \
+  {&weight_grad_cv_tile<kw, 1, ov>, &weight_grad_cv_tile<kw, 2, ov>, &weight_grad_cv_tile<kw, 3, ov>, &weight_grad_cv_tile<kw, 4, ov>}
+#define CNN_WCV(ov) {CNN_WCV_R(1, ov), CNN_WCV_R(2, ov), CNN_WCV_R(3, ov), CNN_WCV_R(4, ov), CNN_WCV_R(5, ov), CNN_WCV_R(6, ov)}
+const WeightGradCvTile kWeightGradCv[2][kMaxCvKW][kMaxCvR] = {CNN_WCV(1), CNN_WCV(2)};
+#undef CNN_WCV
+#undef CNN_WCV_R
+
 }  // namespace
 #endif
 
@@ -280,6 +384,53 @@ void conv_forward_direct(const float* x, int C, int H, int W, const float* w, in
   }
 #endif
   conv_forward_scalar(x, C, H, W, w, O, kh, kw, bias, z, relu, ho, wo);
+}
+
+bool conv_weight_grad_uses_channel_vectors(int O, int kw) {
+  return simd_available() && O % 8 == 0 && kw <= kMaxCvKWPublic;
+}
+
+bool conv_forward_uses_channel_vectors(int O, int wo, int kw) {
+  if (!conv_weight_grad_uses_channel_vectors(O, kw)) return false;
+  return double(wo) / (8 * ((wo + 7) / 8)) < 0.8;  // short rows that leave vector lanes idle (LeNet-5's C3: 10 of 16)
+}
+
+void conv_forward_cv(const float* x, int C, int H, int W, const float* wT, int O, int kh, int kw, const float* bias,
+                     float* z, float* relu, int ho, int wo) {
+#if defined(CNN_HAVE_X86)
+  const int plane_out = ho * wo, xt = even_tile(wo, kMaxXT);
+  for (int o0 = 0; o0 < O; o0 += 16) {
+    const int ov = std::min(2, (O - o0) / 8);
+    for (int y = 0; y < ho; ++y)
+      for (int x0 = 0; x0 < wo; x0 += xt) {
+        const int xtc = std::min(xt, wo - x0);
+        const std::size_t at = std::size_t(o0) * plane_out + std::size_t(y) * wo + x0;
+        kForwardCv[ov - 1][xtc - 1](x + std::size_t(y) * W + x0, C, H * W, W, wT + o0, O, kh, kw,
+                                    bias ? bias + o0 : nullptr, z + at, relu ? relu + at : nullptr, plane_out);
+      }
+  }
+#else
+  (void)x, (void)C, (void)H, (void)W, (void)wT, (void)O, (void)kh, (void)kw, (void)bias, (void)z, (void)relu,
+      (void)ho, (void)wo;
+#endif
+}
+
+void conv_weight_grad_cv(const float* x, int C, int H, int W, const float* dzT, int O, int kh, int kw, int ho, int wo,
+                         float* dwT) {
+#if defined(CNN_HAVE_X86)
+  for (int o0 = 0; o0 < O; o0 += 16) {
+    const int ov = std::min(2, (O - o0) / 8);
+    const int rmax = std::clamp(24 / (kw * ov), 1, kMaxCvR), rt = even_tile(kh, rmax);
+    for (int c = 0; c < C; ++c)
+      for (int i0 = 0; i0 < kh; i0 += rt) {
+        const int rc = std::min(rt, kh - i0);
+        kWeightGradCv[ov - 1][kw - 1][rc - 1](x + (std::size_t(c) * H + i0) * W, W, dzT + o0, O, ho, wo,
+                                              dwT + (std::size_t(c) * kh + i0) * kw * O + o0);
+      }
+  }
+#else
+  (void)x, (void)C, (void)H, (void)W, (void)dzT, (void)O, (void)kh, (void)kw, (void)ho, (void)wo, (void)dwT;
+#endif
 }
 
 void conv_input_grad_direct(const float* dz, int O, int ho, int wo, const float* w, int C, int kh, int kw, int H,

@@ -82,14 +82,23 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
 namespace cnn::kernels {
 
 // L = −log O_t = −(z_t − m − log Σ_j e^(z_j − m));  dL/dz_i = (O_i − [i = t]) / N
-double softmax_cross_entropy(const float* z, const int* labels, int N, int K, float* dz) {
+// With label smoothing ε the target is q = (1 − ε)·onehot(t) + ε/K: L = −Σ_i q_i log O_i, dL/dz_i = (O_i − q_i) / N.
+double softmax_cross_entropy(const float* z, const int* labels, int N, int K, float* dz, float smoothing) {
   double total = 0.0;
+  const float off = smoothing / float(K), on = 1.0f - smoothing + off;
   for (int n = 0; n < N; ++n) {
     const float* zn = z + std::size_t(n) * K;
     const float m = *std::max_element(zn, zn + K);
     double sum = 0.0;
     for (int i = 0; i < K; ++i) sum += std::exp(double(zn[i]) - m);
-    total += -(double(zn[labels[n]]) - m - std::log(sum));
+    const double log_sum = std::log(sum);
+    if (smoothing == 0.0f) {
+      total += -(double(zn[labels[n]]) - m - log_sum);
+    } else {
+      double all = 0.0;  // Σ_i log O_i
+      for (int i = 0; i < K; ++i) all += double(zn[i]) - m - log_sum;
+      total += -(1.0 - smoothing) * (double(zn[labels[n]]) - m - log_sum) - double(smoothing) / K * all;
+    }
     if (dz) {
       float* d = dz + std::size_t(n) * K;
       double fsum = 0.0;  // softmax() of activation.h: float exponentials, summed in double
@@ -98,7 +107,10 @@ double softmax_cross_entropy(const float* z, const int* labels, int N, int K, fl
         fsum += d[i];
       }
       const float inv = float(1.0 / fsum);
-      for (int i = 0; i < K; ++i) d[i] = (d[i] * inv - (i == labels[n] ? 1.0f : 0.0f)) / float(N);
+      if (smoothing == 0.0f)
+        for (int i = 0; i < K; ++i) d[i] = (d[i] * inv - (i == labels[n] ? 1.0f : 0.0f)) / float(N);
+      else
+        for (int i = 0; i < K; ++i) d[i] = (d[i] * inv - (i == labels[n] ? on : off)) / float(N);
     }
   }
   return total;

@@ -59,8 +59,13 @@ Shape Conv2D::infer(Shape in) {
   dzpad_h_ = in.h + kh_ - 1, dzpad_w_ = in.w + kw_ - 1;
   dzpad_at_ = P;
   wrot_.assign(da_as_forward_ ? P - out_c_ : 0, 0.0f);
-  chunk_floats_ = col_at_ + (direct_ ? (da_as_forward_ ? std::size_t(out_c_) * dzpad_h_ * dzpad_w_ : 0)
-                                     : std::size_t(in.c) * kh_ * kw_ * ho * wo);
+  cv_forward_ = direct_ && kernels::conv_forward_uses_channel_vectors(out_c_, wo, kw_);
+  cv_weight_grad_ = direct_ && kernels::conv_weight_grad_uses_channel_vectors(out_c_, kw_);
+  wt_.assign(cv_forward_ ? P - out_c_ : 0, 0.0f);
+  dwt_at_ = dzpad_at_ + (da_as_forward_ ? std::size_t(out_c_) * dzpad_h_ * dzpad_w_ : 0);
+  dzt_at_ = dwt_at_ + (cv_weight_grad_ ? P - out_c_ : 0);
+  chunk_floats_ = direct_ ? dzt_at_ + (cv_weight_grad_ ? std::size_t(out_c_) * ho * wo : 0)
+                          : col_at_ + std::size_t(in.c) * kh_ * kw_ * ho * wo;
   chunk_floats_ = (chunk_floats_ + 15) / 16 * 16;  // chunks start on separate cache lines
   work_.assign(chunk_floats_ * kernels::kMaxChunks, 0.0f);
   return {1, out_c_, ho, wo};
@@ -131,6 +136,9 @@ void Conv2D::run_forward(const Tensor& x, Tensor& z, Tensor* relu) {
   const bool padded = pad_top_ || pad_left_ || pad_bottom_ || pad_right_;
   if (direct_ && padded && xpad_.size() < std::size_t(N) * C * pad_h_ * pad_w_)
     xpad_.resize(std::size_t(N) * C * pad_h_ * pad_w_, 0.0f);  // once, for the largest batch
+  if (cv_forward_)  // wt[c][i][j][o] = W[o][c][i][j]
+    for (int o = 0; o < out_c_; ++o)
+      for (int q = 0; q < K; ++q) wt_[std::size_t(q) * out_c_ + o] = w_[std::size_t(o) * K + q];
   const int chunks = kernels::batch_chunks(N);
   kernels::parallel_for(chunks, [&](int chunk) {
     float* work = chunk_work(chunk);
@@ -144,7 +152,8 @@ void Conv2D::run_forward(const Tensor& x, Tensor& z, Tensor* relu) {
           in = padded_copy(x, n);
           Hp = pad_h_, Wp = pad_w_;
         }
-        kernels::conv_forward_direct(in, C, Hp, Wp, w_, out_c_, kh_, kw_, b_, zn, rn, Ho, Wo);
+        if (cv_forward_) kernels::conv_forward_cv(in, C, Hp, Wp, wt_.data(), out_c_, kh_, kw_, b_, zn, rn, Ho, Wo);
+        else kernels::conv_forward_direct(in, C, Hp, Wp, w_, out_c_, kh_, kw_, b_, zn, rn, Ho, Wo);
       } else {
         float* col = work + col_at_;
         kernels::im2col(x.sample(n), C, H, W, kh_, kw_, stride_, pad_top_, pad_left_, Ho, Wo, col);
@@ -216,8 +225,23 @@ void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const T
         in = xpad_.data() + std::size_t(n0) * C * pad_h_ * pad_w_;
         Hp = pad_h_, Wp = pad_w_, stride = std::size_t(C) * pad_h_ * pad_w_;
       }
-      kernels::conv_weight_grad_direct(in, stride, C, Hp, Wp, dz_all + std::size_t(n0) * O * HW, std::size_t(O) * HW,
-                                       O, kh_, kw_, Ho, Wo, n1 - n0, dw);
+      if (cv_weight_grad_) {
+        // dwT[c][i][j][o] += Σ_y Σ_x dzT[y·Wo + x][o]·A[c][y + i][x + j], image by image, then dW = dwTᵀ
+        float* dwt = work + dwt_at_;
+        float* dzt = work + dzt_at_;
+        std::fill(dwt, dwt + nw, 0.0f);
+        for (int n = n0; n < n1; ++n) {
+          const float* dz = dz_all + std::size_t(n) * O * HW;
+          for (int o = 0; o < O; ++o)
+            for (int p = 0; p < HW; ++p) dzt[std::size_t(p) * O + o] = dz[std::size_t(o) * HW + p];
+          kernels::conv_weight_grad_cv(in + std::size_t(n - n0) * stride, C, Hp, Wp, dzt, O, kh_, kw_, Ho, Wo, dwt);
+        }
+        for (int o = 0; o < O; ++o)
+          for (int q = 0; q < K; ++q) dw[std::size_t(o) * K + q] = dwt[std::size_t(q) * O + o];
+      } else {
+        kernels::conv_weight_grad_direct(in, stride, C, Hp, Wp, dz_all + std::size_t(n0) * O * HW, std::size_t(O) * HW,
+                                         O, kh_, kw_, Ho, Wo, n1 - n0, dw);
+      }
       if (dx && da_as_forward_) {
         // dA[c] = Σ_o pad(dZ[o], k − 1) ⊗ rot180(W[o][c]): dZ row y sits at row y + kh − 1 − pt of its plane (whose
         // border stays zero: only the interior is ever written), and only those ho rows are read

@@ -16,7 +16,7 @@ namespace {
 struct TrainArgs {
   std::string net = "seed5", data, out = "model.cnn", metrics, resume, lr_decay = "none", optimizer = "sgd", augment = "none";
   int epochs = 10, batch = 50, threads = 0, serve = -1;  // serve: port for the live curves (-1: none)
-  double lr = 0.1, momentum = 0.0, weight_decay = 0.0;
+  double lr = 0.1, momentum = 0.0, weight_decay = 0.0, label_smoothing = 0.0;
   bool nesterov = false, quiet = false;
   std::uint64_t seed = 1;
   std::size_t train_limit = 0, test_limit = 0;
@@ -55,7 +55,7 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
   int start_epoch = 0;
   if (!a.resume.empty()) {
     for (const char* flag : {"--net", "--batch", "--lr", "--lr-decay", "--optimizer", "--momentum", "--nesterov",
-                             "--weight-decay", "--seed", "--train-limit", "--test-limit", "--augment"})
+                             "--weight-decay", "--seed", "--train-limit", "--test-limit", "--augment", "--label-smoothing"})
       if (given.at(flag))
         throw UsageError(std::string(flag) + " cannot be combined with --resume: the run continues with the settings saved in " + a.resume);
     Model m = load_model(a.resume);
@@ -86,10 +86,12 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
     } catch (const Error& e) {
       throw UsageError(std::string("--augment: ") + e.what());
     }
+    state.label_smoothing = a.label_smoothing;
     state.train_limit = a.train_limit;
     state.test_limit = a.test_limit;
     if (std::filesystem::exists(a.net)) name = std::filesystem::path(a.net).stem().string();
   }
+  net->set_label_smoothing(float(state.label_smoothing));
   Optimizer opt(state.optimizer);
   opt.restore(state.steps, state.optimizer_state);
 
@@ -108,6 +110,7 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
   if (state.optimizer.momentum > 0) std::cout << " momentum " << state.optimizer.momentum << (state.optimizer.nesterov ? " (nesterov)" : "");
   if (state.optimizer.schedule.kind != LrSchedule::Kind::constant) std::cout << " decay " << state.optimizer.schedule.str();
   if (state.augment.any()) std::cout << ", augment " << state.augment.str();
+  if (state.label_smoothing > 0) std::cout << ", label smoothing " << state.label_smoothing;
   std::cout << ", " << threads() << " thread" << (threads() > 1 ? "s" : "") << ", seed " << state.seed;
   if (start_epoch) std::cout << ", resuming after epoch " << start_epoch;
   std::cout << std::endl;
@@ -186,6 +189,7 @@ void add(CLI::App& app) {
   auto* o_nest = c->add_flag("--nesterov", a->nesterov, "Nesterov momentum");
   auto* o_wd = c->add_option("--weight-decay", a->weight_decay, "L2 weight decay")->capture_default_str()->check(CLI::NonNegativeNumber);
   auto* o_aug = c->add_option("--augment", a->augment, "Training-image augmentation: none, or flip and/or shift:N (e.g. flip,shift:2)")->capture_default_str();
+  auto* o_ls = c->add_option("--label-smoothing", a->label_smoothing, "Label smoothing ε of the training loss (softmax cross-entropy; 0: none)")->capture_default_str()->check(CLI::Range(0.0, 0.99));
   auto* o_seed = c->add_option("--seed", a->seed, "Seed for initialisation, shuffling and dropout")->capture_default_str();
   c->add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::Range(0, 1024));
   c->add_option("--out", a->out, "Model file to write (after every epoch, atomically)")->capture_default_str();
@@ -196,11 +200,11 @@ void add(CLI::App& app) {
   c->add_flag("--quiet", a->quiet, "No progress output, only the per-epoch lines");
   c->add_option("--serve", a->serve, "Follow the run in a browser: loss and accuracy curves on this loopback port (0: any free port)")
       ->check(CLI::Range(0, 65535));
-  c->callback([a, net_opt, o_batch, o_lr, o_decay, o_opt, o_mom, o_nest, o_wd, o_seed, o_trl, o_tel, o_aug] {
+  c->callback([a, net_opt, o_batch, o_lr, o_decay, o_opt, o_mom, o_nest, o_wd, o_seed, o_trl, o_tel, o_aug, o_ls] {
     run(*a, {{"--net", net_opt->count() > 0}, {"--batch", o_batch->count() > 0}, {"--lr", o_lr->count() > 0},
              {"--lr-decay", o_decay->count() > 0}, {"--optimizer", o_opt->count() > 0}, {"--momentum", o_mom->count() > 0},
              {"--nesterov", o_nest->count() > 0}, {"--weight-decay", o_wd->count() > 0}, {"--seed", o_seed->count() > 0},
-             {"--train-limit", o_trl->count() > 0}, {"--test-limit", o_tel->count() > 0}, {"--augment", o_aug->count() > 0}});
+             {"--train-limit", o_trl->count() > 0}, {"--test-limit", o_tel->count() > 0}, {"--augment", o_aug->count() > 0}, {"--label-smoothing", o_ls->count() > 0}});
   });
 }
 

@@ -41,7 +41,11 @@ class Conv2D : public Layer {
   // the Conv2D backward from dZ.
   void backward_relu(const Tensor& x, const Tensor& z, const Tensor& dr, Tensor& dz, Tensor* dx);
   // Which kernel family this layer's shape uses: "direct" (stride-1 AVX-512) or "im2col" (im2col + SGEMM).
-  std::string kernel_name() const { return direct_ ? (da_as_forward_ ? "direct, dA as forward" : "direct") : "im2col"; }
+  std::string kernel_name() const {
+    if (!direct_) return "im2col";
+    return std::string("direct") + (cv_forward_ ? ", forward over channels" : "") +
+           (cv_weight_grad_ ? ", dW over channels" : "") + (da_as_forward_ ? ", dA as forward" : "");
+  }
 
   int out_channels() const { return out_c_; }
   int kernel_h() const { return kh_; }
@@ -78,6 +82,9 @@ class Conv2D : public Layer {
   bool da_as_forward_ = false;   // direct dA as a forward convolution of the zero-bordered dZ with rot180(W)
   int dzpad_h_ = 0, dzpad_w_ = 0;
   std::size_t dzpad_at_ = 0;     // where a chunk's zero-bordered dZ planes start in its workspace
+  bool cv_forward_ = false, cv_weight_grad_ = false;  // channel-vector kernels (see kernels.h)
+  std::size_t dwt_at_ = 0, dzt_at_ = 0;  // a chunk's dW with the channel axis last, and one image's dZ likewise
+  std::vector<float> wt_;        // W with the channel axis last: wt[c][i][j][o] = W[o][c][i][j]
   std::vector<float> wrot_;      // rot180(W) with the channel axes swapped: wrot[c][o][i][j] = W[o][c][kh−1−i][kw−1−j]
   int pad_h_ = 0, pad_w_ = 0;    // the padded input plane the direct kernels read: (H_out + kh − 1)×(W_out + kw − 1)
   std::size_t col_at_ = 0, chunk_floats_ = 0;
