@@ -71,15 +71,16 @@ void conv_weight_grad_direct(const float* x, std::size_t x_stride, int C, int H,
 // ---- channel-vector stride-1 convolution (AVX-512VL; for O a multiple of 8 and rows too short for 8-wide vectors) --
 // Vectors run across 8 output channels instead of along a row, so rows of any length fill them. Measured
 // (bench/microbench.cpp, LeNet-5's C3): forward 85 GFLOP/s against 51 along its 10-pixel rows, weight gradient 92
-// against 42 (no horizontal sums at all). The weight gradient takes them whenever O is a multiple of 8 (kw ≤ 6);
-// the forward pass only when the rows fill less than 80% of the lanes (for full rows the row kernels are as fast).
+// against 42 (no horizontal sums at all). The weight gradient takes them whenever at least ¾ of the lanes hold real
+// channels (O padded to a multiple of 8 in its workspaces; kw ≤ 6); the forward pass only for O a multiple of 8 and
+// rows that fill less than 80% of the lanes (for full rows the row kernels are as fast).
 bool conv_weight_grad_uses_channel_vectors(int O, int kw);
 bool conv_forward_uses_channel_vectors(int O, int wo, int kw);
 // One image, as conv_forward_direct, with the weights laid out wT[c][i][j][o].
 void conv_forward_cv(const float* x, int C, int H, int W, const float* wT, int O, int kh, int kw, const float* bias,
                      float* z, float* relu, int ho, int wo);
 // One image, added into dwT[c][i][j][o]:  dwT[c][i][j][o] += Σ_y Σ_x dzT[y·wo + x][o]·x[c][y + i][x + j]
-// (dzT is the image's dZ with the channel axis last).
+// (dzT is the image's dZ with the channel axis last; O must be a multiple of 8: pad it).
 void conv_weight_grad_cv(const float* x, int C, int H, int W, const float* dzT, int O, int kh, int kw, int ho, int wo,
                          float* dwT);
 

@@ -63,8 +63,9 @@ Shape Conv2D::infer(Shape in) {
   cv_weight_grad_ = direct_ && kernels::conv_weight_grad_uses_channel_vectors(out_c_, kw_);
   wt_.assign(cv_forward_ ? P - out_c_ : 0, 0.0f);
   dwt_at_ = dzpad_at_ + (da_as_forward_ ? std::size_t(out_c_) * dzpad_h_ * dzpad_w_ : 0);
-  dzt_at_ = dwt_at_ + (cv_weight_grad_ ? P - out_c_ : 0);
-  chunk_floats_ = direct_ ? dzt_at_ + (cv_weight_grad_ ? std::size_t(out_c_) * ho * wo : 0)
+  const std::size_t opad = std::size_t(out_c_ + 7) / 8 * 8;  // the channel axis of dwT and dzT, padded to whole vectors
+  dzt_at_ = dwt_at_ + (cv_weight_grad_ ? opad * in.c * kh_ * kw_ : 0);
+  chunk_floats_ = direct_ ? dzt_at_ + (cv_weight_grad_ ? opad * ho * wo : 0)
                           : col_at_ + std::size_t(in.c) * kh_ * kw_ * ho * wo;
   chunk_floats_ = (chunk_floats_ + 15) / 16 * 16;  // chunks start on separate cache lines
   work_.assign(chunk_floats_ * kernels::kMaxChunks, 0.0f);
@@ -227,17 +228,20 @@ void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const T
       }
       if (cv_weight_grad_) {
         // dwT[c][i][j][o] += Σ_y Σ_x dzT[y·Wo + x][o]·A[c][y + i][x + j], image by image, then dW = dwTᵀ
+        // (the channel axis is padded to Op, a whole number of vectors: the padding lanes of dzT are never written, so
+        // stay zero, and those of dwT are never read)
+        const int Op = (O + 7) / 8 * 8;
         float* dwt = work + dwt_at_;
         float* dzt = work + dzt_at_;
-        std::fill(dwt, dwt + nw, 0.0f);
+        std::fill(dwt, dwt + std::size_t(K) * Op, 0.0f);
         for (int n = n0; n < n1; ++n) {
           const float* dz = dz_all + std::size_t(n) * O * HW;
           for (int o = 0; o < O; ++o)
-            for (int p = 0; p < HW; ++p) dzt[std::size_t(p) * O + o] = dz[std::size_t(o) * HW + p];
-          kernels::conv_weight_grad_cv(in + std::size_t(n - n0) * stride, C, Hp, Wp, dzt, O, kh_, kw_, Ho, Wo, dwt);
+            for (int p = 0; p < HW; ++p) dzt[std::size_t(p) * Op + o] = dz[std::size_t(o) * HW + p];
+          kernels::conv_weight_grad_cv(in + std::size_t(n - n0) * stride, C, Hp, Wp, dzt, Op, kh_, kw_, Ho, Wo, dwt);
         }
         for (int o = 0; o < O; ++o)
-          for (int q = 0; q < K; ++q) dw[std::size_t(o) * K + q] = dwt[std::size_t(q) * O + o];
+          for (int q = 0; q < K; ++q) dw[std::size_t(o) * K + q] = dwt[std::size_t(q) * Op + o];
       } else {
         kernels::conv_weight_grad_direct(in, stride, C, Hp, Wp, dz_all + std::size_t(n0) * O * HW, std::size_t(O) * HW,
                                          O, kh_, kw_, Ho, Wo, n1 - n0, dw);
