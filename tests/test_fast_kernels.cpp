@@ -95,7 +95,7 @@ TEST_P(FastConv, TheSeedNetShapesMatchTheReference) {
   const auto [simd, threads] = GetParam();
   FastPathSettings settings(threads, simd);
   for (const RandomConv& p : {RandomConv{5, 1, 28, 28, 6, 5, 5, 1, Padding::valid}, RandomConv{5, 6, 12, 12, 12, 5, 5, 1, Padding::valid},
-                              RandomConv{3, 1, 28, 28, 6, 5, 5, 1, Padding::same}, RandomConv{3, 6, 14, 14, 16, 5, 5, 1, Padding::valid},
+                              RandomConv{3, 1, 28, 28, 6, 5, 5, 1, Padding::same}, RandomConv{3, 6, 14, 14, 16, 5, 5, 1, Padding::valid}, RandomConv{50, 6, 14, 14, 16, 5, 5, 1, Padding::valid},
                               RandomConv{2, 3, 9, 11, 24, 3, 4, 1, Padding::same}, RandomConv{4, 2, 12, 9, 8, 6, 2, 1, Padding::valid}})
     for (bool relu : {false, true}) {
       check_conv(p, relu);
@@ -152,6 +152,24 @@ TEST(FastDense, RandomShapesMatchTheReference) {
       test::expect_close(d.params()[0].grad, g.dw, 1e-5, what + ": dW");
       test::expect_close(d.params()[1].grad, g.db, 1e-5, what + ": dB");
     }
+  }
+}
+
+// The vectorised 2×2 kernel on ties (values from {0, 1, 2}): the first maximum in row-major order takes the
+// gradient, as in the reference; odd and even sizes, rows shorter and longer than one vector.
+TEST(FastPool, MaxPool2x2KeepsTheFirstMaximumOnTies) {
+  for (const Shape s : {Shape{3, 2, 9, 21}, Shape{2, 3, 8, 16}, Shape{1, 1, 2, 2}, Shape{4, 6, 28, 28}}) {
+    Network net({1, s.c, s.h, s.w});
+    net.add<MaxPool2D>(2, 2);
+    net.set_need_input_gradient(true);
+    Tensor x(s);
+    Rng rng(77);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(rng.below(3));
+    const std::string what = "maxpool 2/2 with ties on " + s.str();
+    test::expect_close(net.forward(x), ref::maxpool_forward(x, 2, 2), 0.0, what + ": forward");
+    const Tensor dz = test::random_tensor(net.output_shape().with_batch(s.n), 5);
+    net.backward(dz);
+    test::expect_close(net.input_gradient(0), ref::maxpool_backward(x, dz, 2, 2), 0.0, what + ": backward");
   }
 }
 

@@ -447,15 +447,16 @@ void conv_input_grad_direct(const float* dz, int O, int ho, int wo, const float*
     float* dst[4];
     for (int i = 0; i < kh; ++i)
       for (int j = 0; j < kw; ++j)
-        for (int b0 = 0; b0 < blocks; b0 += pt) {
+        for (int b0 = 0, y = 0, bx = 0; b0 < blocks; b0 += pt) {  // block b0 + p: row y, x from 8·bx
           const int ptc = std::min(pt, blocks - b0);
-          for (int p = 0; p < ptc; ++p) {
-            const int y = (b0 + p) / xb, x0 = ((b0 + p) % xb) * 8, width = std::min(8, wo - x0);
+          for (int p = 0; p < ptc; ++p, bx = bx + 1 == xb ? 0 : bx + 1, y += bx == 0) {
+            const int x0 = bx * 8, width = std::min(8, wo - x0);
             dz_off[p] = y * wo + x0;
             dz_mask[p] = __mmask8((1u << width) - 1u);
             const int ty = y + i - pad_top, tx = x0 + j - pad_left;  // where lane 0 lands in dA
-            unsigned m = 0;
-            for (int l = 0; l < width; ++l) m |= unsigned(tx + l >= 0 && tx + l < W) << l;
+            // lanes l < width with 0 ≤ tx + l < W
+            const int lo = std::max(0, -tx), hi = std::min(width, W - tx);
+            const unsigned m = hi > lo ? ((1u << hi) - 1u) & ~((1u << lo) - 1u) : 0u;
             dst_mask[p] = __mmask8(m);
             dst[p] = (ty >= 0 && ty < H && m) ? dx + std::size_t(ty) * W + tx : nullptr;
           }

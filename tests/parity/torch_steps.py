@@ -99,6 +99,7 @@ def main():
     loss_fn = torch.nn.CrossEntropyLoss()  # the batch mean, as cnn's SoftmaxCrossEntropy
     losses = np.zeros(S, dtype=np.float64)
     grads = np.zeros((S, P), dtype=np.float32)
+    before = np.zeros((S, P), dtype=np.float32)  # the parameters each step starts from
 
     def gather(values):
         out = np.zeros(P, dtype=np.float32)
@@ -110,6 +111,7 @@ def main():
         return out
 
     for s in range(S):
+        before[s] = gather(lambda t: t)
         opt.zero_grad()
         loss = loss_fn(net(torch.from_numpy(images[s])), torch.from_numpy(labels[s]))
         loss.backward()
@@ -119,6 +121,7 @@ def main():
 
     losses.tofile(os.path.join(d, "torch_losses.f64"))
     grads.tofile(os.path.join(d, "torch_grads.f32"))
+    before.tofile(os.path.join(d, "torch_params_before.f32"))
     gather(lambda t: t).tofile(os.path.join(d, "torch_params.f32"))
 
 
