@@ -144,13 +144,14 @@ double Network::forward_backward(const Tensor& x, const int* labels, std::uint64
   double l;
   const int N = out.shape().n, K = int(out.shape().sample_size());
   const bool labels_ok = std::all_of(labels, labels + N, [K](int t) { return t >= 0 && t < K; });
-  if (labels_ok && dynamic_cast<const SoftmaxCrossEntropy*>(&loss())) {
+  const bool softmax_ce = dynamic_cast<const SoftmaxCrossEntropy*>(&loss()) != nullptr;
+  if (smoothing_ > 0.0f && !softmax_ce)
+    throw Error("label smoothing needs the softmax_cross_entropy loss, not " + loss().kind());
+  if (labels_ok && softmax_ce) {
     // softmax fused with the loss and its gradient, into the workspace, with no allocation
     grads_act_.back().resize(out.shape());
     l = kernels::softmax_cross_entropy(out.data(), labels, N, K, grads_act_.back().data(), smoothing_) / N;
   } else {
-    if (smoothing_ > 0.0f && !dynamic_cast<const SoftmaxCrossEntropy*>(&loss()))
-      throw Error("label smoothing needs the softmax_cross_entropy loss, not " + loss().kind());
     l = loss().compute(out, labels, &grads_act_.back());  // also names a bad label
   }
   if (profiling_) profile_.back().forward_s += since(t0);

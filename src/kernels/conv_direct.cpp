@@ -5,6 +5,7 @@
 // of a row. A register tile holds OT output channels × PT vectors of output pixels (forward) or OT output channels ×
 // KT kernel taps (weight gradient), so every loaded input vector feeds OT fused multiply-adds.
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "kernels/kernels.h"
@@ -39,7 +40,8 @@ bool conv_uses_direct(int stride, int wo, int c_in, int kh, int kw) {
   return wo * 10 >= lanes * 6;  // at least 60% of the vector lanes do useful work (wo = 5, 6, 7, 8, 10, …)
 }
 
-constexpr int kMaxCvKWPublic = 6;
+// The widest kernel row the channel-vector weight-gradient tiles are instantiated for.
+constexpr int kMaxCvKW = 6;
 
 bool conv_da_as_forward(int wo, int w_in) {
   auto fill = [](int w) { return double(w) / (8 * ((w + 7) / 8)); };
@@ -331,7 +333,7 @@ CNN_AVX512 void weight_grad_cv_tile(const float* x, int W, const float* dzT, int
 }
 
 using WeightGradCvTile = void (*)(const float*, int, const float*, int, int, int, float*);
-constexpr int kMaxCvKW = 6, kMaxCvR = 4;
+constexpr int kMaxCvR = 4;
 #define CNN_WCV_R(kw, ov) \
   {&weight_grad_cv_tile<kw, 1, ov>, &weight_grad_cv_tile<kw, 2, ov>, &weight_grad_cv_tile<kw, 3, ov>, &weight_grad_cv_tile<kw, 4, ov>}
 #define CNN_WCV(ov) {CNN_WCV_R(1, ov), CNN_WCV_R(2, ov), CNN_WCV_R(3, ov), CNN_WCV_R(4, ov), CNN_WCV_R(5, ov), CNN_WCV_R(6, ov)}
@@ -389,11 +391,11 @@ void conv_forward_direct(const float* x, int C, int H, int W, const float* w, in
 bool conv_weight_grad_uses_channel_vectors(int O, int kw) {
   // O is padded to whole vectors: worth it while at least ¾ of the lanes are real channels (8, 12, 16, 24, …);
   // for 6 channels (seed5's and LeNet-5's C1: 76 against 53 GFLOP/s) the row kernels win
-  return simd_available() && kw <= kMaxCvKWPublic && O >= 8 && 4 * O >= 3 * (8 * ((O + 7) / 8));
+  return simd_available() && kw <= kMaxCvKW && O >= 8 && 4 * O >= 3 * (8 * ((O + 7) / 8));
 }
 
 bool conv_forward_uses_channel_vectors(int O, int wo, int kw) {
-  if (!simd_available() || O % 8 != 0 || kw > kMaxCvKWPublic) return false;
+  if (!simd_available() || O % 8 != 0 || kw > kMaxCvKW) return false;
   return double(wo) / (8 * ((wo + 7) / 8)) < 0.8;  // short rows that leave vector lanes idle (LeNet-5's C3: 10 of 16)
 }
 
@@ -414,6 +416,7 @@ void conv_forward_cv(const float* x, int C, int H, int W, const float* wT, int O
 #else
   (void)x, (void)C, (void)H, (void)W, (void)wT, (void)O, (void)kh, (void)kw, (void)bias, (void)z, (void)relu,
       (void)ho, (void)wo;
+  std::abort();  // unreachable: conv_forward_uses_channel_vectors is false without AVX-512
 #endif
 }
 
@@ -432,6 +435,7 @@ void conv_weight_grad_cv(const float* x, int C, int H, int W, const float* dzT, 
   }
 #else
   (void)x, (void)C, (void)H, (void)W, (void)dzT, (void)O, (void)kh, (void)kw, (void)ho, (void)wo, (void)dwT;
+  std::abort();  // unreachable: conv_weight_grad_uses_channel_vectors is false without AVX-512
 #endif
 }
 

@@ -15,43 +15,35 @@ namespace cnn::kernels {
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 on its own intrinsics' "undefined" operands
 namespace {
-// 2×2 max pooling, stride 2, 8 outputs at a time: the window's four pixels (in row-major order, so that a strict >
-// keeps the first maximum on ties, and a NaN never wins, exactly as the scalar loop below) deinterleaved from two
-// 16-float loads per input row.
-CNN_AVX512 void maxpool2x2_avx512(const float* x, int planes, int H, int W, int Ho, int Wo, float* y, unsigned* arg) {
+// One output row of 2×2 max pooling, stride 2, 8 outputs at a time: the window's four pixels (in row-major order,
+// so that a strict > keeps the first maximum on ties and a NaN never wins, exactly as the scalar loop below)
+// deinterleaved from one 16-float load per input row. base = the flat index of r0[0] within its map.
+CNN_AVX512 void maxpool2x2_row_avx512(const float* r0, const float* r1, int W, int base0, int Wo, float* z,
+                                      unsigned* g) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
   const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-  for (int m = 0; m < planes; ++m) {
-    const float* a = x + std::size_t(m) * H * W;
-    float* z = y + std::size_t(m) * Ho * Wo;
-    unsigned* g = arg + std::size_t(m) * Ho * Wo;
-    for (int oy = 0; oy < Ho; ++oy) {
-      const float* r0 = a + 2 * oy * W;
-      const float* r1 = r0 + W;
-      for (int ox = 0; ox < Wo; ox += 8) {
-        const int n = std::min(8, Wo - ox);
-        const __mmask16 in_mask = __mmask16((1u << (2 * n)) - 1u);
-        const __mmask8 out_mask = __mmask8((1u << n) - 1u);
-        const __m512 v0 = _mm512_permutexvar_ps(even, _mm512_maskz_loadu_ps(in_mask, r0 + 2 * ox));
-        const __m512 v1 = _mm512_permutexvar_ps(even, _mm512_maskz_loadu_ps(in_mask, r1 + 2 * ox));
-        const __m256 p00 = _mm512_castps512_ps256(v0), p01 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v0), 1));
-        const __m256 p10 = _mm512_castps512_ps256(v1), p11 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v1), 1));
-        const __m256i base = _mm256_add_epi32(_mm256_set1_epi32(2 * oy * W + 2 * ox), lane2);
-        __m256 best = p00;
-        __m256i at = base;
-        __mmask8 k = _mm256_cmp_ps_mask(p01, best, _CMP_GT_OQ);
-        best = _mm256_mask_mov_ps(best, k, p01);
-        at = _mm256_mask_mov_epi32(at, k, _mm256_add_epi32(base, _mm256_set1_epi32(1)));
-        k = _mm256_cmp_ps_mask(p10, best, _CMP_GT_OQ);
-        best = _mm256_mask_mov_ps(best, k, p10);
-        at = _mm256_mask_mov_epi32(at, k, _mm256_add_epi32(base, _mm256_set1_epi32(W)));
-        k = _mm256_cmp_ps_mask(p11, best, _CMP_GT_OQ);
-        best = _mm256_mask_mov_ps(best, k, p11);
-        at = _mm256_mask_mov_epi32(at, k, _mm256_add_epi32(base, _mm256_set1_epi32(W + 1)));
-        _mm256_mask_storeu_ps(z + oy * Wo + ox, out_mask, best);
-        _mm256_mask_storeu_epi32(g + oy * Wo + ox, out_mask, at);
-      }
-    }
+  for (int ox = 0; ox < Wo; ox += 8) {
+    const int n = std::min(8, Wo - ox);
+    const __mmask16 in_mask = __mmask16((1u << (2 * n)) - 1u);
+    const __mmask8 out_mask = __mmask8((1u << n) - 1u);
+    const __m512 v0 = _mm512_permutexvar_ps(even, _mm512_maskz_loadu_ps(in_mask, r0 + 2 * ox));
+    const __m512 v1 = _mm512_permutexvar_ps(even, _mm512_maskz_loadu_ps(in_mask, r1 + 2 * ox));
+    const __m256 p00 = _mm512_castps512_ps256(v0), p01 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v0), 1));
+    const __m256 p10 = _mm512_castps512_ps256(v1), p11 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v1), 1));
+    const __m256i base = _mm256_add_epi32(_mm256_set1_epi32(base0 + 2 * ox), lane2);
+    __m256 best = p00;
+    __m256i at = base;
+    __mmask8 k = _mm256_cmp_ps_mask(p01, best, _CMP_GT_OQ);
+    best = _mm256_mask_mov_ps(best, k, p01);
+    at = _mm256_mask_mov_epi32(at, k, _mm256_add_epi32(base, _mm256_set1_epi32(1)));
+    k = _mm256_cmp_ps_mask(p10, best, _CMP_GT_OQ);
+    best = _mm256_mask_mov_ps(best, k, p10);
+    at = _mm256_mask_mov_epi32(at, k, _mm256_add_epi32(base, _mm256_set1_epi32(W)));
+    k = _mm256_cmp_ps_mask(p11, best, _CMP_GT_OQ);
+    best = _mm256_mask_mov_ps(best, k, p11);
+    at = _mm256_mask_mov_epi32(at, k, _mm256_add_epi32(base, _mm256_set1_epi32(W + 1)));
+    _mm256_mask_storeu_ps(z + ox, out_mask, best);
+    _mm256_mask_storeu_epi32(g + ox, out_mask, at);
   }
 }
 }  // namespace
@@ -89,7 +81,7 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
                      unsigned* arg) {
   if (k == 2 && stride == 2) {
 #if defined(__x86_64__)
-    if (simd_available()) return maxpool2x2_avx512(x, planes, H, W, Ho, Wo, y, arg);
+    const bool simd = simd_available();
 #endif
     for (int m = 0; m < planes; ++m) {
       const float* a = x + std::size_t(m) * H * W;
@@ -98,6 +90,12 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
       for (int oy = 0; oy < Ho; ++oy) {
         const float* r0 = a + 2 * oy * W;
         const float* r1 = r0 + W;
+#if defined(__x86_64__)
+        if (simd) {
+          maxpool2x2_row_avx512(r0, r1, W, 2 * oy * W, Wo, z + oy * Wo, g + oy * Wo);
+          continue;
+        }
+#endif
         for (int ox = 0; ox < Wo; ++ox) {
           const int base = 2 * oy * W + 2 * ox;
           float best = r0[2 * ox];
