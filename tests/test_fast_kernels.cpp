@@ -90,13 +90,15 @@ TEST_P(FastConv, RandomShapesMatchTheReference) {
   }
 }
 
-// The seed nets' convolutions, each through the kernels chosen for it (both forms of the direct dA among them).
+// The seed nets' convolutions, each through the kernels chosen for it (the three forms of the direct dA among them:
+// across the batch for valid padding, as a forward convolution for a 7-wide kernel, tap by tap for "same").
 TEST_P(FastConv, TheSeedNetShapesMatchTheReference) {
   const auto [simd, threads] = GetParam();
   FastPathSettings settings(threads, simd);
   for (const RandomConv& p : {RandomConv{5, 1, 28, 28, 6, 5, 5, 1, Padding::valid}, RandomConv{5, 6, 12, 12, 12, 5, 5, 1, Padding::valid},
                               RandomConv{3, 1, 28, 28, 6, 5, 5, 1, Padding::same}, RandomConv{3, 6, 14, 14, 16, 5, 5, 1, Padding::valid}, RandomConv{50, 6, 14, 14, 16, 5, 5, 1, Padding::valid},
-                              RandomConv{2, 3, 9, 11, 24, 3, 4, 1, Padding::same}, RandomConv{4, 2, 12, 9, 8, 6, 2, 1, Padding::valid}})
+                              RandomConv{2, 3, 9, 11, 24, 3, 4, 1, Padding::same}, RandomConv{4, 2, 12, 9, 8, 6, 2, 1, Padding::valid},
+                              RandomConv{9, 4, 10, 16, 8, 3, 7, 1, Padding::valid}, RandomConv{17, 3, 7, 12, 5, 4, 5, 1, Padding::valid}})
     for (bool relu : {false, true}) {
       check_conv(p, relu);
       if (HasFatalFailure()) return;
@@ -109,11 +111,15 @@ INSTANTIATE_TEST_SUITE_P(SimdAndThreads, FastConv,
 TEST(FastConvChoice, TheSeedShapesTakeTheDirectKernels) {
   if (!kernels::simd_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
   Network net = load_network("seed5");
-  EXPECT_EQ(dynamic_cast<Conv2D&>(net.layer(0)).kernel_name(), "direct");
-  EXPECT_EQ(dynamic_cast<Conv2D&>(net.layer(3)).kernel_name(), "direct, dW over channels");
+  EXPECT_EQ(dynamic_cast<Conv2D&>(net.layer(0)).kernel_name(), "direct, dA over the batch");
+  EXPECT_EQ(dynamic_cast<Conv2D&>(net.layer(3)).kernel_name(), "direct, dW over channels, dA over the batch");
   Network lenet = load_network("lenet5");
+  EXPECT_EQ(dynamic_cast<Conv2D&>(lenet.layer(0)).kernel_name(), "direct");
   EXPECT_EQ(dynamic_cast<Conv2D&>(lenet.layer(3)).kernel_name(),
-            "direct, forward over channels, dW over channels, dA as forward");
+            "direct, forward over channels, dW over channels, dA over the batch");
+  Network wide({1, 4, 10, 16});  // a 7-wide kernel: dA as a forward convolution (dA's 16-pixel rows against dZ's 10)
+  wide.add<Conv2D>(8, KernelSize{3, 7}, 1);
+  EXPECT_EQ(dynamic_cast<Conv2D&>(wide.layer(0)).kernel_name(), "direct, dA as forward");
   Network strided({1, 3, 32, 32});
   strided.add<Conv2D>(4, 3, 2);
   EXPECT_EQ(dynamic_cast<Conv2D&>(strided.layer(0)).kernel_name(), "im2col");

@@ -5,6 +5,7 @@
 // of a row. A register tile holds OT output channels × PT vectors of output pixels (forward) or OT output channels ×
 // KT kernel taps (weight gradient), so every loaded input vector feeds OT fused multiply-adds.
 #include <algorithm>
+#include <array>
 #include <cstdlib>
 #include <cstring>
 
@@ -169,22 +170,31 @@ CNN_AVX512 void weight_grad_tile(const float* x, std::size_t x_stride, const int
   for (int o = 0; o < OT; ++o)
 #pragma GCC unroll 4
     for (int k = 0; k < KT; ++k) acc[o][k] = _mm256_setzero_ps();
-  for (int n = 0; n < images; ++n, x += x_stride, dz += dz_stride)
-    for (int y = 0; y < ho; ++y)
-      for (int x0 = 0; x0 < wo; x0 += 8) {
-        const __mmask8 m = __mmask8((1u << std::min(8, wo - x0)) - 1u);
-        const float* dzp = dz + y * wo + x0;
-        const float* xp = x + y * W + x0;
-        __m256 d[OT];
+  // 8 pixels from x0: dZ lanes outside dz_mask are zeroed, x lanes outside x_mask are not read
+  const auto block = [&](const float* xp, const float* dzp, __mmask8 dz_mask, __mmask8 x_mask) CNN_AVX512 {
+    __m256 d[OT];
 #pragma GCC unroll 6
-        for (int o = 0; o < OT; ++o) d[o] = _mm256_maskz_loadu_ps(m, dzp + o * plane_out);
+    for (int o = 0; o < OT; ++o) d[o] = _mm256_maskz_loadu_ps(dz_mask, dzp + o * plane_out);
 #pragma GCC unroll 4
-        for (int k = 0; k < KT; ++k) {
-          const __m256 v = _mm256_maskz_loadu_ps(m, xp + tap[k]);
+    for (int k = 0; k < KT; ++k) {
+      const __m256 v = _mm256_maskz_loadu_ps(x_mask, xp + tap[k]);
 #pragma GCC unroll 6
-          for (int o = 0; o < OT; ++o) acc[o][k] = _mm256_fmadd_ps(d[o], v, acc[o][k]);
-        }
-      }
+      for (int o = 0; o < OT; ++o) acc[o][k] = _mm256_fmadd_ps(d[o], v, acc[o][k]);
+    }
+  };
+  // Whole blocks are read without masks; a row's last partial block is moved back to end at the row's end, its
+  // lanes that the block before it already counted zeroed in dZ (rows under 8 pixels: masked, in place)
+  const int full = wo / 8, rest = wo % 8;
+  const __mmask8 all = 0xFF, tail_dz = wo >= 8 ? __mmask8(0xFF << (8 - rest)) : __mmask8((1u << wo) - 1u),
+                 tail_x = wo >= 8 ? all : tail_dz;
+  const int tail_at = wo >= 8 ? wo - 8 : 0;
+  for (int n = 0; n < images; ++n, x += x_stride, dz += dz_stride)
+    for (int y = 0; y < ho; ++y) {
+      const float* dzr = dz + y * wo;
+      const float* xr = x + y * W;
+      for (int b = 0; b < full; ++b) block(xr + 8 * b, dzr + 8 * b, all, all);
+      if (rest) block(xr + tail_at, dzr + tail_at, tail_dz, tail_x);
+    }
 #pragma GCC unroll 6
   for (int o = 0; o < OT; ++o)
 #pragma GCC unroll 4
@@ -352,6 +362,119 @@ constexpr int kMaxCvR = 4;
 const WeightGradCvTile kWeightGradCv[2][kMaxCvKW][kMaxCvR] = {CNN_WCV(1), CNN_WCV(2)};
 #undef CNN_WCV
 #undef CNN_WCV_R
+
+// ---- batch-vector kernels: lane l of every vector belongs to image l of a group of 8 ----------------------------
+// rows[l][q .. q + 7] for l < 8  →  out[(q + k)·8 + l] for k < 8 (an 8×8 transpose: 8 images' values at 8 positions
+// become 8 positions' vectors of 8 images)
+CNN_AVX512 inline void transpose8(const __m256 r[8], __m256 c[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  c[0] = _mm256_permute2f128_ps(u0, u4, 0x20), c[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  c[2] = _mm256_permute2f128_ps(u2, u6, 0x20), c[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  c[4] = _mm256_permute2f128_ps(u0, u4, 0x31), c[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  c[6] = _mm256_permute2f128_ps(u2, u6, 0x31), c[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// One tile of dA for kernel row i: CT input channels × the PX + KW − 1 dA pixels that PX consecutive dZ pixels of
+// one row reach through the KW taps of that kernel row,
+//   acc[c][d] = Σ_o Σ_(p + j = d) W[o][c][i][j]·dZ[o][y][x0 + p],  then added onto dA[c][y + i][x0 + d].
+template <int CT, int PX, int KW>
+CNN_AVX512 void input_grad_bv_tile(const float* dzb, int O, int plane_out, const float* w, int CKK, int KK,
+                                   float* dab, int plane_in) {
+  constexpr int D = PX + KW - 1;
+  __m256 acc[CT][D];
+#pragma GCC unroll 4
+  for (int c = 0; c < CT; ++c)
+#pragma GCC unroll 8
+    for (int d = 0; d < D; ++d) acc[c][d] = _mm256_setzero_ps();
+  for (int o = 0; o < O; ++o, dzb += std::size_t(plane_out) * 8, w += CKK) {
+    __m256 v[PX];
+#pragma GCC unroll 4
+    for (int p = 0; p < PX; ++p) v[p] = _mm256_loadu_ps(dzb + 8 * p);
+#pragma GCC unroll 4
+    for (int c = 0; c < CT; ++c)
+#pragma GCC unroll 5
+      for (int j = 0; j < KW; ++j) {
+        const __m256 wv = _mm256_set1_ps(w[c * KK + j]);
+#pragma GCC unroll 4
+        for (int p = 0; p < PX; ++p) acc[c][p + j] = _mm256_fmadd_ps(wv, v[p], acc[c][p + j]);
+      }
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < CT; ++c)
+#pragma GCC unroll 8
+    for (int d = 0; d < D; ++d) {
+      float* at = dab + (std::size_t(c) * plane_in + d) * 8;
+      _mm256_storeu_ps(at, _mm256_add_ps(_mm256_loadu_ps(at), acc[c][d]));
+    }
+}
+
+using InputGradBvTile = void (*)(const float*, int, int, const float*, int, int, float*, int);
+constexpr int kMaxBvKW = 5, kMaxBvCT = 3, kBvPX = 4;
+template <int CT, int KW>
+constexpr std::array<InputGradBvTile, kBvPX> bv_px_row() {
+  return {&input_grad_bv_tile<CT, 1, KW>, &input_grad_bv_tile<CT, 2, KW>, &input_grad_bv_tile<CT, 3, KW>,
+          &input_grad_bv_tile<CT, 4, KW>};
+}
+template <int KW>
+constexpr std::array<std::array<InputGradBvTile, kBvPX>, kMaxBvCT> bv_ct_rows() {
+  return {bv_px_row<1, KW>(), bv_px_row<2, KW>(), bv_px_row<3, KW>()};
+}
+// [KW − 1][CT − 1][PX − 1]
+const std::array<std::array<std::array<InputGradBvTile, kBvPX>, kMaxBvCT>, kMaxBvKW> kInputGradBv = {
+    bv_ct_rows<1>(), bv_ct_rows<2>(), bv_ct_rows<3>(), bv_ct_rows<4>(), bv_ct_rows<5>()};
+
+CNN_AVX512 void input_grad_bv(const float* dz, std::size_t dz_stride, int images, int O, int ho, int wo,
+                              const float* w, int C, int kh, int kw, float* dx, std::size_t dx_stride, float* work) {
+  const int H = ho + kh - 1, W = wo + kw - 1, plane_out = ho * wo, plane_in = H * W, KK = kh * kw, CKK = C * KK;
+  const std::size_t nz = std::size_t(O) * plane_out, na = std::size_t(C) * plane_in;
+  float* dzb = work;            // dzb[o][y][x][l] = dZ of image l
+  float* dab = work + 8 * nz;   // dab[c][y][x][l] = dA of image l
+  const int ct = even_tile(C, kMaxBvCT), px = even_tile(wo, kBvPX);
+  for (int g = 0; g < images; g += 8) {
+    const int m = std::min(8, images - g);  // lanes ≥ m repeat image g (computed, never stored)
+    const float* src[8];
+    for (int l = 0; l < 8; ++l) src[l] = dz + (g + (l < m ? l : 0)) * dz_stride;
+    std::size_t q = 0;
+    for (; q + 8 <= nz; q += 8) {
+      __m256 r[8], c[8];
+      for (int l = 0; l < 8; ++l) r[l] = _mm256_loadu_ps(src[l] + q);
+      transpose8(r, c);
+      for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dzb + (q + k) * 8, c[k]);
+    }
+    for (; q < nz; ++q)
+      for (int l = 0; l < 8; ++l) dzb[q * 8 + l] = src[l][q];
+    std::fill(dab, dab + 8 * na, 0.0f);
+    for (int c0 = 0; c0 < C; c0 += ct) {
+      const int ctc = std::min(ct, C - c0);
+      for (int i = 0; i < kh; ++i)
+        for (int y = 0; y < ho; ++y)
+          for (int x0 = 0; x0 < wo; x0 += px) {
+            const int pxc = std::min(px, wo - x0);
+            kInputGradBv[kw - 1][ctc - 1][pxc - 1](dzb + (std::size_t(y) * wo + x0) * 8, O, plane_out,
+                                                   w + std::size_t(c0) * KK + i * kw, CKK, KK,
+                                                   dab + (std::size_t(c0) * plane_in + (y + i) * W + x0) * 8, plane_in);
+          }
+    }
+    float* dst[8];
+    for (int l = 0; l < m; ++l) dst[l] = dx + (g + l) * dx_stride;
+    q = 0;
+    for (; q + 8 <= na; q += 8) {
+      __m256 r[8], c[8];
+      for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(dab + (q + k) * 8);
+      transpose8(r, c);
+      for (int l = 0; l < m; ++l) _mm256_storeu_ps(dst[l] + q, c[l]);
+    }
+    for (; q < na; ++q)
+      for (int l = 0; l < m; ++l) dst[l][q] = dab[q * 8 + l];
+  }
+}
 
 }  // namespace
 #endif
@@ -528,6 +651,31 @@ void conv_weight_grad_direct(const float* x, std::size_t x_stride, int C, int H,
 #endif
   for (int n = 0; n < images; ++n)
     conv_weight_grad_scalar(x + n * x_stride, C, H, W, dz + n * dz_stride, O, kh, kw, ho, wo, dw);
+}
+
+
+bool conv_input_grad_uses_batch_vectors(bool padded, int kw) {
+#if defined(CNN_HAVE_X86)
+  return simd_available() && !padded && kw <= kMaxBvKW;
+#else
+  (void)padded, (void)kw;
+  return false;
+#endif
+}
+
+std::size_t conv_input_grad_bv_work(int O, int ho, int wo, int C, int kh, int kw) {
+  return 8 * (std::size_t(O) * ho * wo + std::size_t(C) * (ho + kh - 1) * (wo + kw - 1));
+}
+
+void conv_input_grad_bv(const float* dz, std::size_t dz_stride, int images, int O, int ho, int wo, const float* w,
+                        int C, int kh, int kw, float* dx, std::size_t dx_stride, float* work) {
+#if defined(CNN_HAVE_X86)
+  input_grad_bv(dz, dz_stride, images, O, ho, wo, w, C, kh, kw, dx, dx_stride, work);
+#else
+  (void)dz, (void)dz_stride, (void)images, (void)O, (void)ho, (void)wo, (void)w, (void)C, (void)kh, (void)kw, (void)dx,
+      (void)dx_stride, (void)work;
+  std::abort();  // unreachable: conv_input_grad_uses_batch_vectors is false without AVX-512
+#endif
 }
 
 }  // namespace cnn::kernels

@@ -84,6 +84,19 @@ void conv_forward_cv(const float* x, int C, int H, int W, const float* wT, int O
 void conv_weight_grad_cv(const float* x, int C, int H, int W, const float* dzT, int O, int kh, int kw, int ho, int wo,
                          float* dwT);
 
+// ---- batch-vector dA (AVX-512VL; valid padding, stride 1) ------------------------------------------------------
+// Vectors run across 8 images of the batch, so every lane does useful work whatever the row length, and dA is
+// scattered tap by tap straight from dZ (valid padding: every product lands inside dA, none is a padding zero).
+// Measured (kb harness, LeNet-5's C3: 10-pixel dZ rows, 14-pixel dA rows): see conv2d.cpp's choice.
+bool conv_input_grad_uses_batch_vectors(bool padded, int kw);
+// Floats of workspace conv_input_grad_bv needs.
+std::size_t conv_input_grad_bv_work(int O, int ho, int wo, int C, int kh, int kw);
+// `images` images (dz_stride and dx_stride floats apart):  dA_n[c][y + i][x + j] = Σ_o Σ_(y,x) W[o][c][i][j]·dZ_n[o][y][x]
+// (dx, C × (ho + kh − 1) × (wo + kw − 1) per image, is overwritten). Each image's sums run in the same order whatever
+// images share its vector, so the results do not depend on how the batch is cut into chunks.
+void conv_input_grad_bv(const float* dz, std::size_t dz_stride, int images, int O, int ho, int wo, const float* w,
+                        int C, int kh, int kw, float* dx, std::size_t dx_stride, float* work);
+
 // ---- element-wise and pooling ---------------------------------------------------------------------------------
 // Σ x_i, vectorised, always in the same order for the same n.
 float sum(const float* x, std::size_t n);

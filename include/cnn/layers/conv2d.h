@@ -44,7 +44,8 @@ class Conv2D : public Layer {
   std::string kernel_name() const {
     if (!direct_) return "im2col";
     return std::string("direct") + (cv_forward_ ? ", forward over channels" : "") +
-           (cv_weight_grad_ ? ", dW over channels" : "") + (da_as_forward_ ? ", dA as forward" : "");
+           (cv_weight_grad_ ? ", dW over channels" : "") + (da_as_forward_ ? ", dA as forward" : "") +
+           (da_batch_vectors_ ? ", dA over the batch" : "");
   }
 
   int out_channels() const { return out_c_; }
@@ -80,8 +81,10 @@ class Conv2D : public Layer {
   // image's im2col columns.
   bool direct_ = false;
   bool da_as_forward_ = false;   // direct dA as a forward convolution of the zero-bordered dZ with rot180(W)
+  bool da_batch_vectors_ = false;  // direct dA with vectors across 8 images (valid padding; see kernels.h)
   int dzpad_h_ = 0, dzpad_w_ = 0;
-  std::size_t dzpad_at_ = 0;     // where a chunk's zero-bordered dZ planes start in its workspace
+  std::size_t dzpad_at_ = 0;     // where a chunk's dA workspace starts: zero-bordered dZ planes, or the batch-vector
+                                 // kernel's dZ and dA
   bool cv_forward_ = false, cv_weight_grad_ = false;  // channel-vector kernels (see kernels.h)
   std::size_t dwt_at_ = 0, dzt_at_ = 0;  // a chunk's dW with the channel axis last, and one image's dZ likewise
   std::vector<float> wt_;        // W with the channel axis last: wt[c][i][j][o] = W[o][c][i][j]
