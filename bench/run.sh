@@ -6,7 +6,10 @@
 #
 # Workload (both sides identical): Fashion-MNIST (/usr/share/datasets/fashion-mnist), batch 50, plain SGD lr 0.1,
 # one epoch of the 60,000 training images, then inference over the 10,000 test images in batches of 50 (best of
-# three passes). Each run is its own process, so peak RSS is that run's. PyTorch is Debian's python3-torch, run with
+# three passes). Each run is its own process, so peak RSS is that run's. Every (net, threads) pair runs with seeds
+# 1..CNN_BENCH_SEEDS (default 5; ours and PyTorch's runs alternate, so a busy spell of the machine hits both): the
+# table gives the median speed and the mean ± standard deviation of the test accuracy over those seeds (after one
+# epoch at lr 0.1 a single seed's accuracy swings by a point or more either way, on both sides). PyTorch is Debian's python3-torch, run with
 # /usr/bin/python3, with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and torch.set_num_threads all set to the thread count.
 # Installs what it needs (python3-torch, python3-numpy, libbenchmark-dev) only when missing, builds into
 # build-bench/, and keeps the raw lines in bench/results/ (ignored by git).
@@ -17,6 +20,7 @@ micro=0
 [[ "${1:-}" == "--micro" ]] && micro=1
 threads_list="${CNN_BENCH_THREADS:-1 2}"
 nets="${CNN_BENCH_NETS:-seed5 lenet5}"
+seeds="${CNN_BENCH_SEEDS:-5}"
 
 missing=()
 for pkg in python3-torch python3-numpy libbenchmark-dev cmake ninja-build; do
@@ -41,45 +45,54 @@ out="bench/results/$(date +%Y%m%d-%H%M%S).txt"
 } >"$out"
 for net in $nets; do
   for t in $threads_list; do
-    echo "bench: $net, $t thread(s): ours" >&2
-    OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t ./build-bench/bench/cnn_bench --net "$net" --threads "$t" \
-      | sed 's/^/ours /' >>"$out"
-    echo "bench: $net, $t thread(s): pytorch" >&2
-    OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t /usr/bin/python3 bench/torch_bench.py --net "$net" --threads "$t" \
-      | sed 's/^/torch /' >>"$out"
+    for seed in $(seq 1 "$seeds"); do
+      echo "bench: $net, $t thread(s), seed $seed: ours, pytorch" >&2
+      OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t ./build-bench/bench/cnn_bench --net "$net" --threads "$t" \
+        --seed "$seed" | sed "s/^/ours seed=$seed /" >>"$out"
+      OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t /usr/bin/python3 bench/torch_bench.py \
+        --net "$net" --threads "$t" --seed "$seed" | sed "s/^/torch seed=$seed /" >>"$out"
+    done
   done
 done
 
 /usr/bin/python3 - "$out" <<'PY'
+import statistics as st
 import sys
-rows = {}
-lines = open(sys.argv[1]).read().splitlines()
-for line in lines:
+runs = {}
+for line in open(sys.argv[1]).read().splitlines():
     if line.startswith("#"):
         print(line)
         continue
     who, rest = line.split(" ", 1)
     kv = dict(p.split("=") for p in rest.split())
-    rows.setdefault((kv["net"], int(kv["threads"])), {})[who] = kv
-print("workload: Fashion-MNIST, batch 50, SGD lr 0.1, 1 epoch (60k images); inference 10k test images, batch 50")
+    runs.setdefault((kv["net"], int(kv["threads"])), {}).setdefault(who, []).append(kv)
+seeds = max(len(r) for side in runs.values() for r in side.values())
+print(f"workload: Fashion-MNIST, batch 50, SGD lr 0.1, 1 epoch (60k images); inference 10k test images, batch 50; "
+      f"median speed and mean ± sd accuracy over {seeds} seeds")
 hdr = ("net", "thr", "train img/s ours", "pytorch", "ratio", "infer img/s ours", "pytorch", "ratio",
        "peak RSS MB ours", "pytorch", "test acc ours", "pytorch")
-fmt = "| {:<6} | {:>3} | {:>16} | {:>8} | {:>5} | {:>16} | {:>8} | {:>5} | {:>16} | {:>7} | {:>13} | {:>7} |"
+fmt = "| {:<6} | {:>3} | {:>16} | {:>8} | {:>5} | {:>16} | {:>8} | {:>5} | {:>16} | {:>7} | {:>13} | {:>13} |"
 print(fmt.format(*hdr))
 print("|" + "|".join("-" * (len(c) + 2) for c in fmt.format(*hdr).split("|")[1:-1]) + "|")
-for (net, t), r in sorted(rows.items()):
+med = lambda rs, k: st.median(float(r[k]) for r in rs)
+def acc(rs):
+    a = [100 * float(r["accuracy"]) for r in rs]
+    return f"{st.mean(a):.2f}±{st.stdev(a):.2f}" if len(a) > 1 else f"{a[0]:.2f}"
+speed = {}
+for (net, t), r in sorted(runs.items()):
     o, p = r.get("ours"), r.get("torch")
     if not o or not p:
         continue
-    print(fmt.format(net, t, f"{float(o['train_ips']):.0f}", f"{float(p['train_ips']):.0f}",
-                     f"{float(o['train_ips']) / float(p['train_ips']):.2f}x",
-                     f"{float(o['infer_ips']):.0f}", f"{float(p['infer_ips']):.0f}",
-                     f"{float(o['infer_ips']) / float(p['infer_ips']):.2f}x",
-                     o["peak_rss_mb"], p["peak_rss_mb"],
-                     f"{100 * float(o['accuracy']):.2f}%", f"{100 * float(p['accuracy']):.2f}%"))
-speed = {t: float(r["ours"]["train_ips"]) for (n, t), r in rows.items() if n == "seed5" and "ours" in r}
-if 1 in speed and 2 in speed:
-    print(f"seed5 training, ours, 2 threads / 1 thread: {speed[2] / speed[1]:.2f}x")
+    speed[(net, t)] = med(o, "train_ips")
+    print(fmt.format(net, t, f"{med(o, 'train_ips'):.0f}", f"{med(p, 'train_ips'):.0f}",
+                     f"{med(o, 'train_ips') / med(p, 'train_ips'):.2f}x",
+                     f"{med(o, 'infer_ips'):.0f}", f"{med(p, 'infer_ips'):.0f}",
+                     f"{med(o, 'infer_ips') / med(p, 'infer_ips'):.2f}x",
+                     f"{max(float(x['peak_rss_mb']) for x in o):.1f}", f"{max(float(x['peak_rss_mb']) for x in p):.1f}",
+                     acc(o), acc(p)))
+for net in ("seed5", "lenet5"):
+    if (net, 1) in speed and (net, 2) in speed:
+        print(f"{net} training, ours, 2 threads / 1 thread: {speed[(net, 2)] / speed[(net, 1)]:.2f}x")
 PY
 echo "(raw lines: $out)"
 

@@ -2,6 +2,7 @@
 // parallel layers) and then sleep on the job counter, so an idle library costs no CPU.
 #include "kernels/parallel.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -20,27 +21,31 @@ namespace cnn::kernels {
 namespace {
 
 constexpr int kSpins = 4000;  // pauses before a waiting thread sleeps (some tens of microseconds)
+constexpr int kMaxThreads = 256;
 
-// The job and its next chunk live in one atomic word, (generation << 32) | (chunks << 16) | next chunk, so a thread
-// claims a chunk with one compare-and-swap and never reads a job that is no longer current: the caller publishes
-// the next job only after every claimed chunk of this one has finished. A worker that wakes late (the machine is
-// busy) simply finds nothing left to claim; nobody waits for it.
+// A job's chunks are dealt out in contiguous ranges, one per thread (the caller is thread 0), and every thread runs
+// its own range first: consecutive layers cut the batch the same way, so chunk c of the next layer runs on the core
+// whose cache holds chunk c of this one (with dynamic claiming it moved between cores at random, and the
+// memory-bound layers — pooling — did not scale at all). A thread that is done takes what is left of the others'
+// ranges, so a worker that wakes late (the machine is busy) only costs its share once.
+// Each range is one atomic word, (generation << 32) | (next << 16) | end, claimed a chunk at a time with a
+// compare-and-swap that also checks the generation, so nobody runs a chunk of a job that is no longer current: the
+// caller publishes the next job only after every claimed chunk of this one has finished.
 class Pool {
  public:
   ~Pool() { resize(1); }
 
   void resize(int threads) {
     std::lock_guard<std::mutex> lock(run_mutex_);
-    if (threads < 1) threads = 1;
+    threads = std::clamp(threads, 1, kMaxThreads);
     if (threads - 1 == int(workers_.size())) return;
     stop_.store(true);
-    publish(0);
+    publish();
     for (auto& t : workers_) t.join();
     workers_.clear();
     stop_.store(false);
-    for (int i = 0; i < threads - 1; ++i) workers_.emplace_back([this] { work(); });
+    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
   }
-
   int threads() const { return int(workers_.size()) + 1; }
 
   void run(int chunks, void (*fn)(void*, int), void* ctx) {
@@ -51,9 +56,16 @@ class Pool {
     }
     fn_ = fn, ctx_ = ctx;
     done_.store(0, std::memory_order_relaxed);
-    publish(chunks);
+    const int T = threads();
+    const std::uint64_t gen = (job_.load(std::memory_order_relaxed) >> 32) + 1;
+    for (int p = 0; p < T; ++p) {
+      const std::uint64_t begin = std::uint64_t(chunks) * p / T, end = std::uint64_t(chunks) * (p + 1) / T;
+      range_[p].word.store((gen << 32) | (begin << 16) | end, std::memory_order_relaxed);
+    }
+    team_ = T;
+    publish();
     inside_ = true;
-    take_chunks(ticket_.load(std::memory_order_acquire) >> 32);
+    take_chunks(gen, 0, T);
     inside_ = false;
     for (int spins = 0; done_.load(std::memory_order_acquire) != chunks; ++spins)
       if (spins < kSpins) CNN_PAUSE();
@@ -61,49 +73,55 @@ class Pool {
   }
 
  private:
-  void publish(int chunks) {
-    const std::uint64_t gen = (ticket_.load(std::memory_order_relaxed) >> 32) + 1;
-    ticket_.store((gen << 32) | (std::uint64_t(chunks) << 16), std::memory_order_release);
-    ticket_.notify_all();
+  struct alignas(64) Range {
+    std::atomic<std::uint64_t> word{0};
+  };
+
+  void publish() {
+    job_.fetch_add(std::uint64_t(1) << 32, std::memory_order_release);
+    job_.notify_all();
   }
 
-  // Claims and runs chunks of job `gen` until none is left.
-  void take_chunks(std::uint64_t gen) {
-    std::uint64_t t = ticket_.load(std::memory_order_acquire);
-    for (;;) {
-      if ((t >> 32) != gen) return;
-      const int chunks = int((t >> 16) & 0xffff), next = int(t & 0xffff);
-      if (next >= chunks) return;
-      if (ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
-        fn_(ctx_, next);
-        done_.fetch_add(1, std::memory_order_release);
-        t = ticket_.load(std::memory_order_acquire);
+  // Runs chunks of job `gen`: thread self's own range, then whatever is left of the others'.
+  void take_chunks(std::uint64_t gen, int self, int T) {
+    for (int k = 0; k < T; ++k) {
+      std::atomic<std::uint64_t>& w = range_[(self + k) % T].word;
+      std::uint64_t t = w.load(std::memory_order_acquire);
+      while ((t >> 32) == gen && ((t >> 16) & 0xffff) < (t & 0xffff)) {
+        if (w.compare_exchange_weak(t, t + (std::uint64_t(1) << 16), std::memory_order_acq_rel,
+                                    std::memory_order_acquire)) {
+          fn_(ctx_, int((t >> 16) & 0xffff));
+          done_.fetch_add(1, std::memory_order_release);
+          t = w.load(std::memory_order_acquire);
+        }
       }
     }
   }
 
-  void work() {
+  void work(int self) {
     inside_ = true;
-    std::uint64_t seen = 0;  // jobs are only ever picked up through take_chunks, so starting late is harmless
+    std::uint64_t seen = job_.load(std::memory_order_acquire) >> 32;
     for (;;) {
       int spins = 0;
       std::uint64_t t;
-      while (((t = ticket_.load(std::memory_order_acquire)) >> 32) == seen ||
-             ((t >> 16) & 0xffff) == (t & 0xffff)) {  // same job, or nothing left to claim
+      while (((t = job_.load(std::memory_order_acquire)) >> 32) == seen) {
         if (stop_.load(std::memory_order_relaxed)) return;
         if (++spins < kSpins) CNN_PAUSE();
-        else ticket_.wait(t, std::memory_order_acquire);
+        else job_.wait(t, std::memory_order_acquire);
       }
+      if (stop_.load(std::memory_order_relaxed)) return;
       seen = t >> 32;
-      take_chunks(seen);
+      take_chunks(seen, self, team_);
     }
   }
 
   std::vector<std::thread> workers_;
   std::mutex run_mutex_;
-  std::atomic<std::uint64_t> ticket_{0};
+  std::atomic<std::uint64_t> job_{0};  // generation << 32: bumped for every job (and to wake workers to stop)
+  Range range_[kMaxThreads];
   std::atomic<int> done_{0};
   std::atomic<bool> stop_{false};
+  int team_ = 1;  // threads taking part in the current job (written before it is published)
   void (*fn_)(void*, int) = nullptr;
   void* ctx_ = nullptr;
   static thread_local bool inside_;
