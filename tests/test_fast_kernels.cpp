@@ -125,6 +125,23 @@ TEST(FastConvChoice, TheSeedShapesTakeTheDirectKernels) {
   EXPECT_EQ(dynamic_cast<Conv2D&>(strided.layer(0)).kernel_name(), "im2col");
 }
 
+TEST(FastTranspose, AnyShapeAndStrides) {
+  for (bool simd : {false, true}) {
+    FastPathSettings settings(1, simd);
+    for (auto [rows, cols] : {std::pair{1, 1}, std::pair{8, 8}, std::pair{16, 100}, std::pair{13, 21}, std::pair{150, 12}}) {
+      const std::size_t ld_src = cols + 3, ld_dst = rows + 5;
+      std::vector<float> src(rows * ld_src), dst(cols * ld_dst, -1.0f);
+      for (std::size_t i = 0; i < src.size(); ++i) src[i] = float(i);
+      kernels::transpose(src.data(), rows, cols, ld_src, dst.data(), ld_dst);
+      for (int r = 0; r < rows; ++r)
+        for (int c = 0; c < cols; ++c)
+          ASSERT_EQ(dst[c * ld_dst + r], src[r * ld_src + c]) << rows << "x" << cols << " at " << r << "," << c;
+      for (int c = 0; c < cols; ++c)  // the padding of each destination row is left alone
+        for (std::size_t r = rows; r < ld_dst; ++r) ASSERT_EQ(dst[c * ld_dst + r], -1.0f);
+    }
+  }
+}
+
 TEST(FastDense, RandomShapesMatchTheReference) {
   for (int threads : {1, 3}) {
     FastPathSettings settings(threads, true);

@@ -153,6 +153,35 @@ const ForwardTile kForward[2][kMaxOT][kMaxPT] = {CNN_FWD(false), CNN_FWD(true)};
 #undef CNN_FWD
 #undef CNN_FWD_ROW
 
+// An 8×8 transpose: c[k][l] = r[l][k] (8 images' values at 8 positions become 8 positions' vectors of 8 images; 8
+// pixels of 8 channels become 8 channels' rows of 8 pixels)
+CNN_AVX512 inline void transpose8(const __m256 r[8], __m256 c[8]) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  c[0] = _mm256_permute2f128_ps(u0, u4, 0x20), c[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  c[2] = _mm256_permute2f128_ps(u2, u6, 0x20), c[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  c[4] = _mm256_permute2f128_ps(u0, u4, 0x31), c[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  c[6] = _mm256_permute2f128_ps(u2, u6, 0x31), c[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// dst[c·ld_dst + r] = src[r·ld_src + c] over the whole 8×8 blocks of a rows × cols matrix
+CNN_AVX512 void transpose_blocks(const float* src, int rows, int cols, std::size_t ld_src, float* dst,
+                                 std::size_t ld_dst) {
+  for (int r0 = 0; r0 + 8 <= rows; r0 += 8)
+    for (int c0 = 0; c0 + 8 <= cols; c0 += 8) {
+      __m256 r[8], c[8];
+      for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(src + std::size_t(r0 + k) * ld_src + c0);
+      transpose8(r, c);
+      for (int k = 0; k < 8; ++k) _mm256_storeu_ps(dst + std::size_t(c0 + k) * ld_dst + r0, c[k]);
+    }
+}
+
 CNN_AVX512 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -292,17 +321,36 @@ CNN_AVX512 void forward_cv_tile(const float* x, int C, int HW, int W, const floa
         }
       }
     }
-  alignas(32) float out[XT][8 * OV];
-#pragma GCC unroll 12
-  for (int p = 0; p < XT; ++p)
+  // back to planes: 8 pixels × 8 channels at a time by an 8×8 transpose, the rest of the row one by one
+  constexpr int XV = XT / 8 * 8;
+  const __m256 zero = _mm256_setzero_ps();
 #pragma GCC unroll 2
-    for (int v = 0; v < OV; ++v) _mm256_store_ps(out[p] + 8 * v, acc[p][v]);
-  for (int o = 0; o < 8 * OV; ++o)
-    for (int p = 0; p < XT; ++p) {
-      const float zv = out[p][o];
-      z[std::size_t(o) * plane_out + p] = zv;
-      if (relu) relu[std::size_t(o) * plane_out + p] = zv >= 0.0f ? zv : 0.0f;
+  for (int v = 0; v < OV; ++v)
+    for (int p0 = 0; p0 < XV; p0 += 8) {
+      __m256 r[8], c[8];
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) r[k] = acc[p0 + k][v];
+      transpose8(r, c);
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        const std::size_t at = std::size_t(8 * v + k) * plane_out + p0;
+        _mm256_storeu_ps(z + at, c[k]);
+        if (relu) _mm256_storeu_ps(relu + at, _mm256_maskz_mov_ps(_mm256_cmp_ps_mask(c[k], zero, _CMP_GE_OQ), c[k]));
+      }
     }
+  if constexpr (XV < XT) {
+    alignas(32) float out[XT - XV][8 * OV];
+#pragma GCC unroll 8
+    for (int p = XV; p < XT; ++p)
+#pragma GCC unroll 2
+      for (int v = 0; v < OV; ++v) _mm256_store_ps(out[p - XV] + 8 * v, acc[p][v]);
+    for (int o = 0; o < 8 * OV; ++o)
+      for (int p = XV; p < XT; ++p) {
+        const float zv = out[p - XV][o];
+        z[std::size_t(o) * plane_out + p] = zv;
+        if (relu) relu[std::size_t(o) * plane_out + p] = zv >= 0.0f ? zv : 0.0f;
+      }
+  }
 }
 
 using ForwardCvTile = void (*)(const float*, int, int, int, const float*, int, int, int, const float*, float*, float*,
@@ -364,23 +412,6 @@ const WeightGradCvTile kWeightGradCv[2][kMaxCvKW][kMaxCvR] = {CNN_WCV(1), CNN_WC
 #undef CNN_WCV_R
 
 // ---- batch-vector kernels: lane l of every vector belongs to image l of a group of 8 ----------------------------
-// rows[l][q .. q + 7] for l < 8  →  out[(q + k)·8 + l] for k < 8 (an 8×8 transpose: 8 images' values at 8 positions
-// become 8 positions' vectors of 8 images)
-CNN_AVX512 inline void transpose8(const __m256 r[8], __m256 c[8]) {
-  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  c[0] = _mm256_permute2f128_ps(u0, u4, 0x20), c[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-  c[2] = _mm256_permute2f128_ps(u2, u6, 0x20), c[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-  c[4] = _mm256_permute2f128_ps(u0, u4, 0x31), c[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-  c[6] = _mm256_permute2f128_ps(u2, u6, 0x31), c[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 // One tile of dA for kernel row i: CT input channels × the PX + KW − 1 dA pixels that PX consecutive dZ pixels of
 // one row reach through the KW taps of that kernel row,
 //   acc[c][d] = Σ_o Σ_(p + j = d) W[o][c][i][j]·dZ[o][y][x0 + p],  then added onto dA[c][y + i][x0 + d].
@@ -678,4 +709,18 @@ void conv_input_grad_bv(const float* dz, std::size_t dz_stride, int images, int 
 #endif
 }
 
+
+void transpose(const float* src, int rows, int cols, std::size_t ld_src, float* dst, std::size_t ld_dst) {
+  int r0 = 0;
+#if defined(CNN_HAVE_X86)
+  if (simd_available()) {
+    transpose_blocks(src, rows, cols, ld_src, dst, ld_dst);
+    r0 = rows / 8 * 8;
+    for (int r = 0; r < r0; ++r)  // the columns right of the last whole block
+      for (int c = cols / 8 * 8; c < cols; ++c) dst[std::size_t(c) * ld_dst + r] = src[std::size_t(r) * ld_src + c];
+  }
+#endif
+  for (int r = r0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) dst[std::size_t(c) * ld_dst + r] = src[std::size_t(r) * ld_src + c];
+}
 }  // namespace cnn::kernels

@@ -97,6 +97,9 @@ std::size_t conv_input_grad_bv_work(int O, int ho, int wo, int C, int kh, int kw
 void conv_input_grad_bv(const float* dz, std::size_t dz_stride, int images, int O, int ho, int wo, const float* w,
                         int C, int kh, int kw, float* dx, std::size_t dx_stride, float* work);
 
+// dst[c·ld_dst + r] = src[r·ld_src + c] for r < rows, c < cols (8×8 blocks with AVX where the CPU has it)
+void transpose(const float* src, int rows, int cols, std::size_t ld_src, float* dst, std::size_t ld_dst);
+
 // ---- element-wise and pooling ---------------------------------------------------------------------------------
 // Σ x_i, vectorised, always in the same order for the same n.
 float sum(const float* x, std::size_t n);

@@ -143,8 +143,7 @@ void Conv2D::run_forward(const Tensor& x, Tensor& z, Tensor* relu) {
   if (direct_ && padded && xpad_.size() < std::size_t(N) * C * pad_h_ * pad_w_)
     xpad_.resize(std::size_t(N) * C * pad_h_ * pad_w_, 0.0f);  // once, for the largest batch
   if (cv_forward_)  // wt[c][i][j][o] = W[o][c][i][j]
-    for (int o = 0; o < out_c_; ++o)
-      for (int q = 0; q < K; ++q) wt_[std::size_t(q) * out_c_ + o] = w_[std::size_t(o) * K + q];
+    kernels::transpose(w_, out_c_, K, K, wt_.data(), out_c_);
   const int chunks = kernels::batch_chunks(N);
   kernels::parallel_for(chunks, [&](int chunk) {
     float* work = chunk_work(chunk);
@@ -241,12 +240,10 @@ void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const T
         std::fill(dwt, dwt + std::size_t(K) * Op, 0.0f);
         for (int n = n0; n < n1; ++n) {
           const float* dz = dz_all + std::size_t(n) * O * HW;
-          for (int o = 0; o < O; ++o)
-            for (int p = 0; p < HW; ++p) dzt[std::size_t(p) * Op + o] = dz[std::size_t(o) * HW + p];
+          kernels::transpose(dz, O, HW, HW, dzt, Op);
           kernels::conv_weight_grad_cv(in + std::size_t(n - n0) * stride, C, Hp, Wp, dzt, Op, kh_, kw_, Ho, Wo, dwt);
         }
-        for (int o = 0; o < O; ++o)
-          for (int q = 0; q < K; ++q) dw[std::size_t(o) * K + q] = dwt[std::size_t(q) * Op + o];
+        kernels::transpose(dwt, K, O, Op, dw, K);
       } else {
         kernels::conv_weight_grad_direct(in, stride, C, Hp, Wp, dz_all + std::size_t(n0) * O * HW, std::size_t(O) * HW,
                                          O, kh_, kw_, Ho, Wo, n1 - n0, dw);
