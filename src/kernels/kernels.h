@@ -41,6 +41,13 @@ void im2col(const float* x, int C, int H, int W, int kh, int kw, int stride, int
 void col2im_add(const float* col, int C, int H, int W, int kh, int kw, int stride, int pad_top, int pad_left,
                 int Ho, int Wo, float* dx);
 
+// Register-tiled GEMM for small products (kernels/gemm_small.cpp), when B (K×N) fits in L2 and the CPU has AVX-512:
+//   C[m][n] = (accumulate ? C[m][n] : 0) + Σ_k A(m, k)·B[k][n]  with A(m, k) = a[m·a_ms + k·a_ks] (any strides, so
+// A or Aᵀ), B and C row-major. Each C element is one sum in k order, however the caller cuts M or N into chunks.
+bool gemm_small_fits(int K, int N);
+void gemm_small(int M, int N, int K, const float* a, std::size_t a_ms, std::size_t a_ks, const float* b,
+                std::size_t ldb, float* c, std::size_t ldc, bool accumulate);
+
 // ---- direct stride-1 convolution (AVX-512VL; call only when simd_available()) --------------------------------
 // Whether the direct kernels beat im2col + SGEMM for this shape (bench/microbench.cpp measures both): they win
 // for stride 1 while the 8-wide vectors along an output row are mostly full and the dot products are short

@@ -4,6 +4,8 @@
 // Any input shape is accepted and read as c·h·w features (a Flatten is implied).
 #pragma once
 
+#include <vector>
+
 #include "cnn/layer.h"
 
 namespace cnn {
@@ -37,6 +39,8 @@ class Dense : public Layer {
   void run_forward(const Tensor& x, Tensor& y, Tensor* relu);
   int outputs_;
   float *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;
+  bool small_ = false;     // W fits in L2: the register-tiled kernels (kernels::gemm_small) instead of SGEMM
+  std::vector<float> wt_;  // small_: Wᵀ [outputs, inputs] for dA = DZ·Wᵀ (sized once in infer)
 };
 
 }  // namespace cnn
