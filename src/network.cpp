@@ -8,6 +8,7 @@
 #include "cnn/layers/conv2d.h"
 #include "cnn/layers/dense.h"
 #include "cnn/layers/dropout.h"
+#include "cnn/layers/pool.h"
 #include "kernels/kernels.h"
 
 namespace cnn {
@@ -111,6 +112,24 @@ void Network::backward(const Tensor& dout) {
   for (std::size_t i = layers_.size(); i-- > 0;) {
     const auto t0 = profiling_ ? clock::now() : clock::time_point{};
     Tensor* dx = (i > 0 || need_input_grad_) ? &grads_act_[i] : nullptr;
+    auto* pool = i >= 2 && !need_input_grad_ && fused_with_relu(i - 2) ? dynamic_cast<MaxPool2D*>(layers_[i].get())
+                                                                      : nullptr;
+    auto* pooled_conv = pool ? dynamic_cast<Conv2D*>(layers_[i - 2].get()) : nullptr;
+    if (pooled_conv) {
+      // Conv2D → ReLU → MaxPool2D: the pooling writes ∂L/∂Z with the ReLU's mask applied (one pass instead of two;
+      // ∂L/∂R, between the ReLU and the pooling, is not kept: set_need_input_gradient(true) keeps every one)
+      pool->backward_through_relu(acts_[i], grads_act_[i + 1], acts_[i - 1], grads_act_[i - 1]);
+      const auto t1 = profiling_ ? clock::now() : clock::time_point{};
+      Tensor* dx_conv = (i - 2 > 0 || need_input_grad_) ? &grads_act_[i - 2] : nullptr;
+      pooled_conv->backward(acts_[i - 2], acts_[i - 1], grads_act_[i - 1], dx_conv);
+      if (profiling_) {
+        profile_[i].backward_s += std::chrono::duration<double>(t1 - t0).count();
+        profile_[i - 2].backward_s += since(t1);
+        ++profile_[i].calls, ++profile_[i - 1].calls, ++profile_[i - 2].calls;
+      }
+      i -= 2;
+      continue;
+    }
     if (i > 0 && fused_with_relu(i - 1)) {
       if (auto* conv = dynamic_cast<Conv2D*>(layers_[i - 1].get())) {
         // Conv2D → ReLU backward in one pass; ∂L/∂Z is still written to grads_act_[i] for whoever reads it.

@@ -125,6 +125,30 @@ TEST(FastConvChoice, TheSeedShapesTakeTheDirectKernels) {
   EXPECT_EQ(dynamic_cast<Conv2D&>(strided.layer(0)).kernel_name(), "im2col");
 }
 
+// Conv2D → ReLU → MaxPool2D runs backward with the ReLU folded into the pooling's pass unless every input
+// gradient is asked for; both ways give the same bits (half the pre-activations are negative, so the mask matters).
+TEST(FastConvReluPool, FoldedBackwardEqualsTheLayerByLayerOne) {
+  for (int threads : {1, 3}) {
+    FastPathSettings settings(threads, true);
+    std::vector<std::vector<float>> grads;
+    for (bool every_gradient : {false, true}) {
+      Network net({1, 3, 13, 12});
+      net.add<Conv2D>(5, 3, 1, Padding::same);
+      net.add<ReLU>();
+      net.add<MaxPool2D>(2);
+      net.add<Dense>(4);
+      net.set_loss(std::make_unique<SoftmaxCrossEntropy>());
+      net.init(5);
+      net.set_need_input_gradient(every_gradient);
+      const Tensor x = test::random_tensor({7, 3, 13, 12}, 9);
+      const int labels[7] = {0, 1, 2, 3, 0, 1, 2};
+      net.forward_backward(x, labels, 0);
+      grads.push_back(net.grads());
+    }
+    EXPECT_EQ(grads[0], grads[1]) << threads << " threads";
+  }
+}
+
 TEST(FastTranspose, AnyShapeAndStrides) {
   for (bool simd : {false, true}) {
     FastPathSettings settings(1, simd);

@@ -1,5 +1,7 @@
 // MaxPool2D (seeds 000, 001, 004): z = max(window); the gradient goes back only to where the maximum was.
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 
 #include "cnn/layers/pool.h"
 #include "kernels/kernels.h"
@@ -22,24 +24,45 @@ void MaxPool2D::forward(const Tensor& x, Tensor& y, const Context&) {
   });
 }
 
-// dA = dZ at the argmax of each window, 0 elsewhere (overlapping windows add up).
-void MaxPool2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+// dA = dZ at the argmax of each window, 0 elsewhere (overlapping windows add up); relu_z not null: times
+// [z ≥ 0] as well (the ReLU before this layer, seed 004's rule, folded into the same pass).
+void MaxPool2D::run_backward(const Tensor& x, const Tensor& dy, const Tensor* relu_z, Tensor& dx) {
   check_input(x);
   if (!out_.same_sample(dy.shape())) check_sample_shape("maxpool2d layer (backward dZ)", out_, dy.shape());
-  if (!dx) return;
+  if (relu_z && !(relu_z->shape() == x.shape())) check_shape("maxpool2d layer (fused relu)", x.shape(), relu_z->shape());
   const int N = x.shape().n, C = in_.c, HW = in_.h * in_.w, HWo = out_.h * out_.w;
-  dx->resize(x.shape());
+  dx.resize(x.shape());
   const int chunks = kernels::batch_chunks(N);
   kernels::parallel_for(chunks, [&](int c) {
     const int m0 = kernels::chunk_begin(N, chunks, c) * C, m1 = kernels::chunk_begin(N, chunks, c + 1) * C;
-    std::fill(dx->data() + std::size_t(m0) * HW, dx->data() + std::size_t(m1) * HW, 0.0f);
+    std::fill(dx.data() + std::size_t(m0) * HW, dx.data() + std::size_t(m1) * HW, 0.0f);
     for (int m = m0; m < m1; ++m) {
-      float* da = dx->data() + std::size_t(m) * HW;
+      float* da = dx.data() + std::size_t(m) * HW;
       const float* dz = dy.data() + std::size_t(m) * HWo;
       const std::uint32_t* arg = argmax_.data() + std::size_t(m) * HWo;
-      for (int p = 0; p < HWo; ++p) da[arg[p]] += dz[p];
+      if (relu_z) {
+        const float* z = relu_z->data() + std::size_t(m) * HW;
+        for (int p = 0; p < HWo; ++p) {  // branch-free: a data-dependent branch here is mispredicted half the time
+          const std::uint32_t a = arg[p];
+          da[a] += std::bit_cast<float>(std::bit_cast<std::uint32_t>(dz[p]) & (0u - std::uint32_t(z[a] >= 0.0f)));
+        }
+      } else {
+        for (int p = 0; p < HWo; ++p) da[arg[p]] += dz[p];
+      }
     }
   });
+}
+
+void MaxPool2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+  if (dx) run_backward(x, dy, nullptr, *dx);
+  else {
+    check_input(x);
+    if (!out_.same_sample(dy.shape())) check_sample_shape("maxpool2d layer (backward dZ)", out_, dy.shape());
+  }
+}
+
+void MaxPool2D::backward_through_relu(const Tensor& x, const Tensor& dy, const Tensor& z, Tensor& dz) {
+  run_backward(x, dy, &z, dz);
 }
 
 }  // namespace cnn

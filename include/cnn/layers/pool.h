@@ -32,8 +32,12 @@ class MaxPool2D : public Pool2D {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   // Where each output of the last forward pass came from (flat index within its input map).
   const std::vector<std::uint32_t>& argmax() const { return argmax_; }
+  // Conv2D → ReLU → MaxPool2D backward without the ReLU's own pass: dZ = dR·[z ≥ 0] with dR = dY at the argmax and
+  // 0 elsewhere, written straight to dz (x: this layer's input, the ReLU's output; z: the ReLU's input).
+  void backward_through_relu(const Tensor& x, const Tensor& dy, const Tensor& z, Tensor& dz);
 
  private:
+  void run_backward(const Tensor& x, const Tensor& dy, const Tensor* relu_z, Tensor& dx);
   std::vector<std::uint32_t> argmax_;  // per output element: the flat index (within its map) of the maximum
 };
 
