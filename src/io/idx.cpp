@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cnn/dataset.h"
+#include "kernels/parallel.h"
 
 namespace cnn {
 
@@ -142,12 +143,16 @@ void Dataset::batch(const std::uint32_t* indices, int n, Tensor& x, int* y) cons
   const std::size_t S = sample.sample_size();
   x.resize(sample.with_batch(n));
   constexpr float inv = 1.0f / 255.0f;
-  for (int i = 0; i < n; ++i) {
-    const std::uint8_t* src = images.data() + std::size_t(indices[i]) * S;
-    float* dst = x.sample(i);
-    for (std::size_t k = 0; k < S; ++k) dst[k] = float(src[k]) * inv;
-    y[i] = labels[indices[i]];
-  }
+  // cut as the layers cut the batch, so each image lands in the cache of the core whose first layer reads it
+  const int chunks = kernels::batch_chunks(n);
+  kernels::parallel_for(chunks, [&](int c) {
+    for (int i = kernels::chunk_begin(n, chunks, c); i < kernels::chunk_begin(n, chunks, c + 1); ++i) {
+      const std::uint8_t* src = images.data() + std::size_t(indices[i]) * S;
+      float* dst = x.sample(i);
+      for (std::size_t k = 0; k < S; ++k) dst[k] = float(src[k]) * inv;
+      y[i] = labels[indices[i]];
+    }
+  });
 }
 
 Dataset Dataset::slice(std::size_t begin, std::size_t n) const {
