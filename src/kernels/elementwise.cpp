@@ -1,12 +1,13 @@
 // Element-wise and pooling kernels: plain loops the compiler vectorises (they are bound by memory, not arithmetic).
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 
 #include "kernels/kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#define CNN_AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#define CNN_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
 #endif
 
 namespace cnn::kernels {
@@ -46,6 +47,38 @@ CNN_AVX512 void maxpool2x2_row_avx512(const float* r0, const float* r1, int W, i
     _mm256_mask_storeu_epi32(g + ox, out_mask, at);
   }
 }
+
+// The adjoint of maxpool2x2_row_avx512 for one output row: every pixel of the two input rows written (dy at the
+// window's argmax, 0 at its other three pixels; times [z ≥ 0] when z0 is not null), so no zero fill and no scatter.
+CNN_AVX512 void maxpool2x2_backward_row_avx512(const float* dy, const unsigned* g, const float* z0, const float* z1,
+                                               int W, int base0, int Wo, float* d0, float* d1) {
+  const __m512i dup = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i parity = _mm512_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1);
+  const __m512i parity2 = _mm512_add_epi32(parity, _mm512_set1_epi32(2));
+  const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m512 zero = _mm512_setzero_ps();
+  for (int ox = 0; ox < Wo; ox += 8) {
+    const int n = std::min(8, Wo - ox);
+    const __mmask16 in_mask = __mmask16((1u << (2 * n)) - 1u);
+    const __mmask8 out_mask = __mmask8((1u << n) - 1u);
+    const __m256 grad = _mm256_maskz_loadu_ps(out_mask, dy + ox);
+    // where in its window the maximum was: 0, 1 (top row), W, W + 1 (bottom row) → code 0, 1, 2, 3
+    __m256i off = _mm256_sub_epi32(_mm256_maskz_loadu_epi32(out_mask, g + ox),
+                                   _mm256_add_epi32(_mm256_set1_epi32(base0 + 2 * ox), lane2));
+    const __mmask8 bottom = _mm256_cmp_epi32_mask(off, _mm256_set1_epi32(W), _MM_CMPINT_NLT);
+    off = _mm256_mask_sub_epi32(off, bottom, off, _mm256_set1_epi32(W - 2));
+    const __m512 g16 = _mm512_permutexvar_ps(dup, _mm512_castps256_ps512(grad));
+    const __m512i c16 = _mm512_permutexvar_epi32(dup, _mm512_castsi256_si512(off));
+    __m512 top = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(c16, parity), g16);
+    __m512 bot = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(c16, parity2), g16);
+    if (z0) {
+      top = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(in_mask, z0 + 2 * ox), zero, _CMP_GE_OQ), top);
+      bot = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(_mm512_maskz_loadu_ps(in_mask, z1 + 2 * ox), zero, _CMP_GE_OQ), bot);
+    }
+    _mm512_mask_storeu_ps(d0 + 2 * ox, in_mask, top);
+    _mm512_mask_storeu_ps(d1 + 2 * ox, in_mask, bot);
+  }
+}
 }  // namespace
 #pragma GCC diagnostic pop
 #endif
@@ -77,6 +110,42 @@ void relu_backward(const float* x, const float* dy, float* dx, std::size_t n) {
 }
 
 // y = max(window), arg = where it was (the first maximum in row-major order on ties, as the reference)
+void maxpool_backward(const float* dy, const unsigned* arg, const float* z, int planes, int H, int W, int k,
+                      int stride, int Ho, int Wo, float* dx) {
+  const std::size_t HW = std::size_t(H) * W, HWo = std::size_t(Ho) * Wo;
+#if defined(__x86_64__)
+  // (rows of 8 outputs or more: for shorter ones the zero fill and scatter below is quicker)
+  if (k == 2 && stride == 2 && Wo >= 8 && simd_available()) {
+    for (int m = 0; m < planes; ++m) {
+      float* d = dx + m * HW;
+      const float* zm = z ? z + m * HW : nullptr;
+      for (int oy = 0; oy < Ho; ++oy) {
+        float* d0 = d + 2 * oy * W;
+        maxpool2x2_backward_row_avx512(dy + m * HWo + oy * Wo, arg + m * HWo + oy * Wo, zm ? zm + 2 * oy * W : nullptr,
+                                       zm ? zm + (2 * oy + 1) * W : nullptr, W, 2 * oy * W, Wo, d0, d0 + W);
+        if (W > 2 * Wo) d0[W - 1] = d0[2 * W - 1] = 0.0f;  // an odd last column belongs to no window
+      }
+      std::fill(d + 2 * Ho * W, d + HW, 0.0f);  // an odd last row likewise
+    }
+    return;
+  }
+#endif
+  (void)k, (void)stride;
+  std::fill(dx, dx + planes * HW, 0.0f);
+  for (int m = 0; m < planes; ++m) {
+    float* d = dx + m * HW;
+    const float* g = dy + m * HWo;
+    const unsigned* a = arg + m * HWo;
+    if (z) {
+      const float* zm = z + m * HW;
+      for (std::size_t p = 0; p < HWo; ++p)  // branch-free: a data-dependent branch is mispredicted half the time
+        d[a[p]] += std::bit_cast<float>(std::bit_cast<unsigned>(g[p]) & (0u - unsigned(zm[a[p]] >= 0.0f)));
+    } else {
+      for (std::size_t p = 0; p < HWo; ++p) d[a[p]] += g[p];
+    }
+  }
+}
+
 void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride, int Ho, int Wo, float* y,
                      unsigned* arg) {
   if (k == 2 && stride == 2) {

@@ -1,7 +1,5 @@
 // MaxPool2D (seeds 000, 001, 004): z = max(window); the gradient goes back only to where the maximum was.
 #include <algorithm>
-#include <bit>
-#include <cstdint>
 
 #include "cnn/layers/pool.h"
 #include "kernels/kernels.h"
@@ -35,21 +33,9 @@ void MaxPool2D::run_backward(const Tensor& x, const Tensor& dy, const Tensor* re
   const int chunks = kernels::batch_chunks(N);
   kernels::parallel_for(chunks, [&](int c) {
     const int m0 = kernels::chunk_begin(N, chunks, c) * C, m1 = kernels::chunk_begin(N, chunks, c + 1) * C;
-    std::fill(dx.data() + std::size_t(m0) * HW, dx.data() + std::size_t(m1) * HW, 0.0f);
-    for (int m = m0; m < m1; ++m) {
-      float* da = dx.data() + std::size_t(m) * HW;
-      const float* dz = dy.data() + std::size_t(m) * HWo;
-      const std::uint32_t* arg = argmax_.data() + std::size_t(m) * HWo;
-      if (relu_z) {
-        const float* z = relu_z->data() + std::size_t(m) * HW;
-        for (int p = 0; p < HWo; ++p) {  // branch-free: a data-dependent branch here is mispredicted half the time
-          const std::uint32_t a = arg[p];
-          da[a] += std::bit_cast<float>(std::bit_cast<std::uint32_t>(dz[p]) & (0u - std::uint32_t(z[a] >= 0.0f)));
-        }
-      } else {
-        for (int p = 0; p < HWo; ++p) da[arg[p]] += dz[p];
-      }
-    }
+    kernels::maxpool_backward(dy.data() + std::size_t(m0) * HWo, argmax_.data() + std::size_t(m0) * HWo,
+                              relu_z ? relu_z->data() + std::size_t(m0) * HW : nullptr, m1 - m0, in_.h, in_.w, k_,
+                              stride_, out_.h, out_.w, dx.data() + std::size_t(m0) * HW);
   });
 }
 
