@@ -8,8 +8,10 @@
 # one epoch of the 60,000 training images, then inference over the 10,000 test images in batches of 50 (best of
 # three passes). Each run is its own process, so peak RSS is that run's. Every (net, threads) pair runs with seeds
 # 1..CNN_BENCH_SEEDS (default 5; ours and PyTorch's runs alternate, so a busy spell of the machine hits both): the
-# table gives the median speed and the mean ± standard deviation of the test accuracy over those seeds (after one
-# epoch at lr 0.1 a single seed's accuracy swings by a point or more either way, on both sides). PyTorch is Debian's python3-torch, run with
+# table (bench/table.py, which also reads any earlier results file) gives the median speed, the median of the per-seed
+# ratios (each ours/PyTorch pair runs back to back, so a slow spell of this shared VM falls on both sides of a ratio)
+# and the mean ± standard deviation of the test accuracy over those seeds (after one epoch at lr 0.1 a single seed's
+# accuracy swings by a point or more either way, on both sides). PyTorch is Debian's python3-torch, run with
 # /usr/bin/python3, with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and torch.set_num_threads all set to the thread count.
 # Installs what it needs (python3-torch, python3-numpy, libbenchmark-dev) only when missing, builds into
 # build-bench/, and keeps the raw lines in bench/results/ (ignored by git).
@@ -55,45 +57,7 @@ for net in $nets; do
   done
 done
 
-/usr/bin/python3 - "$out" <<'PY'
-import statistics as st
-import sys
-runs = {}
-for line in open(sys.argv[1]).read().splitlines():
-    if line.startswith("#"):
-        print(line)
-        continue
-    who, rest = line.split(" ", 1)
-    kv = dict(p.split("=") for p in rest.split())
-    runs.setdefault((kv["net"], int(kv["threads"])), {}).setdefault(who, []).append(kv)
-seeds = max(len(r) for side in runs.values() for r in side.values())
-print(f"workload: Fashion-MNIST, batch 50, SGD lr 0.1, 1 epoch (60k images); inference 10k test images, batch 50; "
-      f"median speed and mean ± sd accuracy over {seeds} seeds")
-hdr = ("net", "thr", "train img/s ours", "pytorch", "ratio", "infer img/s ours", "pytorch", "ratio",
-       "peak RSS MB ours", "pytorch", "test acc ours", "pytorch")
-fmt = "| {:<6} | {:>3} | {:>16} | {:>8} | {:>5} | {:>16} | {:>8} | {:>5} | {:>16} | {:>7} | {:>13} | {:>13} |"
-print(fmt.format(*hdr))
-print("|" + "|".join("-" * (len(c) + 2) for c in fmt.format(*hdr).split("|")[1:-1]) + "|")
-med = lambda rs, k: st.median(float(r[k]) for r in rs)
-def acc(rs):
-    a = [100 * float(r["accuracy"]) for r in rs]
-    return f"{st.mean(a):.2f}±{st.stdev(a):.2f}" if len(a) > 1 else f"{a[0]:.2f}"
-speed = {}
-for (net, t), r in sorted(runs.items()):
-    o, p = r.get("ours"), r.get("torch")
-    if not o or not p:
-        continue
-    speed[(net, t)] = med(o, "train_ips")
-    print(fmt.format(net, t, f"{med(o, 'train_ips'):.0f}", f"{med(p, 'train_ips'):.0f}",
-                     f"{med(o, 'train_ips') / med(p, 'train_ips'):.2f}x",
-                     f"{med(o, 'infer_ips'):.0f}", f"{med(p, 'infer_ips'):.0f}",
-                     f"{med(o, 'infer_ips') / med(p, 'infer_ips'):.2f}x",
-                     f"{max(float(x['peak_rss_mb']) for x in o):.1f}", f"{max(float(x['peak_rss_mb']) for x in p):.1f}",
-                     acc(o), acc(p)))
-for net in ("seed5", "lenet5"):
-    if (net, 1) in speed and (net, 2) in speed:
-        print(f"{net} training, ours, 2 threads / 1 thread: {speed[(net, 2)] / speed[(net, 1)]:.2f}x")
-PY
+/usr/bin/python3 bench/table.py "$out"
 echo "(raw lines: $out)"
 
 if ((micro)); then

@@ -1,0 +1,46 @@
+#!/usr/bin/python3
+"""The table of bench/run.sh from its raw results file:  /usr/bin/python3 bench/table.py bench/results/FILE.txt
+
+Speeds are medians over the seeds; each ratio is the median over seeds of ours / PyTorch for the same seed (the two
+runs of a pair go back to back); accuracies are mean ± standard deviation over the seeds.
+"""
+import statistics as st
+import sys
+runs = {}
+for line in open(sys.argv[1]).read().splitlines():
+    if line.startswith("#"):
+        print(line)
+        continue
+    who, rest = line.split(" ", 1)
+    kv = dict(p.split("=") for p in rest.split())
+    runs.setdefault((kv["net"], int(kv["threads"])), {}).setdefault(who, []).append(kv)
+seeds = max(len(r) for side in runs.values() for r in side.values())
+print(f"workload: Fashion-MNIST, batch 50, SGD lr 0.1, 1 epoch (60k images); inference 10k test images, batch 50; "
+      f"over {seeds} seeds: median speed, median of the per-seed ratios, mean ± sd accuracy")
+hdr = ("net", "thr", "train img/s ours", "pytorch", "ratio", "infer img/s ours", "pytorch", "ratio",
+       "peak RSS MB ours", "pytorch", "test acc ours", "pytorch")
+fmt = "| {:<6} | {:>3} | {:>16} | {:>8} | {:>5} | {:>16} | {:>8} | {:>5} | {:>16} | {:>7} | {:>13} | {:>13} |"
+print(fmt.format(*hdr))
+print("|" + "|".join("-" * (len(c) + 2) for c in fmt.format(*hdr).split("|")[1:-1]) + "|")
+med = lambda rs, k: st.median(float(r[k]) for r in rs)
+def acc(rs):
+    a = [100 * float(r["accuracy"]) for r in rs]
+    return f"{st.mean(a):.2f}±{st.stdev(a):.2f}" if len(a) > 1 else f"{a[0]:.2f}"
+def ratio(o, p, k):  # the median over seeds of ours / PyTorch, each pair run back to back
+    theirs = {r.get("seed", "1"): float(r[k]) for r in p}
+    return st.median(float(r[k]) / theirs[r.get("seed", "1")] for r in o if r.get("seed", "1") in theirs)
+speed = {}
+for (net, t), r in sorted(runs.items()):
+    o, p = r.get("ours"), r.get("torch")
+    if not o or not p:
+        continue
+    speed[(net, t)] = med(o, "train_ips")
+    print(fmt.format(net, t, f"{med(o, 'train_ips'):.0f}", f"{med(p, 'train_ips'):.0f}",
+                     f"{ratio(o, p, 'train_ips'):.2f}x",
+                     f"{med(o, 'infer_ips'):.0f}", f"{med(p, 'infer_ips'):.0f}",
+                     f"{ratio(o, p, 'infer_ips'):.2f}x",
+                     f"{max(float(x['peak_rss_mb']) for x in o):.1f}", f"{max(float(x['peak_rss_mb']) for x in p):.1f}",
+                     acc(o), acc(p)))
+for net in ("seed5", "lenet5"):
+    if (net, 1) in speed and (net, 2) in speed:
+        print(f"{net} training, ours, 2 threads / 1 thread: {speed[(net, 2)] / speed[(net, 1)]:.2f}x")
