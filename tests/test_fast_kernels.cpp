@@ -120,6 +120,9 @@ TEST(FastConvChoice, TheSeedShapesTakeTheDirectKernels) {
   Network wide({1, 4, 10, 16});  // a 7-wide kernel: dA as a forward convolution (dA's 16-pixel rows against dZ's 10)
   wide.add<Conv2D>(8, KernelSize{3, 7}, 1);
   EXPECT_EQ(dynamic_cast<Conv2D&>(wide.layer(0)).kernel_name(), "direct, dA as forward");
+  Network big({1, 3, 64, 64});  // dA over the batch would need 4 MB of workspace per chunk: tap by tap instead
+  big.add<Conv2D>(32, 3, 1);
+  EXPECT_EQ(dynamic_cast<Conv2D&>(big.layer(0)).kernel_name(), "direct, dW over channels");
   Network strided({1, 3, 32, 32});
   strided.add<Conv2D>(4, 3, 2);
   EXPECT_EQ(dynamic_cast<Conv2D&>(strided.layer(0)).kernel_name(), "im2col");

@@ -685,11 +685,13 @@ void conv_weight_grad_direct(const float* x, std::size_t x_stride, int C, int H,
 }
 
 
-bool conv_input_grad_uses_batch_vectors(bool padded, int kw) {
+bool conv_input_grad_uses_batch_vectors(bool padded, int kw, std::size_t work_floats) {
 #if defined(CNN_HAVE_X86)
-  return simd_available() && !padded && kw <= kMaxBvKW;
+  // the workspace (8 images' dZ and dA per chunk) is kept to 1 MB a chunk: the seed nets need a few tens of KB,
+  // a 224×224 layer would need hundreds of MB
+  return simd_available() && !padded && kw <= kMaxBvKW && work_floats <= (std::size_t(1) << 18);
 #else
-  (void)padded, (void)kw;
+  (void)padded, (void)kw, (void)work_floats;
   return false;
 #endif
 }

@@ -44,6 +44,7 @@ class Pool {
     for (auto& t : workers_) t.join();
     workers_.clear();
     stop_.store(false);
+    team_ = threads;  // written before the workers exist, read by them only: no job runs while this changes
     for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
   }
   int threads() const { return int(workers_.size()) + 1; }
@@ -56,13 +57,12 @@ class Pool {
     }
     fn_ = fn, ctx_ = ctx;
     done_.store(0, std::memory_order_relaxed);
-    const int T = threads();
+    const int T = team_;
     const std::uint64_t gen = (job_.load(std::memory_order_relaxed) >> 32) + 1;
     for (int p = 0; p < T; ++p) {
       const std::uint64_t begin = std::uint64_t(chunks) * p / T, end = std::uint64_t(chunks) * (p + 1) / T;
       range_[p].word.store((gen << 32) | (begin << 16) | end, std::memory_order_relaxed);
     }
-    team_ = T;
     publish();
     inside_ = true;
     take_chunks(gen, 0, T);
@@ -121,7 +121,7 @@ class Pool {
   Range range_[kMaxThreads];
   std::atomic<int> done_{0};
   std::atomic<bool> stop_{false};
-  int team_ = 1;  // threads taking part in the current job (written before it is published)
+  int team_ = 1;  // threads in all, the caller included (set by resize before it starts the workers)
   void (*fn_)(void*, int) = nullptr;
   void* ctx_ = nullptr;
   static thread_local bool inside_;
