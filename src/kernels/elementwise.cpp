@@ -109,7 +109,6 @@ void relu_backward(const float* x, const float* dy, float* dx, std::size_t n) {
   }
 }
 
-// y = max(window), arg = where it was (the first maximum in row-major order on ties, as the reference)
 void maxpool_backward(const float* dy, const unsigned* arg, const float* z, int planes, int H, int W, int k,
                       int stride, int Ho, int Wo, float* dx) {
   const std::size_t HW = std::size_t(H) * W, HWo = std::size_t(Ho) * Wo;
@@ -146,6 +145,7 @@ void maxpool_backward(const float* dy, const unsigned* arg, const float* z, int 
   }
 }
 
+// y = max(window), arg = where it was (the first maximum in row-major order on ties, as the reference)
 void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride, int Ho, int Wo, float* y,
                      unsigned* arg) {
   if (k == 2 && stride == 2) {
