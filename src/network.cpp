@@ -89,6 +89,24 @@ const Tensor& Network::forward(const Tensor& x, const Context& ctx) {
   if (profiling_ && profile_.size() != layers_.size() + 1) profile_.assign(layers_.size() + 1, LayerTime{});
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const auto t0 = profiling_ ? clock::now() : clock::time_point{};
+    auto* pool = ctx.mode == Mode::train && !need_input_grad_ && fused_with_relu(i) && i + 2 < layers_.size() &&
+                         dynamic_cast<Conv2D*>(layers_[i].get())
+                     ? dynamic_cast<MaxPool2D*>(layers_[i + 2].get())
+                     : nullptr;
+    if (pool) {
+      // training, Conv2D → ReLU → MaxPool2D: the pooling reads Z and applies the ReLU itself, so R, the ReLU's
+      // output, is never written (its tensor only takes its shape); backward folds the ReLU into the pooling likewise
+      layers_[i]->forward(acts_[i], acts_[i + 1], ctx);
+      acts_[i + 2].resize(acts_[i + 1].shape());
+      const auto t1 = profiling_ ? clock::now() : clock::time_point{};
+      pool->forward_through_relu(acts_[i + 1], acts_[i + 3]);
+      if (profiling_) {
+        profile_[i].forward_s += std::chrono::duration<double>(t1 - t0).count();
+        profile_[i + 2].forward_s += since(t1);
+      }
+      i += 2;
+      continue;
+    }
     if (fused_with_relu(i)) {
       if (auto* conv = dynamic_cast<Conv2D*>(layers_[i].get())) conv->forward_relu(acts_[i], acts_[i + 1], acts_[i + 2]);
       else static_cast<Dense&>(*layers_[i]).forward_relu(acts_[i], acts_[i + 1], acts_[i + 2]);

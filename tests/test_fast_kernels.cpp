@@ -1,6 +1,8 @@
 // The fast path (src/kernels/) against the literal formulas of src/reference/ on random shapes: strides,
 // paddings, channel counts, odd and single-image batches, each through both kernel families (the direct AVX-512
 // kernels where the CPU has them, and the portable im2col + SGEMM path), on 1 and 3 threads.
+#include <array>
+
 #include "helpers.h"
 #include "kernels/kernels.h"
 #include "reference/reference.h"
@@ -149,6 +151,29 @@ TEST(FastConvReluPool, FoldedBackwardEqualsTheLayerByLayerOne) {
       grads.push_back(net.grads());
     }
     EXPECT_EQ(grads[0], grads[1]) << threads << " threads, simd " << simd;
+  }
+}
+
+// Pooling with the ReLU folded in (training reads Z and never writes R) gives the bits of pooling max(z, 0),
+// argmax included: on rows shorter and longer than one vector, odd sizes, windows with no positive pixel, and the
+// generic k×k path.
+TEST(FastPool, MaxPoolWithTheReluFoldedInEqualsPoolingTheReluOutput) {
+  for (bool simd : {false, true}) {
+    FastPathSettings settings(1, simd);
+    for (auto [h, w, k, s] : {std::array{10, 10, 2, 2}, std::array{13, 19, 2, 2}, std::array{28, 28, 2, 2},
+                              std::array{9, 11, 3, 2}}) {
+      const int ho = (h - k) / s + 1, wo = (w - k) / s + 1, planes = 12;
+      Tensor z = test::random_tensor({planes, 1, h, w}, 31);
+      for (std::size_t i = 0; i < z.size(); i += 7) z[i] = 0.0f;  // exact zeros: the ReLU keeps them
+      Tensor r = z;
+      for (std::size_t i = 0; i < r.size(); ++i) r[i] = r[i] >= 0.0f ? r[i] : 0.0f;
+      std::vector<float> y1(planes * ho * wo), y2(y1.size());
+      std::vector<unsigned> a1(y1.size()), a2(y1.size());
+      kernels::maxpool_forward(r.data(), planes, h, w, k, s, ho, wo, y1.data(), a1.data());
+      kernels::maxpool_forward(z.data(), planes, h, w, k, s, ho, wo, y2.data(), a2.data(), true);
+      EXPECT_EQ(y1, y2) << h << "x" << w << " k" << k << " s" << s << " simd " << simd;
+      EXPECT_EQ(a1, a2) << h << "x" << w << " k" << k << " s" << s << " simd " << simd;
+    }
   }
 }
 

@@ -51,9 +51,9 @@ class Network {
   // The output of layer i from the last forward pass, and ∂L/∂(input of layer i) from the last backward pass.
   const Tensor& activation(std::size_t i) const { return acts_.at(i + 1); }
   const Tensor& input_gradient(std::size_t i) const { return grads_act_.at(i); }
-  // Also compute ∂L/∂(network input) in backward, and keep every layer's input gradient (off by default: nobody
-  // needs them when training; then the gradient between a ReLU and the max pooling after it is not kept, as
-  // Conv2D → ReLU → MaxPool2D run backward with the ReLU folded into the pooling's pass).
+  // Also compute ∂L/∂(network input) in backward, and keep every activation and input gradient (off by default:
+  // nobody needs them when training; then Conv2D → ReLU → MaxPool2D run with the ReLU folded into the pooling, so
+  // a training pass keeps neither the ReLU's output nor the gradient between the ReLU and the pooling).
   void set_need_input_gradient(bool on) { need_input_grad_ = on; }
   // Label smoothing ε for training with softmax cross-entropy (forward_backward only; 0, the seeds' loss, by default).
   void set_label_smoothing(float eps);

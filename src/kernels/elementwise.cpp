@@ -20,7 +20,7 @@ namespace {
 // so that a strict > keeps the first maximum on ties and a NaN never wins, exactly as the scalar loop below)
 // deinterleaved from one 16-float load per input row. base = the flat index of r0[0] within its map.
 CNN_AVX512 void maxpool2x2_row_avx512(const float* r0, const float* r1, int W, int base0, int Wo, float* z,
-                                      unsigned* g) {
+                                      unsigned* g, bool relu) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
   const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
   for (int ox = 0; ox < Wo; ox += 8) {
@@ -43,6 +43,11 @@ CNN_AVX512 void maxpool2x2_row_avx512(const float* r0, const float* r1, int W, i
     k = _mm256_cmp_ps_mask(p11, best, _CMP_GT_OQ);
     best = _mm256_mask_mov_ps(best, k, p11);
     at = _mm256_mask_mov_epi32(at, k, _mm256_add_epi32(base, _mm256_set1_epi32(W + 1)));
+    if (relu) {  // max(·, 0) folded in: a window with no positive pixel is all zeros, whose first is the maximum
+      const __mmask8 pos = _mm256_cmp_ps_mask(best, _mm256_setzero_ps(), _CMP_GT_OQ);
+      best = _mm256_maskz_mov_ps(pos, best);
+      at = _mm256_mask_mov_epi32(base, pos, at);
+    }
     _mm256_mask_storeu_ps(z + ox, out_mask, best);
     _mm256_mask_storeu_epi32(g + ox, out_mask, at);
   }
@@ -147,7 +152,7 @@ void maxpool_backward(const float* dy, const unsigned* arg, const float* z, int 
 
 // y = max(window), arg = where it was (the first maximum in row-major order on ties, as the reference)
 void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride, int Ho, int Wo, float* y,
-                     unsigned* arg) {
+                     unsigned* arg, bool relu) {
   if (k == 2 && stride == 2) {
 #if defined(__x86_64__)
     const bool simd = simd_available();
@@ -161,7 +166,7 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
         const float* r1 = r0 + W;
 #if defined(__x86_64__)
         if (simd) {
-          maxpool2x2_row_avx512(r0, r1, W, 2 * oy * W, Wo, z + oy * Wo, g + oy * Wo);
+          maxpool2x2_row_avx512(r0, r1, W, 2 * oy * W, Wo, z + oy * Wo, g + oy * Wo, relu);
           continue;
         }
 #endif
@@ -172,8 +177,9 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
           if (r0[2 * ox + 1] > best) best = r0[2 * ox + 1], at = unsigned(base + 1);
           if (r1[2 * ox] > best) best = r1[2 * ox], at = unsigned(base + W);
           if (r1[2 * ox + 1] > best) best = r1[2 * ox + 1], at = unsigned(base + W + 1);
-          z[oy * Wo + ox] = best;
-          g[oy * Wo + ox] = at;
+          const bool keep = !relu || best > 0.0f;  // relu: max(·, 0) folded in, as in the vector kernel
+          z[oy * Wo + ox] = keep ? best : 0.0f;
+          g[oy * Wo + ox] = keep ? at : unsigned(base);
         }
       }
     }
@@ -191,8 +197,9 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
             const int idx = (oy * stride + i) * W + ox * stride + j;
             if (a[idx] > a[best]) best = idx;
           }
-        z[oy * Wo + ox] = a[best];
-        g[oy * Wo + ox] = unsigned(best);
+        const bool keep = !relu || a[best] > 0.0f;
+        z[oy * Wo + ox] = keep ? a[best] : 0.0f;
+        g[oy * Wo + ox] = keep ? unsigned(best) : unsigned((oy * stride) * W + ox * stride);
       }
   }
 }

@@ -116,8 +116,10 @@ void relu_forward(const float* x, float* y, std::size_t n);
 void relu_backward(const float* x, const float* dy, float* dx, std::size_t n);
 // Max pooling of `planes` H×W maps with k×k windows every `stride` pixels (no padding): y = max(window) and
 // arg = the flat index (within its map) of the first maximum.
+// relu: pool max(x, 0) instead, a ReLU before the pooling folded in (the same outputs and argmax as pooling the
+// ReLU's output: a window with no positive pixel is all zeros after it, and its first pixel is the maximum).
 void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride, int Ho, int Wo, float* y,
-                     unsigned* arg);
+                     unsigned* arg, bool relu = false);
 // Its adjoint: dx = dy at each window's argmax, 0 elsewhere (overlapping windows add up); z not null: times [z ≥ 0]
 // as well (a ReLU before the pooling, folded in). 2×2 windows with stride 2 write every pixel in one vectorised pass.
 void maxpool_backward(const float* dy, const unsigned* arg, const float* z, int planes, int H, int W, int k,

@@ -8,7 +8,10 @@
 namespace cnn {
 
 // z = max over the k×k window; remember where it was (the first maximum on ties). Fused: one pass writes both.
-void MaxPool2D::forward(const Tensor& x, Tensor& y, const Context&) {
+void MaxPool2D::forward(const Tensor& x, Tensor& y, const Context&) { run_forward(x, y, false); }
+void MaxPool2D::forward_through_relu(const Tensor& z, Tensor& y) { run_forward(z, y, true); }
+
+void MaxPool2D::run_forward(const Tensor& x, Tensor& y, bool relu) {
   check_input(x);
   const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w;
   y.resize(out_.with_batch(N));
@@ -18,7 +21,7 @@ void MaxPool2D::forward(const Tensor& x, Tensor& y, const Context&) {
     const int n0 = kernels::chunk_begin(N, chunks, c), n1 = kernels::chunk_begin(N, chunks, c + 1);
     const std::size_t first = std::size_t(n0) * C;
     kernels::maxpool_forward(x.data() + first * H * W, (n1 - n0) * C, H, W, k_, stride_, Ho, Wo,
-                             y.data() + first * Ho * Wo, argmax_.data() + first * Ho * Wo);
+                             y.data() + first * Ho * Wo, argmax_.data() + first * Ho * Wo, relu);
   });
 }
 

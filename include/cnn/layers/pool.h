@@ -35,8 +35,12 @@ class MaxPool2D : public Pool2D {
   // Conv2D → ReLU → MaxPool2D backward without the ReLU's own pass: dZ = dR·[z ≥ 0] with dR = dY at the argmax and
   // 0 elsewhere, written straight to dz (x: this layer's input, the ReLU's output; z: the ReLU's input).
   void backward_through_relu(const Tensor& x, const Tensor& dy, const Tensor& z, Tensor& dz);
+  // Its forward: y = max over the window of max(z, 0), straight from the ReLU's input z (the same y and argmax as
+  // pooling the ReLU's output, which need not be written at all).
+  void forward_through_relu(const Tensor& z, Tensor& y);
 
  private:
+  void run_forward(const Tensor& x, Tensor& y, bool relu);
   void run_backward(const Tensor& x, const Tensor& dy, const Tensor* relu_z, Tensor& dx);
   std::vector<std::uint32_t> argmax_;  // per output element: the flat index (within its map) of the maximum
 };
