@@ -1,7 +1,9 @@
 // Our side of the PyTorch comparison (bench/run.sh): train a preset net for one epoch on Fashion-MNIST with plain
 // SGD, then time inference over the test set, and print one line of key=value pairs:
 //   net=seed5 threads=1 train_ips=… infer_ips=… accuracy=… peak_rss_mb=… train_s=… loss=…
-// With --profile it also prints where a training step's time goes, per layer, forward and backward.
+// With --profile it also prints where a training step's time goes, per layer, forward and backward. With
+// --save-start PREFIX it writes the initial weights (PREFIX.params.f32, the network's flat layout) and the first
+// epoch's order (PREFIX.order.u32), from which bench/torch_bench.py --start PREFIX trains PyTorch's copy of the net.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -24,7 +26,7 @@ double peak_rss_mb() {
 void usage() {
   std::fprintf(stderr,
                "usage: cnn_bench [--net seed5] [--threads N] [--batch 50] [--lr 0.1] [--epochs 1] [--seed 1]\n"
-               "                 [--data DIR] [--train-limit N] [--infer-batch 50] [--profile]\n");
+               "                 [--data DIR] [--train-limit N] [--infer-batch 50] [--profile] [--save-start PREFIX]\n");
 }
 
 }  // namespace
@@ -38,6 +40,7 @@ int main(int argc, char** argv) try {
   std::uint64_t seed = 1;
   std::size_t train_limit = 0;
   bool profile = false;
+  std::string save_start;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -56,6 +59,7 @@ int main(int argc, char** argv) try {
     else if (a == "--seed") seed = std::stoull(next());
     else if (a == "--data") data_dir = next();
     else if (a == "--train-limit") train_limit = std::stoul(next());
+    else if (a == "--save-start") save_start = next();
     else if (a == "--profile") profile = true;
     else {
       usage();
@@ -68,6 +72,16 @@ int main(int argc, char** argv) try {
   if (train_limit && train_limit < data.train.count()) data.train = data.train.slice(0, train_limit);
   Network net = load_network(net_name);
   net.init(seed);
+  if (!save_start.empty()) {
+    const auto order = epoch_order(data.train.count(), seed, 0);
+    auto write = [](const std::string& path, const void* bytes_at, std::size_t bytes) {
+      std::FILE* f = std::fopen(path.c_str(), "wb");
+      const bool written = f && std::fwrite(bytes_at, 1, bytes, f) == bytes;
+      if ((f && std::fclose(f) != 0) || !written) throw Error("cannot write " + path);
+    };
+    write(save_start + ".params.f32", net.params().data(), net.params().size() * sizeof(float));
+    write(save_start + ".order.u32", order.data(), order.size() * sizeof(std::uint32_t));
+  }
   net.set_profiling(profile);
   Optimizer sgd({.lr = lr});
   Trainer trainer(net, sgd, {.epochs = epochs, .batch = batch, .seed = seed});

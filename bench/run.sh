@@ -7,11 +7,13 @@
 # Workload (both sides identical): Fashion-MNIST (/usr/share/datasets/fashion-mnist), batch 50, plain SGD lr 0.1,
 # one epoch of the 60,000 training images, then inference over the 10,000 test images in batches of 50 (best of
 # three passes). Each run is its own process, so peak RSS is that run's. Every (net, threads) pair runs with seeds
-# 1..CNN_BENCH_SEEDS (default 5; ours and PyTorch's runs alternate, so a busy spell of the machine hits both): the
-# table (bench/table.py, which also reads any earlier results file) gives the median speed, the median of the per-seed
-# ratios (each ours/PyTorch pair runs back to back, so a slow spell of this shared VM falls on both sides of a ratio)
-# and the mean ± standard deviation of the test accuracy over those seeds (after one epoch at lr 0.1 a single seed's
-# accuracy swings by a point or more either way, on both sides). PyTorch is Debian's python3-torch, run with
+# 1..CNN_BENCH_SEEDS (default 5; ours and PyTorch's runs alternate, so a busy spell of the machine hits both), and
+# PyTorch's run of a seed starts from our initial weights and takes the first epoch's batches in our order
+# (cnn_bench --save-start, torch_bench.py --start), so both sides train the same trajectory up to rounding (after one
+# epoch at lr 0.1 the accuracy of independent draws swings by 1–1.6 points from seed to seed, which would hide any
+# real difference). The table (bench/table.py, which also reads any earlier results file) gives the median speed, the
+# median of the per-seed ratios (each pair runs back to back, so a slow spell of this shared VM falls on both sides of
+# a ratio), the mean ± standard deviation of the test accuracy over the seeds, and the mean per-seed difference. PyTorch is Debian's python3-torch, run with
 # /usr/bin/python3, with OPENBLAS_NUM_THREADS, OMP_NUM_THREADS and torch.set_num_threads all set to the thread count.
 # Installs what it needs (python3-torch, python3-numpy, libbenchmark-dev) only when missing, builds into
 # build-bench/, and keeps the raw lines in bench/results/ (ignored by git).
@@ -40,6 +42,8 @@ cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DCNN_BUILD_BENCH=
 ninja -C build-bench cnn_bench cnn_microbench >/dev/null
 
 mkdir -p bench/results
+start=$(mktemp -d)  # each seed's initial weights and first-epoch order, shared by both sides
+trap 'rm -rf "$start"' EXIT
 out="bench/results/$(date +%Y%m%d-%H%M%S).txt"
 {
   echo "# $(date -u '+%Y-%m-%d %H:%M UTC')  $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores"
@@ -50,9 +54,9 @@ for net in $nets; do
     for seed in $(seq 1 "$seeds"); do
       echo "bench: $net, $t thread(s), seed $seed: ours, pytorch" >&2
       OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t ./build-bench/bench/cnn_bench --net "$net" --threads "$t" \
-        --seed "$seed" | sed "s/^/ours seed=$seed /" >>"$out"
+        --seed "$seed" --save-start "$start/$net-$seed" | sed "s/^/ours seed=$seed /" >>"$out"
       OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t /usr/bin/python3 bench/torch_bench.py \
-        --net "$net" --threads "$t" --seed "$seed" | sed "s/^/torch seed=$seed /" >>"$out"
+        --net "$net" --threads "$t" --seed "$seed" --start "$start/$net-$seed" | sed "s/^/torch seed=$seed /" >>"$out"
     done
   done
 done

@@ -16,16 +16,21 @@ for line in open(sys.argv[1]).read().splitlines():
     runs.setdefault((kv["net"], int(kv["threads"])), {}).setdefault(who, []).append(kv)
 seeds = max(len(r) for side in runs.values() for r in side.values())
 print(f"workload: Fashion-MNIST, batch 50, SGD lr 0.1, 1 epoch (60k images); inference 10k test images, batch 50; "
-      f"over {seeds} seeds: median speed, median of the per-seed ratios, mean ± sd accuracy")
+      f"over {seeds} seeds: median speed, median of the per-seed ratios, mean ± sd accuracy and per-seed difference")
 hdr = ("net", "thr", "train img/s ours", "pytorch", "ratio", "infer img/s ours", "pytorch", "ratio",
-       "peak RSS MB ours", "pytorch", "test acc ours", "pytorch")
-fmt = "| {:<6} | {:>3} | {:>16} | {:>8} | {:>5} | {:>16} | {:>8} | {:>5} | {:>16} | {:>7} | {:>13} | {:>13} |"
+       "peak RSS MB ours", "pytorch", "test acc ours", "pytorch", "ours − pytorch")
+fmt = ("| {:<6} | {:>3} | {:>16} | {:>8} | {:>5} | {:>16} | {:>8} | {:>5} | {:>16} | {:>7} | {:>13} | {:>13} "
+       "| {:>14} |")
 print(fmt.format(*hdr))
 print("|" + "|".join("-" * (len(c) + 2) for c in fmt.format(*hdr).split("|")[1:-1]) + "|")
 med = lambda rs, k: st.median(float(r[k]) for r in rs)
 def acc(rs):
     a = [100 * float(r["accuracy"]) for r in rs]
     return f"{st.mean(a):.2f}±{st.stdev(a):.2f}" if len(a) > 1 else f"{a[0]:.2f}"
+def diff(o, p):  # ours − PyTorch's accuracy, seed by seed (points): mean ± sd
+    theirs = {r.get("seed", "1"): float(r["accuracy"]) for r in p}
+    d = [100 * (float(r["accuracy"]) - theirs[r.get("seed", "1")]) for r in o if r.get("seed", "1") in theirs]
+    return f"{st.mean(d):+.2f}±{st.stdev(d):.2f}" if len(d) > 1 else f"{d[0]:+.2f}"
 def ratio(o, p, k):  # the median over seeds of ours / PyTorch, each pair run back to back
     theirs = {r.get("seed", "1"): float(r[k]) for r in p}
     return st.median(float(r[k]) / theirs[r.get("seed", "1")] for r in o if r.get("seed", "1") in theirs)
@@ -40,7 +45,7 @@ for (net, t), r in sorted(runs.items()):
                      f"{med(o, 'infer_ips'):.0f}", f"{med(p, 'infer_ips'):.0f}",
                      f"{ratio(o, p, 'infer_ips'):.2f}x",
                      f"{max(float(x['peak_rss_mb']) for x in o):.1f}", f"{max(float(x['peak_rss_mb']) for x in p):.1f}",
-                     acc(o), acc(p)))
+                     acc(o), acc(p), diff(o, p)))
 for net in ("seed5", "lenet5"):
     if (net, 1) in speed and (net, 2) in speed:
         print(f"{net} training, ours, 2 threads / 1 thread: {speed[(net, 2)] / speed[(net, 1)]:.2f}x")

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """PyTorch's side of bench/run.sh: the same nets, data, batch, optimizer and measurements as build-*/bench/cnn_bench.
 
-  /usr/bin/python3 bench/torch_bench.py --net seed5 --threads 1 [--data DIR] [--train-limit N]
+  /usr/bin/python3 bench/torch_bench.py --net seed5 --threads 1 [--data DIR] [--train-limit N] [--start PREFIX]
 
-Prints one line of key=value pairs in cnn_bench's format. Run with OPENBLAS_NUM_THREADS and OMP_NUM_THREADS set to
+Prints one line of key=value pairs in cnn_bench's format. --start PREFIX starts from cnn_bench --save-start's
+initial weights and first-epoch order instead of PyTorch's own draw, so both sides train the same trajectory. Run with OPENBLAS_NUM_THREADS and OMP_NUM_THREADS set to
 --threads as well (bench/run.sh does): without them PyTorch's "1 thread" still uses every core in places.
 """
 import argparse
@@ -38,6 +39,25 @@ def build(name):
     raise SystemExit(f"torch_bench: unknown net {name}")
 
 
+def load_start(net, prefix):
+    """cnn's flat parameters, layer by layer: conv weight [out, in, kh, kw] then bias, dense weight [in, out] then bias."""
+    flat = np.fromfile(f"{prefix}.params.f32", dtype=np.float32)
+    off = 0
+    with torch.no_grad():
+        for m in net:
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                w = m.weight
+                n = w.numel()
+                block = flat[off:off + n]
+                block = block.reshape(w.shape) if isinstance(m, nn.Conv2d) else block.reshape(w.shape[1], w.shape[0]).T
+                w.copy_(torch.from_numpy(np.ascontiguousarray(block)))
+                off += n
+                m.bias.copy_(torch.from_numpy(flat[off:off + m.bias.numel()]))
+                off += m.bias.numel()
+    if off != flat.size:
+        raise SystemExit(f"torch_bench: {prefix}.params.f32 holds {flat.size} floats, the net has {off}")
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--net", default="seed5")
@@ -49,6 +69,7 @@ def main():
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--train-limit", type=int, default=0)
     p.add_argument("--epochs", type=int, default=1, help="epochs to train (the timing covers all of them)")
+    p.add_argument("--start", default="", help="PREFIX of cnn_bench --save-start's weights and first-epoch order")
     a = p.parse_args()
 
     torch.set_num_threads(a.threads)
@@ -61,12 +82,19 @@ def main():
         xtr, ytr = xtr[:a.train_limit], ytr[:a.train_limit]
 
     net = build(a.net)
+    first_order = None
+    if a.start:
+        load_start(net, a.start)
+        first_order = torch.from_numpy(np.fromfile(f"{a.start}.order.u32", dtype=np.uint32).astype(np.int64))
+        if len(first_order) != len(ytr):
+            raise SystemExit(f"torch_bench: {a.start}.order.u32 holds {len(first_order)} indices, not {len(ytr)}")
     opt = torch.optim.SGD(net.parameters(), lr=a.lr)
     loss_fn = nn.CrossEntropyLoss()
     net.train()
     t0 = time.perf_counter()
-    for _ in range(a.epochs):
-        order = torch.randperm(len(ytr))  # a fresh shuffle every epoch
+    for epoch in range(a.epochs):
+        # a fresh shuffle every epoch (the first one cnn_bench's, with --start)
+        order = first_order if first_order is not None and epoch == 0 else torch.randperm(len(ytr))
         loss_sum = 0.0
         for b in range(0, len(ytr), a.batch):
             idx = order[b:b + a.batch]
