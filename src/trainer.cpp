@@ -128,6 +128,8 @@ void Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
     for (std::size_t b = 0; b < batches; ++b) {
       const int n = int(std::min(B, train.count() - b * B));
       train.batch(order.data() + b * B, n, x, y.data());
+      if (b + 1 < batches)
+        train.prefetch(order.data() + (b + 1) * B, int(std::min(B, train.count() - (b + 1) * B)));
       augment_batch(options_.augment, x, options_.seed, std::uint64_t(epoch) * batches + b);
       const double loss = net_.forward_backward(x, y.data(), std::uint64_t(epoch) * batches + b);
       if (!std::isfinite(loss))

@@ -20,6 +20,9 @@ struct Dataset {
   std::size_t count() const { return labels.size(); }
   // x ← images[indices[i]] / 255 for i < n (x resized to n×c×h×w), y[i] ← labels[indices[i]].
   void batch(const std::uint32_t* indices, int n, Tensor& x, int* y) const;
+  // Asks the CPU to start loading these images into its caches (a hint: the trainer names the next batch while the
+  // current one trains, so that batch() then finds them there instead of in memory, one random image at a time).
+  void prefetch(const std::uint32_t* indices, int n) const;
   // The images [begin, begin + n) as a new dataset.
   Dataset slice(std::size_t begin, std::size_t n) const;
 };

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "cnn/dataset.h"
+#include "kernels/kernels.h"
 #include "kernels/parallel.h"
 
 namespace cnn {
@@ -149,10 +150,19 @@ void Dataset::batch(const std::uint32_t* indices, int n, Tensor& x, int* y) cons
     for (int i = kernels::chunk_begin(n, chunks, c); i < kernels::chunk_begin(n, chunks, c + 1); ++i) {
       const std::uint8_t* src = images.data() + std::size_t(indices[i]) * S;
       float* dst = x.sample(i);
-      for (std::size_t k = 0; k < S; ++k) dst[k] = float(src[k]) * inv;
+      kernels::scale_u8(src, S, inv, dst);
       y[i] = labels[indices[i]];
     }
   });
+}
+
+void Dataset::prefetch(const std::uint32_t* indices, int n) const {
+  const std::size_t S = sample.sample_size();
+  for (int i = 0; i < n; ++i) {
+    const std::uint8_t* src = images.data() + std::size_t(indices[i]) * S;
+    for (std::size_t k = 0; k < S; k += 64) __builtin_prefetch(src + k);
+    __builtin_prefetch(src + S - 1);
+  }
 }
 
 Dataset Dataset::slice(std::size_t begin, std::size_t n) const {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace cnn::kernels {
 
@@ -108,6 +109,8 @@ void conv_input_grad_bv(const float* dz, std::size_t dz_stride, int images, int 
 void transpose(const float* src, int rows, int cols, std::size_t ld_src, float* dst, std::size_t ld_dst);
 
 // ---- element-wise and pooling ---------------------------------------------------------------------------------
+// dst_i = src_i·scale (8-bit pixels to floats; exact conversion, so the same bits with or without SIMD)
+void scale_u8(const std::uint8_t* src, std::size_t n, float scale, float* dst);
 // Σ x_i, vectorised, always in the same order for the same n.
 float sum(const float* x, std::size_t n);
 // y = x where x ≥ 0, else 0
