@@ -95,7 +95,7 @@ void conv_weight_grad_cv(const float* x, int C, int H, int W, const float* dzT, 
 // ---- batch-vector dA (AVX-512VL; valid padding, stride 1) ------------------------------------------------------
 // Vectors run across 8 images of the batch, so every lane does useful work whatever the row length, and dA is
 // scattered tap by tap straight from dZ (valid padding: every product lands inside dA, none is a padding zero).
-// Measured (kb harness, LeNet-5's C3: 10-pixel dZ rows, 14-pixel dA rows): see conv2d.cpp's choice.
+// LeNet-5's C3 (10-pixel dZ rows, 14-pixel dA rows): 80 GFLOP/s against 55 as a forward convolution (conv2d.cpp).
 bool conv_input_grad_uses_batch_vectors(bool padded, int kw, std::size_t work_floats);
 // Floats of workspace conv_input_grad_bv needs (per chunk of the batch).
 std::size_t conv_input_grad_bv_work(int O, int ho, int wo, int C, int kh, int kw);

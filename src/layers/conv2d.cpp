@@ -54,9 +54,9 @@ Shape Conv2D::infer(Shape in) {
   pad_h_ = ho + kh_ - 1, pad_w_ = wo + kw_ - 1;
   const bool padded = pad_top_ || pad_left_ || pad_bottom_ || pad_right_;
   col_at_ = P;
-  // dA: across the batch where there is no padding (LeNet-5's C3: 82 against 55 GFLOP/s as a forward convolution;
-  // seed5's C3: 80 against 56 tap by tap, kb harness), else as a forward convolution where dA's rows fill the
-  // vectors clearly better than dZ's, else tap by tap
+  // dA: across the batch where there is no padding (one layer's backward with and without dA, batch 50: LeNet-5's
+  // C3 80 against 55 GFLOP/s as a forward convolution, seed5's C3 60–80 against 56 tap by tap), else as a forward
+  // convolution where dA's rows fill the vectors clearly better than dZ's, else tap by tap
   da_batch_vectors_ = direct_ && kernels::conv_input_grad_uses_batch_vectors(
                                       padded, kw_, kernels::conv_input_grad_bv_work(out_c_, ho, wo, in.c, kh_, kw_));
   da_as_forward_ = direct_ && !da_batch_vectors_ && kernels::conv_da_as_forward(wo, in.w);
