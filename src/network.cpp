@@ -38,11 +38,15 @@ Network& Network::add(LayerPtr layer) {
   params_.resize(offsets_.back());
   grads_.resize(offsets_.back());
   rebind();
-  // Conv2D/Dense → ReLU: the first computes both in one pass over its output (bias + ReLU fused).
-  fused_.assign(layers_.size(), 0);
-  for (std::size_t i = 0; i + 1 < layers_.size(); ++i)
-    fused_[i] = (dynamic_cast<Conv2D*>(layers_[i].get()) || dynamic_cast<Dense*>(layers_[i].get())) &&
-                dynamic_cast<ReLU*>(layers_[i + 1].get()) && layers_[i + 1]->kind() == "relu";
+  // Conv2D/Dense → ReLU: the first computes both in one pass over its output (bias + ReLU fused); Conv2D → ReLU →
+  // MaxPool2D: in training the pooling takes the ReLU over (see forward and backward).
+  fused_.assign(layers_.size(), kNotFused);
+  for (std::size_t i = 0; i + 1 < layers_.size(); ++i) {
+    const bool conv = dynamic_cast<Conv2D*>(layers_[i].get()) != nullptr;
+    if ((conv || dynamic_cast<Dense*>(layers_[i].get())) && dynamic_cast<ReLU*>(layers_[i + 1].get()) &&
+        layers_[i + 1]->kind() == "relu")
+      fused_[i] = conv && i + 2 < layers_.size() && dynamic_cast<MaxPool2D*>(layers_[i + 2].get()) ? kReluPool : kRelu;
+  }
   return *this;
 }
 
@@ -89,17 +93,13 @@ const Tensor& Network::forward(const Tensor& x, const Context& ctx) {
   if (profiling_ && profile_.size() != layers_.size() + 1) profile_.assign(layers_.size() + 1, LayerTime{});
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     const auto t0 = profiling_ ? clock::now() : clock::time_point{};
-    auto* pool = ctx.mode == Mode::train && !need_input_grad_ && fused_with_relu(i) && i + 2 < layers_.size() &&
-                         dynamic_cast<Conv2D*>(layers_[i].get())
-                     ? dynamic_cast<MaxPool2D*>(layers_[i + 2].get())
-                     : nullptr;
-    if (pool) {
+    if (ctx.mode == Mode::train && !need_input_grad_ && pooled_after_relu(i)) {
       // training, Conv2D → ReLU → MaxPool2D: the pooling reads Z and applies the ReLU itself, so R, the ReLU's
       // output, is never written (its tensor only takes its shape); backward folds the ReLU into the pooling likewise
       layers_[i]->forward(acts_[i], acts_[i + 1], ctx);
       acts_[i + 2].resize(acts_[i + 1].shape());
       const auto t1 = profiling_ ? clock::now() : clock::time_point{};
-      pool->forward_through_relu(acts_[i + 1], acts_[i + 3]);
+      static_cast<MaxPool2D&>(*layers_[i + 2]).forward_through_relu(acts_[i + 1], acts_[i + 3]);
       if (profiling_) {
         profile_[i].forward_s += std::chrono::duration<double>(t1 - t0).count();
         profile_[i + 2].forward_s += since(t1);
@@ -130,16 +130,14 @@ void Network::backward(const Tensor& dout) {
   for (std::size_t i = layers_.size(); i-- > 0;) {
     const auto t0 = profiling_ ? clock::now() : clock::time_point{};
     Tensor* dx = (i > 0 || need_input_grad_) ? &grads_act_[i] : nullptr;
-    auto* pool = i >= 2 && !need_input_grad_ && fused_with_relu(i - 2) ? dynamic_cast<MaxPool2D*>(layers_[i].get())
-                                                                      : nullptr;
-    auto* pooled_conv = pool ? dynamic_cast<Conv2D*>(layers_[i - 2].get()) : nullptr;
-    if (pooled_conv) {
+    if (i >= 2 && !need_input_grad_ && pooled_after_relu(i - 2)) {
       // Conv2D → ReLU → MaxPool2D: the pooling writes ∂L/∂Z with the ReLU's mask applied (one pass instead of two;
       // ∂L/∂R, between the ReLU and the pooling, is not kept: set_need_input_gradient(true) keeps every one)
-      pool->backward_through_relu(acts_[i], grads_act_[i + 1], acts_[i - 1], grads_act_[i - 1]);
+      static_cast<MaxPool2D&>(*layers_[i]).backward_through_relu(acts_[i], grads_act_[i + 1], acts_[i - 1],
+                                                                  grads_act_[i - 1]);
       const auto t1 = profiling_ ? clock::now() : clock::time_point{};
       Tensor* dx_conv = (i - 2 > 0 || need_input_grad_) ? &grads_act_[i - 2] : nullptr;
-      pooled_conv->backward(acts_[i - 2], acts_[i - 1], grads_act_[i - 1], dx_conv);
+      layers_[i - 2]->backward(acts_[i - 2], acts_[i - 1], grads_act_[i - 1], dx_conv);
       if (profiling_) {
         profile_[i].backward_s += std::chrono::duration<double>(t1 - t0).count();
         profile_[i - 2].backward_s += since(t1);

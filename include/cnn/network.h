@@ -83,7 +83,9 @@ class Network {
  private:
   void rebind();
   // Whether layer i is a Conv2D or Dense followed by a ReLU, computed together in one pass.
-  bool fused_with_relu(std::size_t i) const { return i + 1 < fused_.size() && fused_[i]; }
+  bool fused_with_relu(std::size_t i) const { return i + 1 < fused_.size() && fused_[i] != kNotFused; }
+  // layer i is a Conv2D whose ReLU (i + 1) a MaxPool2D (i + 2) follows
+  bool pooled_after_relu(std::size_t i) const { return i + 2 < fused_.size() && fused_[i] == kReluPool; }
 
   Shape input_;
   std::vector<LayerPtr> layers_;
@@ -95,7 +97,9 @@ class Network {
   std::vector<Tensor> grads_act_;      // grads_act_[i] = ∂L/∂acts_[i]
   bool need_input_grad_ = false;
   float smoothing_ = 0.0f;
-  std::vector<std::uint8_t> fused_;    // fused_[i]: layer i (Conv2D or Dense) computes layer i + 1's ReLU too
+  enum Fusion : std::uint8_t { kNotFused, kRelu, kReluPool };
+  std::vector<std::uint8_t> fused_;    // fused_[i]: layer i (Conv2D or Dense) computes layer i + 1's ReLU too;
+                                       // kReluPool: a Conv2D, and layer i + 2 is a MaxPool2D
   bool profiling_ = false;
   std::vector<LayerTime> profile_;
 };

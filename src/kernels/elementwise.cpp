@@ -1,4 +1,5 @@
-// Element-wise and pooling kernels: plain loops the compiler vectorises (they are bound by memory, not arithmetic).
+// Element-wise and pooling kernels: bound by memory, not arithmetic. Plain loops where the compiler vectorises them;
+// AVX-512 by hand for 2×2 max pooling (both ways, the argmax kept) and the 8-bit pixel conversion, which it does not.
 #include <algorithm>
 #include <bit>
 #include <cstddef>
@@ -8,7 +9,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
-#define CNN_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx2,fma")))
+#define CNN_AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
 #endif
 
 namespace cnn::kernels {

@@ -57,8 +57,8 @@ Shape Conv2D::infer(Shape in) {
   // dA: across the batch where there is no padding (one layer's backward with and without dA, batch 50: LeNet-5's
   // C3 80 against 55 GFLOP/s as a forward convolution, seed5's C3 60–80 against 56 tap by tap), else as a forward
   // convolution where dA's rows fill the vectors clearly better than dZ's, else tap by tap
-  da_batch_vectors_ = direct_ && kernels::conv_input_grad_uses_batch_vectors(
-                                      padded, kw_, kernels::conv_input_grad_bv_work(out_c_, ho, wo, in.c, kh_, kw_));
+  const std::size_t bv_work = kernels::conv_input_grad_bv_work(out_c_, ho, wo, in.c, kh_, kw_);
+  da_batch_vectors_ = direct_ && kernels::conv_input_grad_uses_batch_vectors(padded, kw_, bv_work);
   da_as_forward_ = direct_ && !da_batch_vectors_ && kernels::conv_da_as_forward(wo, in.w);
   dzpad_h_ = in.h + kh_ - 1, dzpad_w_ = in.w + kw_ - 1;
   dzpad_at_ = P;
@@ -67,7 +67,7 @@ Shape Conv2D::infer(Shape in) {
   cv_weight_grad_ = direct_ && kernels::conv_weight_grad_uses_channel_vectors(out_c_, kw_);
   wt_.assign(cv_forward_ ? P - out_c_ : 0, 0.0f);
   dwt_at_ = dzpad_at_ + (da_as_forward_      ? std::size_t(out_c_) * dzpad_h_ * dzpad_w_
-                         : da_batch_vectors_ ? kernels::conv_input_grad_bv_work(out_c_, ho, wo, in.c, kh_, kw_)
+                         : da_batch_vectors_ ? bv_work
                                              : 0);
   const std::size_t opad = std::size_t(out_c_ + 7) / 8 * 8;  // the channel axis of dwT and dzT, padded to whole vectors
   dzt_at_ = dwt_at_ + (cv_weight_grad_ ? opad * in.c * kh_ * kw_ : 0);

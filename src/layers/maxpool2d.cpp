@@ -27,10 +27,12 @@ void MaxPool2D::run_forward(const Tensor& x, Tensor& y, bool relu) {
 
 // dA = dZ at the argmax of each window, 0 elsewhere (overlapping windows add up); relu_z not null: times
 // [z ≥ 0] as well (the ReLU before this layer, seed 004's rule, folded into the same pass).
-void MaxPool2D::run_backward(const Tensor& x, const Tensor& dy, const Tensor* relu_z, Tensor& dx) {
+void MaxPool2D::run_backward(const Tensor& x, const Tensor& dy, const Tensor* relu_z, Tensor* dx_out) {
   check_input(x);
   if (!out_.same_sample(dy.shape())) check_sample_shape("maxpool2d layer (backward dZ)", out_, dy.shape());
   if (relu_z && !(relu_z->shape() == x.shape())) check_shape("maxpool2d layer (fused relu)", x.shape(), relu_z->shape());
+  if (!dx_out) return;
+  Tensor& dx = *dx_out;
   const int N = x.shape().n, C = in_.c, HW = in_.h * in_.w, HWo = out_.h * out_.w;
   dx.resize(x.shape());
   const int chunks = kernels::batch_chunks(N);
@@ -43,15 +45,11 @@ void MaxPool2D::run_backward(const Tensor& x, const Tensor& dy, const Tensor* re
 }
 
 void MaxPool2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
-  if (dx) run_backward(x, dy, nullptr, *dx);
-  else {
-    check_input(x);
-    if (!out_.same_sample(dy.shape())) check_sample_shape("maxpool2d layer (backward dZ)", out_, dy.shape());
-  }
+  run_backward(x, dy, nullptr, dx);
 }
 
 void MaxPool2D::backward_through_relu(const Tensor& x, const Tensor& dy, const Tensor& z, Tensor& dz) {
-  run_backward(x, dy, &z, dz);
+  run_backward(x, dy, &z, &dz);
 }
 
 }  // namespace cnn

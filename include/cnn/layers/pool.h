@@ -41,7 +41,7 @@ class MaxPool2D : public Pool2D {
 
  private:
   void run_forward(const Tensor& x, Tensor& y, bool relu);
-  void run_backward(const Tensor& x, const Tensor& dy, const Tensor* relu_z, Tensor& dx);
+  void run_backward(const Tensor& x, const Tensor& dy, const Tensor* relu_z, Tensor* dx);
   std::vector<std::uint32_t> argmax_;  // per output element: the flat index (within its map) of the maximum
 };
 
