@@ -41,24 +41,37 @@ void BM_OpenBLAS_SGEMM(benchmark::State& state) {
 }
 BENCHMARK(BM_OpenBLAS_SGEMM)->Arg(1024)->Unit(benchmark::kMillisecond);
 
-struct ConvShape {
+struct ConvCase {
   const char* name;
   int c, h, w, o, k, stride;
   Padding pad;
+  Pads pads = {};  // for Padding::explicit_pads
+  bool bias = true;
 };
-const ConvShape kConvs[] = {
-    {"seed5_C1", 1, 28, 28, 6, 5, 1, Padding::valid},      {"seed5_C3", 6, 12, 12, 12, 5, 1, Padding::valid},
-    {"lenet5_C1", 1, 28, 28, 6, 5, 1, Padding::same},      {"lenet5_C3", 6, 14, 14, 16, 5, 1, Padding::valid},
+const ConvCase kConvs[] = {
+    {"seed5_C1", 1, 28, 28, 6, 5, 1, Padding::valid},
+    {"seed5_C3", 6, 12, 12, 12, 5, 1, Padding::valid},
+    {"lenet5_C1", 1, 28, 28, 6, 5, 1, Padding::same},
+    {"lenet5_C3", 6, 14, 14, 16, 5, 1, Padding::valid},
     {"alexnet_conv3", 256, 13, 13, 384, 3, 1, Padding::same},
+    // CIFAR-10 ResNets (He et al. 2016, section 4.2): 3×3 pad 1 without bias at 16/32/64 maps of 32/16/8 pixels, the
+    // stride-2 3×3 and 1×1 convolutions between stages
+    {"resnet_stem_3to16_32px", 3, 32, 32, 16, 3, 1, Padding::explicit_pads, {1, 1, 1, 1}, false},
+    {"resnet_16_32px", 16, 32, 32, 16, 3, 1, Padding::explicit_pads, {1, 1, 1, 1}, false},
+    {"resnet_32_16px", 32, 16, 16, 32, 3, 1, Padding::explicit_pads, {1, 1, 1, 1}, false},
+    {"resnet_64_8px", 64, 8, 8, 64, 3, 1, Padding::explicit_pads, {1, 1, 1, 1}, false},
+    {"resnet_down_16to32_s2", 16, 32, 32, 32, 3, 2, Padding::explicit_pads, {1, 1, 1, 1}, false},
+    {"resnet_shortcut_1x1_16to32_s2", 16, 32, 32, 32, 1, 2, Padding::explicit_pads, {0, 0, 0, 0}, false},
 };
 
 // mode 0: forward; 1: backward (dW, db and dA). simd false forces the im2col + SGEMM family.
-void BM_Conv(benchmark::State& state, ConvShape s, int mode, bool simd) {
+void BM_Conv(benchmark::State& state, ConvCase s, int mode, bool simd) {
   set_threads(1);
   kernels::set_simd_enabled(simd);
   const int batch = s.c > 64 ? 4 : 50;
   Network net({1, s.c, s.h, s.w});
-  net.add<Conv2D>(s.o, s.k, s.stride, s.pad);
+  if (s.pad == Padding::explicit_pads) net.add<Conv2D>(s.o, s.k, s.stride, s.pads, s.bias);
+  else net.add<Conv2D>(s.o, s.k, s.stride, s.pad, s.bias);
   net.init(1);
   net.set_need_input_gradient(true);
   kernels::set_simd_enabled(true);
@@ -152,7 +165,7 @@ void BM_SeedStep(benchmark::State& state, const char* preset) {
 }
 
 [[maybe_unused]] const bool registered = [] {
-  for (const ConvShape& s : kConvs) {
+  for (const ConvCase& s : kConvs) {
     for (int mode : {0, 1})
       for (bool simd : {true, false}) {
         const std::string name = std::string("BM_Conv/") + s.name + (mode ? "/backward" : "/forward") +

@@ -97,10 +97,13 @@ TEST_P(FastConv, RandomShapesMatchTheReference) {
 TEST_P(FastConv, TheSeedNetShapesMatchTheReference) {
   const auto [simd, threads] = GetParam();
   FastPathSettings settings(threads, simd);
-  for (const RandomConv& p : {RandomConv{5, 1, 28, 28, 6, 5, 5, 1, Padding::valid}, RandomConv{5, 6, 12, 12, 12, 5, 5, 1, Padding::valid},
-                              RandomConv{3, 1, 28, 28, 6, 5, 5, 1, Padding::same}, RandomConv{3, 6, 14, 14, 16, 5, 5, 1, Padding::valid}, RandomConv{50, 6, 14, 14, 16, 5, 5, 1, Padding::valid},
-                              RandomConv{2, 3, 9, 11, 24, 3, 4, 1, Padding::same}, RandomConv{4, 2, 12, 9, 8, 6, 2, 1, Padding::valid},
-                              RandomConv{9, 4, 10, 16, 8, 3, 7, 1, Padding::valid}, RandomConv{17, 3, 7, 12, 5, 4, 5, 1, Padding::valid}})
+  const RandomConv shapes[] = {
+      {5, 1, 28, 28, 6, 5, 5, 1, Padding::valid},  {5, 6, 12, 12, 12, 5, 5, 1, Padding::valid},
+      {3, 1, 28, 28, 6, 5, 5, 1, Padding::same},   {3, 6, 14, 14, 16, 5, 5, 1, Padding::valid},
+      {50, 6, 14, 14, 16, 5, 5, 1, Padding::valid}, {2, 3, 9, 11, 24, 3, 4, 1, Padding::same},
+      {4, 2, 12, 9, 8, 6, 2, 1, Padding::valid},   {9, 4, 10, 16, 8, 3, 7, 1, Padding::valid},
+      {17, 3, 7, 12, 5, 4, 5, 1, Padding::valid}};
+  for (const RandomConv& p : shapes)
     for (bool relu : {false, true}) {
       check_conv(p, relu);
       if (HasFatalFailure()) return;

@@ -3,6 +3,7 @@
 
 #include <cstring>
 
+#include "kernels/conv_kernels.h"
 #include "kernels/kernels.h"
 
 namespace cnn::kernels {
@@ -19,8 +20,9 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
               alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-void im2col(const float* x, int C, int H, int W, int kh, int kw, int stride, int pad_top, int pad_left, int Ho,
-            int Wo, float* col) {
+void im2col(const ConvShape& s, const float* x, float* col) {
+  const int C = s.C, H = s.H, W = s.W, kh = s.kh, kw = s.kw, stride = s.stride, Ho = s.Ho, Wo = s.Wo;
+  const int pad_top = s.pad_top, pad_left = s.pad_left;
   for (int c = 0; c < C; ++c)
     for (int i = 0; i < kh; ++i)
       for (int j = 0; j < kw; ++j) {
@@ -41,8 +43,9 @@ void im2col(const float* x, int C, int H, int W, int kh, int kw, int stride, int
       }
 }
 
-void col2im_add(const float* col, int C, int H, int W, int kh, int kw, int stride, int pad_top, int pad_left,
-                int Ho, int Wo, float* dx) {
+void col2im_add(const ConvShape& s, const float* col, float* dx) {
+  const int C = s.C, H = s.H, W = s.W, kh = s.kh, kw = s.kw, stride = s.stride, Ho = s.Ho, Wo = s.Wo;
+  const int pad_top = s.pad_top, pad_left = s.pad_left;
   for (int c = 0; c < C; ++c)
     for (int i = 0; i < kh; ++i)
       for (int j = 0; j < kw; ++j) {

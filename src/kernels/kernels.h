@@ -1,11 +1,6 @@
 // The fast path's building blocks. Layers call these; src/reference/ holds the literal formulas they are tested
-// against (tests/test_reference.cpp, tests/test_fast_*.cpp).
-//
-// Two families, chosen per layer shape (see conv_uses_direct):
-//   direct   stride-1 convolutions computed straight from the image rows with AVX-512VL (8-float vectors along
-//            the output row, 32 registers of accumulators); no unfolded copy of the input is ever made.
-//   im2col   the image unfolded into columns and one OpenBLAS SGEMM: any stride, and the portable path on CPUs
-//            without AVX-512.
+// against (tests/test_reference.cpp, tests/test_fast_*.cpp). The convolutions have their own headers: the kernels
+// by family in conv_kernels.h, and conv_plan.h, which chooses among them once per layer shape.
 #pragma once
 
 #include <cstddef>
@@ -24,7 +19,9 @@ inline float window_sum(const float* a, int W, int y0, int x0, int k) {
 // ---- CPU features -------------------------------------------------------------------------------------------
 // True when the CPU has AVX-512F and AVX-512VL (checked once at run time) and SIMD was not switched off.
 bool simd_available();
-// Switches the SIMD kernels off (false) or back on where the CPU has them; for tests and benchmarks.
+// Switches the SIMD kernels off (false) or back on where the CPU has them; for tests and benchmarks. Element-wise
+// kernels look at every call; a convolution layer chooses its kernels once, when it is set up (its ConvPlan), so a
+// layer built with SIMD off stays on the portable path.
 void set_simd_enabled(bool on);
 
 // ---- GEMM ---------------------------------------------------------------------------------------------------
@@ -33,15 +30,6 @@ void set_simd_enabled(bool on);
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
           int ldb, float beta, float* C, int ldc);
 
-// ---- im2col ---------------------------------------------------------------------------------------------------
-// Unfolds one C×H×W image into columns: col[(c·kh + i)·kw + j][y·Wo + x] = X[c][y·s + i − pt][x·s + j − pl],
-// zero outside the image. A convolution is then one matrix product: Z = W[C_out, C·kh·kw] · col.
-void im2col(const float* x, int C, int H, int W, int kh, int kw, int stride, int pad_top, int pad_left, int Ho,
-            int Wo, float* col);
-// The adjoint of im2col: adds every column entry back onto the pixel it was read from (dx must start at zero).
-void col2im_add(const float* col, int C, int H, int W, int kh, int kw, int stride, int pad_top, int pad_left,
-                int Ho, int Wo, float* dx);
-
 // Register-tiled GEMM for small products (kernels/gemm_small.cpp), when B (K×N) fits in L2 and the CPU has AVX-512:
 //   C[m][n] = (accumulate ? C[m][n] : 0) + Σ_k A(m, k)·B[k][n]  with A(m, k) = a[m·a_ms + k·a_ks] (any strides, so
 // A or Aᵀ), B and C row-major. Each C element is one sum in k order, however the caller cuts M or N into chunks.
@@ -49,62 +37,7 @@ bool gemm_small_fits(int K, int N);
 void gemm_small(int M, int N, int K, const float* a, std::size_t a_ms, std::size_t a_ks, const float* b,
                 std::size_t ldb, float* c, std::size_t ldc, bool accumulate);
 
-// ---- direct stride-1 convolution (AVX-512VL; call only when simd_available()) --------------------------------
-// Whether the direct kernels beat im2col + SGEMM for this shape (bench/microbench.cpp measures both): they win
-// for stride 1 while the 8-wide vectors along an output row are mostly full and the dot products are short
-// (C_in·kh·kw up to a few hundred: seed5, LeNet-5); for long ones (AlexNet's 256·3·3) SGEMM's blocking wins.
-bool conv_uses_direct(int stride, int wo, int c_in, int kh, int kw);
-// For a direct layer: whether dA = pad(dZ) ⊗ rot180(W) runs faster as a forward convolution over the zero-bordered
-// dZ (vectors along the W-wide rows of dA, rows of padding skipped) than tap by tap over the wo-wide rows of dZ
-// (conv_input_grad_direct). Measured (bench/microbench.cpp): the forward form wins when dA's rows fill the vector
-// lanes clearly better than dZ's (LeNet-5's C3: 14 against 10 pixels), and loses when dZ's rows are full (seed5).
-bool conv_da_as_forward(int wo, int w_in);
-
-// One image:  z[o][y][x] = Σ_c Σ_i Σ_j x[c][y + i][x + j]·w[o][c][i][j] + bias[o]     (y < ho, x < wo)
-// x holds C planes of H×W with any padding already in place (ho + kh − 1 ≤ H, wo + kw − 1 ≤ W); bias may be
-// null (no bias). When relu is not null it also receives the fused ReLU: relu = z where z ≥ 0, else 0.
-// When the caller knows that only rows [nz_top, nz_top + nz_rows) of x can be nonzero (a zero-bordered dZ, for
-// dA), the products with the other rows are skipped (nz_rows < 0: every row may be nonzero).
-void conv_forward_direct(const float* x, int C, int H, int W, const float* w, int O, int kh, int kw,
-                         const float* bias, float* z, float* relu, int ho, int wo, int nz_top = 0, int nz_rows = -1);
-// One image:  dA = pad(dZ) ⊗ rot180(W), computed as dA[c][y + i − pt][x + j − pl] += Σ_o W[o][c][i][j]·dZ[o][y][x]
-// (every multiply-add of the formula, none with padding zeros); dx (C×H×W) is overwritten.
-void conv_input_grad_direct(const float* dz, int O, int ho, int wo, const float* w, int C, int kh, int kw, int H,
-                            int W, int pad_top, int pad_left, float* dx);
-// `images` images (x_stride and dz_stride floats apart), added into dw:
-//   dw[o][c][i][j] += Σ_n Σ_y Σ_x dz_n[o][y][x]·x_n[c][y + i][x + j]
-void conv_weight_grad_direct(const float* x, std::size_t x_stride, int C, int H, int W, const float* dz,
-                             std::size_t dz_stride, int O, int kh, int kw, int ho, int wo, int images, float* dw);
-
-// ---- channel-vector stride-1 convolution (AVX-512VL; for O a multiple of 8 and rows too short for 8-wide vectors) --
-// Vectors run across 8 output channels instead of along a row, so rows of any length fill them. Measured
-// (bench/microbench.cpp, LeNet-5's C3): forward 85 GFLOP/s against 51 along its 10-pixel rows, weight gradient 92
-// against 42 (no horizontal sums at all). The weight gradient takes them whenever at least ¾ of the lanes hold real
-// channels (O padded to a multiple of 8 in its workspaces; kw ≤ 6); the forward pass only for O a multiple of 8 and
-// rows that fill less than 80% of the lanes (for full rows the row kernels are as fast).
-bool conv_weight_grad_uses_channel_vectors(int O, int kw);
-bool conv_forward_uses_channel_vectors(int O, int wo, int kw);
-// One image, as conv_forward_direct, with the weights laid out wT[c][i][j][o].
-void conv_forward_cv(const float* x, int C, int H, int W, const float* wT, int O, int kh, int kw, const float* bias,
-                     float* z, float* relu, int ho, int wo);
-// One image, added into dwT[c][i][j][o]:  dwT[c][i][j][o] += Σ_y Σ_x dzT[y·wo + x][o]·x[c][y + i][x + j]
-// (dzT is the image's dZ with the channel axis last; O must be a multiple of 8: pad it).
-void conv_weight_grad_cv(const float* x, int C, int H, int W, const float* dzT, int O, int kh, int kw, int ho, int wo,
-                         float* dwT);
-
-// ---- batch-vector dA (AVX-512VL; valid padding, stride 1) ------------------------------------------------------
-// Vectors run across 8 images of the batch, so every lane does useful work whatever the row length, and dA is
-// scattered tap by tap straight from dZ (valid padding: every product lands inside dA, none is a padding zero).
-// LeNet-5's C3 (10-pixel dZ rows, 14-pixel dA rows): 80 GFLOP/s against 55 as a forward convolution (conv2d.cpp).
-bool conv_input_grad_uses_batch_vectors(bool padded, int kw, std::size_t work_floats);
-// Floats of workspace conv_input_grad_bv needs (per chunk of the batch).
-std::size_t conv_input_grad_bv_work(int O, int ho, int wo, int C, int kh, int kw);
-// `images` images (dz_stride and dx_stride floats apart):  dA_n[c][y + i][x + j] = Σ_o Σ_(y,x) W[o][c][i][j]·dZ_n[o][y][x]
-// (dx, C × (ho + kh − 1) × (wo + kw − 1) per image, is overwritten). Each image's sums run in the same order whatever
-// images share its vector, so the results do not depend on how the batch is cut into chunks.
-void conv_input_grad_bv(const float* dz, std::size_t dz_stride, int images, int O, int ho, int wo, const float* w,
-                        int C, int kh, int kw, float* dx, std::size_t dx_stride, float* work);
-
+// ---- transpose (transpose.cpp) ------------------------------------------------------------------------------
 // dst[c·ld_dst + r] = src[r·ld_src + c] for r < rows, c < cols (8×8 blocks with AVX where the CPU has it)
 void transpose(const float* src, int rows, int cols, std::size_t ld_src, float* dst, std::size_t ld_dst);
 

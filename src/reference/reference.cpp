@@ -77,8 +77,9 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, int str
         Tensor part = correlate_valid(zero_pad(map_of(x, n, c), p.top, p.bottom, p.left, p.right), map_of(w, o, c));
         add_map(full, 0, 0, part);
       }
+      const float bias = b.empty() ? 0.0f : b[std::size_t(o)];
       for (int y = 0; y < Ho; ++y)
-        for (int xx = 0; xx < Wo; ++xx) z.at(n, o, y, xx) = full.at(0, 0, y * stride, xx * stride) + b[std::size_t(o)];
+        for (int xx = 0; xx < Wo; ++xx) z.at(n, o, y, xx) = full.at(0, 0, y * stride, xx * stride) + bias;
     }
   return z;
 }

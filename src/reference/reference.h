@@ -20,7 +20,7 @@ struct Pads {
   int top = 0, bottom = 0, left = 0, right = 0;
 };
 
-// Z[n][o] = Σ_c (pad(A[n][c]) ⊗ W[o][c]) sampled every `stride` pixels + b[o]
+// Z[n][o] = Σ_c (pad(A[n][c]) ⊗ W[o][c]) sampled every `stride` pixels + b[o]   (b empty: no bias)
 Tensor conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, int stride, Pads p);
 struct ConvGrads {
   Tensor dx, dw, db;

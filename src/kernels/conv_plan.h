@@ -1,0 +1,71 @@
+// A convolution layer's plan: which kernel family (conv_kernels.h) computes each of its three products for its
+// shape on this CPU, and the workspaces they need, both decided once, when the layer is set up (Conv2D::infer), so a
+// training step neither chooses nor allocates. Conv2D holds the formulas and calls the plan; the thresholds that
+// choose, and the measurements behind them, are in conv_plan.cpp.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "kernels/conv_shape.h"
+
+namespace cnn::kernels {
+
+enum class ForwardKernel { im2col, rows, channels };
+enum class WeightGradKernel { im2col, rows, channels };
+// taps: conv_input_grad_taps; as_forward: a forward convolution of the zero-bordered dZ with rot180(W) along rows;
+// batch: conv_input_grad_batch
+enum class InputGradKernel { im2col, taps, as_forward, batch };
+
+class ConvPlan {
+ public:
+  // Chooses for simd_available() as it is now (a plan made with SIMD switched off stays on the portable path) and
+  // sizes the workspaces of kMaxChunks chunks (kernels/parallel.h).
+  explicit ConvPlan(const ConvShape& s);
+
+  const ConvShape& shape() const { return s_; }
+  ForwardKernel forward_kernel() const { return forward_; }
+  WeightGradKernel weight_grad_kernel() const { return weight_grad_; }
+  InputGradKernel input_grad_kernel() const { return input_grad_; }
+  // "im2col", or "direct" and the direct variants chosen: ", forward over channels", ", dW over channels",
+  // ", dA as forward", ", dA over the batch" (in that order).
+  std::string describe() const;
+  std::size_t workspace_floats() const;  // everything the plan holds, for all chunks
+
+  // Before a batch's chunks run, on the calling thread: W in the layouts the chosen kernels read, and room for the
+  // zero-bordered copies of `batch` images where the direct kernels need them (grown once, for the largest batch).
+  void prepare_forward(const float* w, int batch);
+  void prepare_backward(const float* w, int batch, bool input_grad);
+
+  // Images [n0, n1) of a batch, as chunk `chunk` (each chunk has its own workspace, so chunks run in parallel).
+  // x, z, dz and dx hold whole batches, image after image.
+  //   z_n = x_n ⊗ w + b   (b null: no bias);  relu not null: also relu_n = max(z_n, 0)
+  void forward(int chunk, int n0, int n1, const float* x, const float* w, const float* b, float* z, float* relu);
+  //   dw = Σ_n x_n ⊗ dz_n over the chunk's images (overwritten)
+  void weight_grad(int chunk, int n0, int n1, const float* x, const float* dz, float* dw);
+  //   dx_n = pad(dz_n) ⊗ rot180(w) for each of the chunk's images (overwritten)
+  void input_grad(int chunk, int n0, int n1, const float* dz, const float* w, float* dx);
+  // The chunk's own shape().params() floats, for its partial sums of dW, then db.
+  float* partial(int chunk) { return work(chunk); }
+
+ private:
+  ConvShape s_;
+  ConvShape da_shape_;  // dA as a forward convolution: C maps from O zero-bordered dZ planes
+  ForwardKernel forward_ = ForwardKernel::im2col;
+  WeightGradKernel weight_grad_ = WeightGradKernel::im2col;
+  InputGradKernel input_grad_ = InputGradKernel::im2col;
+  bool pad_copies_ = false;  // the direct kernels read each image from a zero-bordered copy
+  // Where each part of a chunk's workspace starts: after the partial dW and db, the im2col columns of one image;
+  // or the dA kernel's (zero-bordered dZ planes, or 8 images' dZ and dA), then dW and one image's dZ with the
+  // channel axis last.
+  std::size_t col_at_ = 0, da_at_ = 0, dwt_at_ = 0, dzt_at_ = 0, chunk_floats_ = 0;
+  std::vector<float> work_;
+  std::vector<float> wt_;    // wt[c][i][j][o] = W[o][c][i][j]
+  std::vector<float> wrot_;  // rot180(W) with the channel axes swapped: wrot[c][o][i][j] = W[o][c][kh−1−i][kw−1−j]
+  std::vector<float> xpad_;  // every image of the batch in its zero-bordered planes (the border is never written)
+
+  float* work(int chunk) { return work_.data() + std::size_t(chunk) * chunk_floats_; }
+  const float* padded_image(const float* x, int n);
+};
+
+}  // namespace cnn::kernels
