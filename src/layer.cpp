@@ -13,15 +13,27 @@ nlohmann::json Layer::spec() const {
   return j;
 }
 
-Shape Layer::setup(Shape input) {
-  input.n = 1;
-  if (input.c <= 0 || input.h <= 0 || input.w <= 0)
-    throw Error(kind() + " layer: input shape " + input.sample_str() + " has an empty dimension");
-  Shape out = infer(input);
-  in_ = input;
+Shape Layer::setup(Shape input) { return setup(std::span<const Shape>(&input, 1)); }
+
+Shape Layer::setup(std::span<const Shape> inputs) {
+  if (inputs.empty()) throw Error(kind() + " layer: no input");
+  std::vector<Shape> in(inputs.begin(), inputs.end());
+  for (Shape& s : in) {
+    s.n = 1;
+    if (s.c <= 0 || s.h <= 0 || s.w <= 0)
+      throw Error(kind() + " layer: input shape " + s.sample_str() + " has an empty dimension");
+  }
+  Shape out = in.size() == 1 && arity() == 1 ? infer(in[0]) : infer(std::span<const Shape>(in));
+  in_ = in[0];
   out_ = out;
   out_.n = 1;
   return out_;
+}
+
+Shape Layer::infer(std::span<const Shape> inputs) {
+  if (inputs.size() != 1)
+    throw Error(kind() + " layer: takes one input, got " + std::to_string(inputs.size()));
+  return infer(inputs[0]);
 }
 
 void Layer::check_input(const Tensor& x) const { check_sample_shape(kind() + " layer", in_, x.shape()); }

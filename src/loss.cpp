@@ -5,14 +5,15 @@
 #include <vector>
 
 #include "cnn/layers/activation.h"
+#include "kernels/kernels.h"
 
 namespace cnn {
 
-void Loss::check_labels(const std::string& who, const Tensor& out, const int* labels) {
+void Loss::check_labels(const char* who, const Tensor& out, const int* labels) {
   const int K = int(out.shape().sample_size());
   for (int n = 0; n < out.shape().n; ++n)
     if (labels[n] < 0 || labels[n] >= K)
-      throw Error(who + ": label " + std::to_string(labels[n]) + " of sample " + std::to_string(n) +
+      throw Error(std::string(who) + ": label " + std::to_string(labels[n]) + " of sample " + std::to_string(n) +
                   " is outside 0.." + std::to_string(K - 1));
 }
 
@@ -21,33 +22,21 @@ void Loss::probabilities(const Tensor& out, Tensor& probs) const {
   std::copy(out.data(), out.data() + out.size(), probs.data());
 }
 
-// L = −log O_t with O = softmax(z);  dL/dz_i = (O_i − [i = t]) / N
+void Loss::set_label_smoothing(float eps) {
+  if (eps != 0.0f) throw Error("label smoothing needs the softmax_cross_entropy loss, not " + kind());
+}
+
+void SoftmaxCrossEntropy::set_label_smoothing(float eps) {
+  if (!(eps >= 0.0f && eps < 1.0f)) throw Error("label smoothing must be in [0, 1), got " + std::to_string(eps));
+  smoothing_ = eps;
+}
+
+// L = −log O_t with O = softmax(z) (or −Σ q_i log O_i with label smoothing);  dL/dz_i = (O_i − q_i) / N
 double SoftmaxCrossEntropy::compute(const Tensor& out, const int* labels, Tensor* dout) const {
   check_labels("softmax cross-entropy", out, labels);
   const int N = out.shape().n, K = int(out.shape().sample_size());
   if (dout) dout->resize(out.shape());
-  double total = 0.0;
-  float o_buf[4096];
-  std::vector<float> big;
-  float* o = o_buf;
-  if (K > 4096) {
-    big.resize(K);
-    o = big.data();
-  }
-  for (int n = 0; n < N; ++n) {
-    const float* z = out.sample(n);
-    // log O_t = z_t − m − log Σ e^(z_j − m): exact even when O_t underflows to 0 in float.
-    const float m = *std::max_element(z, z + K);
-    double sum = 0.0;
-    for (int i = 0; i < K; ++i) sum += std::exp(double(z[i]) - m);
-    total += -(double(z[labels[n]]) - m - std::log(sum));
-    if (dout) {
-      softmax(z, o, K);
-      float* d = dout->sample(n);
-      for (int i = 0; i < K; ++i) d[i] = (o[i] - (i == labels[n] ? 1.0f : 0.0f)) / float(N);
-    }
-  }
-  return total / N;
+  return kernels::softmax_cross_entropy(out.data(), labels, N, K, dout ? dout->data() : nullptr, smoothing_) / N;
 }
 
 void SoftmaxCrossEntropy::probabilities(const Tensor& out, Tensor& probs) const {

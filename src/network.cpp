@@ -1,15 +1,13 @@
+// Network: the graph (layers, what each reads, one flat buffer of parameters, of gradients, of buffers) and the two
+// loops that run its plan. Which layers fuse, and how gradients of shared values add up, is the plan's business
+// (src/plan.cpp); nothing here depends on which layers the net holds.
 #include "cnn/network.h"
 
 #include <algorithm>
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "cnn/layers/activation.h"
-#include "cnn/layers/conv2d.h"
-#include "cnn/layers/dense.h"
 #include "cnn/layers/dropout.h"
-#include "cnn/layers/pool.h"
-#include "kernels/kernels.h"
 
 namespace cnn {
 
@@ -22,40 +20,62 @@ Network::Network(Shape input) : input_(input), shapes_{input} {
   grads_act_.resize(1);
 }
 
-Network& Network::add(LayerPtr layer) {
-  const std::size_t index = layers_.size();
+Network::~Network() = default;
+
+Network& Network::add(LayerPtr layer, std::vector<int> inputs) {
+  const int index = int(layers_.size());
+  const std::string who = "layer " + std::to_string(index) + " (" + layer->kind() + ")";
+  if (inputs.empty()) inputs.push_back(index - 1);
+  std::vector<int> values;
+  std::vector<Shape> in;
+  for (int i : inputs) {
+    if (i < kInput || i >= index)
+      throw Error(who + ": input " + std::to_string(i) + " is not the network input (" + std::to_string(kInput) +
+                  ") or a layer added before it");
+    values.push_back(i + 1);
+    in.push_back(shapes_[std::size_t(i) + 1]);
+  }
   Shape out;
   try {
-    out = layer->setup(shapes_.back());
+    out = layer->setup(std::span<const Shape>(in));
   } catch (const Error& e) {
-    throw Error("layer " + std::to_string(index) + " (" + layer->kind() + "): " + e.what());
+    throw Error(who + ": " + e.what());
   }
   layers_.push_back(std::move(layer));
+  inputs_.push_back(std::move(values));
+  names_.emplace_back();
   shapes_.push_back(out);
   offsets_.push_back(offsets_.back() + layers_.back()->param_count());
+  buffer_offsets_.push_back(buffer_offsets_.back() + layers_.back()->buffer_count());
   acts_.emplace_back(Shape{0, 0, 0, 0});
   grads_act_.emplace_back(Shape{0, 0, 0, 0});
   params_.resize(offsets_.back());
   grads_.resize(offsets_.back());
+  buffers_.resize(buffer_offsets_.back());
   rebind();
-  // Conv2D/Dense → ReLU: the first computes both in one pass over its output (bias + ReLU fused); Conv2D → ReLU →
-  // MaxPool2D: in training the pooling takes the ReLU over (see forward and backward).
-  fused_.assign(layers_.size(), kNotFused);
-  for (std::size_t i = 0; i + 1 < layers_.size(); ++i) {
-    const bool conv = dynamic_cast<Conv2D*>(layers_[i].get()) != nullptr;
-    if ((conv || dynamic_cast<Dense*>(layers_[i].get())) && dynamic_cast<ReLU*>(layers_[i + 1].get()) &&
-        layers_[i + 1]->kind() == "relu")
-      fused_[i] = conv && i + 2 < layers_.size() && dynamic_cast<MaxPool2D*>(layers_[i + 2].get()) ? kReluPool : kRelu;
-  }
+  plan_.reset();
   return *this;
 }
 
+std::vector<int> Network::layer_inputs(std::size_t layer) const {
+  std::vector<int> out;
+  for (int v : inputs_.at(layer)) out.push_back(v - 1);
+  return out;
+}
+
 void Network::rebind() {
-  for (std::size_t i = 0; i < layers_.size(); ++i)
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
     layers_[i]->bind(params_.data() + offsets_[i], grads_.data() + offsets_[i]);
+    layers_[i]->bind_buffers(buffers_.data() + buffer_offsets_[i]);
+  }
 }
 
 const Loss& Network::loss() const {
+  if (!loss_) throw Error("network: no loss was set");
+  return *loss_;
+}
+
+Loss& Network::loss() {
   if (!loss_) throw Error("network: no loss was set");
   return *loss_;
 }
@@ -76,9 +96,31 @@ void Network::init(std::uint64_t seed) {
   }
 }
 
+void Network::set_need_input_gradient(bool on) {
+  if (plan_options_.keep_all != on) plan_.reset();
+  plan_options_.keep_all = on;
+}
+
+void Network::set_label_smoothing(float eps) { loss().set_label_smoothing(eps); }
+float Network::label_smoothing() const { return loss_ ? loss_->label_smoothing() : 0.0f; }
+
+Plan& Network::ensure_plan() {
+  if (layers_.empty()) throw Error("network: no layers");
+  if (!plan_) {
+    plan_ = std::make_unique<Plan>(layers_, inputs_, acts_, grads_act_, plan_options_);
+    if (profiling_) set_profiling(true);
+  }
+  return *plan_;
+}
+
+const Plan& Network::plan() { return ensure_plan(); }
+
 void Network::set_profiling(bool on) {
   profiling_ = on;
-  profile_.assign(layers_.size() + 1, LayerTime{});
+  profile_.clear();
+  if (!on || !plan_) return;
+  for (const auto& s : plan_->steps()) profile_.push_back({s->name(), s->layers(), s->macs_per_sample()});
+  profile_.push_back({"loss (" + (loss_ ? loss_->kind() : std::string("none")) + ")", {}, 0});
 }
 
 namespace {
@@ -87,109 +129,53 @@ double since(clock::time_point t0) { return std::chrono::duration<double>(clock:
 }  // namespace
 
 const Tensor& Network::forward(const Tensor& x, const Context& ctx) {
-  if (layers_.empty()) throw Error("network: no layers");
+  Plan& plan = ensure_plan();
   if (!input_.same_sample(x.shape())) check_sample_shape("network input", input_, x.shape());
   acts_[0] = Tensor::view(x.data(), x.shape());
-  if (profiling_ && profile_.size() != layers_.size() + 1) profile_.assign(layers_.size() + 1, LayerTime{});
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const auto t0 = profiling_ ? clock::now() : clock::time_point{};
-    if (ctx.mode == Mode::train && !need_input_grad_ && pooled_after_relu(i)) {
-      // training, Conv2D → ReLU → MaxPool2D: the pooling reads Z and applies the ReLU itself, so R, the ReLU's
-      // output, is never written (its tensor only takes its shape); backward folds the ReLU into the pooling likewise
-      layers_[i]->forward(acts_[i], acts_[i + 1], ctx);
-      acts_[i + 2].resize(acts_[i + 1].shape());
-      const auto t1 = profiling_ ? clock::now() : clock::time_point{};
-      static_cast<MaxPool2D&>(*layers_[i + 2]).forward_through_relu(acts_[i + 1], acts_[i + 3]);
-      if (profiling_) {
-        profile_[i].forward_s += std::chrono::duration<double>(t1 - t0).count();
-        profile_[i + 2].forward_s += since(t1);
-      }
-      i += 2;
+  auto& steps = plan.steps();
+  for (std::size_t s = 0; s < steps.size(); ++s) {
+    if (!profiling_) {
+      steps[s]->forward(ctx);
       continue;
     }
-    if (fused_with_relu(i)) {
-      if (auto* conv = dynamic_cast<Conv2D*>(layers_[i].get())) conv->forward_relu(acts_[i], acts_[i + 1], acts_[i + 2]);
-      else static_cast<Dense&>(*layers_[i]).forward_relu(acts_[i], acts_[i + 1], acts_[i + 2]);
-      if (profiling_) profile_[i].forward_s += since(t0);
-      ++i;
-      continue;
-    }
-    layers_[i]->forward(acts_[i], acts_[i + 1], ctx);
-    if (profiling_) profile_[i].forward_s += since(t0);
+    const auto t0 = clock::now();
+    steps[s]->forward(ctx);
+    profile_[s].forward_s += since(t0);
+    ++profile_[s].forward_calls;
+    profile_[s].samples += std::uint64_t(x.shape().n);
   }
   return acts_.back();
 }
 
 void Network::backward(const Tensor& dout) {
-  if (!(acts_.back().shape() == dout.shape())) check_shape("network backward (dL/doutput)", acts_.back().shape(), dout.shape());
+  Plan& plan = ensure_plan();
+  if (!(acts_.back().shape() == dout.shape()))
+    check_shape("network backward (dL/doutput)", acts_.back().shape(), dout.shape());
   if (&dout != &grads_act_.back()) {
     grads_act_.back().resize(dout.shape());
     std::copy(dout.data(), dout.data() + dout.size(), grads_act_.back().data());
   }
-  if (profiling_ && profile_.size() != layers_.size() + 1) profile_.assign(layers_.size() + 1, LayerTime{});
-  for (std::size_t i = layers_.size(); i-- > 0;) {
-    const auto t0 = profiling_ ? clock::now() : clock::time_point{};
-    Tensor* dx = (i > 0 || need_input_grad_) ? &grads_act_[i] : nullptr;
-    if (i >= 2 && !need_input_grad_ && pooled_after_relu(i - 2)) {
-      // Conv2D → ReLU → MaxPool2D: the pooling writes ∂L/∂Z with the ReLU's mask applied (one pass instead of two;
-      // ∂L/∂R, between the ReLU and the pooling, is not kept: set_need_input_gradient(true) keeps every one)
-      static_cast<MaxPool2D&>(*layers_[i]).backward_through_relu(acts_[i], grads_act_[i + 1], acts_[i - 1],
-                                                                  grads_act_[i - 1]);
-      const auto t1 = profiling_ ? clock::now() : clock::time_point{};
-      Tensor* dx_conv = (i - 2 > 0 || need_input_grad_) ? &grads_act_[i - 2] : nullptr;
-      layers_[i - 2]->backward(acts_[i - 2], acts_[i - 1], grads_act_[i - 1], dx_conv);
-      if (profiling_) {
-        profile_[i].backward_s += std::chrono::duration<double>(t1 - t0).count();
-        profile_[i - 2].backward_s += since(t1);
-        ++profile_[i].calls, ++profile_[i - 1].calls, ++profile_[i - 2].calls;
-      }
-      i -= 2;
+  auto& steps = plan.steps();
+  for (std::size_t s = steps.size(); s-- > 0;) {
+    if (!profiling_) {
+      steps[s]->backward();
       continue;
     }
-    if (i > 0 && fused_with_relu(i - 1)) {
-      if (auto* conv = dynamic_cast<Conv2D*>(layers_[i - 1].get())) {
-        // Conv2D → ReLU backward in one pass; ∂L/∂Z is still written to grads_act_[i] for whoever reads it.
-        Tensor* dx_conv = (i - 1 > 0 || need_input_grad_) ? &grads_act_[i - 1] : nullptr;
-        conv->backward_relu(acts_[i - 1], acts_[i], grads_act_[i + 1], grads_act_[i], dx_conv);
-        if (profiling_) {
-          profile_[i - 1].backward_s += since(t0);
-          ++profile_[i - 1].calls;
-          ++profile_[i].calls;
-        }
-        --i;
-        continue;
-      }
-    }
-    layers_[i]->backward(acts_[i], acts_[i + 1], grads_act_[i + 1], dx);
-    if (profiling_) {
-      profile_[i].backward_s += since(t0);
-      ++profile_[i].calls;
-    }
+    const auto t0 = clock::now();
+    steps[s]->backward();
+    profile_[s].backward_s += since(t0);
+    ++profile_[s].backward_calls;
   }
-}
-
-void Network::set_label_smoothing(float eps) {
-  if (!(eps >= 0.0f && eps < 1.0f)) throw Error("label smoothing must be in [0, 1), got " + std::to_string(eps));
-  smoothing_ = eps;
 }
 
 double Network::forward_backward(const Tensor& x, const int* labels, std::uint64_t step) {
   const Tensor& out = forward(x, {Mode::train, step});
   const auto t0 = profiling_ ? clock::now() : clock::time_point{};
-  double l;
-  const int N = out.shape().n, K = int(out.shape().sample_size());
-  const bool labels_ok = std::all_of(labels, labels + N, [K](int t) { return t >= 0 && t < K; });
-  const bool softmax_ce = dynamic_cast<const SoftmaxCrossEntropy*>(&loss()) != nullptr;
-  if (smoothing_ > 0.0f && !softmax_ce)
-    throw Error("label smoothing needs the softmax_cross_entropy loss, not " + loss().kind());
-  if (labels_ok && softmax_ce) {
-    // softmax fused with the loss and its gradient, into the workspace, with no allocation
-    grads_act_.back().resize(out.shape());
-    l = kernels::softmax_cross_entropy(out.data(), labels, N, K, grads_act_.back().data(), smoothing_) / N;
-  } else {
-    l = loss().compute(out, labels, &grads_act_.back());  // also names a bad label
+  const double l = loss().compute(out, labels, &grads_act_.back());
+  if (profiling_) {
+    profile_.back().forward_s += since(t0);
+    ++profile_.back().forward_calls;
   }
-  if (profiling_) profile_.back().forward_s += since(t0);
   backward(grads_act_.back());
   return l;
 }
@@ -198,7 +184,23 @@ nlohmann::json Network::spec() const {
   nlohmann::json j;
   j["input"] = {input_.c, input_.h, input_.w};
   j["layers"] = nlohmann::json::array();
-  for (const auto& l : layers_) j["layers"].push_back(l->spec());
+  // A layer that another reads out of order is referred to by its name ("layer<i>" when it has none).
+  auto name_of = [&](int v) { return v == 0 ? std::string("input") : names_[std::size_t(v) - 1].empty()
+                                                                        ? "layer" + std::to_string(v - 1)
+                                                                        : names_[std::size_t(v) - 1]; };
+  std::vector<bool> referred(layers_.size() + 1, false);
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    if (inputs_[i] != std::vector<int>{int(i)})
+      for (int v : inputs_[i]) referred[std::size_t(v)] = true;
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    nlohmann::json l = layers_[i]->spec();
+    if (!names_[i].empty() || referred[i + 1]) l["name"] = name_of(int(i) + 1);
+    if (inputs_[i] != std::vector<int>{int(i)}) {
+      l["inputs"] = nlohmann::json::array();
+      for (int v : inputs_[i]) l["inputs"].push_back(name_of(v));
+    }
+    j["layers"].push_back(l);
+  }
   if (loss_) j["loss"] = loss_->kind();
   return j;
 }

@@ -90,6 +90,16 @@ TEST(OnnxImport, ExportImportExportGivesTheSameGraphAndWeights) {
         EXPECT_NE(std::string(e.what()).find("subsampling"), std::string::npos) << e.what();
         continue;
       }
+      if (name.rfind("resnet", 0) == 0) {
+        // graphs export (tests/test_graph.cpp runs them in OpenCV); the importer reads chains and says so in one line
+        try {
+          import_onnx_bytes(first, name + ".onnx");
+          ADD_FAILURE() << "a residual graph was imported as a chain";
+        } catch (const Error& e) {
+          EXPECT_NE(std::string(e.what()).find("only chains"), std::string::npos) << e.what();
+        }
+        continue;
+      }
       ++exported;
       OnnxImport back = import_onnx_bytes(first, name + ".onnx");
       EXPECT_EQ(back.name, name);

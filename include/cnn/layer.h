@@ -9,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,10 @@ class Layer {
 
   // Checks the per-sample input shape and returns the per-sample output shape. Throws cnn::Error.
   Shape setup(Shape input);
+  // The same for a layer of a graph, which may take several inputs (add, concat); input_shape() is the first.
+  Shape setup(std::span<const Shape> inputs);
+  // How many inputs the layer takes: 1, or 0 for "two or more" (the merge layers).
+  virtual int arity() const { return 1; }
   Shape input_shape() const { return in_; }
   Shape output_shape() const { return out_; }
 
@@ -53,18 +58,31 @@ class Layer {
   // Default initialisation: the same rule as PyTorch's defaults, U(−1/√fan_in, 1/√fan_in).
   virtual void init(Rng& /*rng*/) {}
   virtual std::size_t macs_per_sample() const { return 0; }
+  // Non-trainable state that is saved with the model and never seen by the optimizer (PyTorch's buffers: batch
+  // normalisation's running mean and variance). The network hands each layer its slice of one flat buffer.
+  virtual std::size_t buffer_count() const { return 0; }
+  virtual void bind_buffers(float* /*buffers*/) {}
 
   // y = f(x). `y` is resized by the layer (no allocation once it has held the largest batch).
   virtual void forward(const Tensor& x, Tensor& y, const Context& ctx) = 0;
   // Given dy = ∂L/∂y, sets this layer's parameter gradients (summed over the batch; the loss already divides by
   // the batch size, so they are the batch mean) and, when dx is not null, writes ∂L/∂x into it.
   virtual void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) = 0;
+  // The graph forms, one tensor per input (a null dx: that input's gradient is not needed). Single-input layers
+  // need not override them.
+  virtual void forward(std::span<const Tensor* const> xs, Tensor& y, const Context& ctx) { forward(*xs[0], y, ctx); }
+  virtual void backward(std::span<const Tensor* const> xs, const Tensor& y, const Tensor& dy,
+                        std::span<Tensor* const> dxs) {
+    backward(*xs[0], y, dy, dxs[0]);
+  }
 
   // An optional learning rate for this layer alone (seed 003's α, α2, α3); empty means the optimizer's.
   std::optional<double> learning_rate;
 
  protected:
   virtual Shape infer(Shape input) = 0;
+  // Several inputs: merge layers override this; the default accepts exactly one and calls infer.
+  virtual Shape infer(std::span<const Shape> inputs);
   // Throws unless x matches the input shape this layer was set up for.
   void check_input(const Tensor& x) const;
   Shape in_{0, 0, 0, 0}, out_{0, 0, 0, 0};

@@ -2,13 +2,14 @@
 // checksummed binary file that is written to a temporary name, flushed and renamed over the target, so an
 // interrupted or failed save never destroys the previous file.
 //
-// Layout (format version 1, little-endian):
+// Layout (format version 2, little-endian; version 1 is the same without buffers and still loads):
 //   "CNNMODEL"  8 bytes  magic
 //   u32         format version
 //   u32         header length H
-//   H bytes     header, JSON: {"net": <description>, "name", "class_names", "param_count", "state_count",
+//   H bytes     header, JSON: {"net": <description>, "name", "class_names", "param_count", "buffer_count", "state_count",
 //               "training": {"epoch", "seed", "batch", "steps", "optimizer": {...}, "train_limit", "test_limit"}}
 //   P × f32     parameters (P = param_count, the network's flat buffer)
+//   B × f32     buffers (B = buffer_count: batch normalisation's running means and variances; version 2 only)
 //   S × f32     optimizer state (S = state_count: momentum / Adam moments)
 //   u32         CRC-32 (zlib) of every byte before it
 #pragma once
@@ -24,7 +25,7 @@
 
 namespace cnn {
 
-inline constexpr std::uint32_t kModelFormatVersion = 1;
+inline constexpr std::uint32_t kModelFormatVersion = 2;
 
 struct TrainingState {
   int epoch = 0;  // epochs finished

@@ -1,6 +1,8 @@
-// Network: layers appended at run time, shapes inferred and checked as each layer is added, every parameter in
-// one contiguous buffer and every gradient in another (layers hold views into them), activations and their
-// gradients kept in workspaces that stop allocating once they have held the largest batch.
+// Network: a graph of layers added at run time, shapes inferred and checked as each layer is added, every parameter
+// in one contiguous buffer and every gradient in another (layers hold views into them), and the non-trainable state
+// (batch normalisation's running statistics) in a third. Before data first flows the graph is compiled into a Plan
+// (cnn/plan.h), and forward and backward are loops over its steps. Activations and their gradients are kept in
+// workspaces that stop allocating once they have held the largest batch.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +13,7 @@
 
 #include "cnn/layer.h"
 #include "cnn/loss.h"
+#include "cnn/plan.h"
 
 namespace cnn {
 
@@ -21,18 +24,29 @@ class Network {
   Network& operator=(Network&&) = default;
   Network(const Network&) = delete;
   Network& operator=(const Network&) = delete;
+  ~Network();
 
-  // Appends a layer after checking that it accepts the current output shape. Throws cnn::Error naming the
-  // layer index and kind when it does not.
-  Network& add(LayerPtr layer);
+  // The network's input, for `inputs` below.
+  static constexpr int kInput = -1;
+  // Appends a layer that reads the outputs of the layers `inputs` (indices of layers already added, or kInput);
+  // empty: the layer added just before it (or the input), so a chain needs no indices. Checks that the layer
+  // accepts those shapes; throws cnn::Error naming the layer index and kind when it does not. The last layer added
+  // is the network's output.
+  Network& add(LayerPtr layer, std::vector<int> inputs = {});
   template <class L, class... Args>
   Network& add(Args&&... args) {
     return add(std::make_unique<L>(std::forward<Args>(args)...));
   }
+  // Names a layer (the "name" of description files, which "inputs" refer to).
+  void set_layer_name(std::size_t layer, std::string name) { names_.at(layer) = std::move(name); }
+  const std::string& layer_name(std::size_t layer) const { return names_.at(layer); }
+  // The layers layer i reads (kInput for the network's input).
+  std::vector<int> layer_inputs(std::size_t layer) const;
   void set_loss(std::unique_ptr<Loss> loss) { loss_ = std::move(loss); }
   const Loss& loss() const;
+  Loss& loss();
 
-  // Draws every parameter afresh (PyTorch's default rule, U(±1/√fan_in)) and reseeds dropout.
+  // Draws every parameter afresh (PyTorch's default rule, U(±1/√fan_in)), resets the buffers and reseeds dropout.
   void init(std::uint64_t seed);
 
   // Forward pass; returns the last layer's output (the logits for a cross-entropy net).
@@ -48,60 +62,66 @@ class Network {
   std::size_t size() const { return layers_.size(); }
   Layer& layer(std::size_t i) { return *layers_.at(i); }
   const Layer& layer(std::size_t i) const { return *layers_.at(i); }
-  // The output of layer i from the last forward pass, and ∂L/∂(input of layer i) from the last backward pass.
+  // The output of layer i from the last forward pass, and ∂L/∂(first input of layer i) from the last backward pass.
   const Tensor& activation(std::size_t i) const { return acts_.at(i + 1); }
-  const Tensor& input_gradient(std::size_t i) const { return grads_act_.at(i); }
-  // Also compute ∂L/∂(network input) in backward, and keep every activation and input gradient (off by default:
-  // nobody needs them when training; then Conv2D → ReLU → MaxPool2D run with the ReLU folded into the pooling, so
-  // a training pass keeps neither the ReLU's output nor the gradient between the ReLU and the pooling).
-  void set_need_input_gradient(bool on) { need_input_grad_ = on; }
-  // Label smoothing ε for training with softmax cross-entropy (forward_backward only; 0, the seeds' loss, by default).
+  const Tensor& input_gradient(std::size_t i) const { return grads_act_.at(std::size_t(inputs_.at(i)[0])); }
+  // ∂L/∂(network input) of the last backward pass (with set_need_input_gradient(true)).
+  const Tensor& network_input_gradient() const { return grads_act_.at(0); }
+  // Keep every activation and gradient, ∂L/∂(network input) included (PlanOptions::keep_all; off by default:
+  // training needs neither, and Conv2D → ReLU → MaxPool2D then runs with the ReLU folded into the pooling).
+  void set_need_input_gradient(bool on);
+  // Label smoothing ε of the loss (softmax cross-entropy only; 0, the seeds' loss, by default).
   void set_label_smoothing(float eps);
-  float label_smoothing() const { return smoothing_; }
+  float label_smoothing() const;
 
   std::vector<float>& params() { return params_; }
   const std::vector<float>& params() const { return params_; }
   std::vector<float>& grads() { return grads_; }
   const std::vector<float>& grads() const { return grads_; }
+  // Non-trainable state saved with the model (running means and variances), layer by layer.
+  std::vector<float>& buffers() { return buffers_; }
+  const std::vector<float>& buffers() const { return buffers_; }
   std::size_t param_offset(std::size_t layer) const { return offsets_.at(layer); }
   std::size_t param_count(std::size_t layer) const { return offsets_.at(layer + 1) - offsets_.at(layer); }
   std::size_t macs_per_sample() const;
 
+  // The compiled plan (built on first use, and again after add or set_need_input_gradient).
+  const Plan& plan();
+
   // The description of the net (input, layers, loss) as written in description files.
   nlohmann::json spec() const;
 
-  // Where the time goes: with profiling on, forward, backward and forward_backward add each layer's wall time
-  // (a Conv2D or Dense fused with the ReLU after it counts both; the ReLU then shows 0 forward). The last entry
-  // is the loss. Turning profiling on clears the counts.
-  struct LayerTime {
+  // Where the time goes: with profiling on, forward, backward and forward_backward add each plan step's wall time.
+  // The last entry is the loss. Turning profiling on clears the counts.
+  struct StepTime {
+    std::string name;
+    std::vector<int> layers;
+    std::size_t macs_per_sample = 0;
     double forward_s = 0.0, backward_s = 0.0;
-    std::uint64_t calls = 0;  // backward passes timed
+    std::uint64_t forward_calls = 0, backward_calls = 0, samples = 0;  // samples: summed over forward calls
   };
   void set_profiling(bool on);
-  const std::vector<LayerTime>& profile() const { return profile_; }
+  const std::vector<StepTime>& profile() const { return profile_; }
 
  private:
+  Plan& ensure_plan();
   void rebind();
-  // Whether layer i is a Conv2D or Dense followed by a ReLU, computed together in one pass.
-  bool fused_with_relu(std::size_t i) const { return i + 1 < fused_.size() && fused_[i] != kNotFused; }
-  // layer i is a Conv2D whose ReLU (i + 1) a MaxPool2D (i + 2) follows
-  bool pooled_after_relu(std::size_t i) const { return i + 2 < fused_.size() && fused_[i] == kReluPool; }
 
   Shape input_;
   std::vector<LayerPtr> layers_;
-  std::vector<Shape> shapes_;          // shapes_[i] = input shape of layer i; shapes_.back() = output shape
-  std::vector<std::size_t> offsets_{0};  // layer i's parameters are params_[offsets_[i], offsets_[i+1])
-  std::vector<float> params_, grads_;
+  std::vector<std::vector<int>> inputs_;  // inputs_[i]: the values layer i reads (0: the input, v: layer v − 1)
+  std::vector<std::string> names_;
+  std::vector<Shape> shapes_;             // shapes_[v]: the per-sample shape of value v
+  std::vector<std::size_t> offsets_{0};   // layer i's parameters are params_[offsets_[i], offsets_[i+1])
+  std::vector<std::size_t> buffer_offsets_{0};
+  std::vector<float> params_, grads_, buffers_;
   std::unique_ptr<Loss> loss_;
-  std::vector<Tensor> acts_;           // acts_[0] = input view, acts_[i+1] = output of layer i
-  std::vector<Tensor> grads_act_;      // grads_act_[i] = ∂L/∂acts_[i]
-  bool need_input_grad_ = false;
-  float smoothing_ = 0.0f;
-  enum Fusion : std::uint8_t { kNotFused, kRelu, kReluPool };
-  std::vector<std::uint8_t> fused_;    // fused_[i]: layer i (Conv2D or Dense) computes layer i + 1's ReLU too;
-                                       // kReluPool: a Conv2D, and layer i + 2 is a MaxPool2D
+  std::vector<Tensor> acts_;              // acts_[0] = input view, acts_[i+1] = output of layer i
+  std::vector<Tensor> grads_act_;         // grads_act_[v] = ∂L/∂acts_[v]
+  PlanOptions plan_options_;
+  std::unique_ptr<Plan> plan_;
   bool profiling_ = false;
-  std::vector<LayerTime> profile_;
+  std::vector<StepTime> profile_;
 };
 
 }  // namespace cnn

@@ -11,6 +11,9 @@
 //   relu, leaky_relu (alpha written), sigmoid, tanh → Relu, LeakyRelu, Sigmoid, Tanh
 //   softmax    → Softmax axis 1 on [N, F] (a Flatten first when the input is 4-D with h·w > 1: ours is over c·h·w)
 //   flatten    → Flatten axis 1;  dropout → Dropout with its ratio (the identity at inference)
+//   batchnorm2d → folded into the Conv before it (W' = W·γ/√(σ² + ε), b' = (b − μ)·γ/√(σ² + ε) + β, running
+//                statistics) when nothing else reads that Conv; else, or without fold_batchnorm, BatchNormalization
+//   global_avgpool2d → GlobalAveragePool;  add → Add;  concat → Concat axis 1 (graphs: a layer's "inputs")
 //   a flat [N, F] tensor entering a conv or pool layer is reshaped back to [N, F, 1, 1] (Reshape [0, F, 1, 1])
 //   subsampling (seed 002's trainable β) has no ONNX operator: exporting it throws cnn::Error naming the layer.
 // The graph's output is exactly what Network::forward returns: "logits" for a softmax_cross_entropy net (its
@@ -37,6 +40,7 @@ struct OnnxExportOptions {
   std::string name;                      // the graph's name and cnn.name
   std::vector<std::string> class_names;  // written to cnn.class_names
   bool softmax_output = false;           // end a softmax_cross_entropy net in Softmax (probabilities)
+  bool fold_batchnorm = true;            // a batchnorm2d right after a conv2d becomes part of the Conv's weights
 };
 
 // The serialized ModelProto; throws cnn::Error for a layer with no ONNX form.

@@ -105,6 +105,7 @@ void save_model(const std::string& path, const Network& net, const std::string& 
   h["name"] = name;
   h["class_names"] = class_names;
   h["param_count"] = net.params().size();
+  h["buffer_count"] = net.buffers().size();
   h["state_count"] = training ? training->optimizer_state.size() : 0;
   if (training) {
     h["training"] = {{"epoch", training->epoch},
@@ -124,6 +125,7 @@ void save_model(const std::string& path, const Network& net, const std::string& 
   put_u32(out, std::uint32_t(header.size()));
   out += header;
   put_floats(out, net.params());
+  put_floats(out, net.buffers());
   if (training) put_floats(out, training->optimizer_state);
   put_u32(out, std::uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(out.data()), uInt(out.size()))));
   write_file_atomically(path, out);
@@ -138,8 +140,8 @@ Model load_model(const std::string& path) {
   if (in.size() < 20 || std::memcmp(in.data(), kMagic, 8) != 0)
     throw Error(path + ": not a cnn model file (bad magic)");
   const std::uint32_t version = get_u32(in, 8);
-  if (version != kModelFormatVersion)
-    throw Error(path + ": model format version " + std::to_string(version) + " is not supported (this build reads " +
+  if (version != 1 && version != kModelFormatVersion)
+    throw Error(path + ": model format version " + std::to_string(version) + " is not supported (this build reads 1 to " +
                 std::to_string(kModelFormatVersion) + ")");
   const std::uint32_t hlen = get_u32(in, 12);
   if (std::size_t(hlen) + 20 > in.size()) throw Error(path + ": wrong size (truncated header)");
@@ -151,14 +153,15 @@ Model load_model(const std::string& path) {
   } catch (const nlohmann::json::exception&) {
     throw Error(path + ": " + (stored != actual ? "bad checksum (the file is corrupt)" : "unreadable header"));
   }
-  std::size_t P = 0, S = 0;
+  std::size_t P = 0, B = 0, S = 0;
   try {
     P = h.at("param_count").get<std::size_t>();
     S = h.at("state_count").get<std::size_t>();
+    if (version >= 2) B = h.at("buffer_count").get<std::size_t>();
   } catch (const nlohmann::json::exception&) {
-    throw Error(path + ": header lacks param_count/state_count");
+    throw Error(path + ": header lacks param_count/state_count" + std::string(version >= 2 ? "/buffer_count" : ""));
   }
-  const std::size_t want = 16 + std::size_t(hlen) + 4 * (P + S) + 4;
+  const std::size_t want = 16 + std::size_t(hlen) + 4 * (P + B + S) + 4;
   if (in.size() != want)
     throw Error(path + ": wrong size: " + std::to_string(in.size()) + " bytes, the header describes " +
                 std::to_string(want));
@@ -170,6 +173,11 @@ Model load_model(const std::string& path) {
   const std::size_t at = 16 + hlen;
   const std::vector<float> params = get_floats(in, at, P);
   std::copy(params.begin(), params.end(), m.net.params().begin());  // into the buffer the layers view
+  if (m.net.buffers().size() != B)
+    throw Error(path + ": the description has " + std::to_string(m.net.buffers().size()) + " buffer values, the file " +
+                std::to_string(B));
+  const std::vector<float> buffers = get_floats(in, at + 4 * P, B);
+  std::copy(buffers.begin(), buffers.end(), m.net.buffers().begin());
   if (h.contains("class_names")) m.class_names = h["class_names"].get<std::vector<std::string>>();
   if (h.contains("training")) {
     try {
@@ -185,7 +193,7 @@ Model load_model(const std::string& path) {
       s.data = t.value("data", std::string());
       s.augment = parse_augment(t.value("augment", std::string("none")));
       s.label_smoothing = t.value("label_smoothing", 0.0);
-      s.optimizer_state = get_floats(in, at + 4 * P, S);
+      s.optimizer_state = get_floats(in, at + 4 * (P + B), S);
       m.training = std::move(s);
     } catch (const nlohmann::json::exception& e) {
       throw Error(path + ": bad training state in header (" + std::string(e.what()) + ")");

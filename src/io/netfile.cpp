@@ -1,6 +1,7 @@
 #include "cnn/netfile.h"
 
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -8,10 +9,12 @@
 #include <sstream>
 
 #include "cnn/layers/activation.h"
+#include "cnn/layers/batchnorm.h"
 #include "cnn/layers/conv2d.h"
 #include "cnn/layers/dense.h"
 #include "cnn/layers/dropout.h"
 #include "cnn/layers/flatten.h"
+#include "cnn/layers/merge.h"
 #include "cnn/layers/pool.h"
 #include "cnn/layers/subsampling.h"
 
@@ -38,6 +41,16 @@ class Fields {
     if (!j_[key].is_number_integer()) throw Error(where_ + ": field \"" + key + "\" must be an integer");
     return j_[key].get<int>();
   }
+  bool flag(const std::string& key, bool fallback) {
+    used_.insert(key);
+    if (!j_.contains(key)) return fallback;
+    if (!j_[key].is_boolean()) throw Error(where_ + ": field \"" + key + "\" must be true or false");
+    return j_[key].get<bool>();
+  }
+  const json* value(const std::string& key) {
+    used_.insert(key);
+    return j_.contains(key) ? &j_[key] : nullptr;
+  }
   double number(const std::string& key, double fallback) {
     used_.insert(key);
     if (!j_.contains(key)) return fallback;
@@ -62,7 +75,8 @@ class Fields {
   }
   void finish() {
     for (auto it = j_.begin(); it != j_.end(); ++it)
-      if (!used_.count(it.key()) && it.key() != "type" && it.key() != "lr" && it.key() != "name")
+      if (!used_.count(it.key()) && it.key() != "type" && it.key() != "lr" && it.key() != "name" &&
+          it.key() != "inputs")
         throw Error(where_ + ": unknown field \"" + it.key() + "\"");
   }
   const std::string& where() const { return where_; }
@@ -78,14 +92,37 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
     const int filters = f.integer("filters");
     const auto [kh, kw] = f.pair("kernel");
     const int stride = f.integer("stride", 1);
-    Padding pad;
+    const bool bias = f.flag("bias", true);
+    // "padding": "valid" | "same" | N | [top, left, bottom, right]
+    const json* pad = f.value("padding");
+    if (pad && pad->is_number_integer()) {
+      const int p = pad->get<int>();
+      if (p < 0) throw Error(f.where() + ": field \"padding\" must not be negative, got " + std::to_string(p));
+      return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, Pads{p, p, p, p}, bias);
+    }
+    if (pad && pad->is_array()) {
+      if (pad->size() != 4 || !std::all_of(pad->begin(), pad->end(), [](const json& v) {
+            return v.is_number_integer() && v.get<int>() >= 0;
+          }))
+        throw Error(f.where() + ": field \"padding\" must be [top, left, bottom, right], four integers >= 0");
+      const Pads p{(*pad)[0].get<int>(), (*pad)[1].get<int>(), (*pad)[2].get<int>(), (*pad)[3].get<int>()};
+      return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, p, bias);
+    }
+    if (pad && !pad->is_string())
+      throw Error(f.where() + ": field \"padding\" must be \"valid\", \"same\", a number or [top, left, bottom, right]");
+    Padding mode;
     try {
-      pad = parse_padding(f.text("padding", "valid"));
+      mode = parse_padding(pad ? pad->get<std::string>() : "valid");
     } catch (const Error& e) {
       throw Error(f.where() + ": field \"padding\": " + e.what());
     }
-    return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, pad);
+    return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, mode, bias);
   }
+  if (type == "batchnorm2d")
+    return std::make_unique<BatchNorm2D>(float(f.number("momentum", 0.1)), float(f.number("eps", 1e-5)));
+  if (type == "global_avgpool2d") return std::make_unique<GlobalAvgPool2D>();
+  if (type == "add") return std::make_unique<Add>();
+  if (type == "concat") return std::make_unique<Concat>();
   if (type == "maxpool2d" || type == "avgpool2d" || type == "l2pool2d") {
     const int k = f.integer("kernel", 2);
     const int s = f.integer("stride", k);
@@ -106,8 +143,8 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
   if (type == "flatten") return std::make_unique<Flatten>();
   if (type == "dropout") return std::make_unique<Dropout>(float(f.number("rate", 0.5)));
   throw Error(f.where() + ": unknown layer type \"" + type +
-              "\" (known: conv2d, maxpool2d, avgpool2d, l2pool2d, subsampling, dense, relu, leaky_relu, sigmoid, tanh, "
-              "softmax, flatten, dropout)");
+              "\" (known: conv2d, maxpool2d, avgpool2d, l2pool2d, subsampling, global_avgpool2d, batchnorm2d, dense, "
+              "relu, leaky_relu, sigmoid, tanh, softmax, flatten, dropout, add, concat)");
 }
 
 }  // namespace
@@ -127,31 +164,125 @@ Network network_from_json(const json& desc, const std::string& source) {
   if (!desc.contains("layers") || !desc["layers"].is_array() || desc["layers"].empty())
     throw Error(source + ": field \"layers\" must be a non-empty array");
   const json& layers = desc["layers"];
-  for (std::size_t i = 0; i < layers.size(); ++i) {
+  const std::size_t L = layers.size();
+  // First every entry's layer, name and inputs; then the layers are added in an order where each comes after what
+  // it reads (the file's order wherever it allows), so a layer may name one that the file lists after it.
+  struct Entry {
+    LayerPtr layer;
+    std::string where, name;
+    std::vector<int> inputs;  // entry indices; -1: the network input
+  };
+  std::vector<Entry> entries(L);
+  std::map<std::string, int> by_name;
+  for (std::size_t i = 0; i < L; ++i) {
     const std::string where = source + ": layer " + std::to_string(i);
     const json& lj = layers[i];
     if (!lj.is_object()) throw Error(where + ": must be an object");
     if (!lj.contains("type") || !lj["type"].is_string()) throw Error(where + ": missing field \"type\" (a string)");
     const std::string type = lj["type"].get<std::string>();
-    Fields f(lj, where + " (" + type + ")");
-    LayerPtr layer;
+    Entry& e = entries[i];
+    e.where = where + " (" + type + ")";
+    if (lj.contains("name")) {
+      if (!lj["name"].is_string() || lj["name"].get<std::string>().empty())
+        throw Error(e.where + ": field \"name\" must be a non-empty string");
+      e.name = lj["name"].get<std::string>();
+      if (e.name == "input") throw Error(e.where + ": field \"name\": \"input\" is the network's input");
+      if (!by_name.emplace(e.name, int(i)).second)
+        throw Error(e.where + ": field \"name\": \"" + e.name + "\" is already the name of layer " +
+                    std::to_string(by_name[e.name]));
+      e.where += " \"" + e.name + "\"";
+    }
+    Fields f(lj, e.where);
     try {
-      layer = make_layer(type, f);
-    } catch (const Error& e) {
-      const std::string msg = e.what();
+      e.layer = make_layer(type, f);
+    } catch (const Error& err) {
+      const std::string msg = err.what();
       throw Error(msg.rfind(where, 0) == 0 ? msg : f.where() + ": " + msg);
     }
     f.finish();
     if (lj.contains("lr")) {
       if (!lj["lr"].is_number() || !(lj["lr"].get<double>() > 0))
         throw Error(f.where() + ": field \"lr\" must be a positive number");
-      layer->learning_rate = lj["lr"].get<double>();
+      e.layer->learning_rate = lj["lr"].get<double>();
     }
+  }
+  for (std::size_t i = 0; i < L; ++i) {
+    Entry& e = entries[i];
+    const json& lj = layers[i];
+    if (!lj.contains("inputs")) {
+      e.inputs = {int(i) - 1};
+      continue;
+    }
+    const json& names = lj["inputs"];
+    if (!names.is_array() || names.empty() ||
+        !std::all_of(names.begin(), names.end(), [](const json& v) { return v.is_string(); }))
+      throw Error(e.where + ": field \"inputs\" must be a non-empty array of layer names");
+    for (const json& v : names) {
+      const std::string n = v.get<std::string>();
+      if (n == "input") {
+        e.inputs.push_back(-1);
+        continue;
+      }
+      const auto it = by_name.find(n);
+      if (it == by_name.end()) {
+        std::string known;
+        for (const auto& [name, idx] : by_name) known += (known.empty() ? "" : ", ") + name;
+        throw Error(e.where + ": field \"inputs\": no layer is named \"" + n + "\" (names: input" +
+                    (known.empty() ? "" : ", " + known) + ")");
+      }
+      if (it->second == int(i)) throw Error(e.where + ": field \"inputs\": a layer cannot read its own output");
+      e.inputs.push_back(it->second);
+    }
+  }
+  // Every output but the last layer's is read by some layer.
+  std::vector<int> readers(L, 0);
+  for (const Entry& e : entries)
+    for (int v : e.inputs)
+      if (v >= 0) ++readers[std::size_t(v)];
+  for (std::size_t i = 0; i + 1 < L; ++i)
+    if (!readers[i])
+      throw Error(entries[i].where + ": its output is read by no layer (a dangling output: only the last layer, the "
+                  "network's output, may be unread)");
+  // Kahn's order, taking the first ready entry in file order each time.
+  std::vector<int> index(L, -1);  // entry → its layer index in the network
+  int placed = 0;
+  while (placed < int(L)) {
+    int next = -1;
+    for (std::size_t i = 0; i < L && next < 0; ++i)
+      if (index[i] < 0 &&
+          std::all_of(entries[i].inputs.begin(), entries[i].inputs.end(), [&](int v) { return v < 0 || index[std::size_t(v)] >= 0; }))
+        next = int(i);
+    if (next < 0) {
+      // every entry left waits on another one left: follow the first unplaced input until a layer repeats
+      int at = 0;
+      while (index[std::size_t(at)] >= 0) ++at;
+      std::vector<int> path;
+      while (std::find(path.begin(), path.end(), at) == path.end()) {
+        path.push_back(at);
+        for (int v : entries[std::size_t(at)].inputs)
+          if (v >= 0 && index[std::size_t(v)] < 0) {
+            at = v;
+            break;
+          }
+      }
+      std::string cycle;
+      for (auto it = std::find(path.begin(), path.end(), at); it != path.end(); ++it)
+        cycle += "layer " + std::to_string(*it) + " → ";
+      throw Error(entries[std::size_t(at)].where + ": field \"inputs\": the layers read each other in a cycle (" +
+                  cycle + "layer " + std::to_string(at) + ")");
+    }
+    std::vector<int> inputs;
+    for (int v : entries[std::size_t(next)].inputs) inputs.push_back(v < 0 ? Network::kInput : index[std::size_t(v)]);
     try {
-      net.add(std::move(layer));
-    } catch (const Error& e) {
-      throw Error(source + ": " + e.what());
+      net.add(std::move(entries[std::size_t(next)].layer), inputs);
+    } catch (const Error& err) {
+      // the network names the layer by its place in the network; the file's place and name say more
+      std::string msg = err.what();
+      if (msg.rfind("layer ", 0) == 0 && msg.find("): ") != std::string::npos) msg = msg.substr(msg.find("): ") + 3);
+      throw Error(entries[std::size_t(next)].where + ": " + msg);
     }
+    net.set_layer_name(std::size_t(placed), entries[std::size_t(next)].name);
+    index[std::size_t(next)] = placed++;
   }
   const json loss = desc.value("loss", json("softmax_cross_entropy"));
   if (!loss.is_string()) throw Error(source + ": field \"loss\" must be a string");

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cnn/layers/activation.h"
+#include "cnn/layers/batchnorm.h"
 #include "cnn/layers/conv2d.h"
 #include "cnn/layers/dense.h"
 #include "cnn/layers/dropout.h"
@@ -26,18 +27,17 @@ class GraphWriter {
  public:
   explicit GraphWriter(onnx::GraphProto& g) : g_(g) {}
 
-  // Adds a node reading `current` and the given extra inputs; returns the node (its output is named by finish()).
-  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& extra_inputs = {}) {
+  // Adds a node reading `inputs` (tensor names); its output is named after the node.
+  onnx::NodeProto& node(const std::string& op, const std::vector<std::string>& inputs) {
     onnx::NodeProto* n = g_.add_node();
     const std::string name = lower(op) + "_" + std::to_string(g_.node_size() - 1);
     n->set_name(name);
     n->set_op_type(op);
-    n->add_input(current_);
-    for (const auto& in : extra_inputs) n->add_input(in);
-    current_ = name;
+    for (const auto& in : inputs) n->add_input(in);
     n->add_output(name);
     return *n;
   }
+  static const std::string& output(const onnx::NodeProto& n) { return n.output(0); }
   // An initializer named after the node about to be added: "<op>_<k>.<what>".
   std::string initializer(const std::string& op, const std::string& what, const std::vector<std::int64_t>& dims,
                           const float* values) {
@@ -67,10 +67,7 @@ class GraphWriter {
     return t->name();
   }
   // Renames the last node's output (the graph's output gets a meaningful name).
-  void rename_last_output(const std::string& name) {
-    g_.mutable_node(g_.node_size() - 1)->set_output(0, name);
-    current_ = name;
-  }
+  void rename_last_output(const std::string& name) { g_.mutable_node(g_.node_size() - 1)->set_output(0, name); }
 
   static std::string lower(const std::string& s) {
     std::string r;
@@ -80,7 +77,6 @@ class GraphWriter {
 
  private:
   onnx::GraphProto& g_;
-  std::string current_ = "input";
 };
 
 void attr_ints(onnx::NodeProto& n, const std::string& name, const std::vector<std::int64_t>& v) {
@@ -111,18 +107,28 @@ void set_tensor_type(onnx::ValueInfoProto& v, const std::string& name, const std
   for (auto d : sample_dims) s->add_dim()->set_dim_value(d);
 }
 
-// The plan of an export: which ONNX rank each layer's output has (2 after Flatten/Gemm/flattened Softmax, else 4).
-// Shared with onnx_output_dims so that `cnn run` writes the same dims the exported graph declares.
-bool ends_flat(const Network& net, bool softmax_output) {
-  bool flat = false;
+// The plan of an export: which ONNX rank each value has (2 after Flatten/Gemm/flattened Softmax, else 4), value 0
+// being the input and value i + 1 layer i's output. Shared with onnx_output_dims so that `cnn run` writes the same
+// dims the exported graph declares.
+std::vector<bool> flat_values(const Network& net) {
+  std::vector<bool> flat(net.size() + 1, false);
   for (std::size_t i = 0; i < net.size(); ++i) {
     const std::string k = net.layer(i).kind();
     const Shape in = net.layer(i).input_shape();
-    if (k == "dense" || k == "flatten") flat = true;
-    else if (k == "softmax") flat = flat || in.h * in.w > 1;
-    else if (k == "conv2d" || k == "maxpool2d" || k == "avgpool2d" || k == "l2pool2d" || k == "subsampling")
-      flat = false;
+    const int first = net.layer_inputs(i)[0] + 1;
+    bool f = flat[std::size_t(first)];
+    if (k == "dense" || k == "flatten") f = true;
+    else if (k == "softmax") f = f || in.h * in.w > 1;
+    else if (k == "conv2d" || k == "maxpool2d" || k == "avgpool2d" || k == "l2pool2d" || k == "subsampling" ||
+             k == "batchnorm2d" || k == "global_avgpool2d" || k == "add" || k == "concat")
+      f = false;
+    flat[i + 1] = f;
   }
+  return flat;
+}
+
+bool ends_flat(const Network& net, bool softmax_output) {
+  bool flat = flat_values(net).back();
   if (softmax_output && !flat) {
     const Shape out = net.output_shape();
     flat = out.h * out.w > 1;
@@ -157,21 +163,36 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
   set_tensor_type(*g.add_input(), "input", {in.c, in.h, in.w});
 
   GraphWriter w(g);
-  bool flat = false;  // the current ONNX tensor is [N, F] rather than [N, C, H, W]
-  auto make_4d = [&](const Shape& s) {
-    if (!flat) return;
+  const std::vector<bool> flat_after = flat_values(net);
+  std::vector<std::string> name(net.size() + 1);  // the ONNX tensor holding each value
+  std::vector<bool> flat(net.size() + 1, false);   // that tensor is [N, F] rather than [N, C, H, W]
+  std::vector<int> readers(net.size() + 1, 0);
+  for (std::size_t i = 0; i < net.size(); ++i)
+    for (int v : net.layer_inputs(i)) ++readers[std::size_t(v) + 1];
+  name[0] = "input";
+  std::string last;  // the tensor of the last node written
+  auto emit = [&](onnx::NodeProto& n) -> const std::string& { return last = GraphWriter::output(n); };
+  auto as_4d = [&](const std::string& t, bool is_flat, const Shape& s) {
+    if (!is_flat) return t;
     const std::string shape = w.int64_initializer("Reshape", "shape", {0, s.c, s.h, s.w});
-    w.node("Reshape", {shape});
-    flat = false;
+    return emit(w.node("Reshape", {t, shape}));
   };
-  auto make_flat = [&] {
-    if (flat) return;
-    attr_int(w.node("Flatten"), "axis", 1);
-    flat = true;
+  auto as_flat = [&](const std::string& t, bool is_flat) {
+    if (is_flat) return t;
+    onnx::NodeProto& n = w.node("Flatten", {t});
+    attr_int(n, "axis", 1);
+    return emit(n);
   };
-  auto softmax = [&](const Shape& s) {
-    if (!flat && s.h * s.w > 1) make_flat();
-    attr_int(w.node("Softmax"), "axis", 1);
+  auto softmax = [&](const std::string& t, bool is_flat, const Shape& s) {
+    onnx::NodeProto& n = w.node("Softmax", {!is_flat && s.h * s.w > 1 ? as_flat(t, is_flat) : t});
+    attr_int(n, "axis", 1);
+    return emit(n);
+  };
+  // conv2d → batchnorm2d that nothing else reads: one Conv with W' = scale·W, b' = scale·b + shift per map
+  auto folded_bn = [&](std::size_t i) -> const BatchNorm2D* {
+    if (!options.fold_batchnorm || i + 1 >= net.size() || readers[i + 1] != 1) return nullptr;
+    if (net.layer_inputs(i + 1) != std::vector<int>{int(i)}) return nullptr;
+    return dynamic_cast<const BatchNorm2D*>(&net.layer(i + 1));
   };
 
   for (std::size_t i = 0; i < net.size(); ++i) {
@@ -179,30 +200,75 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
     const std::string kind = base.kind();
     const Shape s = base.input_shape();
     const std::string where = "ONNX export: layer " + std::to_string(i) + " (" + kind + ")";
+    const std::vector<int> ins = net.layer_inputs(i);
+    const std::string& x = name[std::size_t(ins[0]) + 1];
+    const bool x_flat = flat[std::size_t(ins[0]) + 1];
+    std::string out;
     if (kind == "conv2d") {
       const auto& l = dynamic_cast<const Conv2D&>(base);
-      make_4d(s);
-      const Tensor wt = l.weight(), b = l.bias();
-      const std::string wn = w.initializer("Conv", "weight", {l.out_channels(), s.c, l.kernel_h(), l.kernel_w()}, wt.data());
-      const std::string bn = w.initializer("Conv", "bias", {l.out_channels()}, b.data());
-      onnx::NodeProto& n = w.node("Conv", {wn, bn});
+      const Tensor wt = l.weight();
+      std::vector<float> weight(wt.data(), wt.data() + wt.size()), bias(std::size_t(l.out_channels()), 0.0f);
+      if (l.has_bias()) std::copy(l.bias().data(), l.bias().data() + l.out_channels(), bias.begin());
+      const BatchNorm2D* bn = folded_bn(i);
+      if (bn) {
+        const std::size_t per_map = weight.size() / bias.size();
+        for (int o = 0; o < l.out_channels(); ++o) {
+          const float scale = bn->eval_scale(o);
+          for (std::size_t k = 0; k < per_map; ++k) weight[std::size_t(o) * per_map + k] *= scale;
+          bias[std::size_t(o)] = scale * bias[std::size_t(o)] + bn->eval_shift(o);
+        }
+      }
+      const std::string in4 = as_4d(x, x_flat, s);
+      std::vector<std::string> node_in{in4, w.initializer("Conv", "weight", {l.out_channels(), s.c, l.kernel_h(),
+                                                                              l.kernel_w()}, weight.data())};
+      if (l.has_bias() || bn) node_in.push_back(w.initializer("Conv", "bias", {l.out_channels()}, bias.data()));
+      onnx::NodeProto& n = w.node("Conv", node_in);
       attr_ints(n, "kernel_shape", {l.kernel_h(), l.kernel_w()});
       attr_ints(n, "strides", {l.stride(), l.stride()});
       attr_ints(n, "pads", {l.pad_top(), l.pad_left(), l.pad_bottom(), l.pad_right()});
       attr_ints(n, "dilations", {1, 1});
       attr_int(n, "group", 1);
+      out = emit(n);
+      if (bn) {  // the batch normalisation's value is the conv's output
+        name[i + 1] = name[i + 2] = out;
+        flat[i + 1] = flat[i + 2] = false;
+        ++i;
+        continue;
+      }
+    } else if (kind == "batchnorm2d") {
+      const auto& l = dynamic_cast<const BatchNorm2D&>(base);
+      const std::string in4 = as_4d(x, x_flat, s);
+      const std::string sc = w.initializer("BatchNormalization", "scale", {l.channels()}, l.gamma().data());
+      const std::string bb = w.initializer("BatchNormalization", "bias", {l.channels()}, l.beta().data());
+      const std::string mn = w.initializer("BatchNormalization", "mean", {l.channels()}, l.running_mean().data());
+      const std::string vr = w.initializer("BatchNormalization", "var", {l.channels()}, l.running_var().data());
+      onnx::NodeProto& n = w.node("BatchNormalization", {in4, sc, bb, mn, vr});
+      attr_float(n, "epsilon", l.eps());
+      attr_float(n, "momentum", 1.0f - l.momentum());  // ONNX's momentum weighs the running estimate
+      out = emit(n);
     } else if (kind == "maxpool2d" || kind == "avgpool2d" || kind == "l2pool2d") {
       const auto& l = dynamic_cast<const Pool2D&>(base);
-      make_4d(s);
       const std::string op = kind == "maxpool2d" ? "MaxPool" : kind == "avgpool2d" ? "AveragePool" : "LpPool";
-      onnx::NodeProto& n = w.node(op);
+      onnx::NodeProto& n = w.node(op, {as_4d(x, x_flat, s)});
       attr_ints(n, "kernel_shape", {l.kernel(), l.kernel()});
       attr_ints(n, "strides", {l.stride(), l.stride()});
       attr_ints(n, "pads", {0, 0, 0, 0});
       if (op == "LpPool") attr_int(n, "p", 2);
+      out = emit(n);
+    } else if (kind == "global_avgpool2d") {
+      out = emit(w.node("GlobalAveragePool", {as_4d(x, x_flat, s)}));
+    } else if (kind == "add" || kind == "concat") {
+      std::vector<std::string> node_in;
+      for (int v : ins) {
+        const Shape vs = v < 0 ? net.input_shape() : net.layer(std::size_t(v)).output_shape();
+        node_in.push_back(as_4d(name[std::size_t(v) + 1], flat[std::size_t(v) + 1], vs));
+      }
+      onnx::NodeProto& n = w.node(kind == "add" ? "Add" : "Concat", node_in);
+      if (kind == "concat") attr_int(n, "axis", 1);
+      out = emit(n);
     } else if (kind == "dense") {
       const auto& l = dynamic_cast<const Dense&>(base);
-      make_flat();
+      const std::string in2 = as_flat(x, x_flat);
       const Tensor wt = l.weight(), b = l.bias();
       // B = Wᵀ [outputs, inputs] with transB = 1, the form PyTorch writes and every reader handles (OpenCV 4.6
       // mis-sizes a Gemm with transB = 0 and a bias).
@@ -212,42 +278,57 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
         for (int k = 0; k < O; ++k) wtr[std::size_t(k) * I + j] = wt[std::size_t(j) * O + k];
       const std::string wn = w.initializer("Gemm", "weight", {O, I}, wtr.data());
       const std::string bn = w.initializer("Gemm", "bias", {l.outputs()}, b.data());
-      onnx::NodeProto& n = w.node("Gemm", {wn, bn});
+      onnx::NodeProto& n = w.node("Gemm", {in2, wn, bn});
       attr_float(n, "alpha", 1.0f);
       attr_float(n, "beta", 1.0f);
       attr_int(n, "transA", 0);
       attr_int(n, "transB", 1);
+      out = emit(n);
     } else if (kind == "relu") {
-      w.node("Relu");
+      out = emit(w.node("Relu", {x}));
     } else if (kind == "leaky_relu") {
-      attr_float(w.node("LeakyRelu"), "alpha", dynamic_cast<const LeakyReLU&>(base).alpha());
+      onnx::NodeProto& n = w.node("LeakyRelu", {x});
+      attr_float(n, "alpha", dynamic_cast<const LeakyReLU&>(base).alpha());
+      out = emit(n);
     } else if (kind == "sigmoid") {
-      w.node("Sigmoid");
+      out = emit(w.node("Sigmoid", {x}));
     } else if (kind == "tanh") {
-      w.node("Tanh");
+      out = emit(w.node("Tanh", {x}));
     } else if (kind == "softmax") {
-      softmax(s);
+      out = softmax(x, x_flat, s);
     } else if (kind == "flatten") {
-      attr_int(w.node("Flatten"), "axis", 1);
-      flat = true;
+      onnx::NodeProto& n = w.node("Flatten", {x});
+      attr_int(n, "axis", 1);
+      out = emit(n);
     } else if (kind == "dropout") {
       const float rate = dynamic_cast<const Dropout&>(base).rate();
       const std::string rn = w.initializer("Dropout", "ratio", {}, &rate);
-      w.node("Dropout", {rn});
+      out = emit(w.node("Dropout", {x, rn}));
     } else {
       throw Error(where + " has no ONNX operator" +
                   (kind == "subsampling" ? std::string(" (seed 002's trainable β·down(A) + b per map)") : std::string()) +
-                  "; only conv2d, maxpool2d, avgpool2d, l2pool2d, dense, relu, leaky_relu, sigmoid, tanh, softmax, "
-                  "flatten and dropout can be exported");
+                  "; only conv2d, batchnorm2d, maxpool2d, avgpool2d, l2pool2d, global_avgpool2d, dense, relu, "
+                  "leaky_relu, sigmoid, tanh, softmax, flatten, dropout, add and concat can be exported");
     }
+    name[i + 1] = out;
+    flat[i + 1] = flat_after[i + 1];
   }
-  const bool ce = net.loss().kind() == "softmax_cross_entropy";
+  const bool out_flat = flat.back();
+  bool flat_now = out_flat;
+  const bool ce0 = net.loss().kind() == "softmax_cross_entropy";
+  if (ce0 && options.softmax_output) {
+    const Shape o = net.output_shape();
+    softmax(name.back(), out_flat, o);
+    flat_now = out_flat || o.h * o.w > 1;
+  }
+  if (last != name.back() && !(ce0 && options.softmax_output))
+    throw Error("ONNX export: internal error: the last node written is not the network's output");
+  const bool ce = ce0;
   const bool probs = ce && options.softmax_output;
-  if (probs) softmax(net.output_shape());
   const std::string out_name = probs ? "probabilities" : ce ? "logits" : "output";
   w.rename_last_output(out_name);
   const Shape o = net.output_shape();
-  if (flat) set_tensor_type(*g.add_output(), out_name, {std::int64_t(o.sample_size())});
+  if (flat_now) set_tensor_type(*g.add_output(), out_name, {std::int64_t(o.sample_size())});
   else set_tensor_type(*g.add_output(), out_name, {o.c, o.h, o.w});
 
   auto meta = [&](const std::string& k, const std::string& v) {

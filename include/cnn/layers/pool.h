@@ -61,4 +61,20 @@ class L2Pool2D : public Pool2D {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
 };
 
+// Global average pooling (Lin et al. 2014; ResNet's last pooling): one mean per map, C×H×W → C×1×1.
+//   y[c] = (1/HW) Σ_{h,w} x[c][h][w]        dx[c][h][w] = dy[c]/HW
+class GlobalAvgPool2D : public Layer {
+ public:
+  std::string kind() const override { return "global_avgpool2d"; }
+  std::size_t macs_per_sample() const override { return in_.sample_size(); }
+  void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  using Layer::backward;
+  using Layer::forward;
+
+ protected:
+  Shape infer(Shape input) override { return {1, input.c, 1, 1}; }
+  using Layer::infer;
+};
+
 }  // namespace cnn
