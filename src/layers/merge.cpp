@@ -17,7 +17,8 @@ void Merge::check_inputs(std::span<const Tensor* const> xs) const {
   if (int(xs.size()) != inputs_)
     throw Error(kind() + " layer: set up for " + std::to_string(inputs_) + " inputs, got " + std::to_string(xs.size()));
   for (std::size_t i = 0; i < xs.size(); ++i) {
-    check_sample_shape(kind() + " layer (input " + std::to_string(i + 1) + ")", shapes_[i], xs[i]->shape());
+    if (!shapes_[i].same_sample(xs[i]->shape()))
+      check_sample_shape(kind() + " layer (input " + std::to_string(i + 1) + ")", shapes_[i], xs[i]->shape());
     if (xs[i]->shape().n != xs[0]->shape().n)
       throw Error(kind() + " layer: input " + std::to_string(i + 1) + " has a batch of " +
                   std::to_string(xs[i]->shape().n) + ", input 1 of " + std::to_string(xs[0]->shape().n));
