@@ -30,7 +30,6 @@ class ConvPlan {
   // "im2col", or "direct" and the direct variants chosen: ", forward over channels", ", dW over channels",
   // ", dA as forward", ", dA over the batch" (in that order).
   std::string describe() const;
-  std::size_t workspace_floats() const;  // everything the plan holds, for all chunks
 
   // Before a batch's chunks run, on the calling thread: W in the layouts the chosen kernels read, and room for the
   // zero-bordered copies of `batch` images where the direct kernels need them (grown once, for the largest batch).
