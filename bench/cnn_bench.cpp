@@ -94,18 +94,8 @@ int main(int argc, char** argv) try {
   const double train_ips = double(data.train.count()) * epochs / train_s;
 
   if (profile) {
-    const auto& p = net.profile();
-    double total = 0.0;
-    for (const auto& t : p) total += t.forward_s + t.backward_s;
-    const double steps = double(p.empty() ? 1 : p[0].calls);
-    std::printf("per-layer time of one training step (batch %d, mean over %.0f steps, %.1f us total):\n", batch, steps,
-                1e6 * total / steps);
-    for (std::size_t i = 0; i < net.size(); ++i)
-      std::printf("  %2zu %-36s forward %8.1f us   backward %8.1f us   (%4.1f%%)\n", i, net.layer(i).summary().c_str(),
-                  1e6 * p[i].forward_s / steps, 1e6 * p[i].backward_s / steps,
-                  100.0 * (p[i].forward_s + p[i].backward_s) / total);
-    if (p.size() > net.size())
-      std::printf("     %-36s          %8.1f us\n", "loss (softmax + cross-entropy)", 1e6 * p.back().forward_s / steps);
+    std::printf("where one training step goes (batch %d, mean over the epoch's steps):\n%s", batch,
+                profile_table(net).c_str());
     net.set_profiling(false);
   }
 

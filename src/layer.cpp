@@ -31,13 +31,13 @@ Shape Layer::setup(std::span<const Shape> inputs) {
 }
 
 Shape Layer::infer(std::span<const Shape> inputs) {
-  if (inputs.size() != 1)
-    throw Error(kind() + " layer: takes one input, got " + std::to_string(inputs.size()));
+  if (inputs.size() != 1) throw Error(kind() + " layer: takes one input, got " + std::to_string(inputs.size()));
   return infer(inputs[0]);
 }
 
 void Layer::check_input(const Tensor& x) const {
-  if (!in_.same_sample(x.shape())) check_sample_shape(kind() + " layer", in_, x.shape());  // builds no string unless bad
+  if (!in_.same_sample(x.shape()))
+    check_sample_shape(kind() + " layer", in_, x.shape());  // builds no string unless bad
 }
 
 }  // namespace cnn

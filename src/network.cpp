@@ -185,9 +185,11 @@ nlohmann::json Network::spec() const {
   j["input"] = {input_.c, input_.h, input_.w};
   j["layers"] = nlohmann::json::array();
   // A layer that another reads out of order is referred to by its name ("layer<i>" when it has none).
-  auto name_of = [&](int v) { return v == 0 ? std::string("input") : names_[std::size_t(v) - 1].empty()
-                                                                        ? "layer" + std::to_string(v - 1)
-                                                                        : names_[std::size_t(v) - 1]; };
+  auto name_of = [&](int v) {
+    return v == 0                               ? std::string("input")
+           : names_[std::size_t(v) - 1].empty() ? "layer" + std::to_string(v - 1)
+                                                : names_[std::size_t(v) - 1];
+  };
   std::vector<bool> referred(layers_.size() + 1, false);
   for (std::size_t i = 0; i < layers_.size(); ++i)
     if (inputs_[i] != std::vector<int>{int(i)})

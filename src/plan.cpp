@@ -142,7 +142,8 @@ Plan::Plan(std::vector<LayerPtr>& layers, const std::vector<std::vector<int>>& i
                   "): its output is read by no layer (only the last layer is the network's output)");
   // layer j reads only layer i's output, and nothing else reads it: the pair can run as one step
   auto sole_reader = [&](int i, int j) {
-    return j < L && inputs[std::size_t(j)] == std::vector<int>{i + 1} && readers[std::size_t(i) + 1] == std::vector<int>{j};
+    return j < L && inputs[std::size_t(j)] == std::vector<int>{i + 1} &&
+           readers[std::size_t(i) + 1] == std::vector<int>{j};
   };
   auto relu_at = [&](int j) -> ReLU* {
     return j < L && layers[std::size_t(j)]->kind() == "relu" ? dynamic_cast<ReLU*>(layers[std::size_t(j)].get())

@@ -26,12 +26,13 @@ const char* const kHead = R"({"input": [2, 6, 6], "layers": [)";
 std::string net_text(const std::string& layers) { return kHead + layers + "]}"; }
 
 TEST(GraphFile, BadGraphsGetOneLineNamingTheFileTheLayerAndTheField) {
-  const std::string unknown = error_of(net_text(R"({"type": "relu", "name": "a"}, {"type": "add", "inputs": ["a", "nope"]})"));
+  const std::string unknown =
+      error_of(net_text(R"({"type": "relu", "name": "a"}, {"type": "add", "inputs": ["a", "nope"]})"));
   EXPECT_EQ(unknown.rfind("g.json: layer 1 (add): field \"inputs\": no layer is named \"nope\"", 0), 0u) << unknown;
 
-  const std::string cycle = error_of(net_text(
-      R"({"type": "relu", "name": "a", "inputs": ["b"]}, {"type": "relu", "name": "b", "inputs": ["a"]},)"
-      R"({"type": "add", "inputs": ["a", "b"]})"));
+  const std::string cycle = error_of(
+      net_text(R"({"type": "relu", "name": "a", "inputs": ["b"]}, {"type": "relu", "name": "b", "inputs": ["a"]},)"
+               R"({"type": "add", "inputs": ["a", "b"]})"));
   EXPECT_EQ(cycle.rfind("g.json: layer 0 (relu) \"a\": field \"inputs\": the layers read each other in a cycle", 0), 0u)
       << cycle;
 
@@ -44,7 +45,8 @@ TEST(GraphFile, BadGraphsGetOneLineNamingTheFileTheLayerAndTheField) {
   EXPECT_EQ(dangling.rfind("g.json: layer 1 (tanh) \"t\": its output is read by no layer", 0), 0u) << dangling;
 
   const std::string twice = error_of(net_text(R"({"type": "relu", "name": "a"}, {"type": "tanh", "name": "a"})"));
-  EXPECT_EQ(twice.rfind("g.json: layer 1 (tanh): field \"name\": \"a\" is already the name of layer 0", 0), 0u) << twice;
+  EXPECT_EQ(twice.rfind("g.json: layer 1 (tanh): field \"name\": \"a\" is already the name of layer 0", 0), 0u)
+      << twice;
 
   const std::string self = error_of(net_text(R"({"type": "relu", "name": "a", "inputs": ["a"]})"));
   EXPECT_NE(self.find("cannot read its own output"), std::string::npos) << self;
@@ -58,18 +60,22 @@ TEST(GraphFile, BadGraphsGetOneLineNamingTheFileTheLayerAndTheField) {
 
 // A layer may read one the file lists after it; the network runs them in an order that respects the reads.
 TEST(GraphFile, LayersMayNameLayersListedLater) {
-  Network later = network_from_text(net_text(
-      R"({"type": "add", "name": "sum", "inputs": ["t", "s"]}, {"type": "tanh", "name": "t", "inputs": ["input"]},)"
-      R"({"type": "sigmoid", "name": "s", "inputs": ["input"]}, {"type": "relu", "inputs": ["sum"]})"), "later");
+  Network later = network_from_text(
+      net_text(
+          R"({"type": "add", "name": "sum", "inputs": ["t", "s"]}, {"type": "tanh", "name": "t", "inputs": ["input"]},)"
+          R"({"type": "sigmoid", "name": "s", "inputs": ["input"]}, {"type": "relu", "inputs": ["sum"]})"),
+      "later");
   // the same graph written in order
-  Network ordered = network_from_text(net_text(
-      R"({"type": "tanh", "name": "t"}, {"type": "sigmoid", "name": "s", "inputs": ["input"]},)"
-      R"({"type": "add", "name": "sum", "inputs": ["t", "s"]}, {"type": "relu"})"), "ordered");
+  Network ordered = network_from_text(
+      net_text(R"({"type": "tanh", "name": "t"}, {"type": "sigmoid", "name": "s", "inputs": ["input"]},)"
+               R"({"type": "add", "name": "sum", "inputs": ["t", "s"]}, {"type": "relu"})"),
+      "ordered");
   ASSERT_EQ(later.size(), 4u);
   const Tensor x = test::random_tensor({3, 2, 6, 6}, 1);
   const Tensor a = later.forward(x), b = ordered.forward(x);
   EXPECT_EQ(0, std::memcmp(a.data(), b.data(), a.size() * sizeof(float)));
-  for (std::size_t i = 0; i < a.size(); ++i) ASSERT_FLOAT_EQ(a[i], std::max(0.0f, std::tanh(x[i]) + 1 / (1 + std::exp(-x[i]))));
+  for (std::size_t i = 0; i < a.size(); ++i)
+    ASSERT_FLOAT_EQ(a[i], std::max(0.0f, std::tanh(x[i]) + 1 / (1 + std::exp(-x[i]))));
 }
 
 TEST(GraphFile, ChainsMeanWhatTheyMeantAndGraphsRoundTrip) {
@@ -142,9 +148,11 @@ TEST(Plan, FusesChainsWhereNothingElseReadsTheMiddleAndKeepsEverythingWhenAsked)
   EXPECT_EQ(kept[1], "maxpool2d 2x2 stride 2");
 
   // conv → relu where the add reads the conv's output too: no fusion (the conv's gradient is the sum of two)
-  Network shared = network_from_text(net_text(
-      R"({"type": "conv2d", "name": "c", "filters": 2, "kernel": 3, "padding": 1}, {"type": "relu", "name": "r"},)"
-      R"({"type": "add", "inputs": ["c", "r"]})"), "shared");
+  Network shared = network_from_text(
+      net_text(
+          R"({"type": "conv2d", "name": "c", "filters": 2, "kernel": 3, "padding": 1}, {"type": "relu", "name": "r"},)"
+          R"({"type": "add", "inputs": ["c", "r"]})"),
+      "shared");
   EXPECT_EQ(step_names(shared).size(), 3u);
   Network resnet = load_network("resnet8");
   for (const auto& s : resnet.plan().steps())
@@ -153,8 +161,8 @@ TEST(Plan, FusesChainsWhereNothingElseReadsTheMiddleAndKeepsEverythingWhenAsked)
 
 // A value read by two layers gets the sum of both gradients: y = x + relu(x) has dy/dx = 1 + [x ≥ 0].
 TEST(Plan, AValueReadTwiceGetsTheSumOfBothGradients) {
-  Network net = network_from_text(net_text(R"({"type": "relu", "name": "r"}, {"type": "add", "inputs": ["input", "r"]})"),
-                                  "sum");
+  Network net =
+      network_from_text(net_text(R"({"type": "relu", "name": "r"}, {"type": "add", "inputs": ["input", "r"]})"), "sum");
   net.set_need_input_gradient(true);
   const Tensor x = test::spaced_tensor({2, 2, 6, 6}, 3);
   net.forward(x, {Mode::train, 0});
@@ -163,8 +171,8 @@ TEST(Plan, AValueReadTwiceGetsTheSumOfBothGradients) {
   const Tensor& dx = net.network_input_gradient();
   for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(dx[i], x[i] >= 0 ? 2.0f : 1.0f) << i;
   // and the same layer twice: y = relu(x) + relu(x)
-  Network twice = network_from_text(net_text(R"({"type": "relu", "name": "r"}, {"type": "add", "inputs": ["r", "r"]})"),
-                                    "twice");
+  Network twice =
+      network_from_text(net_text(R"({"type": "relu", "name": "r"}, {"type": "add", "inputs": ["r", "r"]})"), "twice");
   twice.set_need_input_gradient(true);
   twice.forward(x, {Mode::train, 0});
   twice.backward(dy);
@@ -231,7 +239,8 @@ TEST(GraphOnnx, ConcatAndGlobalPoolingExportAndRun) {
       {"type": "conv2d", "name": "a", "filters": 4, "kernel": 3, "padding": 1},
       {"type": "conv2d", "name": "b", "filters": 2, "kernel": 1, "inputs": ["input"], "bias": false},
       {"type": "concat", "inputs": ["a", "b"]}, {"type": "batchnorm2d"}, {"type": "relu"},
-      {"type": "global_avgpool2d"}, {"type": "dense", "units": 3}]})", "concat");
+      {"type": "global_avgpool2d"}, {"type": "dense", "units": 3}]})",
+                                  "concat");
   net.init(2);
   Optimizer sgd({.lr = 0.1});
   const Tensor x = test::random_tensor({6, 3, 8, 8}, 4, 0.0f, 1.0f);

@@ -20,6 +20,7 @@
 #include "cnn/onnx.h"
 #include "cnn/optimizer.h"
 #include "cnn/plan.h"
+#include "cnn/profile.h"
 #include "cnn/runtime.h"
 #include "cnn/tensor.h"
 #include "cnn/trainer.h"

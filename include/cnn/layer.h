@@ -38,9 +38,9 @@ class Layer {
  public:
   virtual ~Layer() = default;
 
-  virtual std::string kind() const = 0;     // "conv2d", "maxpool2d", …: the name used in description files
-  virtual std::string summary() const;       // one line for `cnn info`: "conv2d 6@5x5 stride 1 valid"
-  virtual nlohmann::json spec() const;       // the layer's description-file entry (kind + options)
+  virtual std::string kind() const = 0;  // "conv2d", "maxpool2d", …: the name used in description files
+  virtual std::string summary() const;   // one line for `cnn info`: "conv2d 6@5x5 stride 1 valid"
+  virtual nlohmann::json spec() const;   // the layer's description-file entry (kind + options)
 
   // Checks the per-sample input shape and returns the per-sample output shape. Throws cnn::Error.
   Shape setup(Shape input);

@@ -111,13 +111,13 @@ class Network {
   std::vector<LayerPtr> layers_;
   std::vector<std::vector<int>> inputs_;  // inputs_[i]: the values layer i reads (0: the input, v: layer v − 1)
   std::vector<std::string> names_;
-  std::vector<Shape> shapes_;             // shapes_[v]: the per-sample shape of value v
-  std::vector<std::size_t> offsets_{0};   // layer i's parameters are params_[offsets_[i], offsets_[i+1])
+  std::vector<Shape> shapes_;            // shapes_[v]: the per-sample shape of value v
+  std::vector<std::size_t> offsets_{0};  // layer i's parameters are params_[offsets_[i], offsets_[i+1])
   std::vector<std::size_t> buffer_offsets_{0};
   std::vector<float> params_, grads_, buffers_;
   std::unique_ptr<Loss> loss_;
-  std::vector<Tensor> acts_;              // acts_[0] = input view, acts_[i+1] = output of layer i
-  std::vector<Tensor> grads_act_;         // grads_act_[v] = ∂L/∂acts_[v]
+  std::vector<Tensor> acts_;       // acts_[0] = input view, acts_[i+1] = output of layer i
+  std::vector<Tensor> grads_act_;  // grads_act_[v] = ∂L/∂acts_[v]
   PlanOptions plan_options_;
   std::unique_ptr<Plan> plan_;
   bool profiling_ = false;

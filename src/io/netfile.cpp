@@ -1,7 +1,7 @@
 #include "cnn/netfile.h"
 
-#include <filesystem>
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -101,15 +101,15 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
       return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, Pads{p, p, p, p}, bias);
     }
     if (pad && pad->is_array()) {
-      if (pad->size() != 4 || !std::all_of(pad->begin(), pad->end(), [](const json& v) {
-            return v.is_number_integer() && v.get<int>() >= 0;
-          }))
+      if (pad->size() != 4 || !std::all_of(pad->begin(), pad->end(),
+                                           [](const json& v) { return v.is_number_integer() && v.get<int>() >= 0; }))
         throw Error(f.where() + ": field \"padding\" must be [top, left, bottom, right], four integers >= 0");
       const Pads p{(*pad)[0].get<int>(), (*pad)[1].get<int>(), (*pad)[2].get<int>(), (*pad)[3].get<int>()};
       return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, p, bias);
     }
     if (pad && !pad->is_string())
-      throw Error(f.where() + ": field \"padding\" must be \"valid\", \"same\", a number or [top, left, bottom, right]");
+      throw Error(f.where() +
+                  ": field \"padding\" must be \"valid\", \"same\", a number or [top, left, bottom, right]");
     Padding mode;
     try {
       mode = parse_padding(pad ? pad->get<std::string>() : "valid");
@@ -241,7 +241,8 @@ Network network_from_json(const json& desc, const std::string& source) {
       if (v >= 0) ++readers[std::size_t(v)];
   for (std::size_t i = 0; i + 1 < L; ++i)
     if (!readers[i])
-      throw Error(entries[i].where + ": its output is read by no layer (a dangling output: only the last layer, the "
+      throw Error(entries[i].where +
+                  ": its output is read by no layer (a dangling output: only the last layer, the "
                   "network's output, may be unread)");
   // Kahn's order, taking the first ready entry in file order each time.
   std::vector<int> index(L, -1);  // entry → its layer index in the network
@@ -249,8 +250,8 @@ Network network_from_json(const json& desc, const std::string& source) {
   while (placed < int(L)) {
     int next = -1;
     for (std::size_t i = 0; i < L && next < 0; ++i)
-      if (index[i] < 0 &&
-          std::all_of(entries[i].inputs.begin(), entries[i].inputs.end(), [&](int v) { return v < 0 || index[std::size_t(v)] >= 0; }))
+      if (index[i] < 0 && std::all_of(entries[i].inputs.begin(), entries[i].inputs.end(),
+                                      [&](int v) { return v < 0 || index[std::size_t(v)] >= 0; }))
         next = int(i);
     if (next < 0) {
       // every entry left waits on another one left: follow the first unplaced input until a layer repeats

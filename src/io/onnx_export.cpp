@@ -117,8 +117,10 @@ std::vector<bool> flat_values(const Network& net) {
     const Shape in = net.layer(i).input_shape();
     const int first = net.layer_inputs(i)[0] + 1;
     bool f = flat[std::size_t(first)];
-    if (k == "dense" || k == "flatten") f = true;
-    else if (k == "softmax") f = f || in.h * in.w > 1;
+    if (k == "dense" || k == "flatten")
+      f = true;
+    else if (k == "softmax")
+      f = f || in.h * in.w > 1;
     else if (k == "conv2d" || k == "maxpool2d" || k == "avgpool2d" || k == "l2pool2d" || k == "subsampling" ||
              k == "batchnorm2d" || k == "global_avgpool2d" || k == "add" || k == "concat")
       f = false;
@@ -165,7 +167,7 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
   GraphWriter w(g);
   const std::vector<bool> flat_after = flat_values(net);
   std::vector<std::string> name(net.size() + 1);  // the ONNX tensor holding each value
-  std::vector<bool> flat(net.size() + 1, false);   // that tensor is [N, F] rather than [N, C, H, W]
+  std::vector<bool> flat(net.size() + 1, false);  // that tensor is [N, F] rather than [N, C, H, W]
   std::vector<int> readers(net.size() + 1, 0);
   for (std::size_t i = 0; i < net.size(); ++i)
     for (int v : net.layer_inputs(i)) ++readers[std::size_t(v) + 1];
@@ -219,8 +221,8 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
         }
       }
       const std::string in4 = as_4d(x, x_flat, s);
-      std::vector<std::string> node_in{in4, w.initializer("Conv", "weight", {l.out_channels(), s.c, l.kernel_h(),
-                                                                              l.kernel_w()}, weight.data())};
+      std::vector<std::string> node_in{
+          in4, w.initializer("Conv", "weight", {l.out_channels(), s.c, l.kernel_h(), l.kernel_w()}, weight.data())};
       if (l.has_bias() || bn) node_in.push_back(w.initializer("Conv", "bias", {l.out_channels()}, bias.data()));
       onnx::NodeProto& n = w.node("Conv", node_in);
       attr_ints(n, "kernel_shape", {l.kernel_h(), l.kernel_w()});
@@ -305,10 +307,11 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
       const std::string rn = w.initializer("Dropout", "ratio", {}, &rate);
       out = emit(w.node("Dropout", {x, rn}));
     } else {
-      throw Error(where + " has no ONNX operator" +
-                  (kind == "subsampling" ? std::string(" (seed 002's trainable β·down(A) + b per map)") : std::string()) +
-                  "; only conv2d, batchnorm2d, maxpool2d, avgpool2d, l2pool2d, global_avgpool2d, dense, relu, "
-                  "leaky_relu, sigmoid, tanh, softmax, flatten, dropout, add and concat can be exported");
+      throw Error(
+          where + " has no ONNX operator" +
+          (kind == "subsampling" ? std::string(" (seed 002's trainable β·down(A) + b per map)") : std::string()) +
+          "; only conv2d, batchnorm2d, maxpool2d, avgpool2d, l2pool2d, global_avgpool2d, dense, relu, "
+          "leaky_relu, sigmoid, tanh, softmax, flatten, dropout, add and concat can be exported");
     }
     name[i + 1] = out;
     flat[i + 1] = flat_after[i + 1];
@@ -328,8 +331,10 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
   const std::string out_name = probs ? "probabilities" : ce ? "logits" : "output";
   w.rename_last_output(out_name);
   const Shape o = net.output_shape();
-  if (flat_now) set_tensor_type(*g.add_output(), out_name, {std::int64_t(o.sample_size())});
-  else set_tensor_type(*g.add_output(), out_name, {o.c, o.h, o.w});
+  if (flat_now)
+    set_tensor_type(*g.add_output(), out_name, {std::int64_t(o.sample_size())});
+  else
+    set_tensor_type(*g.add_output(), out_name, {o.c, o.h, o.w});
 
   auto meta = [&](const std::string& k, const std::string& v) {
     onnx::StringStringEntryProto* e = model.add_metadata_props();

@@ -1,4 +1,5 @@
 // cnn info: every layer with its output shape, parameter count and multiply-adds per image; totals.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 
@@ -22,27 +23,57 @@ std::string thousands(std::size_t v) {
 }
 
 void run(const InfoArgs& a) {
-  if (a.model.empty() == a.net.empty()) throw UsageError("cnn info needs exactly one of --model FILE or --net NAME|FILE");
+  if (a.model.empty() == a.net.empty())
+    throw UsageError("cnn info needs exactly one of --model FILE or --net NAME|FILE");
   std::optional<Model> m;
   std::optional<Network> n;
-  if (!a.model.empty()) m.emplace(load_model(a.model));
-  else n.emplace(load_network(a.net));
+  if (!a.model.empty())
+    m.emplace(load_model(a.model));
+  else
+    n.emplace(load_network(a.net));
   const Network& net = m ? m->net : *n;
-  std::cout << (m ? a.model + " (" + m->name + (m->training ? ", " + std::to_string(m->training->epoch) + " epochs trained" : "") + ")"
+  std::cout << (m ? a.model + " (" + m->name +
+                        (m->training ? ", " + std::to_string(m->training->epoch) + " epochs trained" : "") + ")"
                   : a.net)
             << "\ninput " << net.input_shape().sample_str() << ", loss " << net.loss().kind() << "\n\n";
-  std::cout << std::left << std::setw(4) << "#" << std::setw(34) << "layer" << std::setw(14) << "output"
-            << std::right << std::setw(14) << "parameters" << std::setw(18) << "mult-adds/image" << "\n";
+  // a chain shows no input column; a graph names what each layer reads
+  bool chain = true;
+  for (std::size_t i = 0; i < net.size(); ++i) chain = chain && net.layer_inputs(i) == std::vector<int>{int(i) - 1};
+  auto label = [&](int l) {
+    if (l < 0) return std::string("input");
+    return net.layer_name(std::size_t(l)).empty() ? "#" + std::to_string(l) : net.layer_name(std::size_t(l));
+  };
+  std::vector<std::string> whats, reads;
+  std::size_t what_w = 34, reads_w = 8;
   for (std::size_t i = 0; i < net.size(); ++i) {
     const Layer& l = net.layer(i);
     std::string what = l.summary();
+    if (!net.layer_name(i).empty()) what = net.layer_name(i) + ": " + what;
     if (l.learning_rate) what += " (lr " + fixed(*l.learning_rate, 4) + ")";
-    std::cout << std::left << std::setw(4) << i << std::setw(34) << what << std::setw(14) << l.output_shape().sample_str()
-              << std::right << std::setw(14) << thousands(net.param_count(i)) << std::setw(18)
-              << thousands(l.macs_per_sample()) << "\n";
+    std::string ins;
+    for (int v : net.layer_inputs(i)) ins += (ins.empty() ? "" : ", ") + label(v);
+    what_w = std::max(what_w, what.size() + 2);
+    reads_w = std::max(reads_w, ins.size() + 2);
+    whats.push_back(what);
+    reads.push_back(ins);
   }
-  std::cout << std::left << std::setw(52) << "total" << std::right << std::setw(14) << thousands(net.params().size())
-            << std::setw(18) << thousands(net.macs_per_sample()) << "\n";
+  if (chain) reads_w = 0;
+  std::cout << std::left << std::setw(4) << "#" << std::setw(int(what_w)) << "layer";
+  if (!chain) std::cout << std::setw(int(reads_w)) << "inputs";
+  std::cout << std::setw(14) << "output" << std::right << std::setw(14) << "parameters" << std::setw(18)
+            << "mult-adds/image"
+            << "\n";
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    const Layer& l = net.layer(i);
+    std::cout << std::left << std::setw(4) << i << std::setw(int(what_w)) << whats[i];
+    if (!chain) std::cout << std::setw(int(reads_w)) << reads[i];
+    std::cout << std::setw(14) << l.output_shape().sample_str() << std::right << std::setw(14)
+              << thousands(net.param_count(i)) << std::setw(18) << thousands(l.macs_per_sample()) << "\n";
+  }
+  std::cout << std::left << std::setw(int(4 + what_w + reads_w + 14)) << "total" << std::right << std::setw(14)
+            << thousands(net.params().size()) << std::setw(18) << thousands(net.macs_per_sample()) << "\n";
+  if (!net.buffers().empty())
+    std::cout << thousands(net.buffers().size()) << " buffer values (batch normalisation's running statistics)\n";
 }
 
 void add(CLI::App& app) {
