@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "cnn/cnn.h"
+#include "cnn/layers/batchnorm.h"
+#include "cnn/layers/merge.h"
 
 namespace cnn::test {
 
@@ -116,7 +118,106 @@ inline GradCheck check_gradients(Network& net, Tensor x, std::uint64_t seed, dou
       const double numeric = (fp - fm) / (2.0 * h);
       const double a = analytic[i];
       g.max_abs_analytic = std::max(g.max_abs_analytic, std::fabs(a));
-      g.max_rel_error = std::max(g.max_rel_error, std::fabs(a - numeric) / std::max({std::fabs(a), std::fabs(numeric), 1e-2}));
+      g.max_rel_error =
+          std::max(g.max_rel_error, std::fabs(a - numeric) / std::max({std::fabs(a), std::fabs(numeric), 1e-2}));
+      ++g.checked;
+    }
+  };
+  check(x.data(), x.size(), dx.data());
+  check(net.params().data(), net.params().size(), dparams.data());
+  return g;
+}
+
+// Sets the library's thread count for one scope and puts the previous one back.
+struct ThreadCount {
+  explicit ThreadCount(int n) : previous(threads()) { set_threads(n); }
+  ~ThreadCount() { set_threads(previous); }
+  ThreadCount(const ThreadCount&) = delete;
+  ThreadCount& operator=(const ThreadCount&) = delete;
+  int previous;
+};
+
+// γ, β and the running statistics of every batchnorm2d drawn away from their initial 1, 0, 0, 1, so a check cannot
+// pass because a term it tests happens to be multiplied by one or zero.
+inline void randomize_batchnorms(Network& net, std::uint64_t seed) {
+  Rng rng(seed);
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    auto* bn = dynamic_cast<BatchNorm2D*>(&net.layer(i));
+    if (!bn) continue;
+    Tensor g = bn->gamma(), b = bn->beta(), m = bn->running_mean(), v = bn->running_var();  // views
+    for (int c = 0; c < bn->channels(); ++c) {
+      g[std::size_t(c)] = rng.uniform(0.5f, 1.5f);
+      b[std::size_t(c)] = rng.uniform(-0.5f, 0.5f);
+      m[std::size_t(c)] = rng.uniform(-0.5f, 0.5f);
+      v[std::size_t(c)] = rng.uniform(0.5f, 2.0f);
+    }
+  }
+}
+
+// check_gradients for graph networks and either mode: kinks are looked up at each ReLU's and max-pool's own input
+// (layer_inputs), the input gradient is ∂L/∂(network input), and the objective is
+//   labels null:  Σ r ⊙ net(x), r fixed and random (never a plain sum: its gradient through batchnorm2d is ~0)
+//   labels given: the network's loss (the mean over the batch)
+// both accumulated in double. In train mode every forward uses the batch statistics, on both sides of the check.
+inline GradCheck check_graph_gradients(Network& net, Tensor x, std::uint64_t seed, Mode mode, double h = 1e-3,
+                                       const int* labels = nullptr, std::size_t max_coords = 1000) {
+  net.set_need_input_gradient(true);
+  const Context ctx{mode, 0};
+  const Tensor& out0 = net.forward(x, ctx);
+  const Tensor r = random_tensor(out0.shape(), seed ^ 0xabcdef);
+  if (labels) {
+    Tensor d;
+    net.loss().compute(out0, labels, &d);
+    net.backward(d);
+  } else {
+    net.backward(r);
+  }
+  const Tensor dx = net.network_input_gradient();
+  const std::vector<float> dparams = net.grads();
+
+  auto pattern = [&]() {
+    std::vector<std::uint32_t> p;
+    for (std::size_t i = 0; i < net.size(); ++i) {
+      const Layer& l = net.layer(i);
+      if (l.kind() == "relu" || l.kind() == "leaky_relu") {
+        const int v = net.layer_inputs(i)[0];
+        const Tensor& in = v == Network::kInput ? x : net.activation(std::size_t(v));
+        for (std::size_t k = 0; k < in.size(); ++k) p.push_back(in[k] >= 0.0f);
+      } else if (const auto* mp = dynamic_cast<const MaxPool2D*>(&l)) {
+        p.insert(p.end(), mp->argmax().begin(), mp->argmax().end());
+      }
+    }
+    return p;
+  };
+  auto objective = [&]() {
+    const Tensor& out = net.forward(x, ctx);
+    if (labels) return net.loss().compute(out, labels, nullptr);
+    double s = 0.0;
+    for (std::size_t i = 0; i < out.size(); ++i) s += double(out[i]) * r[i];
+    return s;
+  };
+
+  GradCheck g;
+  auto check = [&](float* v, std::size_t n, const float* analytic) {
+    const std::size_t step = std::max<std::size_t>(1, n / max_coords);
+    for (std::size_t i = 0; i < n; i += step) {
+      const float old = v[i];
+      v[i] = float(old + h);
+      const double fp = objective();
+      const auto pp = pattern();
+      v[i] = float(old - h);
+      const double fm = objective();
+      const auto pm = pattern();
+      v[i] = old;
+      if (pp != pm) {
+        ++g.skipped;
+        continue;
+      }
+      const double numeric = (fp - fm) / (2.0 * h);
+      const double a = analytic[i];
+      g.max_abs_analytic = std::max(g.max_abs_analytic, std::fabs(a));
+      g.max_rel_error =
+          std::max(g.max_rel_error, std::fabs(a - numeric) / std::max({std::fabs(a), std::fabs(numeric), 1e-2}));
       ++g.checked;
     }
   };
