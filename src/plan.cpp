@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "cnn/layers/activation.h"
+#include "cnn/layers/batchnorm.h"
 #include "cnn/layers/conv2d.h"
 #include "cnn/layers/dense.h"
 #include "cnn/layers/pool.h"
@@ -127,6 +128,60 @@ class ConvReluPoolStep : public Step {
   bool folded_ = false;
 };
 
+// Conv2D → BatchNorm2D (→ ReLU). Training runs the layers one after the other (the batch statistics need the
+// convolution's whole output). Evaluation folds the normalisation into the convolution, W' = scale·W and
+// b' = scale·b + shift per map (scale = γ/√(running σ² + ε), shift = β − running μ·scale), and runs one convolution
+// that writes the normalised (and rectified) maps; the convolution's own output is then not written. A backward
+// after such a pass runs the layers' eval forwards first, so it sees every value it needs.
+class ConvBatchNormStep : public Step {
+ public:
+  ConvBatchNormStep(Conv2D& conv, BatchNorm2D& bn, ReLU* relu) : conv_(conv), bn_(bn), relu_(relu) {
+    const Tensor w = conv.weight();
+    w_.assign(w.size(), 0.0f);
+    b_.assign(std::size_t(conv.out_channels()), 0.0f);
+  }
+  void forward(const Context& ctx) override {
+    folded_ = ctx.mode == Mode::eval;
+    if (!folded_) return unfolded(ctx);
+    const Tensor w = conv_.weight(), b = conv_.bias();
+    const std::size_t per_map = w.size() / b_.size();
+    for (std::size_t o = 0; o < b_.size(); ++o) {
+      const float scale = bn_.eval_scale(int(o)), shift = bn_.eval_shift(int(o));
+      for (std::size_t k = 0; k < per_map; ++k) w_[o * per_map + k] = scale * w[o * per_map + k];
+      b_[o] = (conv_.has_bias() ? scale * b[o] : 0.0f) + shift;
+    }
+    z().resize(conv_.output_shape().with_batch(x().shape().n));
+    conv_.forward_with(x(), w_.data(), b_.data(), y(), relu_ ? &r() : nullptr);
+  }
+  void backward() override {
+    if (folded_) unfolded({Mode::eval, 0});
+    if (relu_) relu_->backward(y(), r(), dr(), &dy());
+    bn_.backward(z(), y(), dy(), &dz());
+    conv_.backward(x(), z(), dz(), input_grad(0));
+    add_input_grads();
+  }
+
+ private:
+  void unfolded(const Context& ctx) {
+    conv_.forward(x(), z(), ctx);
+    bn_.forward(z(), y(), ctx);
+    if (relu_) relu_->forward(y(), r(), ctx);
+    folded_ = false;
+  }
+  Tensor& x() { return (*acts_)[std::size_t(inputs_[0].value)]; }
+  Tensor& z() { return (*acts_)[std::size_t(layers_[0]) + 1]; }
+  Tensor& y() { return (*acts_)[std::size_t(layers_[1]) + 1]; }
+  Tensor& r() { return (*acts_)[std::size_t(layers_[2]) + 1]; }
+  Tensor& dz() { return (*grads_)[std::size_t(layers_[0]) + 1]; }
+  Tensor& dy() { return (*grads_)[std::size_t(layers_[1]) + 1]; }
+  Tensor& dr() { return (*grads_)[std::size_t(layers_[2]) + 1]; }
+  Conv2D& conv_;
+  BatchNorm2D& bn_;
+  ReLU* relu_;
+  std::vector<float> w_, b_;  // the folded weights and bias, sized once
+  bool folded_ = false;
+};
+
 }  // namespace
 
 Plan::Plan(std::vector<LayerPtr>& layers, const std::vector<std::vector<int>>& inputs, std::vector<Tensor>& acts,
@@ -157,9 +212,16 @@ Plan::Plan(std::vector<LayerPtr>& layers, const std::vector<std::vector<int>>& i
     auto* pool = conv && relu && !options.keep_all && sole_reader(i + 1, i + 2)
                      ? dynamic_cast<MaxPool2D*>(layers[std::size_t(i) + 2].get())
                      : nullptr;
+    auto* bn = conv && !relu && !options.keep_all && sole_reader(i, i + 1)
+                   ? dynamic_cast<BatchNorm2D*>(layers[std::size_t(i) + 1].get())
+                   : nullptr;
+    ReLU* bn_relu = bn && sole_reader(i + 1, i + 2) ? relu_at(i + 2) : nullptr;
     std::unique_ptr<Step> step;
     int covers = 1;
-    if (pool) {
+    if (bn) {
+      step = std::make_unique<ConvBatchNormStep>(*conv, *bn, bn_relu);
+      covers = bn_relu ? 3 : 2;
+    } else if (pool) {
       step = std::make_unique<ConvReluPoolStep>(*conv, *pool);
       covers = 3;
     } else if (relu && conv) {

@@ -1,5 +1,6 @@
 // A Plan is what a Network runs: its layers compiled into steps in topological order. A step is one layer or a fused
-// group (Conv2D → ReLU, Dense → ReLU, Conv2D → ReLU → MaxPool2D) with its own forward and backward; which groups
+// group (Conv2D → ReLU, Dense → ReLU, Conv2D → ReLU → MaxPool2D, Conv2D → BatchNorm2D [→ ReLU], the normalisation
+// folded into the convolution's weights for inference) with its own forward and backward; which groups
 // fuse is decided here, once, when the plan is built, so the network's forward and backward are two short loops:
 //   forward:  for step in plan            backward:  for step in reversed(plan)
 // The steps read and write the network's values: value 0 is the network's input, value i + 1 layer i's output,
@@ -20,7 +21,8 @@ namespace cnn {
 struct PlanOptions {
   // Keep every activation and every gradient, ∂L/∂(network input) included (for pictures of the maps and gradient
   // checks). Off, the plan may skip values nobody reads: training through Conv2D → ReLU → MaxPool2D then pools
-  // max(z, 0) straight from the convolution's output, and the ReLU's output and gradient are never written.
+  // max(z, 0) straight from the convolution's output, and the ReLU's output and gradient are never written; an
+  // evaluation through Conv2D → BatchNorm2D writes only the normalised maps.
   bool keep_all = false;
 };
 

@@ -155,16 +155,22 @@ std::size_t Conv2D::macs_per_sample() const { return out_.sample_size() * in_.c 
 
 // Z = A ⊗ W + b:  Z[o] = Σ_c pad(A[c]) ⊗ W[o][c] + b[o], sampled every `stride` pixels. Each image is independent,
 // so the batch is cut into chunks that run on the pool.
-void Conv2D::run_forward(const Tensor& x, Tensor& z, Tensor* relu) {
+void Conv2D::run_forward(const Tensor& x, Tensor& z, Tensor* relu) { run_forward(x, w_, b_, z, relu); }
+
+void Conv2D::forward_with(const Tensor& x, const float* w, const float* b, Tensor& z, Tensor* relu) {
+  run_forward(x, w, b, z, relu);
+}
+
+void Conv2D::run_forward(const Tensor& x, const float* w, const float* b, Tensor& z, Tensor* relu) {
   check_input(x);
   const int N = x.shape().n;
   z.resize(out_.with_batch(N));
   if (relu) relu->resize(out_.with_batch(N));
-  plan_->prepare_forward(w_, N);
+  plan_->prepare_forward(w, N);
   const int chunks = kernels::batch_chunks(N);
   kernels::parallel_for(chunks, [&](int chunk) {
     const int n0 = kernels::chunk_begin(N, chunks, chunk), n1 = kernels::chunk_begin(N, chunks, chunk + 1);
-    plan_->forward(chunk, n0, n1, x.data(), w_, b_, z.data(), relu ? relu->data() : nullptr);
+    plan_->forward(chunk, n0, n1, x.data(), w, b, z.data(), relu ? relu->data() : nullptr);
   });
 }
 

@@ -55,6 +55,10 @@ class Conv2D : public Layer {
   // Z = A ⊗ W + b and R = ReLU(Z) in one pass over the output (a network fuses Conv2D → ReLU this way; z keeps
   // the pre-activation, so the ReLU's backward and every activation stay exactly as without fusion).
   void forward_relu(const Tensor& x, Tensor& z, Tensor& r);
+  // Z = A ⊗ W' + b' (and R = ReLU(Z) when relu is not null) with weights and bias the caller gives in this layer's
+  // layout, w' [C_out, C_in, kh, kw] and b' [C_out] (never null): a batch normalisation folded in for inference,
+  // W' = scale·W, b' = scale·b + shift. The same kernels as forward.
+  void forward_with(const Tensor& x, const float* w, const float* b, Tensor& z, Tensor* relu);
   // The matching backward: dZ = dR where Z ≥ 0, else 0 (written to dz, image by image while it is in cache), then
   // the Conv2D backward from dZ.
   void backward_relu(const Tensor& x, const Tensor& z, const Tensor& dr, Tensor& dz, Tensor* dx);
@@ -92,6 +96,7 @@ class Conv2D : public Layer {
 
   std::string pads_str() const;  // "1" when all four are equal, else "[top,left,bottom,right]"
   void run_forward(const Tensor& x, Tensor& z, Tensor* relu);
+  void run_forward(const Tensor& x, const float* w, const float* b, Tensor& z, Tensor* relu);
   void run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const Tensor* relu_z, Tensor* dz_out);
 };
 
