@@ -7,7 +7,6 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-#include "cnn/layers/dropout.h"
 
 namespace cnn {
 
@@ -92,7 +91,6 @@ void Network::init(std::uint64_t seed) {
   for (std::size_t i = 0; i < layers_.size(); ++i) {
     Rng rng(mix64(seed) + i * 0x632be59bd9b4e019ULL);
     layers_[i]->init(rng);
-    if (auto* d = dynamic_cast<Dropout*>(layers_[i].get())) d->set_seed(mix64(seed ^ (i + 1)));
   }
 }
 
