@@ -45,4 +45,16 @@ std::vector<std::string> fashion_mnist_class_names();
 // Writes images and labels as IDX files (plain, or gzip when a name ends in .gz); used by tests and tools.
 void save_idx(const Dataset& data, const std::string& images_path, const std::string& labels_path);
 
+// CIFAR-10's binary version (cifar-10-binary.tar.gz): data_batch_1.bin … data_batch_5.bin (training, in that
+// order), test_batch.bin, and batches.meta.txt (class names, one a line; the standard ones when it is absent), in
+// `dir` itself or in the cifar-10-batches-bin/ folder the archive extracts into `dir`. Samples are 3x32x32 uint8,
+// R, G, B planes as in the files. Every file's length (a non-zero multiple of 3,073 bytes) and every label (0..9)
+// are checked; cnn::Error names the file (and the record, counted from 0), and a missing file by name.
+DataSplit load_cifar10_folder(const std::string& dir);
+// Whether `dir` holds CIFAR-10 batch files or a cifar-10-batches-bin/ folder: then load_cifar10_folder is the
+// reader for it (and names whatever file is missing).
+bool is_cifar10_folder(const std::string& dir);
+// airplane, automobile, bird, cat, deer, dog, frog, horse, ship, truck: CIFAR-10's labels 0..9.
+std::vector<std::string> cifar10_class_names();
+
 }  // namespace cnn
