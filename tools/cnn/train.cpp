@@ -179,7 +179,7 @@ void add(CLI::App& app) {
                     for (const auto& n : preset_names()) s += (s.empty() ? "" : ", ") + n;
                     return s;
                   }() + ") or a description file (JSON)")->capture_default_str();
-  c->add_option("--data", a->data, "Folder with the four MNIST-format IDX files (default: Debian's Fashion-MNIST)");
+  c->add_option("--data", a->data, "Folder with the four MNIST-format IDX files or CIFAR-10's binary batches (default: Debian's Fashion-MNIST)");
   c->add_option("--epochs", a->epochs, "Total number of epochs")->capture_default_str()->check(CLI::Range(1, 100000));
   auto* o_batch = c->add_option("--batch", a->batch, "Images per mini-batch (the gradient is their mean)")->capture_default_str()->check(CLI::Range(1, 1000000));
   auto* o_lr = c->add_option("--lr", a->lr, "Learning rate (a layer's own \"lr\" in the description overrides it)")->capture_default_str()->check(CLI::PositiveNumber);
