@@ -205,3 +205,26 @@ TEST(Cli, TrainsOnMnistDigitsFromAFolder) {
 
 }  // namespace
 }  // namespace cnn
+
+namespace cnn {
+namespace {
+
+// `cnn info` prints what each layer of a graph reads; `cnn profile` times every step of the plan.
+TEST(Cli, InfoShowsAGraphAndProfileTimesItsSteps) {
+  const Result info = cnn_cmd("info --net resnet8");
+  ASSERT_EQ(info.code, 0) << info.out;
+  EXPECT_NE(info.out.find("s1b1_add: add"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("s1b1_conv2_bn, stem_relu"), std::string::npos) << info.out;  // the add's two inputs
+  EXPECT_NE(info.out.find("78,042"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("672 buffer values"), std::string::npos) << info.out;
+  const Result prof = cnn_cmd("profile --net resnet8 --batch 4 --steps 2");
+  ASSERT_EQ(prof.code, 0) << prof.out;
+  EXPECT_NE(prof.out.find("conv2d 16@3x3 stride 1 pad 1, no bias + batchnorm2d"), std::string::npos) << prof.out;
+  EXPECT_NE(prof.out.find("loss (softmax_cross_entropy)"), std::string::npos) << prof.out;
+  EXPECT_NE(prof.out.find("images/s trained"), std::string::npos) << prof.out;
+  expect_one_line_error(cnn_cmd("profile"), 2, "exactly one of --model FILE or --net");
+  expect_one_line_error(cnn_cmd("profile --net nosuchnet"), 1, "unknown network \"nosuchnet\"");
+}
+
+}  // namespace
+}  // namespace cnn

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -28,6 +29,14 @@ struct RegisterVerb {
 
 // The data folder: `dir`, or Debian's Fashion-MNIST when empty. Limits (0 = all) keep the first N images.
 DataSplit load_data(const std::string& dir, std::size_t train_limit = 0, std::size_t test_limit = 0);
+// `--model FILE` or `--net NAME|FILE`, exactly one of them (UsageError otherwise, naming the verb): the model as
+// saved, or the description's network freshly initialised (seed 1).
+struct ModelOrNet {
+  std::optional<Model> model;
+  std::optional<Network> net;
+  Network& network() { return model ? model->net : *net; }
+};
+ModelOrNet load_model_or_net(const std::string& verb, const std::string& model, const std::string& net);
 // Class names for messages: the model's, else the data set's, else "0".."K−1".
 std::vector<std::string> class_names_for(const std::vector<std::string>& preferred, int classes);
 // Throws cnn::Error unless the images fit the network's input.

@@ -23,15 +23,9 @@ std::string thousands(std::size_t v) {
 }
 
 void run(const InfoArgs& a) {
-  if (a.model.empty() == a.net.empty())
-    throw UsageError("cnn info needs exactly one of --model FILE or --net NAME|FILE");
-  std::optional<Model> m;
-  std::optional<Network> n;
-  if (!a.model.empty())
-    m.emplace(load_model(a.model));
-  else
-    n.emplace(load_network(a.net));
-  const Network& net = m ? m->net : *n;
+  ModelOrNet loaded = load_model_or_net("info", a.model, a.net);
+  const std::optional<Model>& m = loaded.model;
+  const Network& net = loaded.network();
   std::cout << (m ? a.model + " (" + m->name +
                         (m->training ? ", " + std::to_string(m->training->epoch) + " epochs trained" : "") + ")"
                   : a.net)

@@ -18,6 +18,19 @@ std::vector<Verb>& verbs() {
   return v;
 }
 
+ModelOrNet load_model_or_net(const std::string& verb, const std::string& model, const std::string& net) {
+  if (model.empty() == net.empty())
+    throw UsageError("cnn " + verb + " needs exactly one of --model FILE or --net NAME|FILE");
+  ModelOrNet r;
+  if (!model.empty()) {
+    r.model.emplace(load_model(model));
+  } else {
+    r.net.emplace(load_network(net));
+    r.net->init(1);
+  }
+  return r;
+}
+
 DataSplit load_data(const std::string& dir, std::size_t train_limit, std::size_t test_limit) {
   const std::string d = dir.empty() ? default_data_dir() : dir;
   if (dir.empty() && !std::filesystem::exists(d))

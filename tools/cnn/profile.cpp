@@ -14,17 +14,9 @@ struct ProfileArgs {
 };
 
 void run(const ProfileArgs& a) {
-  if (a.model.empty() == a.net.empty())
-    throw UsageError("cnn profile needs exactly one of --model FILE or --net NAME|FILE");
   set_threads(a.threads);
-  std::optional<Model> m;
-  std::optional<Network> n;
-  if (!a.model.empty())
-    m.emplace(load_model(a.model));
-  else
-    n.emplace(load_network(a.net));
-  Network& net = m ? m->net : *n;
-  if (!m) net.init(1);
+  ModelOrNet loaded = load_model_or_net("profile", a.model, a.net);
+  Network& net = loaded.network();
   const Shape in = net.input_shape().with_batch(a.batch);
   Tensor x(in);
   Rng rng(7);
@@ -37,7 +29,7 @@ void run(const ProfileArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   for (int s = 0; s < a.steps; ++s) net.forward_backward(x, labels.data(), std::uint64_t(s + 2));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cout << (m ? a.model : a.net) << ": " << a.steps << " training steps of a batch of " << a.batch << " ("
+  std::cout << (loaded.model ? a.model : a.net) << ": " << a.steps << " training steps of a batch of " << a.batch << " ("
             << in.sample_str() << "), " << threads() << " thread" << (threads() > 1 ? "s" : "")
             << "; µs per step (the plan's steps: a fused group counts once)\n\n"
             << profile_table(net) << "\n"
