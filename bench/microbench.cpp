@@ -141,7 +141,8 @@ void BM_SoftmaxCrossEntropy(benchmark::State& state) {
   std::vector<int> labels(50);
   for (int i = 0; i < 50; ++i) labels[std::size_t(i)] = i % 10;
   std::vector<float> dz(z.size());
-  for (auto _ : state) benchmark::DoNotOptimize(kernels::softmax_cross_entropy(z.data(), labels.data(), 50, 10, dz.data()));
+  for (auto _ : state)
+    benchmark::DoNotOptimize(kernels::softmax_cross_entropy(z.data(), labels.data(), 50, 10, dz.data()));
   set_flops(state, 50.0 * 10 * 6);
 }
 
@@ -176,17 +177,23 @@ void BM_SeedStep(benchmark::State& state, const char* preset) {
   for (auto [in, out] : {std::pair{192, 10}, std::pair{400, 120}, std::pair{9216, 4096}})
     for (int mode : {0, 1})
       benchmark::RegisterBenchmark(
-          (std::string("BM_Dense/") + std::to_string(in) + "x" + std::to_string(out) + (mode ? "/backward" : "/forward"))
+          (std::string("BM_Dense/") + std::to_string(in) + "x" + std::to_string(out) +
+           (mode ? "/backward" : "/forward"))
               .c_str(),
           BM_Dense, in, out, mode)
           ->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("BM_MaxPool2x2/50x6x24x24/forward_with_argmax", BM_MaxPool, 0)->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("BM_MaxPool2x2/50x6x24x24/forward_with_argmax", BM_MaxPool, 0)
+      ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("BM_MaxPool2x2/50x6x24x24/backward", BM_MaxPool, 1)->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("BM_ReLU/50x6x24x24/forward", BM_ReLU, 0)->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("BM_ReLU/50x6x24x24/backward", BM_ReLU, 1)->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("BM_SoftmaxCrossEntropy/50x10", BM_SoftmaxCrossEntropy)->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("BM_TrainingStep/seed5/threads", BM_SeedStep, "seed5")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("BM_TrainingStep/lenet5/threads", BM_SeedStep, "lenet5")->Arg(1)->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+  for (const char* preset : {"seed5", "lenet5"})
+    benchmark::RegisterBenchmark((std::string("BM_TrainingStep/") + preset + "/threads").c_str(), BM_SeedStep, preset)
+        ->Arg(1)
+        ->Arg(2)
+        ->UseRealTime()
+        ->Unit(benchmark::kMicrosecond);
   return true;
 }();
 
