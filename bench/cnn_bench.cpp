@@ -24,9 +24,10 @@ double peak_rss_mb() {
 }
 
 void usage() {
-  std::fprintf(stderr,
-               "usage: cnn_bench [--net seed5] [--threads N] [--batch 50] [--lr 0.1] [--epochs 1] [--seed 1]\n"
-               "                 [--data DIR] [--train-limit N] [--infer-batch 50] [--profile] [--save-start PREFIX]\n");
+  std::fprintf(
+      stderr,
+      "usage: cnn_bench [--net seed5] [--threads N] [--batch 50] [--lr 0.1] [--epochs 1] [--seed 1]\n"
+      "                 [--data DIR] [--train-limit N] [--infer-batch 50] [--profile] [--save-start PREFIX]\n");
 }
 
 }  // namespace
@@ -50,17 +51,28 @@ int main(int argc, char** argv) try {
       }
       return argv[++i];
     };
-    if (a == "--net") net_name = next();
-    else if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--batch") batch = std::stoi(next());
-    else if (a == "--infer-batch") infer_batch = std::stoi(next());
-    else if (a == "--lr") lr = std::stod(next());
-    else if (a == "--epochs") epochs = std::stoi(next());
-    else if (a == "--seed") seed = std::stoull(next());
-    else if (a == "--data") data_dir = next();
-    else if (a == "--train-limit") train_limit = std::stoul(next());
-    else if (a == "--save-start") save_start = next();
-    else if (a == "--profile") profile = true;
+    if (a == "--net")
+      net_name = next();
+    else if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--batch")
+      batch = std::stoi(next());
+    else if (a == "--infer-batch")
+      infer_batch = std::stoi(next());
+    else if (a == "--lr")
+      lr = std::stod(next());
+    else if (a == "--epochs")
+      epochs = std::stoi(next());
+    else if (a == "--seed")
+      seed = std::stoull(next());
+    else if (a == "--data")
+      data_dir = next();
+    else if (a == "--train-limit")
+      train_limit = std::stoul(next());
+    else if (a == "--save-start")
+      save_start = next();
+    else if (a == "--profile")
+      profile = true;
     else {
       usage();
       return 2;

@@ -70,8 +70,10 @@ void BM_Conv(benchmark::State& state, ConvCase s, int mode, bool simd) {
   kernels::set_simd_enabled(simd);
   const int batch = s.c > 64 ? 4 : 50;
   Network net({1, s.c, s.h, s.w});
-  if (s.pad == Padding::explicit_pads) net.add<Conv2D>(s.o, s.k, s.stride, s.pads, s.bias);
-  else net.add<Conv2D>(s.o, s.k, s.stride, s.pad, s.bias);
+  if (s.pad == Padding::explicit_pads)
+    net.add<Conv2D>(s.o, s.k, s.stride, s.pads, s.bias);
+  else
+    net.add<Conv2D>(s.o, s.k, s.stride, s.pad, s.bias);
   net.init(1);
   net.set_need_input_gradient(true);
   kernels::set_simd_enabled(true);
@@ -82,8 +84,10 @@ void BM_Conv(benchmark::State& state, ConvCase s, int mode, bool simd) {
   const Tensor dy = random(y.shape(), 2);
   const double macs = double(conv.macs_per_sample()) * batch;
   for (auto _ : state) {
-    if (mode == 0) net.forward(x);
-    else net.backward(dy);
+    if (mode == 0)
+      net.forward(x);
+    else
+      net.backward(dy);
   }
   set_flops(state, 2.0 * macs * (mode == 0 ? 1 : 2));
 }
@@ -98,8 +102,10 @@ void BM_Dense(benchmark::State& state, int in, int out, int mode) {
   const Tensor& y = net.forward(x);
   const Tensor dy = random(y.shape(), 2);
   for (auto _ : state) {
-    if (mode == 0) net.forward(x);
-    else net.backward(dy);
+    if (mode == 0)
+      net.forward(x);
+    else
+      net.backward(dy);
   }
   set_flops(state, 2.0 * 50 * in * out * (mode == 0 ? 1 : 2));
 }
@@ -113,8 +119,10 @@ void BM_MaxPool(benchmark::State& state, int mode) {
   const Tensor& y = net.forward(x);
   const Tensor dy = random(y.shape(), 2);
   for (auto _ : state) {
-    if (mode == 0) net.forward(x);
-    else net.backward(dy);
+    if (mode == 0)
+      net.forward(x);
+    else
+      net.backward(dy);
   }
   set_flops(state, double(x.size()));  // one comparison (or one add) per input element
   state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(x.size() + y.size()) * 4);
@@ -129,8 +137,10 @@ void BM_ReLU(benchmark::State& state, int mode) {
   const Tensor& y = net.forward(x);
   const Tensor dy = random(y.shape(), 2);
   for (auto _ : state) {
-    if (mode == 0) net.forward(x);
-    else net.backward(dy);
+    if (mode == 0)
+      net.forward(x);
+    else
+      net.backward(dy);
   }
   set_flops(state, double(x.size()));
   state.SetBytesProcessed(std::int64_t(state.iterations()) * std::int64_t(x.size()) * 4 * (mode == 0 ? 2 : 3));
@@ -169,18 +179,17 @@ void BM_SeedStep(benchmark::State& state, const char* preset) {
   for (const ConvCase& s : kConvs) {
     for (int mode : {0, 1})
       for (bool simd : {true, false}) {
-        const std::string name = std::string("BM_Conv/") + s.name + (mode ? "/backward" : "/forward") +
-                                 (simd ? "/chosen" : "/im2col");
+        const std::string name =
+            std::string("BM_Conv/") + s.name + (mode ? "/backward" : "/forward") + (simd ? "/chosen" : "/im2col");
         benchmark::RegisterBenchmark(name.c_str(), BM_Conv, s, mode, simd)->Unit(benchmark::kMicrosecond);
       }
   }
   for (auto [in, out] : {std::pair{192, 10}, std::pair{400, 120}, std::pair{9216, 4096}})
     for (int mode : {0, 1})
-      benchmark::RegisterBenchmark(
-          (std::string("BM_Dense/") + std::to_string(in) + "x" + std::to_string(out) +
-           (mode ? "/backward" : "/forward"))
-              .c_str(),
-          BM_Dense, in, out, mode)
+      benchmark::RegisterBenchmark((std::string("BM_Dense/") + std::to_string(in) + "x" + std::to_string(out) +
+                                    (mode ? "/backward" : "/forward"))
+                                       .c_str(),
+                                   BM_Dense, in, out, mode)
           ->Unit(benchmark::kMicrosecond);
   benchmark::RegisterBenchmark("BM_MaxPool2x2/50x6x24x24/forward_with_argmax", BM_MaxPool, 0)
       ->Unit(benchmark::kMicrosecond);

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
-
 namespace cnn {
 
 Network::Network(Shape input) : input_(input), shapes_{input} {

@@ -7,27 +7,36 @@ namespace cnn {
 
 double LrSchedule::factor(int epoch) const {
   switch (kind) {
-    case Kind::constant: return 1.0;
-    case Kind::step: return std::pow(gamma, epoch / std::max(step_epochs, 1));
-    case Kind::exponential: return std::pow(gamma, epoch);
-    case Kind::cosine: return 0.5 * (1.0 + std::cos(3.14159265358979323846 * std::min(epoch, step_epochs) / step_epochs));
+    case Kind::constant:
+      return 1.0;
+    case Kind::step:
+      return std::pow(gamma, epoch / std::max(step_epochs, 1));
+    case Kind::exponential:
+      return std::pow(gamma, epoch);
+    case Kind::cosine:
+      return 0.5 * (1.0 + std::cos(3.14159265358979323846 * std::min(epoch, step_epochs) / step_epochs));
   }
   return 1.0;
 }
 
 std::string LrSchedule::str() const {
   std::ostringstream s;
-  if (kind == Kind::constant) s << "none";
-  else if (kind == Kind::step) s << "step:" << step_epochs << ":" << gamma;
-  else if (kind == Kind::exponential) s << "exp:" << gamma;
-  else s << "cos:" << step_epochs;
+  if (kind == Kind::constant)
+    s << "none";
+  else if (kind == Kind::step)
+    s << "step:" << step_epochs << ":" << gamma;
+  else if (kind == Kind::exponential)
+    s << "exp:" << gamma;
+  else
+    s << "cos:" << step_epochs;
   return s.str();
 }
 
 LrSchedule parse_schedule(const std::string& text) {
   LrSchedule s;
   auto bad = [&]() {
-    return Error("learning-rate decay: expected none, step:EPOCHS:GAMMA, exp:GAMMA or cos:EPOCHS, got \"" + text + "\"");
+    return Error("learning-rate decay: expected none, step:EPOCHS:GAMMA, exp:GAMMA or cos:EPOCHS, got \"" + text +
+                 "\"");
   };
   try {
     if (text.empty() || text == "none") return s;

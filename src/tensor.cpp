@@ -8,9 +8,7 @@ std::string Shape::str() const {
   return std::to_string(n) + "x" + std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
 }
 
-std::string Shape::sample_str() const {
-  return std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w);
-}
+std::string Shape::sample_str() const { return std::to_string(c) + "x" + std::to_string(h) + "x" + std::to_string(w); }
 
 Tensor::Tensor(Shape shape, float fill) : shape_(shape) {
   if (shape.n < 0 || shape.c < 0 || shape.h < 0 || shape.w < 0)
@@ -62,8 +60,8 @@ void Tensor::resize(Shape shape) {
 
 void Tensor::reshape(Shape shape) {
   if (shape.size() != size())
-    throw Error("Tensor::reshape: " + shape_.str() + " has " + std::to_string(size()) + " elements, " +
-                shape.str() + " needs " + std::to_string(shape.size()));
+    throw Error("Tensor::reshape: " + shape_.str() + " has " + std::to_string(size()) + " elements, " + shape.str() +
+                " needs " + std::to_string(shape.size()));
   shape_ = shape;
 }
 
@@ -76,8 +74,7 @@ void check_sample_shape(const std::string& where, const Shape& expected, const S
 }
 
 void check_shape(const std::string& where, const Shape& expected, const Shape& actual) {
-  if (!(expected == actual))
-    throw Error(where + ": expected shape " + expected.str() + ", got " + actual.str());
+  if (!(expected == actual)) throw Error(where + ": expected shape " + expected.str() + ", got " + actual.str());
 }
 
 }  // namespace cnn

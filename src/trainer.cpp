@@ -25,7 +25,10 @@ std::string Augment::str() const {
 
 Augment parse_augment(const std::string& text) {
   Augment a;
-  auto bad = [&] { return Error("augmentation: expected none or a comma-separated list of flip and shift:N (N ≤ 8), got \"" + text + "\""); };
+  auto bad = [&] {
+    return Error("augmentation: expected none or a comma-separated list of flip and shift:N (N ≤ 8), got \"" + text +
+                 "\"");
+  };
   if (text.empty() || text == "none") return a;
   std::size_t begin = 0;
   while (begin <= text.size()) {
@@ -63,7 +66,8 @@ void augment_batch(const Augment& a, Tensor& x, std::uint64_t seed, std::uint64_
         for (int xo = 0; xo < W; ++xo) {
           const int ys = y - dy, xs0 = xo - dx, xs = flip ? W - 1 - xs0 : xs0;
           p[std::size_t(y) * std::size_t(W) + std::size_t(xo)] =
-              (ys >= 0 && ys < H && xs0 >= 0 && xs0 < W) ? plane[std::size_t(ys) * std::size_t(W) + std::size_t(xs)] : 0.0f;
+              (ys >= 0 && ys < H && xs0 >= 0 && xs0 < W) ? plane[std::size_t(ys) * std::size_t(W) + std::size_t(xs)]
+                                                         : 0.0f;
         }
     }
   }
@@ -128,8 +132,7 @@ void Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
     for (std::size_t b = 0; b < batches; ++b) {
       const int n = int(std::min(B, train.count() - b * B));
       train.batch(order.data() + b * B, n, x, y.data());
-      if (b + 1 < batches)
-        train.prefetch(order.data() + (b + 1) * B, int(std::min(B, train.count() - (b + 1) * B)));
+      if (b + 1 < batches) train.prefetch(order.data() + (b + 1) * B, int(std::min(B, train.count() - (b + 1) * B)));
       augment_batch(options_.augment, x, options_.seed, std::uint64_t(epoch) * batches + b);
       const double loss = net_.forward_backward(x, y.data(), std::uint64_t(epoch) * batches + b);
       if (!std::isfinite(loss))

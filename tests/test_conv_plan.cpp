@@ -66,8 +66,10 @@ void check_against_reference(const PadCase& p, bool fused_relu, std::set<std::st
   const ref::Pads pads{p.pads.top, p.pads.bottom, p.pads.left, p.pads.right};
   const Tensor z = ref::conv2d_forward(x, conv.weight(), conv.bias(), p.stride, pads);
   Tensor got, relu;
-  if (fused_relu) conv.forward_relu(x, got, relu);
-  else conv.forward(x, got, Context{});
+  if (fused_relu)
+    conv.forward_relu(x, got, relu);
+  else
+    conv.forward(x, got, Context{});
   ASSERT_EQ(got.shape(), z.shape()) << what;
   test::expect_close(got, z, 1e-5, what + ": forward");
   if (fused_relu) {
@@ -78,8 +80,10 @@ void check_against_reference(const PadCase& p, bool fused_relu, std::set<std::st
 
   const Tensor dout = test::random_tensor(got.shape(), 12);
   Tensor dx, dz_fused;
-  if (fused_relu) conv.backward_relu(x, got, dout, dz_fused, &dx);
-  else conv.backward(x, got, dout, &dx);
+  if (fused_relu)
+    conv.backward_relu(x, got, dout, dz_fused, &dx);
+  else
+    conv.backward(x, got, dout, &dx);
   Tensor dz = dout;
   if (fused_relu)
     for (std::size_t i = 0; i < dz.size(); ++i) dz[i] = z[i] >= 0.0f ? dz[i] : 0.0f;
@@ -100,21 +104,21 @@ void check_against_reference(const PadCase& p, bool fused_relu, std::set<std::st
 // Stride 1 (the direct kernels where the CPU has them: rows, over channels, the three dA forms) and stride 2
 // (im2col); symmetric, asymmetric, zero and wider-than-the-kernel pads; with and without a bias; 1 to 11 images.
 const PadCase kCases[] = {
-    {5, 16, 8, 8, 16, 3, 3, 1, {1, 1, 1, 1}, false},     // a ResNet block's 3×3
+    {5, 16, 8, 8, 16, 3, 3, 1, {1, 1, 1, 1}, false},  // a ResNet block's 3×3
     {3, 16, 8, 8, 16, 3, 3, 1, {1, 1, 1, 1}, true},
-    {4, 16, 8, 8, 16, 3, 3, 2, {1, 1, 1, 1}, false},     // ResNet's downsampling 3×3
-    {3, 16, 8, 8, 32, 1, 1, 2, {0, 0, 0, 0}, false},     // ResNet's 1×1 stride-2 shortcut
+    {4, 16, 8, 8, 16, 3, 3, 2, {1, 1, 1, 1}, false},  // ResNet's downsampling 3×3
+    {3, 16, 8, 8, 32, 1, 1, 2, {0, 0, 0, 0}, false},  // ResNet's 1×1 stride-2 shortcut
     {2, 8, 7, 9, 8, 1, 1, 2, {0, 0, 0, 0}, true},
-    {11, 3, 9, 10, 8, 3, 3, 1, {0, 1, 1, 0}, false},     // asymmetric: TensorFlow's `same` for stride 2, at stride 1
+    {11, 3, 9, 10, 8, 3, 3, 1, {0, 1, 1, 0}, false},  // asymmetric: TensorFlow's `same` for stride 2, at stride 1
     {3, 3, 9, 10, 5, 3, 3, 2, {0, 1, 1, 0}, true},
     {2, 2, 8, 11, 6, 3, 2, 1, {2, 0, 1, 1}, false},
-    {3, 4, 10, 16, 8, 3, 7, 1, {0, 2, 1, 0}, false},     // 16-pixel dA rows against 12 of dZ: dA as forward
+    {3, 4, 10, 16, 8, 3, 7, 1, {0, 2, 1, 0}, false},  // 16-pixel dA rows against 12 of dZ: dA as forward
     {2, 2, 6, 13, 3, 3, 7, 2, {0, 2, 1, 0}, true},
-    {4, 6, 12, 10, 8, 5, 5, 1, {2, 2, 2, 2}, false},     // 10-pixel rows, 8 maps: forward and dW over channels
-    {9, 3, 8, 8, 12, 3, 3, 1, {0, 0, 0, 0}, false},      // zero pads: dA over the batch
-    {3, 2, 6, 9, 4, 1, 1, 1, {1, 1, 1, 1}, false},       // pads wider than the kernel: rows of zeros only
+    {4, 6, 12, 10, 8, 5, 5, 1, {2, 2, 2, 2}, false},  // 10-pixel rows, 8 maps: forward and dW over channels
+    {9, 3, 8, 8, 12, 3, 3, 1, {0, 0, 0, 0}, false},   // zero pads: dA over the batch
+    {3, 2, 6, 9, 4, 1, 1, 1, {1, 1, 1, 1}, false},    // pads wider than the kernel: rows of zeros only
     {2, 3, 5, 8, 4, 3, 3, 1, {3, 0, 2, 4}, true},
-    {1, 32, 16, 16, 32, 3, 3, 1, {1, 1, 1, 1}, false},   // ResNet's second stage
+    {1, 32, 16, 16, 32, 3, 3, 1, {1, 1, 1, 1}, false},  // ResNet's second stage
 };
 
 class ConvPads : public ::testing::TestWithParam<std::tuple<bool, int>> {};
@@ -198,9 +202,9 @@ TEST(ConvPlanChoice, ResNetShapes) {
   struct Case {
     int c, px, o, k, stride, pad;
   };
-  for (const Case& s : {Case{16, 32, 16, 3, 1, 1}, Case{32, 16, 32, 3, 1, 1}, Case{64, 8, 64, 3, 1, 1},
-                        Case{16, 32, 32, 3, 2, 1}, Case{32, 16, 64, 3, 2, 1}, Case{16, 32, 32, 1, 2, 0},
-                        Case{32, 16, 64, 1, 2, 0}, Case{3, 32, 16, 3, 1, 1}}) {
+  for (const Case& s :
+       {Case{16, 32, 16, 3, 1, 1}, Case{32, 16, 32, 3, 1, 1}, Case{64, 8, 64, 3, 1, 1}, Case{16, 32, 32, 3, 2, 1},
+        Case{32, 16, 64, 3, 2, 1}, Case{16, 32, 32, 1, 2, 0}, Case{32, 16, 64, 1, 2, 0}, Case{3, 32, 16, 3, 1, 1}}) {
     Conv2D conv(s.o, s.k, s.stride, Pads{s.pad, s.pad, s.pad, s.pad}, false);
     conv.setup({1, s.c, s.px, s.px});
     const std::string what = std::to_string(s.c) + "->" + std::to_string(s.o) + " " + std::to_string(s.k) + "x" +
@@ -229,8 +233,18 @@ TEST(ConvPlanChoice, WithoutSimdEveryShapeTakesIm2col) {
 TEST(ConvPlanChoice, DAAsForwardOnlyWhereEveryDZPixelLandsInItsPlane) {
   if (!kernels::simd_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
   // 3×7 kernel, 16-pixel dA rows against 12 of dZ: as a forward convolution while no pad exceeds the kernel less one
-  const kernels::ConvShape fits{.C = 4, .H = 10, .W = 16, .O = 8, .kh = 3, .kw = 7, .pad_top = 2, .pad_left = 1,
-                                .pad_bottom = 0, .pad_right = 0, .Ho = 10, .Wo = 11};
+  const kernels::ConvShape fits{.C = 4,
+                                .H = 10,
+                                .W = 16,
+                                .O = 8,
+                                .kh = 3,
+                                .kw = 7,
+                                .pad_top = 2,
+                                .pad_left = 1,
+                                .pad_bottom = 0,
+                                .pad_right = 0,
+                                .Ho = 10,
+                                .Wo = 11};
   EXPECT_EQ(kernels::ConvPlan(fits).input_grad_kernel(), kernels::InputGradKernel::as_forward);
   kernels::ConvShape wide = fits;
   wide.pad_top = 3, wide.Ho = 11;
@@ -284,11 +298,15 @@ TEST(Conv2DPads, BadPadsAreOneClearLine) {
     }
     return std::string("no error");
   };
-  EXPECT_EQ(message([] { Conv2D(4, 3, 1, Pads{0, -1, 0, 0}); }),
+  EXPECT_EQ(message([] {
+              Conv2D(4, 3, 1, Pads{0, -1, 0, 0});
+            }),
             "conv2d layer: padding must not be negative, got [0,-1,0,0]");
   EXPECT_NE(message([] { Conv2D(4, 5, 1, Padding::explicit_pads); }).find("explicit padding needs its four pads"),
             std::string::npos);
-  EXPECT_EQ(message([] { Conv2D(4, 5, 1, Pads{1, 1, 0, 1}).setup({1, 2, 3, 8}); }),
+  EXPECT_EQ(message([] {
+              Conv2D(4, 5, 1, Pads{1, 1, 0, 1}).setup({1, 2, 3, 8});
+            }),
             "conv2d layer: input 2x3x8 with padding [1,1,0,1] is smaller than the 5x5 kernel");
   EXPECT_EQ(message([] { Conv2D(4, 5, 1, Pads{1, 1, 1, 1}).setup({1, 2, 3, 3}); }), "no error");  // 5x5 padded
 }

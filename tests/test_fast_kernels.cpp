@@ -44,8 +44,8 @@ RandomConv random_conv(Rng& rng) {
 
 std::string describe(const RandomConv& p) {
   return "n=" + std::to_string(p.n) + " c=" + std::to_string(p.c) + " " + std::to_string(p.h) + "x" +
-         std::to_string(p.w) + " o=" + std::to_string(p.o) + " k=" + std::to_string(p.kh) + "x" +
-         std::to_string(p.kw) + " s=" + std::to_string(p.stride) + " " + to_string(p.pad);
+         std::to_string(p.w) + " o=" + std::to_string(p.o) + " k=" + std::to_string(p.kh) + "x" + std::to_string(p.kw) +
+         " s=" + std::to_string(p.stride) + " " + to_string(p.pad);
 }
 
 void check_conv(const RandomConv& p, bool fused_relu) {
@@ -98,10 +98,10 @@ TEST_P(FastConv, TheSeedNetShapesMatchTheReference) {
   const auto [simd, threads] = GetParam();
   FastPathSettings settings(threads, simd);
   const RandomConv shapes[] = {
-      {5, 1, 28, 28, 6, 5, 5, 1, Padding::valid},  {5, 6, 12, 12, 12, 5, 5, 1, Padding::valid},
-      {3, 1, 28, 28, 6, 5, 5, 1, Padding::same},   {3, 6, 14, 14, 16, 5, 5, 1, Padding::valid},
+      {5, 1, 28, 28, 6, 5, 5, 1, Padding::valid},   {5, 6, 12, 12, 12, 5, 5, 1, Padding::valid},
+      {3, 1, 28, 28, 6, 5, 5, 1, Padding::same},    {3, 6, 14, 14, 16, 5, 5, 1, Padding::valid},
       {50, 6, 14, 14, 16, 5, 5, 1, Padding::valid}, {2, 3, 9, 11, 24, 3, 4, 1, Padding::same},
-      {4, 2, 12, 9, 8, 6, 2, 1, Padding::valid},   {9, 4, 10, 16, 8, 3, 7, 1, Padding::valid},
+      {4, 2, 12, 9, 8, 6, 2, 1, Padding::valid},    {9, 4, 10, 16, 8, 3, 7, 1, Padding::valid},
       {17, 3, 7, 12, 5, 4, 5, 1, Padding::valid}};
   for (const RandomConv& p : shapes)
     for (bool relu : {false, true}) {
@@ -110,8 +110,7 @@ TEST_P(FastConv, TheSeedNetShapesMatchTheReference) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(SimdAndThreads, FastConv,
-                         ::testing::Combine(::testing::Bool(), ::testing::Values(1, 3)));
+INSTANTIATE_TEST_SUITE_P(SimdAndThreads, FastConv, ::testing::Combine(::testing::Bool(), ::testing::Values(1, 3)));
 
 TEST(FastConvChoice, TheSeedShapesTakeTheDirectKernels) {
   if (!kernels::simd_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
@@ -163,8 +162,8 @@ TEST(FastConvReluPool, FoldedBackwardEqualsTheLayerByLayerOne) {
 TEST(FastPool, MaxPoolWithTheReluFoldedInEqualsPoolingTheReluOutput) {
   for (bool simd : {false, true}) {
     FastPathSettings settings(1, simd);
-    for (auto [h, w, k, s] : {std::array{10, 10, 2, 2}, std::array{13, 19, 2, 2}, std::array{28, 28, 2, 2},
-                              std::array{9, 11, 3, 2}}) {
+    for (auto [h, w, k, s] :
+         {std::array{10, 10, 2, 2}, std::array{13, 19, 2, 2}, std::array{28, 28, 2, 2}, std::array{9, 11, 3, 2}}) {
       const int ho = (h - k) / s + 1, wo = (w - k) / s + 1, planes = 12;
       Tensor z = test::random_tensor({planes, 1, h, w}, 31);
       for (std::size_t i = 0; i < z.size(); i += 7) z[i] = 0.0f;  // exact zeros: the ReLU keeps them
@@ -183,7 +182,8 @@ TEST(FastPool, MaxPoolWithTheReluFoldedInEqualsPoolingTheReluOutput) {
 TEST(FastTranspose, AnyShapeAndStrides) {
   for (bool simd : {false, true}) {
     FastPathSettings settings(1, simd);
-    for (auto [rows, cols] : {std::pair{1, 1}, std::pair{8, 8}, std::pair{16, 100}, std::pair{13, 21}, std::pair{150, 12}}) {
+    for (auto [rows, cols] :
+         {std::pair{1, 1}, std::pair{8, 8}, std::pair{16, 100}, std::pair{13, 21}, std::pair{150, 12}}) {
       const std::size_t ld_src = cols + 3, ld_dst = rows + 5;
       std::vector<float> src(rows * ld_src), dst(cols * ld_dst, -1.0f);
       for (std::size_t i = 0; i < src.size(); ++i) src[i] = float(i);

@@ -36,12 +36,14 @@ TEST(GraphFile, BadGraphsGetOneLineNamingTheFileTheLayerAndTheField) {
   EXPECT_EQ(cycle.rfind("g.json: layer 0 (relu) \"a\": field \"inputs\": the layers read each other in a cycle", 0), 0u)
       << cycle;
 
-  const std::string shapes = error_of(net_text(
-      R"({"type": "conv2d", "name": "c", "filters": 3, "kernel": 3, "padding": 1}, {"type": "add", "inputs": ["c", "input"]})"));
+  const std::string shapes =
+      error_of(net_text(R"({"type": "conv2d", "name": "c", "filters": 3, "kernel": 3, "padding": 1},)"
+                        R"({"type": "add", "inputs": ["c", "input"]})"));
   EXPECT_EQ(shapes.rfind("g.json: layer 1 (add): add layer: input 2 is 2x6x6 but input 1 is 3x6x6", 0), 0u) << shapes;
 
-  const std::string dangling = error_of(net_text(
-      R"({"type": "relu", "name": "a"}, {"type": "tanh", "name": "t", "inputs": ["input"]}, {"type": "sigmoid", "inputs": ["a"]})"));
+  const std::string dangling =
+      error_of(net_text(R"({"type": "relu", "name": "a"}, {"type": "tanh", "name": "t", "inputs": ["input"]},)"
+                        R"({"type": "sigmoid", "inputs": ["a"]})"));
   EXPECT_EQ(dangling.rfind("g.json: layer 1 (tanh) \"t\": its output is read by no layer", 0), 0u) << dangling;
 
   const std::string twice = error_of(net_text(R"({"type": "relu", "name": "a"}, {"type": "tanh", "name": "a"})"));

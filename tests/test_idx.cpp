@@ -12,8 +12,8 @@ namespace fs = std::filesystem;
 struct TempDir {
   fs::path path;
   TempDir() {
-    path = fs::temp_directory_path() / ("cnn_idx_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    path = fs::temp_directory_path() / ("cnn_idx_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) +
+                                        "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(path);
   }
   ~TempDir() { fs::remove_all(path); }
@@ -32,7 +32,9 @@ std::vector<char> bytes_of(const std::string& p) {
   std::ifstream f(p, std::ios::binary);
   return {std::istreambuf_iterator<char>(f), {}};
 }
-void write_bytes(const std::string& p, const std::vector<char>& b) { std::ofstream(p, std::ios::binary).write(b.data(), std::streamsize(b.size())); }
+void write_bytes(const std::string& p, const std::vector<char>& b) {
+  std::ofstream(p, std::ios::binary).write(b.data(), std::streamsize(b.size()));
+}
 
 void expect_error(const std::function<void()>& f, const std::string& part) {
   try {

@@ -51,7 +51,8 @@ cv::Mat opencv_response(const Tensor& img, const std::vector<float>& weights, in
 double max_abs_diff(const Tensor& ours, const cv::Mat& theirs) {
   double m = 0;
   for (int y = 0; y < theirs.rows; ++y)
-    for (int x = 0; x < theirs.cols; ++x) m = std::max(m, std::fabs(double(ours.at(0, 0, y, x)) - theirs.at<double>(y, x)));
+    for (int x = 0; x < theirs.cols; ++x)
+      m = std::max(m, std::fabs(double(ours.at(0, 0, y, x)) - theirs.at<double>(y, x)));
   return m;
 }
 
@@ -62,8 +63,8 @@ TEST(ClassicKernels, AreTheOnesSeed004Lists) {
     names.push_back(k.name);
     EXPECT_EQ(k.weights.size(), std::size_t(k.h) * k.w) << k.name;
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"sobel-x", "sobel-y", "scharr-x", "scharr-y", "laplacian", "gaussian", "edge-1",
-                                             "edge-2", "line", "diagonal", "nine-upper-stroke"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"sobel-x", "sobel-y", "scharr-x", "scharr-y", "laplacian", "gaussian",
+                                             "edge-1", "edge-2", "line", "diagonal", "nine-upper-stroke"}));
   // The seed's numbers, as printed on its slides.
   EXPECT_EQ(kernels[0].weights, (std::vector<float>{-1, 0, 1, -2, 0, 2, -1, 0, 1}));
   EXPECT_EQ(kernels[4].weights, (std::vector<float>{1, 1, 1, 1, -8, 1, 1, 1, 1}));
@@ -96,7 +97,8 @@ TEST(ClassicKernels, EvenKernelsMatchFilter2DWithTheSamePaddingSplit) {
   for (auto [kh, kw] : {std::pair{2, 2}, {4, 4}, {2, 3}, {4, 1}}) {
     show::ClassicKernel k{"random", "", kh, kw, {}};
     for (int i = 0; i < kh * kw; ++i) k.weights.push_back(rng.uniform(-1.0f, 1.0f));
-    EXPECT_LE(max_abs_diff(show::apply_kernel(img, k), opencv_response(img, k.weights, kh, kw)), 1e-4) << kh << "x" << kw;
+    EXPECT_LE(max_abs_diff(show::apply_kernel(img, k), opencv_response(img, k.weights, kh, kw)), 1e-4)
+        << kh << "x" << kw;
   }
 }
 

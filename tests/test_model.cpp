@@ -42,7 +42,8 @@ TEST(Model, RoundTripKeepsEverything) {
   st.epoch = 2;
   st.seed = 77;
   st.steps = 2400;
-  st.optimizer = {.kind = "sgd", .lr = 0.05, .momentum = 0.9, .nesterov = true, .schedule = parse_schedule("step:2:0.5")};
+  st.optimizer = {
+      .kind = "sgd", .lr = 0.05, .momentum = 0.9, .nesterov = true, .schedule = parse_schedule("step:2:0.5")};
   st.optimizer_state.assign(net.params().size(), 0.5f);
   const std::string p = temp_path("rt.cnn");
   save_model(p, net, "seed5", fashion_mnist_class_names(), &st);
@@ -61,7 +62,8 @@ TEST(Model, RoundTripKeepsEverything) {
   // the loaded network computes what the saved one computed
   const Tensor x = test::random_tensor({3, 1, 28, 28}, 1, 0, 1);
   const Tensor want = net.forward(x);
-  EXPECT_EQ(std::vector<float>(m.net.forward(x).data(), m.net.forward(x).data() + 30), std::vector<float>(want.data(), want.data() + 30));
+  EXPECT_EQ(std::vector<float>(m.net.forward(x).data(), m.net.forward(x).data() + 30),
+            std::vector<float>(want.data(), want.data() + 30));
   fs::remove(p);
 }
 

@@ -47,13 +47,17 @@ void expect_error(const std::string& text, const std::vector<std::string>& parts
 
 TEST(NetFile, BadFilesNameTheLayerAndTheField) {
   const std::string in = R"("input": [1, 28, 28], )";
-  expect_error("{" + in + R"("layers": [{"type": "conv2d", "filters": 6, "kernel": 5}, {"type": "warp"}]})", {"layer 1", "warp"});
+  expect_error("{" + in + R"("layers": [{"type": "conv2d", "filters": 6, "kernel": 5}, {"type": "warp"}]})",
+               {"layer 1", "warp"});
   expect_error("{" + in + R"("layers": [{"type": "conv2d", "kernel": 5}]})", {"layer 0", "filters"});
-  expect_error("{" + in + R"("layers": [{"type": "conv2d", "filters": "six", "kernel": 5}]})", {"layer 0", "filters", "integer"});
-  expect_error("{" + in + R"("layers": [{"type": "conv2d", "filters": 6, "kernel": 5, "padding": "full"}]})", {"layer 0", "padding"});
+  expect_error("{" + in + R"("layers": [{"type": "conv2d", "filters": "six", "kernel": 5}]})",
+               {"layer 0", "filters", "integer"});
+  expect_error("{" + in + R"("layers": [{"type": "conv2d", "filters": 6, "kernel": 5, "padding": "full"}]})",
+               {"layer 0", "padding"});
   expect_error("{" + in + R"("layers": [{"type": "dense", "units": 10, "unitz": 3}]})", {"layer 0", "unitz"});
-  expect_error("{" + in + R"("layers": [{"type": "maxpool2d", "kernel": 2}, {"type": "conv2d", "filters": 1, "kernel": 20}]})",
-               {"layer 1", "conv2d", "14x14"});
+  expect_error(
+      "{" + in + R"("layers": [{"type": "maxpool2d", "kernel": 2}, {"type": "conv2d", "filters": 1, "kernel": 20}]})",
+      {"layer 1", "conv2d", "14x14"});
   expect_error("{" + in + R"("layers": [{"type": "dense", "units": 10}], "loss": "hinge"})", {"loss", "hinge"});
   expect_error(R"({"layers": [{"type": "relu"}]})", {"input"});
   expect_error("{" + in + R"("layers": []})", {"layers"});
@@ -64,7 +68,8 @@ TEST(NetFile, BadFilesNameTheLayerAndTheField) {
 
 TEST(NetFile, PerLayerLearningRatesAreRead) {
   Network net = network_from_text(R"({"input": [1, 6, 6], "layers": [
-      {"type": "conv2d", "filters": 2, "kernel": 3, "lr": 0.05}, {"type": "dense", "units": 3, "lr": 0.2}]})", "lr.json");
+      {"type": "conv2d", "filters": 2, "kernel": 3, "lr": 0.05}, {"type": "dense", "units": 3, "lr": 0.2}]})",
+                                  "lr.json");
   ASSERT_TRUE(net.layer(0).learning_rate.has_value());
   EXPECT_DOUBLE_EQ(*net.layer(0).learning_rate, 0.05);
   EXPECT_DOUBLE_EQ(*net.layer(1).learning_rate, 0.2);

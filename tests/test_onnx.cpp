@@ -45,8 +45,7 @@ Tensor real_batch(const Network& net, int n) {
   for (int b = 0; b < n; ++b)
     for (int c = 0; c < in.c; ++c)
       for (int y = 0; y < in.h; ++y)
-        for (int xx = 0; xx < in.w; ++xx)
-          x.at(b, c, y, xx) = full.at(b, 0, (oy + y) % 28, (ox + xx) % 28);
+        for (int xx = 0; xx < in.w; ++xx) x.at(b, c, y, xx) = full.at(b, 0, (oy + y) % 28, (ox + xx) % 28);
   return x;
 }
 
@@ -80,7 +79,8 @@ Tensor random_input(const Network& net, int n, std::uint64_t seed = 5) {
 
 double max_diff(const float* a, const float* b, std::size_t n) {
   double m = 0.0;
-  for (std::size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(double(a[i]) - double(b[i])) / std::max(1.0, std::fabs(double(b[i]))));
+  for (std::size_t i = 0; i < n; ++i)
+    m = std::max(m, std::fabs(double(a[i]) - double(b[i])) / std::max(1.0, std::fabs(double(b[i]))));
   return m;
 }
 

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <unistd.h>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,7 +15,6 @@
 #include <fstream>
 #include <opencv2/dnn.hpp>
 #include <sstream>
-#include <unistd.h>
 
 #include "cnn/cnn.h"
 #include "cnn/onnx.h"
@@ -35,7 +35,8 @@ Tensor random_input(const Shape& sample, int n, std::uint64_t seed = 5) {
 
 double max_diff(const float* a, const float* b, std::size_t n) {
   double m = 0.0;
-  for (std::size_t i = 0; i < n; ++i) m = std::max(m, std::fabs(double(a[i]) - double(b[i])) / std::max(1.0, std::fabs(double(b[i]))));
+  for (std::size_t i = 0; i < n; ++i)
+    m = std::max(m, std::fabs(double(a[i]) - double(b[i])) / std::max(1.0, std::fabs(double(b[i]))));
   return m;
 }
 
@@ -107,9 +108,10 @@ TEST(OnnxImport, ExportImportExportGivesTheSameGraphAndWeights) {
       EXPECT_EQ(back.net.loss().kind(), net.loss().kind());
       EXPECT_EQ(back.probabilities_removed, softmax && net.loss().kind() == "softmax_cross_entropy");
       ASSERT_EQ(back.net.params().size(), net.params().size());
-      const std::string second =
-          export_onnx_bytes(back.net, {.name = back.name, .class_names = back.class_names, .softmax_output = back.probabilities_removed});
-      EXPECT_TRUE(first == second) << "the second export differs (" << first.size() << " vs " << second.size() << " bytes)";
+      const std::string second = export_onnx_bytes(
+          back.net, {.name = back.name, .class_names = back.class_names, .softmax_output = back.probabilities_removed});
+      EXPECT_TRUE(first == second) << "the second export differs (" << first.size() << " vs " << second.size()
+                                   << " bytes)";
       // The imported net computes what the original computes (the parameters may be permuted: compare outputs).
       const Tensor x = random_input(net.input_shape(), 3);
       const Tensor a = net.forward(x);
@@ -215,11 +217,11 @@ TEST(OnnxImport, AttributesOtherToolsWriteAreHonouredAndAgreeWithOpenCv) {
   GraphBuilder b({3, 11, 10});
   auto& c1 = b.node("Conv", {b.init({4, 3, 3, 3}, 1), b.init({4}, 2)});
   GraphBuilder::ints(c1, "kernel_shape", {3, 3});  // optional in ONNX, but OpenCV 4.6 needs it
-  GraphBuilder::s(c1, "auto_pad", "SAME_UPPER");  // 11x10, stride 2 → 6x5, the odd pixel at the bottom/right
+  GraphBuilder::s(c1, "auto_pad", "SAME_UPPER");   // 11x10, stride 2 → 6x5, the odd pixel at the bottom/right
   GraphBuilder::ints(c1, "strides", {2, 2});
   b.node("LeakyRelu");  // ONNX's default alpha 0.01
   auto& p1 = b.node("MaxPool");
-  GraphBuilder::ints(p1, "kernel_shape", {2, 2});  // strides default to 1 in ONNX
+  GraphBuilder::ints(p1, "kernel_shape", {2, 2});        // strides default to 1 in ONNX
   auto& c2 = b.node("Conv", {b.init({2, 4, 2, 2}, 3)});  // no bias
   GraphBuilder::ints(c2, "kernel_shape", {2, 2});
   GraphBuilder::ints(c2, "pads", {0, 0, 0, 0});
@@ -241,8 +243,8 @@ TEST(OnnxImport, AttributesOtherToolsWriteAreHonouredAndAgreeWithOpenCv) {
   Network& net = const_cast<Network&>(r.net);
   std::vector<std::string> kinds;
   for (std::size_t i = 0; i < net.size(); ++i) kinds.push_back(net.layer(i).kind());
-  EXPECT_EQ(kinds, (std::vector<std::string>{"conv2d", "leaky_relu", "maxpool2d", "conv2d", "sigmoid", "flatten", "dense",
-                                             "relu", "dense"}));
+  EXPECT_EQ(kinds, (std::vector<std::string>{"conv2d", "leaky_relu", "maxpool2d", "conv2d", "sigmoid", "flatten",
+                                             "dense", "relu", "dense"}));
   EXPECT_EQ(dynamic_cast<const LeakyReLU&>(net.layer(1)).alpha(), 0.01f);
   EXPECT_EQ(dynamic_cast<const MaxPool2D&>(net.layer(2)).stride(), 1);
   EXPECT_EQ(dynamic_cast<const Conv2D&>(net.layer(0)).padding(), Padding::same);
@@ -391,13 +393,18 @@ TEST(OnnxImport, DamagedFilesGiveOneLineErrors) {
     return b;
   };
   // Truncated anywhere: refused (or, where a prefix happens to be a complete message, refused for what is missing).
-  for (std::size_t len : {std::size_t(0), std::size_t(1), std::size_t(7), good.size() / 3, good.size() / 2, good.size() - 1}) {
+  for (std::size_t len :
+       {std::size_t(0), std::size_t(1), std::size_t(7), good.size() / 3, good.size() / 2, good.size() - 1}) {
     EXPECT_THROW(import_onnx_bytes(good.substr(0, len), "bad.onnx"), Error) << len;
   }
   expect_refused("this is not protobuf at all \xff\xff\xff\xff", "bad.onnx");
-  expect_refused(with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_initializer(0)->set_data_type(onnx::TensorProto::INT32); }),
+  expect_refused(with([](onnx::ModelProto& m) {
+                   m.mutable_graph()->mutable_initializer(0)->set_data_type(onnx::TensorProto::INT32);
+                 }),
                  "element type 6 is not float32");
-  expect_refused(with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(7); }),
+  expect_refused(with([](onnx::ModelProto& m) {
+                   m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->set_elem_type(7);
+                 }),
                  "element type 7 is not float32");
   expect_refused(with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_initializer()->DeleteSubrange(0, 1); }),
                  "missing initializer");
@@ -405,11 +412,13 @@ TEST(OnnxImport, DamagedFilesGiveOneLineErrors) {
                  "its dims [7, 1, 5, 5] need 700");
   expect_refused(with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_initializer(0)->set_dims(1, 9); }),
                  "bytes, its dims");
-  expect_refused(with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_initializer(0)->mutable_raw_data()->resize(10); }),
-                 "bytes, its dims");
+  expect_refused(
+      with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_initializer(0)->mutable_raw_data()->resize(10); }),
+      "bytes, its dims");
   // A cycle: the second node reads the fourth node's output instead of the first's.
-  expect_refused(with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_node(1)->set_input(0, m.graph().node(3).output(0)); }),
-                 "cycle");
+  expect_refused(
+      with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_node(1)->set_input(0, m.graph().node(3).output(0)); }),
+      "cycle");
   expect_refused(with([](onnx::ModelProto& m) {
                    auto* g = m.mutable_graph();
                    g->mutable_node(0)->set_input(0, g->node(2).output(0));  // conv ← pool ← relu ← conv: a loop
@@ -417,11 +426,24 @@ TEST(OnnxImport, DamagedFilesGiveOneLineErrors) {
                  "cycle");
   expect_refused(with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_output(0)->set_name("nowhere"); }),
                  "feeds no node");
-  expect_refused(with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(2)->set_dim_value(3); }),
+  expect_refused(with([](onnx::ModelProto& m) {
+                   m.mutable_graph()
+                       ->mutable_input(0)
+                       ->mutable_type()
+                       ->mutable_tensor_type()
+                       ->mutable_shape()
+                       ->mutable_dim(2)
+                       ->set_dim_value(3);
+                 }),
                  "smaller than");
-  expect_refused(with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_node(2)->mutable_attribute(0)->set_type(onnx::AttributeProto::FLOAT); }),
+  expect_refused(with([](onnx::ModelProto& m) {
+                   m.mutable_graph()->mutable_node(2)->mutable_attribute(0)->set_type(onnx::AttributeProto::FLOAT);
+                 }),
                  "has the wrong type");
-  expect_refused(with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_node(7)->mutable_input()->RemoveLast(); m.mutable_graph()->mutable_node(7)->mutable_input()->RemoveLast(); }),
+  expect_refused(with([](onnx::ModelProto& m) {
+                   m.mutable_graph()->mutable_node(7)->mutable_input()->RemoveLast();
+                   m.mutable_graph()->mutable_node(7)->mutable_input()->RemoveLast();
+                 }),
                  "expected inputs A, B");
 }
 
@@ -447,11 +469,20 @@ TEST(OnnxImport, FuzzedFilesNeverCrash) {
     for (int e = 0; e < edits && !b.empty(); ++e) {
       const std::size_t at = rng.below(b.size());
       switch (rng.below(5)) {
-        case 0: b[at] = char(b[at] ^ (1 << rng.below(8))); break;                    // bit flip
-        case 1: b.resize(at); break;                                                  // truncation
-        case 2: b.insert(at, 1, char(rng.below(256))); break;                         // inserted byte
-        case 3: b[at] = char(rng.below(256)); break;                                  // overwritten byte
-        default: b.erase(at, 1 + rng.below(std::min<std::size_t>(8, b.size() - at))); // deleted bytes
+        case 0:
+          b[at] = char(b[at] ^ (1 << rng.below(8)));
+          break;  // bit flip
+        case 1:
+          b.resize(at);
+          break;  // truncation
+        case 2:
+          b.insert(at, 1, char(rng.below(256)));
+          break;  // inserted byte
+        case 3:
+          b[at] = char(rng.below(256));
+          break;  // overwritten byte
+        default:
+          b.erase(at, 1 + rng.below(std::min<std::size_t>(8, b.size() - at)));  // deleted bytes
       }
     }
     ++tried;
@@ -469,8 +500,8 @@ TEST(OnnxImport, FuzzedFilesNeverCrash) {
       ADD_FAILURE() << "not a cnn::Error: " << e.what();
     }
   }
-  std::printf("[ onnx ] fuzz: %d mutated files, %d imported and ran, %d refused (e.g. \"%s\")\n", tried, imported, refused,
-              example.c_str());
+  std::printf("[ onnx ] fuzz: %d mutated files, %d imported and ran, %d refused (e.g. \"%s\")\n", tried, imported,
+              refused, example.c_str());
   EXPECT_GT(tried, 100);
   EXPECT_GT(refused, 0);
 }
@@ -515,9 +546,11 @@ TEST(OnnxImport, CommandLineExportImportRun) {
 
   // cnn run on TensorProto files, from the ONNX file and from the model file.
   const Tensor x = random_input(net.input_shape(), 3);
-  write_onnx_tensor((dir / "input_0.pb").string(), {"input", {3, 1, 28, 28}, std::vector<float>(x.data(), x.data() + x.size())});
+  write_onnx_tensor((dir / "input_0.pb").string(),
+                    {"input", {3, 1, 28, 28}, std::vector<float>(x.data(), x.data() + x.size())});
   const Tensor want = net.forward(x);
-  write_onnx_tensor((dir / "output_0.pb").string(), {"logits", {3, 10}, std::vector<float>(want.data(), want.data() + want.size())});
+  write_onnx_tensor((dir / "output_0.pb").string(),
+                    {"logits", {3, 10}, std::vector<float>(want.data(), want.data() + want.size())});
   for (const std::string& model : {onnx, m}) {
     r = cnn_cli("run " + model + " --input " + (dir / "input_0.pb").string() + " --output " + (dir / "y.pb").string());
     ASSERT_EQ(r.status, 0) << r.out;
@@ -525,7 +558,8 @@ TEST(OnnxImport, CommandLineExportImportRun) {
     EXPECT_EQ(y.dims, (std::vector<std::int64_t>{3, 10}));
     ASSERT_EQ(y.values.size(), want.size());
     EXPECT_LE(max_diff(y.values.data(), want.data(), want.size()), 1e-6);
-    r = cnn_cli("run " + model + " --input " + (dir / "input_0.pb").string() + " --expect " + (dir / "output_0.pb").string());
+    r = cnn_cli("run " + model + " --input " + (dir / "input_0.pb").string() + " --expect " +
+                (dir / "output_0.pb").string());
     EXPECT_EQ(r.status, 0) << r.out;
   }
   // Errors: one line, exit status 1 for a failure, 2 for a wrong command line.
@@ -536,7 +570,8 @@ TEST(OnnxImport, CommandLineExportImportRun) {
   r = cnn_cli("run " + onnx + " --input " + (dir / "output_0.pb").string());
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("does not fit the network's input"), std::string::npos) << r.out;
-  r = cnn_cli("run " + onnx + " --input " + (dir / "input_0.pb").string() + " --input " + (dir / "input_0.pb").string());
+  r = cnn_cli("run " + onnx + " --input " + (dir / "input_0.pb").string() + " --input " +
+              (dir / "input_0.pb").string());
   EXPECT_EQ(r.status, 2) << r.out;
   Network sub({1, 1, 8, 8});
   sub.add<Subsampling>(2).add<Dense>(2);

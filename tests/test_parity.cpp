@@ -30,6 +30,7 @@
 //   float32 and float64 runs differ by ~1% in the loss after 20 steps.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -37,7 +38,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
-#include <unistd.h>
 
 #include "cnn/cnn.h"
 
@@ -184,8 +184,10 @@ bool near_a_pooling_tie(const Network& net, const Tensor& input, double tol = 1e
           for (int u = 0; u < k; ++u)
             for (int v = 0; v < k; ++v) {
               const double e = in[std::size_t(m) * s.h * s.w + std::size_t(y + u) * s.w + std::size_t(x + v)];
-              if (e > a) b = a, a = e;
-              else if (e > b) b = e;
+              if (e > a)
+                b = a, a = e;
+              else if (e > b)
+                b = e;
             }
           if (a > 0 && a != b && a - b < tol * scale) return true;
         }
@@ -266,8 +268,10 @@ nlohmann::json manifest(Network& net, const Run& run) {
       std::vector<int> shape;
       if (l.kind() == "conv2d" && v.name == "weight")
         shape = {s.n, s.c, s.h, s.w};
-      else if (auto* d = dynamic_cast<Dense*>(&l); d && v.name == "weight") shape = {d->inputs(), d->outputs()};
-      else shape = {int(v.value.size())};
+      else if (auto* d = dynamic_cast<Dense*>(&l); d && v.name == "weight")
+        shape = {d->inputs(), d->outputs()};
+      else
+        shape = {int(v.value.size())};
       man["params"].push_back({{"layer", i},
                                {"name", v.name},
                                {"shape", shape},
@@ -321,8 +325,8 @@ Worst run_parity(const Run& run) {
   write_raw(dir / "images.f32", images.data(), images.size());
   write_raw(dir / "labels.i32", labels.data(), labels.size());
 
-  const std::string cmd = std::string(kPython) + " " + CNN_SOURCE_DIR + "/tests/parity/torch_steps.py " +
-                          dir.string() + " 2>" + (dir / "torch_stderr.txt").string();
+  const std::string cmd = std::string(kPython) + " " + CNN_SOURCE_DIR + "/tests/parity/torch_steps.py " + dir.string() +
+                          " 2>" + (dir / "torch_stderr.txt").string();
   const int rc = std::system(cmd.c_str());
   if (rc != 0) {
     std::ifstream e(dir / "torch_stderr.txt");
@@ -466,28 +470,31 @@ Worst run_parity(const Run& run) {
   const char* name = run.net.c_str();
   for (const Phase* ph : {&w.train, &w.eval}) {
     if (ph->steps == 0) continue;
-    std::printf("[ parity ] %-7s vs PyTorch, %d SGD steps in %s mode, largest relative difference: loss %s, logits %s, "
-                "gradient %s",
-                name, ph->steps, ph == &w.train ? "training" : "eval", ph->loss.str().c_str(),
-                ph->logits.str().c_str(), ph->grad.str().c_str());
+    std::printf(
+        "[ parity ] %-7s vs PyTorch, %d SGD steps in %s mode, largest relative difference: loss %s, logits %s, "
+        "gradient %s",
+        name, ph->steps, ph == &w.train ? "training" : "eval", ph->loss.str().c_str(), ph->logits.str().c_str(),
+        ph->grad.str().c_str());
     if (run.float64_reference)
-      std::printf(" (against PyTorch's float64 gradient %s; the nearer of the two %s; PyTorch's own float32 "
-                  "rounding %s)",
-                  ph->grad_exact.str().c_str(), ph->grad_agreed.str().c_str(), ph->rounding.str().c_str());
+      std::printf(
+          " (against PyTorch's float64 gradient %s; the nearer of the two %s; PyTorch's own float32 "
+          "rounding %s)",
+          ph->grad_exact.str().c_str(), ph->grad_agreed.str().c_str(), ph->rounding.str().c_str());
     std::printf(", weights after the step %s", ph->weight.str().c_str());
     if (R)
       std::printf(", buffers after the step %s (their change in the step %s)", ph->buffer.str().c_str(),
                   ph->buffer_change.str().c_str());
     std::printf("\n");
   }
-  if (run.eval_steps) std::printf("[ parity ] %-7s eval-mode logits of the trained nets %s\n", name,
-                                  w.trained_logits.str().c_str());
+  if (run.eval_steps)
+    std::printf("[ parity ] %-7s eval-mode logits of the trained nets %s\n", name, w.trained_logits.str().c_str());
   std::printf("[ parity ] %-7s our own untouched %d steps%s: final weights %s", name, S,
               run.own_run_compared ? "" : " (printed, not compared)", w.own_weight.str().c_str());
   if (R) std::printf(", final buffers %s", w.own_buffer.str().c_str());
-  std::printf("\n[ parity ] %-7s ReLU decisions that went the other way: %zu; steps not compared for one (or for a "
-              "max-pooling tie):%s\n",
-              name, w.flips, skip_list.empty() ? " none" : skip_list.c_str());
+  std::printf(
+      "\n[ parity ] %-7s ReLU decisions that went the other way: %zu; steps not compared for one (or for a "
+      "max-pooling tie):%s\n",
+      name, w.flips, skip_list.empty() ? " none" : skip_list.c_str());
   return w;
 }
 

@@ -91,7 +91,8 @@ TEST(Seed004, CrossEntropyGradientIsOMinusOneHot) {
 
 // Seed 004: the 4×4 ⊗ 3×3 → 2×2 example, term by term.
 TEST(Seed004, ConvolutionBackwardTermByTerm) {
-  const Tensor A = matrix(4, 4, {0.3f, -1.2f, 0.5f, 0.8f, 1.1f, 0.4f, -0.7f, 0.2f, -0.6f, 0.9f, 1.3f, -0.1f, 0.7f, -0.4f, 0.6f, 1.5f});
+  const Tensor A = matrix(
+      4, 4, {0.3f, -1.2f, 0.5f, 0.8f, 1.1f, 0.4f, -0.7f, 0.2f, -0.6f, 0.9f, 1.3f, -0.1f, 0.7f, -0.4f, 0.6f, 1.5f});
   const Tensor W = matrix(3, 3, {0.2f, -0.5f, 0.1f, 0.4f, 0.3f, -0.2f, -0.3f, 0.6f, 0.5f});
   const Tensor DZ = matrix(2, 2, {0.7f, -0.3f, 0.2f, 0.9f});
   auto a = [&](int i, int j) { return A.at(0, 0, i - 1, j - 1); };  // the seed's 1-based names
@@ -99,9 +100,12 @@ TEST(Seed004, ConvolutionBackwardTermByTerm) {
 
   const ref::ConvGrads g = ref::conv2d_backward(A, W, DZ, 1, {});
   // DW11 = A11·DZ11 + A12·DZ12 + A21·DZ21 + A22·DZ22, DW12 and DW22 likewise
-  EXPECT_NEAR(g.dw.at(0, 0, 0, 0), a(1, 1) * dz(1, 1) + a(1, 2) * dz(1, 2) + a(2, 1) * dz(2, 1) + a(2, 2) * dz(2, 2), 1e-6);
-  EXPECT_NEAR(g.dw.at(0, 0, 0, 1), a(1, 2) * dz(1, 1) + a(1, 3) * dz(1, 2) + a(2, 2) * dz(2, 1) + a(2, 3) * dz(2, 2), 1e-6);
-  EXPECT_NEAR(g.dw.at(0, 0, 1, 1), a(2, 2) * dz(1, 1) + a(2, 3) * dz(1, 2) + a(3, 2) * dz(2, 1) + a(3, 3) * dz(2, 2), 1e-6);
+  EXPECT_NEAR(g.dw.at(0, 0, 0, 0), a(1, 1) * dz(1, 1) + a(1, 2) * dz(1, 2) + a(2, 1) * dz(2, 1) + a(2, 2) * dz(2, 2),
+              1e-6);
+  EXPECT_NEAR(g.dw.at(0, 0, 0, 1), a(1, 2) * dz(1, 1) + a(1, 3) * dz(1, 2) + a(2, 2) * dz(2, 1) + a(2, 3) * dz(2, 2),
+              1e-6);
+  EXPECT_NEAR(g.dw.at(0, 0, 1, 1), a(2, 2) * dz(1, 1) + a(2, 3) * dz(1, 2) + a(3, 2) * dz(2, 1) + a(3, 3) * dz(2, 2),
+              1e-6);
   // dW = A ⊗ dZ as a whole
   test::expect_close(g.dw, ref::correlate_valid(A, DZ), 1e-6, "dW = A ⊗ dZ");
   // dA = pad(dZ, 2) ⊗ rot180(W)
@@ -109,7 +113,9 @@ TEST(Seed004, ConvolutionBackwardTermByTerm) {
   // dA11 touches only Z11 through W11; dA22 touches all four outputs
   EXPECT_NEAR(g.dx.at(0, 0, 0, 0), dz(1, 1) * W.at(0, 0, 0, 0), 1e-6);
   EXPECT_NEAR(g.dx.at(0, 0, 1, 1),
-              dz(1, 1) * W.at(0, 0, 1, 1) + dz(1, 2) * W.at(0, 0, 1, 0) + dz(2, 1) * W.at(0, 0, 0, 1) + dz(2, 2) * W.at(0, 0, 0, 0), 1e-6);
+              dz(1, 1) * W.at(0, 0, 1, 1) + dz(1, 2) * W.at(0, 0, 1, 0) + dz(2, 1) * W.at(0, 0, 0, 1) +
+                  dz(2, 2) * W.at(0, 0, 0, 0),
+              1e-6);
   // db = ΣDZ
   EXPECT_NEAR(g.db[0], 0.7f - 0.3f + 0.2f + 0.9f, 1e-6);
 
@@ -128,10 +134,11 @@ TEST(Seed004, ConvolutionBackwardTermByTerm) {
 
 // Seeds 001 and 004: max pooling routes the gradient to the argmax; average pooling spreads dZ/4 over a 2×2 window.
 TEST(Seed004, PoolingRoutes) {
-  const Tensor A = matrix(4, 4, {1, 3, 2, 0,  //
-                                 4, 2, 1, 5,  //
-                                 0, 1, 7, 2,  //
-                                 6, 2, 3, 3});
+  const Tensor A = matrix(4, 4,
+                          {1, 3, 2, 0,  //
+                           4, 2, 1, 5,  //
+                           0, 1, 7, 2,  //
+                           6, 2, 3, 3});
   const Tensor DZ = matrix(2, 2, {10, 20, 30, 40});
   Network mp({1, 1, 4, 4});
   mp.add<MaxPool2D>(2);
@@ -150,7 +157,8 @@ TEST(Seed004, PoolingRoutes) {
   tie.set_need_input_gradient(true);
   tie.forward(T);
   tie.backward(matrix(1, 1, {1}));
-  EXPECT_EQ(std::vector<float>(tie.input_gradient(0).data(), tie.input_gradient(0).data() + 4), (std::vector<float>{1, 0, 0, 0}));
+  EXPECT_EQ(std::vector<float>(tie.input_gradient(0).data(), tie.input_gradient(0).data() + 4),
+            (std::vector<float>{1, 0, 0, 0}));
 
   Network ap({1, 1, 4, 4});
   ap.add<AvgPool2D>(2);

@@ -4,8 +4,8 @@
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -76,7 +76,9 @@ const std::string& trained_model() {
     const fs::path dir = fs::temp_directory_path() / ("cnn_serve_" + std::to_string(::getpid()));
     fs::create_directories(dir);
     const std::string p = (dir / "model.cnn").string();
-    const std::string cmd = std::string(CNN_BINARY_DIR) + "/cnn train --epochs 1 --train-limit 3000 --test-limit 500 --quiet --out " + p + " > /dev/null 2>&1";
+    const std::string cmd = std::string(CNN_BINARY_DIR) +
+                            "/cnn train --epochs 1 --train-limit 3000 --test-limit 500 --quiet --out " + p +
+                            " > /dev/null 2>&1";
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("could not train the test model: " + cmd);
     return p;
   }();
@@ -92,7 +94,8 @@ std::string image_body(std::size_t n, double value = 0.0) {
 class Serve : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{"serve", "--model", trained_model(), "--port", "0"});
+    server_ =
+        std::make_unique<ServerProcess>(std::vector<std::string>{"serve", "--model", trained_model(), "--port", "0"});
     ASSERT_GT(server_->port(), 0) << server_->output();
     client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
     client_->set_read_timeout(20, 0);
@@ -109,7 +112,8 @@ class Serve : public ::testing::Test {
     EXPECT_EQ(r->status, status) << what << ": " << r->body;
     const json body = json::parse(r->body, nullptr, false);
     ASSERT_FALSE(body.is_discarded()) << what << ": " << r->body;
-    EXPECT_TRUE(body.contains("error") && body["error"].is_string() && !body["error"].get<std::string>().empty()) << what;
+    EXPECT_TRUE(body.contains("error") && body["error"].is_string() && !body["error"].get<std::string>().empty())
+        << what;
   }
   std::unique_ptr<ServerProcess> server_;
   std::unique_ptr<httplib::Client> client_;
@@ -154,7 +158,9 @@ TEST_F(Serve, PredictsClassesWithProbabilitiesAndMaps) {
   EXPECT_EQ(p["maps"][0]["shape"], json({6, 24, 24}));
   EXPECT_EQ(p["maps"][0]["data"].size(), 6u * 24 * 24);
   // "maps": false leaves them out.
-  auto q = client_->Post("/api/predict", R"({"maps": false, "image": )" + json::parse(image_body(784, 0.25))["image"].dump() + "}", "application/json");
+  auto q = client_->Post("/api/predict",
+                         R"({"maps": false, "image": )" + json::parse(image_body(784, 0.25))["image"].dump() + "}",
+                         "application/json");
   ASSERT_TRUE(q);
   EXPECT_EQ(q->status, 200);
   EXPECT_FALSE(json::parse(q->body).contains("maps"));
@@ -175,7 +181,8 @@ TEST_F(Serve, AnswersBadRequestsWithA4xxAndKeepsServing) {
   expect_client_error(client_->Post("/api/predict", strings.dump(), "application/json"), 422, "strings in the image");
   expect_still_serving();
   // Oversized: more than the server's 4 MiB limit.
-  expect_client_error(client_->Post("/api/predict", std::string(5 << 20, '1'), "application/json"), 413, "a 5 MiB body");
+  expect_client_error(client_->Post("/api/predict", std::string(5 << 20, '1'), "application/json"), 413,
+                      "a 5 MiB body");
   expect_still_serving();
   expect_client_error(client_->Get("/no/such/page"), 404, "unknown path");
   expect_client_error(client_->Get("/api/nothing"), 404, "unknown API path");
@@ -228,8 +235,8 @@ TEST(ServeCommand, RefusesAPortInUseWithOneLine) {
 TEST(TrainServe, StreamsBatchesAndEpochsAsServerSentEvents) {
   const fs::path dir = fs::temp_directory_path() / ("cnn_train_serve_" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  ServerProcess train({"train", "--epochs", "2", "--train-limit", "2000", "--test-limit", "200", "--threads", "1", "--quiet",
-                       "--serve", "0", "--out", (dir / "m.cnn").string()});
+  ServerProcess train({"train", "--epochs", "2", "--train-limit", "2000", "--test-limit", "200", "--threads", "1",
+                       "--quiet", "--serve", "0", "--out", (dir / "m.cnn").string()});
   ASSERT_GT(train.port(), 0) << train.output();
   httplib::Client c("127.0.0.1", train.port());
   c.set_read_timeout(60, 0);

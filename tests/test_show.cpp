@@ -19,8 +19,8 @@ using test::random_tensor;
 struct TempDir {
   fs::path dir;
   TempDir() {
-    dir = fs::temp_directory_path() /
-          ("cnn_show_" + std::to_string(::getpid()) + "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir = fs::temp_directory_path() / ("cnn_show_" + std::to_string(::getpid()) + "_" +
+                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir);
   }
   ~TempDir() { fs::remove_all(dir); }
@@ -86,7 +86,8 @@ TEST(ShowMaps, GradientsAreTheBackwardPassOfTheChosenClass) {
   }
   // Seed 004: for softmax cross-entropy, dL/dz_i = O_i − [i = t].
   const Tensor& last = r.layers.back().gradient;
-  for (int i = 0; i < 10; ++i) EXPECT_NEAR(last[std::size_t(i)], r.probabilities[std::size_t(i)] - (i == 3 ? 1.0f : 0.0f), 1e-6);
+  for (int i = 0; i < 10; ++i)
+    EXPECT_NEAR(last[std::size_t(i)], r.probabilities[std::size_t(i)] - (i == 3 ? 1.0f : 0.0f), 1e-6);
   // ReLU's backward: no gradient flows back through a unit that was off (seed 004: Z < 0 → dZ = 0).
   const auto& conv = r.layers[0];  // conv2d; its output feeds layer 1, a ReLU
   const Tensor& relu_grad = r.layers[1].gradient;
@@ -110,7 +111,8 @@ TEST(ShowMaps, GradientsAreTheBackwardPassOfTheChosenClass) {
 TEST(ShowMaps, WritesInputGradientAndTwoPicturesPerLayer) {
   TempDir t;
   Network net = seed5();
-  const auto files = show::write_maps(show::compute_maps(net, random_tensor({1, 1, 28, 28}, 6, 0.0f, 1.0f)), t / "maps");
+  const auto files =
+      show::write_maps(show::compute_maps(net, random_tensor({1, 1, 28, 28}, 6, 0.0f, 1.0f)), t / "maps");
   EXPECT_EQ(files.size(), 2 + 2 * net.size());
   for (const auto& f : files) EXPECT_FALSE(cv::imread(f).empty()) << f;
   EXPECT_TRUE(fs::exists(t / "maps/maps-layer0-conv2d.png"));
@@ -122,8 +124,10 @@ TEST(ShowCurves, ReadsCsvAndJsonLinesAlike) {
   {
     std::ofstream(t / "m.csv") << "epoch,train_loss,test_loss,test_accuracy,seconds,images_per_second\n"
                                   "1,0.9,0.8,0.7,1.5,2000\n2,0.5,0.6,0.8,1.4,2100\n";
-    std::ofstream(t / "m.jsonl") << "{\"epoch\":1,\"train_loss\":0.9,\"test_loss\":0.8,\"test_accuracy\":0.7,\"seconds\":1.5,\"images_per_second\":2000}\n"
-                                    "{\"epoch\":2,\"train_loss\":0.5,\"test_loss\":0.6,\"test_accuracy\":0.8,\"seconds\":1.4,\"images_per_second\":2100}\n";
+    std::ofstream(t / "m.jsonl") << "{\"epoch\":1,\"train_loss\":0.9,\"test_loss\":0.8,\"test_accuracy\":0.7,"
+                                    "\"seconds\":1.5,\"images_per_second\":2000}\n"
+                                    "{\"epoch\":2,\"train_loss\":0.5,\"test_loss\":0.6,\"test_accuracy\":0.8,"
+                                    "\"seconds\":1.4,\"images_per_second\":2100}\n";
   }
   for (const char* name : {"m.csv", "m.jsonl"}) {
     const auto m = show::read_metrics(t / name);
@@ -171,7 +175,8 @@ TEST(ShowCommand, WritesWhereItSaysForAModelFile) {
   const Network net = seed5();
   save_model(t / "m.cnn", net, "seed5", {}, nullptr);
   save_grey_png(t / "img.png", random_tensor({1, 1, 28, 28}, 9, 0.0f, 1.0f).data(), 28, 28);
-  std::ofstream(t / "m.csv") << "epoch,train_loss,test_loss,test_accuracy,seconds,images_per_second\n1,0.9,0.8,0.7,1.5,2000\n";
+  std::ofstream(t / "m.csv")
+      << "epoch,train_loss,test_loss,test_accuracy,seconds,images_per_second\n1,0.9,0.8,0.7,1.5,2000\n";
   int code = 0;
   std::string out = run_cnn("show kernels --model " + t / "m.cnn" + " --out " + t / "pics", &code);
   EXPECT_EQ(code, 0) << out;

@@ -31,10 +31,11 @@ void set_beta_bias(Subsampling& s, std::initializer_list<float> beta, std::initi
 TEST(Subsampling, UpIsTheKroneckerProductWithOnes) {
   // up([[1, 2], [3, 4]]) with n = 2: each element copied twice across and twice down.
   const Tensor u = ref::up(matrix(2, 2, {1, 2, 3, 4}), 2);
-  const Tensor want = matrix(4, 4, {1, 1, 2, 2,  //
-                                    1, 1, 2, 2,  //
-                                    3, 3, 4, 4,  //
-                                    3, 3, 4, 4});
+  const Tensor want = matrix(4, 4,
+                             {1, 1, 2, 2,  //
+                              1, 1, 2, 2,  //
+                              3, 3, 4, 4,  //
+                              3, 3, 4, 4});
   ASSERT_EQ(u.shape(), want.shape());
   for (std::size_t i = 0; i < u.size(); ++i) EXPECT_EQ(u[i], want[i]) << i;
   // The general product [a_ij·B] on a non-trivial B.

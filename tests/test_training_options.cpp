@@ -16,7 +16,8 @@ TEST(CosineSchedule, HalfACosineOverItsEpochsThenZero) {
   EXPECT_NEAR(s.factor(2), 0.5 * (1 + std::cos(3.14159265358979323846 * 0.2)), 1e-12);
   EXPECT_NEAR(s.factor(10), 0.0, 1e-12);
   EXPECT_NEAR(s.factor(12), 0.0, 1e-12);
-  for (const char* bad : {"cos:", "cos:x", "cos:0", "cos:-3", "cos:4:2"}) EXPECT_THROW(parse_schedule(bad), Error) << bad;
+  for (const char* bad : {"cos:", "cos:x", "cos:0", "cos:-3", "cos:4:2"})
+    EXPECT_THROW(parse_schedule(bad), Error) << bad;
 }
 
 // K = 3, logits (1, 2, 4), label 0, ε = 0.3: q = (0.8, 0.1, 0.1); L = −Σ q_i log O_i; dL/dz = (O − q)/N.
@@ -91,7 +92,9 @@ TEST(Augment, ShiftMovesPixelsAndFillsTheBorderWithZero) {
         for (int y = 0; y < 6; ++y)
           for (int xx = 0; xx < 6; ++xx) {
             const int ys = y - dy, xs = xx - dx;
-            const float want = (ys >= 0 && ys < 6 && xs >= 0 && xs < 6) ? x0[std::size_t(n) * 36 + std::size_t(ys) * 6 + std::size_t(xs)] : 0.0f;
+            const float want = (ys >= 0 && ys < 6 && xs >= 0 && xs < 6)
+                                   ? x0[std::size_t(n) * 36 + std::size_t(ys) * 6 + std::size_t(xs)]
+                                   : 0.0f;
             ok = ok && x[std::size_t(n) * 36 + std::size_t(y) * 6 + std::size_t(xx)] == want;
           }
         if (ok) found = true, moved += dy != 0 || dx != 0;

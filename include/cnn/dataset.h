@@ -10,8 +10,8 @@
 namespace cnn {
 
 struct Dataset {
-  std::string name;                      // where it came from, for messages
-  Shape sample{1, 1, 28, 28};            // per-image shape (c, h, w)
+  std::string name;            // where it came from, for messages
+  Shape sample{1, 1, 28, 28};  // per-image shape (c, h, w)
   int classes = 10;
   std::vector<std::string> class_names;  // may be empty
   std::vector<std::uint8_t> images;      // count × c·h·w bytes

@@ -6,7 +6,8 @@
 //   "CNNMODEL"  8 bytes  magic
 //   u32         format version
 //   u32         header length H
-//   H bytes     header, JSON: {"net": <description>, "name", "class_names", "param_count", "buffer_count", "state_count",
+//   H bytes     header, JSON: {"net": <description>, "name", "class_names", "param_count", "buffer_count",
+//   "state_count",
 //               "training": {"epoch", "seed", "batch", "steps", "optimizer": {...}, "train_limit", "test_limit"}}
 //   P × f32     parameters (P = param_count, the network's flat buffer)
 //   B × f32     buffers (B = buffer_count: batch normalisation's running means and variances; version 2 only)

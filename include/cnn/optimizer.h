@@ -18,9 +18,9 @@ struct LrSchedule {
   enum class Kind { constant, step, exponential, cosine };
   Kind kind = Kind::constant;
   double gamma = 1.0;
-  int step_epochs = 1;  // step: epochs per step; cosine: epochs of the half cosine
+  int step_epochs = 1;             // step: epochs per step; cosine: epochs of the half cosine
   double factor(int epoch) const;  // multiplies the base rate in epoch `epoch` (0-based)
-  std::string str() const;          // "none", "step:3:0.5", "exp:0.9", "cos:10"
+  std::string str() const;         // "none", "step:3:0.5", "exp:0.9", "cos:10"
 };
 // "none" | "step:K:GAMMA" | "exp:GAMMA" | "cos:E" (½(1 + cos(π·epoch/E)), 0 from epoch E on, as PyTorch's
 // CosineAnnealingLR with T_max = E stepped once per epoch); throws cnn::Error otherwise.

@@ -32,7 +32,7 @@ class Tensor {
   static Tensor view(float* data, Shape shape);
   static Tensor view(const float* data, Shape shape) { return view(const_cast<float*>(data), shape); }
 
-  Tensor(const Tensor& other);             // deep copy when `other` owns, else copies the view
+  Tensor(const Tensor& other);  // deep copy when `other` owns, else copies the view
   Tensor& operator=(const Tensor& other);
   Tensor(Tensor&& other) noexcept;
   Tensor& operator=(Tensor&& other) noexcept;

@@ -46,8 +46,10 @@ Idx read_idx(const std::string& path, int want_dims) {
   for (int d = 0; d < want_dims; ++d) {
     std::array<unsigned char, 4> b{};
     if (gzread(gz.f, b.data(), 4) != 4) throw Error(path + ": truncated IDX header (dimension sizes)");
-    const std::uint32_t v = (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16) | (std::uint32_t(b[2]) << 8) | b[3];
-    if (v == 0 || v > (1u << 28)) throw Error(path + ": IDX dimension " + std::to_string(d) + " has size " + std::to_string(v));
+    const std::uint32_t v =
+        (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16) | (std::uint32_t(b[2]) << 8) | b[3];
+    if (v == 0 || v > (1u << 28))
+      throw Error(path + ": IDX dimension " + std::to_string(d) + " has size " + std::to_string(v));
     idx.dims.push_back(int(v));
     total *= v;
     if (total > (std::size_t(1) << 33)) throw Error(path + ": IDX file claims more than 8 GiB of data");

@@ -22,8 +22,10 @@ Tensor load_image(const std::string& path, Shape sample, Invert invert, bool* in
 
   // Border brightness decides whether this is dark ink on a light page.
   cv::Mat grey;
-  if (sample.c == 1) grey = f;
-  else cv::cvtColor(f, grey, cv::COLOR_RGB2GRAY);
+  if (sample.c == 1)
+    grey = f;
+  else
+    cv::cvtColor(f, grey, cv::COLOR_RGB2GRAY);
   const int bh = std::max(1, grey.rows / 10), bw = std::max(1, grey.cols / 10);
   cv::Mat mask = cv::Mat::ones(grey.size(), CV_8U) * 255;
   mask(cv::Rect(bw, bh, std::max(0, grey.cols - 2 * bw), std::max(0, grey.rows - 2 * bh))).setTo(0);

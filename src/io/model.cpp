@@ -46,8 +46,14 @@ std::vector<float> get_floats(const std::string& in, std::size_t at, std::size_t
 }
 
 nlohmann::json optimizer_json(const OptimizerOptions& o) {
-  return {{"kind", o.kind},       {"lr", o.lr},       {"momentum", o.momentum}, {"nesterov", o.nesterov},
-          {"weight_decay", o.weight_decay}, {"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", o.eps},
+  return {{"kind", o.kind},
+          {"lr", o.lr},
+          {"momentum", o.momentum},
+          {"nesterov", o.nesterov},
+          {"weight_decay", o.weight_decay},
+          {"beta1", o.beta1},
+          {"beta2", o.beta2},
+          {"eps", o.eps},
           {"schedule", o.schedule.str()}};
 }
 OptimizerOptions optimizer_from(const nlohmann::json& j) {
@@ -141,8 +147,8 @@ Model load_model(const std::string& path) {
     throw Error(path + ": not a cnn model file (bad magic)");
   const std::uint32_t version = get_u32(in, 8);
   if (version != 1 && version != kModelFormatVersion)
-    throw Error(path + ": model format version " + std::to_string(version) + " is not supported (this build reads 1 to " +
-                std::to_string(kModelFormatVersion) + ")");
+    throw Error(path + ": model format version " + std::to_string(version) +
+                " is not supported (this build reads 1 to " + std::to_string(kModelFormatVersion) + ")");
   const std::uint32_t hlen = get_u32(in, 12);
   if (std::size_t(hlen) + 20 > in.size()) throw Error(path + ": wrong size (truncated header)");
   const std::uint32_t stored = get_u32(in, in.size() - 4);

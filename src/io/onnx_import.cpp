@@ -26,8 +26,8 @@ namespace cnn {
 
 namespace {
 
-constexpr std::int64_t kMaxDim = 1 << 16;             // any one input dimension
-constexpr std::size_t kMaxSample = std::size_t(1) << 24;  // elements of one sample at any layer
+constexpr std::int64_t kMaxDim = 1 << 16;                   // any one input dimension
+constexpr std::size_t kMaxSample = std::size_t(1) << 24;    // elements of one sample at any layer
 constexpr std::size_t kMaxConvWork = std::size_t(1) << 26;  // C_in·kh·kw·H_out·W_out of one convolution
 
 std::string read_file(const std::string& path) {
@@ -167,12 +167,12 @@ class Attrs {
     if (it == by_name_.end()) return nullptr;
     const onnx::AttributeProto* a = it->second;
     // Old files may leave `type` unset (0); then the field that is set decides.
-    const bool ok = a->type() == type ||
-                    (a->type() == onnx::AttributeProto::UNDEFINED &&
-                     ((type == onnx::AttributeProto::INT && a->has_i()) || (type == onnx::AttributeProto::FLOAT && a->has_f()) ||
-                      (type == onnx::AttributeProto::STRING && a->has_s()) ||
-                      (type == onnx::AttributeProto::TENSOR && a->has_t()) ||
-                      (type == onnx::AttributeProto::INTS && a->ints_size() > 0)));
+    const bool ok = a->type() == type || (a->type() == onnx::AttributeProto::UNDEFINED &&
+                                          ((type == onnx::AttributeProto::INT && a->has_i()) ||
+                                           (type == onnx::AttributeProto::FLOAT && a->has_f()) ||
+                                           (type == onnx::AttributeProto::STRING && a->has_s()) ||
+                                           (type == onnx::AttributeProto::TENSOR && a->has_t()) ||
+                                           (type == onnx::AttributeProto::INTS && a->ints_size() > 0)));
     if (!ok) throw Error(where_ + ": attribute \"" + name + "\" has the wrong type");
     return a;
   }
@@ -199,7 +199,8 @@ class Importer {
     if (opset_ <= 0) opset_ = 1;  // IR versions before opset_import: opset 1
     for (const auto& t : g_.initializer()) {
       if (t.name().empty()) throw Error(src_ + ": an initializer has no name");
-      if (!constants_.emplace(t.name(), &t).second) throw Error(src_ + ": initializer \"" + t.name() + "\" given twice");
+      if (!constants_.emplace(t.name(), &t).second)
+        throw Error(src_ + ": initializer \"" + t.name() + "\" given twice");
     }
     // Constant nodes are initializers too; every other node joins the chain.
     std::map<std::string, int> produced_by;
@@ -226,11 +227,14 @@ class Importer {
     const onnx::ValueInfoProto* input = nullptr;
     for (const auto& v : g_.input()) {
       if (constants_.count(v.name())) continue;
-      if (input) throw Error(src_ + ": the graph has more than one input (\"" + input->name() + "\", \"" + v.name() + "\"); only single-input chains are supported");
+      if (input)
+        throw Error(src_ + ": the graph has more than one input (\"" + input->name() + "\", \"" + v.name() +
+                    "\"); only single-input chains are supported");
       input = &v;
     }
     if (!input) throw Error(src_ + ": the graph has no input");
-    if (g_.output_size() != 1) throw Error(src_ + ": the graph has " + std::to_string(g_.output_size()) + " outputs; exactly one is supported");
+    if (g_.output_size() != 1)
+      throw Error(src_ + ": the graph has " + std::to_string(g_.output_size()) + " outputs; exactly one is supported");
     const Shape in = input_shape(*input);
     metadata();
 
@@ -280,7 +284,8 @@ class Importer {
     while (current != out_name) {
       const auto it = consumers_.find(current);
       if (it == consumers_.end() || it->second.empty())
-        throw Error(src_ + ": tensor \"" + current + "\" feeds no node, yet it is not the graph's output \"" + out_name + "\"");
+        throw Error(src_ + ": tensor \"" + current + "\" feeds no node, yet it is not the graph's output \"" +
+                    out_name + "\"");
       if (it->second.size() > 1)
         throw Error(src_ + ": tensor \"" + current + "\" feeds " + std::to_string(it->second.size()) +
                     " nodes; only chains (one consumer per tensor) are supported");
@@ -292,7 +297,8 @@ class Importer {
       if (n.output_size() < 1 || n.output(0).empty()) throw Error(where(k) + ": has no output");
       for (int o = 1; o < n.output_size(); ++o)
         if (!n.output(o).empty() && consumers_.count(n.output(o)))
-          throw Error(where(k) + ": its extra output \"" + n.output(o) + "\" is used; only the first output is supported");
+          throw Error(where(k) + ": its extra output \"" + n.output(o) +
+                      "\" is used; only the first output is supported");
       current = n.output(0);
       if (n.op_type() == "MatMul") {
         // MatMul [+ Add of a constant] → dense
@@ -346,8 +352,8 @@ class Importer {
         const auto it = std::find_if(layers[i].params.begin(), layers[i].params.end(),
                                      [&](const auto& q) { return q.first == v.name; });
         if (it == layers[i].params.end() || it->second.size() != v.value.size())
-          throw Error(src_ + ": layer " + std::to_string(i) + " (" + r.net.layer(i).kind() + "): parameter \"" + v.name +
-                      "\" has " + std::to_string(it == layers[i].params.end() ? 0 : it->second.size()) +
+          throw Error(src_ + ": layer " + std::to_string(i) + " (" + r.net.layer(i).kind() + "): parameter \"" +
+                      v.name + "\" has " + std::to_string(it == layers[i].params.end() ? 0 : it->second.size()) +
                       " values, the layer needs " + std::to_string(v.value.size()));
         std::copy(it->second.begin(), it->second.end(), v.value.data());
       }
@@ -366,28 +372,37 @@ class Importer {
     const std::string w = src_ + ": input \"" + v.name() + "\"";
     if (!v.has_type() || !v.type().has_tensor_type()) throw Error(w + ": not a tensor");
     const auto& tt = v.type().tensor_type();
-    if (tt.elem_type() != onnx::TensorProto::FLOAT) throw Error(w + ": element type " + std::to_string(tt.elem_type()) + " is not float32");
+    if (tt.elem_type() != onnx::TensorProto::FLOAT)
+      throw Error(w + ": element type " + std::to_string(tt.elem_type()) + " is not float32");
     if (!tt.has_shape()) throw Error(w + ": no shape");
     const auto& s = tt.shape();
     std::vector<std::int64_t> d;
     for (int i = 1; i < s.dim_size(); ++i) {
       if (!s.dim(i).has_dim_value() || s.dim(i).dim_value() < 1 || s.dim(i).dim_value() > kMaxDim)
-        throw Error(w + ": dimension " + std::to_string(i) + " must be a fixed size from 1 to " + std::to_string(kMaxDim));
+        throw Error(w + ": dimension " + std::to_string(i) + " must be a fixed size from 1 to " +
+                    std::to_string(kMaxDim));
       d.push_back(s.dim(i).dim_value());
     }
     Shape r;
-    if (s.dim_size() == 4) r = Shape{1, int(d[0]), int(d[1]), int(d[2])};
-    else if (s.dim_size() == 2) r = Shape{1, int(d[0]), 1, 1};
-    else throw Error(w + ": rank " + std::to_string(s.dim_size()) + "; expected [N, C, H, W] or [N, F]");
-    if (r.sample_size() > kMaxSample) throw Error(w + ": " + std::to_string(r.sample_size()) + " values per sample is too many");
+    if (s.dim_size() == 4)
+      r = Shape{1, int(d[0]), int(d[1]), int(d[2])};
+    else if (s.dim_size() == 2)
+      r = Shape{1, int(d[0]), 1, 1};
+    else
+      throw Error(w + ": rank " + std::to_string(s.dim_size()) + "; expected [N, C, H, W] or [N, F]");
+    if (r.sample_size() > kMaxSample)
+      throw Error(w + ": " + std::to_string(r.sample_size()) + " values per sample is too many");
     return r;
   }
 
   void metadata() {
     for (const auto& e : m_.metadata_props()) {
-      if (e.key() == "cnn.loss") loss_ = e.value();
-      else if (e.key() == "cnn.output") output_kind_ = e.value();
-      else if (e.key() == "cnn.name") name_ = e.value();
+      if (e.key() == "cnn.loss")
+        loss_ = e.value();
+      else if (e.key() == "cnn.output")
+        output_kind_ = e.value();
+      else if (e.key() == "cnn.name")
+        name_ = e.value();
       else if (e.key() == "cnn.class_names") {
         try {
           class_names_ = nlohmann::json::parse(e.value()).get<std::vector<std::string>>();
@@ -402,7 +417,8 @@ class Importer {
   const onnx::TensorProto& constant(int k, const std::string& name, const std::string& role) {
     const auto it = constants_.find(name);
     if (it == constants_.end())
-      throw Error(where(k) + ": input " + role + " \"" + name + "\" is not an initializer or constant (missing initializer)");
+      throw Error(where(k) + ": input " + role + " \"" + name +
+                  "\" is not an initializer or constant (missing initializer)");
     return *it->second;
   }
   const onnx::TensorProto* optional_constant(int k, int input, const std::string& role) {
@@ -471,7 +487,9 @@ class Importer {
     if (auto_pad == "SAME_UPPER") return same_is_zero ? Padding::valid : Padding::same;
     if (auto_pad == "SAME_LOWER") {
       if (pt == pb && pl == pr) return same_is_zero ? Padding::valid : Padding::same;
-      throw Error(where(k) + ": auto_pad SAME_LOWER puts the odd pixel at the top/left; this library's `same` puts it at the bottom/right");
+      throw Error(where(k) +
+                  ": auto_pad SAME_LOWER puts the odd pixel at the top/left; this library's `same` puts it at the "
+                  "bottom/right");
     }
     if (auto_pad != "NOTSET") throw Error(where(k) + ": auto_pad \"" + auto_pad + "\" is not supported");
     std::vector<std::int64_t> p = pads_attr.value_or(std::vector<std::int64_t>{0, 0, 0, 0});
@@ -502,8 +520,10 @@ class Importer {
     const auto [sh, sw] = square(k, strides, "strides");
     if (sh != sw || sh < 1) throw Error(where(k) + ": strides " + dims_str(strides) + " must be equal and positive");
     const auto dil = a.ints("dilations").value_or(std::vector<std::int64_t>{1, 1});
-    if (dil != std::vector<std::int64_t>{1, 1}) throw Error(where(k) + ": dilations " + dims_str(dil) + " are not supported");
-    if (a.i("group", 1) != 1) throw Error(where(k) + ": group " + std::to_string(a.i("group", 1)) + " is not supported");
+    if (dil != std::vector<std::int64_t>{1, 1})
+      throw Error(where(k) + ": dilations " + dims_str(dil) + " are not supported");
+    if (a.i("group", 1) != 1)
+      throw Error(where(k) + ": group " + std::to_string(a.i("group", 1)) + " is not supported");
     const Padding pad = conv_padding(k, a, int(wd[2]), int(wd[3]), sh);
     a.finish();
     std::vector<float> bv(static_cast<std::size_t>(wd[0]), 0.0f);
@@ -536,10 +556,12 @@ class Importer {
     if (auto_pad != "NOTSET" && auto_pad != "VALID")
       throw Error(where(k) + ": auto_pad \"" + auto_pad + "\" is not supported (pools here do not pad)");
     const auto pads = a.ints("pads").value_or(std::vector<std::int64_t>{0, 0, 0, 0});
-    if (pads != std::vector<std::int64_t>{0, 0, 0, 0}) throw Error(where(k) + ": pads " + dims_str(pads) + " are not supported (pools here do not pad)");
+    if (pads != std::vector<std::int64_t>{0, 0, 0, 0})
+      throw Error(where(k) + ": pads " + dims_str(pads) + " are not supported (pools here do not pad)");
     if (op != "LpPool") {
       const auto dil = a.ints("dilations").value_or(std::vector<std::int64_t>{1, 1});
-      if (dil != std::vector<std::int64_t>{1, 1}) throw Error(where(k) + ": dilations " + dims_str(dil) + " are not supported");
+      if (dil != std::vector<std::int64_t>{1, 1})
+        throw Error(where(k) + ": dilations " + dims_str(dil) + " are not supported");
       if (a.i("ceil_mode", 0) != 0 && ((shape_.h - kh) % sh != 0 || (shape_.w - kh) % sh != 0))
         throw Error(where(k) + ": ceil_mode 1 is not supported (it changes the output size here)");
     }
@@ -551,9 +573,12 @@ class Importer {
       throw Error(where(k) + ": p = " + std::to_string(a.i("p", 2)) + " is not supported (only p = 2, l2pool2d)");
     a.finish();
     Pending p;
-    if (op == "MaxPool") p.layer = std::make_unique<MaxPool2D>(kh, sh);
-    else if (op == "AveragePool") p.layer = std::make_unique<AvgPool2D>(kh, sh);
-    else p.layer = std::make_unique<L2Pool2D>(kh, sh);
+    if (op == "MaxPool")
+      p.layer = std::make_unique<MaxPool2D>(kh, sh);
+    else if (op == "AveragePool")
+      p.layer = std::make_unique<AvgPool2D>(kh, sh);
+    else
+      p.layer = std::make_unique<L2Pool2D>(kh, sh);
     return p;
   }
 
@@ -572,7 +597,8 @@ class Importer {
     std::vector<float> bv = float_values(b, where(k) + ": weight \"" + n.input(1) + "\"");
     const std::int64_t F = std::int64_t(shape_.sample_size());
     if (bd.size() != 2 || bd[transB ? 1 : 0] != F || bd[transB ? 0 : 1] < 1)
-      throw Error(where(k) + ": weight shape " + dims_str(bd) + " does not fit " + std::to_string(F) + " input features" +
+      throw Error(where(k) + ": weight shape " + dims_str(bd) + " does not fit " + std::to_string(F) +
+                  " input features" +
                   (transB ? " (transB = 1: [outputs, inputs])" : " (transB = 0: [inputs, outputs])"));
     const int outs = int(bd[transB ? 0 : 1]);
     std::vector<float> w(bv.size());
@@ -600,7 +626,8 @@ class Importer {
     const std::vector<std::int64_t> bd = dims_of(b);
     std::vector<float> bv = float_values(b, where(k) + ": weight \"" + n.input(1) + "\"");
     if (bd.size() != 2 || bd[0] != std::int64_t(shape_.sample_size()) || bd[1] < 1)
-      throw Error(where(k) + ": weight shape " + dims_str(bd) + " is not [" + std::to_string(shape_.sample_size()) + ", outputs]");
+      throw Error(where(k) + ": weight shape " + dims_str(bd) + " is not [" + std::to_string(shape_.sample_size()) +
+                  ", outputs]");
     Pending p;
     p.layer = std::make_unique<Dense>(int(bd[1]));
     p.params = {{"weight", std::move(bv)}, {"bias", std::vector<float>(std::size_t(bd[1]), 0.0f)}};
@@ -639,12 +666,17 @@ class Importer {
       a.finish();
       if (axis < 0) axis += rank_;
       bool ok;
-      if (opset_ < 13) ok = axis == 1;  // coerced to 2-D at axis 1: softmax over c·h·w
-      else if (rank_ == 2) ok = axis == 1;
-      else ok = (axis == 1 && shape_.h * shape_.w == 1) || (axis == 2 && shape_.c * shape_.w == 1) || (axis == 3 && shape_.c * shape_.h == 1);
+      if (opset_ < 13)
+        ok = axis == 1;  // coerced to 2-D at axis 1: softmax over c·h·w
+      else if (rank_ == 2)
+        ok = axis == 1;
+      else
+        ok = (axis == 1 && shape_.h * shape_.w == 1) || (axis == 2 && shape_.c * shape_.w == 1) ||
+             (axis == 3 && shape_.c * shape_.h == 1);
       if (!ok)
         throw Error(where(k) + ": softmax over axis " + std::to_string(axis) + " of a rank " + std::to_string(rank_) +
-                    " tensor " + shape_.sample_str() + " is not supported (this library's softmax is over all c·h·w features)");
+                    " tensor " + shape_.sample_str() +
+                    " is not supported (this library's softmax is over all c·h·w features)");
       return simple(std::make_unique<Softmax>());
     }
     if (op == "Flatten") {
@@ -676,7 +708,8 @@ class Importer {
                 : int_values(constant(k, n.input(2), "training_mode"), where(k) + ": training_mode");
         (void)tm;  // inference here is always the identity; training uses this library's own dropout
       }
-      if (!(ratio >= 0.0f && ratio < 1.0f)) throw Error(where(k) + ": ratio " + std::to_string(ratio) + " is not in [0, 1)");
+      if (!(ratio >= 0.0f && ratio < 1.0f))
+        throw Error(where(k) + ": ratio " + std::to_string(ratio) + " is not in [0, 1)");
       Pending p;
       p.layer = std::make_unique<Dropout>(ratio);
       return p;
@@ -692,19 +725,22 @@ class Importer {
       a.finish();
       if (n.input_size() != 2) throw Error(where(k) + ": expected inputs data and shape");
       std::vector<std::int64_t> target = int_values(constant(k, n.input(1), "shape"), where(k) + ": shape");
-      const std::vector<std::int64_t> cur =
-          rank_ == 4 ? std::vector<std::int64_t>{-2, shape_.c, shape_.h, shape_.w} : std::vector<std::int64_t>{-2, std::int64_t(shape_.sample_size())};
+      const std::vector<std::int64_t> cur = rank_ == 4
+                                                ? std::vector<std::int64_t>{-2, shape_.c, shape_.h, shape_.w}
+                                                : std::vector<std::int64_t>{-2, std::int64_t(shape_.sample_size())};
       if (target.empty() || (target[0] != 0 && target[0] != -1))
         throw Error(where(k) + ": shape " + dims_str(target) + " must keep the batch dimension (0 or -1 first)");
       std::int64_t known = 1;
       int infer = -1;
       for (std::size_t i = 1; i < target.size(); ++i) {
         if (target[i] == 0) {
-          if (i >= cur.size()) throw Error(where(k) + ": shape " + dims_str(target) + " copies a dimension that does not exist");
+          if (i >= cur.size())
+            throw Error(where(k) + ": shape " + dims_str(target) + " copies a dimension that does not exist");
           target[i] = cur[i];
         }
         if (target[i] == -1) {
-          if (infer >= 0 || target[0] == -1) throw Error(where(k) + ": shape " + dims_str(target) + " has more than one -1");
+          if (infer >= 0 || target[0] == -1)
+            throw Error(where(k) + ": shape " + dims_str(target) + " has more than one -1");
           infer = int(i);
         } else if (target[i] < 1 || target[i] > std::int64_t(kMaxSample)) {
           throw Error(where(k) + ": shape " + dims_str(target) + " has a bad dimension");
@@ -714,7 +750,8 @@ class Importer {
       }
       const std::int64_t F = std::int64_t(shape_.sample_size());
       if (infer >= 0) {
-        if (known <= 0 || F % known) throw Error(where(k) + ": shape " + dims_str(target) + " does not fit " + shape_.sample_str());
+        if (known <= 0 || F % known)
+          throw Error(where(k) + ": shape " + dims_str(target) + " does not fit " + shape_.sample_str());
         target[std::size_t(infer)] = F / known;
         known = F;
       }
@@ -728,7 +765,8 @@ class Importer {
       }
       if (target.size() == 4) {
         const bool unchanged = rank_ == 4 && target[1] == shape_.c && target[2] == shape_.h && target[3] == shape_.w;
-        const bool unflatten = shape_.h == 1 && shape_.w == 1 && target[1] == shape_.c && target[2] == 1 && target[3] == 1;
+        const bool unflatten =
+            shape_.h == 1 && shape_.w == 1 && target[1] == shape_.c && target[2] == 1 && target[3] == 1;
         if (unchanged || unflatten) {
           rank_ = 4;
           return std::nullopt;
@@ -737,8 +775,7 @@ class Importer {
       throw Error(where(k) + ": reshape of " + shape_.sample_str() + " to " + dims_str(target) +
                   " is not supported (only flattening, and [N, F] ↔ [N, F, 1, 1])");
     }
-    if (op == "Add")
-      throw Error(where(k) + ": Add is supported only as the bias of a MatMul (MatMul + Add = dense)");
+    if (op == "Add") throw Error(where(k) + ": Add is supported only as the bias of a MatMul (MatMul + Add = dense)");
     throw Error(where(k) + ": operator \"" + op +
                 "\" is not supported (supported: Conv, MaxPool, AveragePool, LpPool, Gemm, MatMul [+ Add], Relu, "
                 "LeakyRelu, Sigmoid, Tanh, Softmax, Flatten, Dropout, Reshape, Identity, Constant)");
@@ -777,8 +814,10 @@ std::string printable(const std::string& s) {
 OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& source) {
   onnx::ModelProto m;
   if (bytes.empty()) throw Error(source + ": empty file, not an ONNX model");
-  if (bytes.size() > (std::size_t(1) << 31)) throw Error(source + ": larger than 2 GB (external data is not supported)");
-  if (!m.ParseFromString(bytes)) throw Error(source + ": not an ONNX model (the protobuf data is truncated or damaged)");
+  if (bytes.size() > (std::size_t(1) << 31))
+    throw Error(source + ": larger than 2 GB (external data is not supported)");
+  if (!m.ParseFromString(bytes))
+    throw Error(source + ": not an ONNX model (the protobuf data is truncated or damaged)");
   try {
     return Importer(m, source).run();
   } catch (const Error& e) {
@@ -815,20 +854,26 @@ std::string serialize_onnx_tensor(const OnnxTensor& t) {
   return out;
 }
 
-void write_onnx_tensor(const std::string& path, const OnnxTensor& t) { write_file_atomically(path, serialize_onnx_tensor(t)); }
+void write_onnx_tensor(const std::string& path, const OnnxTensor& t) {
+  write_file_atomically(path, serialize_onnx_tensor(t));
+}
 
 Tensor onnx_tensor_to_input(const Network& net, const OnnxTensor& t, const std::string& source) {
   const Shape in = net.input_shape();
   const auto& d = t.dims;
   std::int64_t n = 0;
-  if (d.size() == 4 && d[1] == in.c && d[2] == in.h && d[3] == in.w) n = d[0];
-  else if (d.size() == 3 && d[0] == in.c && d[1] == in.h && d[2] == in.w) n = 1;
-  else if (d.size() == 2 && d[1] == std::int64_t(in.sample_size())) n = d[0];
+  if (d.size() == 4 && d[1] == in.c && d[2] == in.h && d[3] == in.w)
+    n = d[0];
+  else if (d.size() == 3 && d[0] == in.c && d[1] == in.h && d[2] == in.w)
+    n = 1;
+  else if (d.size() == 2 && d[1] == std::int64_t(in.sample_size()))
+    n = d[0];
   else
     throw Error(source + ": tensor shape " + dims_str(d) + " does not fit the network's input " + in.sample_str() +
                 " ([N, " + std::to_string(in.c) + ", " + std::to_string(in.h) + ", " + std::to_string(in.w) + "])");
   if (n < 1 || n > (std::int64_t(1) << 20)) throw Error(source + ": batch of " + std::to_string(n) + " samples");
-  if (t.values.size() != std::size_t(n) * in.sample_size()) throw Error(source + ": value count does not match its dims");
+  if (t.values.size() != std::size_t(n) * in.sample_size())
+    throw Error(source + ": value count does not match its dims");
   Tensor x(in.with_batch(int(n)));
   std::copy(t.values.begin(), t.values.end(), x.data());
   return x;

@@ -17,8 +17,8 @@ namespace {
 // one row reach through the KW taps of that kernel row,
 //   acc[c][d] = Σ_o Σ_(p + j = d) W[o][c][i][j]·dZ[o][y][x0 + p],  then added onto dA[c][y + i][x0 + d].
 template <int CT, int PX, int KW>
-CNN_AVX512 void input_grad_bv_tile(const float* dzb, int O, int plane_out, const float* w, int CKK, int KK,
-                                   float* dab, int plane_in) {
+CNN_AVX512 void input_grad_bv_tile(const float* dzb, int O, int plane_out, const float* w, int CKK, int KK, float* dab,
+                                   int plane_in) {
   constexpr int D = PX + KW - 1;
   __m256 acc[CT][D];
 #pragma GCC unroll 4
@@ -68,8 +68,8 @@ CNN_AVX512 void input_grad_batch(const ConvShape& s, const float* dz, int images
   const int plane_out = ho * wo, plane_in = H * W, KK = kh * kw, CKK = C * KK;
   const std::size_t dz_stride = s.out_size(), dx_stride = s.in_size();
   const std::size_t nz = std::size_t(O) * plane_out, na = std::size_t(C) * plane_in;
-  float* dzb = work;            // dzb[o][y][x][l] = dZ of image l
-  float* dab = work + 8 * nz;   // dab[c][y][x][l] = dA of image l
+  float* dzb = work;           // dzb[o][y][x][l] = dZ of image l
+  float* dab = work + 8 * nz;  // dab[c][y][x][l] = dA of image l
   const int ct = even_tile(C, kMaxBvCT), px = even_tile(wo, kBvPX);
   for (int g = 0; g < images; g += 8) {
     const int m = std::min(8, images - g);  // lanes ≥ m repeat image g (computed, never stored)

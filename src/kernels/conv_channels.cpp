@@ -77,10 +77,12 @@ CNN_AVX512 void forward_cv_tile(const float* x, int C, int HW, int W, const floa
 using ForwardCvTile = void (*)(const float*, int, int, int, const float*, int, int, int, const float*, float*, float*,
                                int);
 constexpr int kMaxXT = 12;
-#define CNN_FCV(ov)                                                                                              \
-  {&forward_cv_tile<1, ov>, &forward_cv_tile<2, ov>, &forward_cv_tile<3, ov>,  &forward_cv_tile<4, ov>,        \
-   &forward_cv_tile<5, ov>, &forward_cv_tile<6, ov>, &forward_cv_tile<7, ov>,  &forward_cv_tile<8, ov>,        \
-   &forward_cv_tile<9, ov>, &forward_cv_tile<10, ov>, &forward_cv_tile<11, ov>, &forward_cv_tile<12, ov>}
+#define CNN_FCV(ov)                                                                                           \
+  {                                                                                                           \
+    &forward_cv_tile<1, ov>, &forward_cv_tile<2, ov>, &forward_cv_tile<3, ov>, &forward_cv_tile<4, ov>,       \
+        &forward_cv_tile<5, ov>, &forward_cv_tile<6, ov>, &forward_cv_tile<7, ov>, &forward_cv_tile<8, ov>,   \
+        &forward_cv_tile<9, ov>, &forward_cv_tile<10, ov>, &forward_cv_tile<11, ov>, &forward_cv_tile<12, ov> \
+  }
 const ForwardCvTile kForwardCv[2][kMaxXT] = {CNN_FCV(1), CNN_FCV(2)};
 #undef CNN_FCV
 
@@ -125,11 +127,13 @@ CNN_AVX512 void weight_grad_cv_tile(const float* x, int W, const float* dzT, int
 
 using WeightGradCvTile = void (*)(const float*, int, const float*, int, int, int, float*);
 constexpr int kMaxCvR = 4;
-#define CNN_WCV_R(kw, ov)                                                                      \
-  {&weight_grad_cv_tile<kw, 1, ov>, &weight_grad_cv_tile<kw, 2, ov>, &weight_grad_cv_tile<kw, 3, ov>, \
-   &weight_grad_cv_tile<kw, 4, ov>}
+#define CNN_WCV_R(kw, ov)                                                                              \
+  {                                                                                                    \
+    &weight_grad_cv_tile<kw, 1, ov>, &weight_grad_cv_tile<kw, 2, ov>, &weight_grad_cv_tile<kw, 3, ov>, \
+        &weight_grad_cv_tile<kw, 4, ov>                                                                \
+  }
 #define CNN_WCV(ov) \
-  {CNN_WCV_R(1, ov), CNN_WCV_R(2, ov), CNN_WCV_R(3, ov), CNN_WCV_R(4, ov), CNN_WCV_R(5, ov), CNN_WCV_R(6, ov)}
+  { CNN_WCV_R(1, ov), CNN_WCV_R(2, ov), CNN_WCV_R(3, ov), CNN_WCV_R(4, ov), CNN_WCV_R(5, ov), CNN_WCV_R(6, ov) }
 const WeightGradCvTile kWeightGradCv[2][kChannelsMaxKW][kMaxCvR] = {CNN_WCV(1), CNN_WCV(2)};
 #undef CNN_WCV
 #undef CNN_WCV_R

@@ -26,9 +26,7 @@ void col2im_add(const ConvShape& s, const float* col, float* dx);
 // The channel axis of the channel-vector kernels' dZ and dW, padded to whole vectors.
 inline int channels_padded(int O) { return (O + 7) / 8 * 8; }
 // Floats of workspace conv_input_grad_batch needs: 8 images' dZ and dA, lanes interleaved.
-inline std::size_t conv_input_grad_batch_work(const ConvShape& s) {
-  return 8 * (s.out_size() + s.in_size());
-}
+inline std::size_t conv_input_grad_batch_work(const ConvShape& s) { return 8 * (s.out_size() + s.in_size()); }
 // The widest kernel rows the channel-vector and batch-vector tiles are instantiated for.
 constexpr int kChannelsMaxKW = 6, kBatchMaxKW = 5;
 

@@ -33,8 +33,8 @@ ConvPlan::ConvPlan(const ConvShape& s) : s_(s) {
   } else {
     // Forward over channels for O a multiple of 8 and rows that leave more than 20% of the lanes idle (LeNet-5's
     // C3: 10 of 16); for full rows the row kernels are as fast.
-    forward_ = s.O % 8 == 0 && s.kw <= kChannelsMaxKW && lane_fill(s.Wo) < 0.8 ? ForwardKernel::channels
-                                                                               : ForwardKernel::rows;
+    forward_ =
+        s.O % 8 == 0 && s.kw <= kChannelsMaxKW && lane_fill(s.Wo) < 0.8 ? ForwardKernel::channels : ForwardKernel::rows;
     // dW over channels whenever at least ¾ of the lanes hold real channels (O = 8, 12, 16, 24, …: O is padded to
     // whole vectors); for 6 channels (seed5's and LeNet-5's C1: 76 against 53 GFLOP/s) the row kernels win.
     weight_grad_ = s.kw <= kChannelsMaxKW && s.O >= 8 && 4 * s.O >= 3 * channels_padded(s.O)
@@ -59,8 +59,15 @@ ConvPlan::ConvPlan(const ConvShape& s) : s_(s) {
     da_at_ = P;
     std::size_t da_floats = 0;
     if (input_grad_ == InputGradKernel::as_forward) {
-      da_shape_ = ConvShape{.C = s.O, .H = s.H + s.kh - 1, .W = s.W + s.kw - 1, .O = s.C, .kh = s.kh, .kw = s.kw,
-                            .Ho = s.H, .Wo = s.W, .bias = false};
+      da_shape_ = ConvShape{.C = s.O,
+                            .H = s.H + s.kh - 1,
+                            .W = s.W + s.kw - 1,
+                            .O = s.C,
+                            .kh = s.kh,
+                            .kw = s.kw,
+                            .Ho = s.H,
+                            .Wo = s.W,
+                            .bias = false};
       da_floats = da_shape_.in_size();
       wrot_.assign(s.weights(), 0.0f);
     } else if (input_grad_ == InputGradKernel::batch) {
@@ -139,8 +146,10 @@ void ConvPlan::forward(int chunk, int n0, int n1, const float* x, const float* w
     }
 #if defined(__x86_64__)
     const float* xn = padded_image(x, n);
-    if (forward_ == ForwardKernel::channels) conv_forward_channels(s_, xn, wt_.data(), b, zn, rn);
-    else conv_forward_rows(s_, xn, w, b, zn, rn);
+    if (forward_ == ForwardKernel::channels)
+      conv_forward_channels(s_, xn, wt_.data(), b, zn, rn);
+    else
+      conv_forward_rows(s_, xn, w, b, zn, rn);
 #endif
   }
 }

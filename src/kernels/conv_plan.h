@@ -59,7 +59,7 @@ class ConvPlan {
   // channel axis last.
   std::size_t col_at_ = 0, da_at_ = 0, dwt_at_ = 0, dzt_at_ = 0, chunk_floats_ = 0;
   std::vector<float> work_;
-  std::vector<float> wt_;    // wt[c][i][j][o] = W[o][c][i][j]
+  std::vector<float> wt_;  // wt[c][i][j][o] = W[o][c][i][j]
   std::vector<float> wrot_;  // rot180(W) with the channel axes swapped: wrot[c][o][i][j] = W[o][c][kh−1−i][kw−1−j]
   std::vector<float> xpad_;  // every image of the batch in its zero-bordered planes (the border is never written)
 

@@ -67,10 +67,12 @@ using ForwardTile = void (*)(const float*, int, int, int, const float*, int, int
                              const int*, const int*, const __mmask8*, float*, float*, int);
 constexpr int kMaxOT = 8, kMaxPT = 4;
 #define CNN_FWD_ROW(ot, m) \
-  {&forward_tile<ot, 1, m>, &forward_tile<ot, 2, m>, &forward_tile<ot, 3, m>, &forward_tile<ot, 4, m>}
-#define CNN_FWD(m)                                                                                              \
-  {CNN_FWD_ROW(1, m), CNN_FWD_ROW(2, m), CNN_FWD_ROW(3, m), CNN_FWD_ROW(4, m), CNN_FWD_ROW(5, m), CNN_FWD_ROW(6, m), \
-   CNN_FWD_ROW(7, m), CNN_FWD_ROW(8, m)}
+  { &forward_tile<ot, 1, m>, &forward_tile<ot, 2, m>, &forward_tile<ot, 3, m>, &forward_tile<ot, 4, m> }
+#define CNN_FWD(m)                                                                                                    \
+  {                                                                                                                   \
+    CNN_FWD_ROW(1, m), CNN_FWD_ROW(2, m), CNN_FWD_ROW(3, m), CNN_FWD_ROW(4, m), CNN_FWD_ROW(5, m), CNN_FWD_ROW(6, m), \
+        CNN_FWD_ROW(7, m), CNN_FWD_ROW(8, m)                                                                          \
+  }
 const ForwardTile kForward[2][kMaxOT][kMaxPT] = {CNN_FWD(false), CNN_FWD(true)};  // [masked][OT − 1][PT − 1]
 #undef CNN_FWD
 #undef CNN_FWD_ROW
@@ -120,7 +122,7 @@ using WeightGradTile = void (*)(const float*, std::size_t, const int*, int, cons
                                 int, float*, int);
 constexpr int kMaxWOT = 6, kMaxKT = 4;
 #define CNN_WG_ROW(ot) \
-  {&weight_grad_tile<ot, 1>, &weight_grad_tile<ot, 2>, &weight_grad_tile<ot, 3>, &weight_grad_tile<ot, 4>}
+  { &weight_grad_tile<ot, 1>, &weight_grad_tile<ot, 2>, &weight_grad_tile<ot, 3>, &weight_grad_tile<ot, 4> }
 const WeightGradTile kWeightGrad[kMaxWOT][kMaxKT] = {CNN_WG_ROW(1), CNN_WG_ROW(2), CNN_WG_ROW(3),
                                                      CNN_WG_ROW(4), CNN_WG_ROW(5), CNN_WG_ROW(6)};
 #undef CNN_WG_ROW
@@ -166,10 +168,10 @@ CNN_AVX512 void input_grad_tile(const float* dz, int O, int plane_out, const flo
 using InputGradTile = void (*)(const float*, int, int, const float*, int, int, const int*, const __mmask8*,
                                float* const*, const __mmask8*, int);
 #define CNN_IG_ROW(ct) \
-  {&input_grad_tile<ct, 1>, &input_grad_tile<ct, 2>, &input_grad_tile<ct, 3>, &input_grad_tile<ct, 4>}
+  { &input_grad_tile<ct, 1>, &input_grad_tile<ct, 2>, &input_grad_tile<ct, 3>, &input_grad_tile<ct, 4> }
 constexpr int kMaxIgCT = 6, kIgPT = 4;
 const InputGradTile kInputGrad[kMaxIgCT][kIgPT] = {CNN_IG_ROW(1), CNN_IG_ROW(2), CNN_IG_ROW(3),
-                                        CNN_IG_ROW(4), CNN_IG_ROW(5), CNN_IG_ROW(6)};
+                                                   CNN_IG_ROW(4), CNN_IG_ROW(5), CNN_IG_ROW(6)};
 #undef CNN_IG_ROW
 
 }  // namespace
@@ -198,10 +200,9 @@ void conv_forward_rows(const ConvShape& s, const float* x, const float* w, const
       // (an empty range leaves z = bias, which is right: every product would have been with a zero)
       const int y_first = b0 / xb, y_last = (b0 + ptc - 1) / xb;
       const int i0 = std::max(0, nz_top - y_last), i1 = std::min(kh, nz_top + nz_rows - y_first);
-      kForward[masked][otc - 1][ptc - 1](x, C, H * W, W, w + std::size_t(o0) * CKK, CKK, i0, i1, kh, kw,
-                                         bias ? bias + o0 : nullptr, in_off, out_off, mask,
-                                         z + std::size_t(o0) * plane_out,
-                                         relu ? relu + std::size_t(o0) * plane_out : nullptr, plane_out);
+      kForward[masked][otc - 1][ptc - 1](
+          x, C, H * W, W, w + std::size_t(o0) * CKK, CKK, i0, i1, kh, kw, bias ? bias + o0 : nullptr, in_off, out_off,
+          mask, z + std::size_t(o0) * plane_out, relu ? relu + std::size_t(o0) * plane_out : nullptr, plane_out);
     }
   }
 }

@@ -20,7 +20,7 @@ struct ConvShape {
   // kernels read (an unpadded image is its own zero-bordered plane).
   int Hp() const { return H + pad_top + pad_bottom; }
   int Wp() const { return W + pad_left + pad_right; }
-  int taps() const { return C * kh * kw; }  // one output's dot-product length, K
+  int taps() const { return C * kh * kw; }                        // one output's dot-product length, K
   std::size_t in_size() const { return std::size_t(C) * H * W; }  // one image
   std::size_t padded_size() const { return std::size_t(C) * Hp() * Wp(); }
   std::size_t out_size() const { return std::size_t(O) * Ho * Wo; }

@@ -21,8 +21,8 @@ namespace {
 // One output row of 2×2 max pooling, stride 2, 8 outputs at a time: the window's four pixels (in row-major order,
 // so that a strict > keeps the first maximum on ties and a NaN never wins, exactly as the scalar loop below)
 // deinterleaved from one 16-float load per input row. base = the flat index of r0[0] within its map.
-CNN_AVX512 void maxpool2x2_row_avx512(const float* r0, const float* r1, int W, int base0, int Wo, float* z,
-                                      unsigned* g, bool relu) {
+CNN_AVX512 void maxpool2x2_row_avx512(const float* r0, const float* r1, int W, int base0, int Wo, float* z, unsigned* g,
+                                      bool relu) {
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
   const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
   for (int ox = 0; ox < Wo; ox += 8) {
@@ -31,8 +31,10 @@ CNN_AVX512 void maxpool2x2_row_avx512(const float* r0, const float* r1, int W, i
     const __mmask8 out_mask = __mmask8((1u << n) - 1u);
     const __m512 v0 = _mm512_permutexvar_ps(even, _mm512_maskz_loadu_ps(in_mask, r0 + 2 * ox));
     const __m512 v1 = _mm512_permutexvar_ps(even, _mm512_maskz_loadu_ps(in_mask, r1 + 2 * ox));
-    const __m256 p00 = _mm512_castps512_ps256(v0), p01 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v0), 1));
-    const __m256 p10 = _mm512_castps512_ps256(v1), p11 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v1), 1));
+    const __m256 p00 = _mm512_castps512_ps256(v0),
+                 p01 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v0), 1));
+    const __m256 p10 = _mm512_castps512_ps256(v1),
+                 p11 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v1), 1));
     const __m256i base = _mm256_add_epi32(_mm256_set1_epi32(base0 + 2 * ox), lane2);
     __m256 best = p00;
     __m256i at = base;
@@ -138,8 +140,8 @@ void relu_backward(const float* x, const float* dy, float* dx, std::size_t n) {
   }
 }
 
-void maxpool_backward(const float* dy, const unsigned* arg, const float* z, int planes, int H, int W, int k,
-                      int stride, int Ho, int Wo, float* dx) {
+void maxpool_backward(const float* dy, const unsigned* arg, const float* z, int planes, int H, int W, int k, int stride,
+                      int Ho, int Wo, float* dx) {
   const std::size_t HW = std::size_t(H) * W, HWo = std::size_t(Ho) * Wo;
 #if defined(__x86_64__)
   // (rows of 8 outputs or more: for shorter ones the zero fill and scatter below is quicker)

@@ -16,8 +16,8 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
     return true;
   }();
   (void)single;
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
-              alpha, A, lda, B, ldb, beta, C, ldc);
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha,
+              A, lda, B, ldb, beta, C, ldc);
 }
 
 void im2col(const ConvShape& s, const float* x, float* col) {

@@ -35,7 +35,7 @@ CNN_AVX512 void gemm_tile(int K, const float* a, std::size_t a_ms, std::size_t a
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       const float* at = c + m * ldc + 8 * v;
-      acc[m][v] = !accumulate              ? _mm256_setzero_ps()
+      acc[m][v] = !accumulate               ? _mm256_setzero_ps()
                   : (Masked && v == NV - 1) ? _mm256_maskz_loadu_ps(tail, at)
                                             : _mm256_loadu_ps(at);
     }
@@ -56,16 +56,20 @@ CNN_AVX512 void gemm_tile(int K, const float* a, std::size_t a_ms, std::size_t a
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) {
       float* at = c + m * ldc + 8 * v;
-      if (Masked && v == NV - 1) _mm256_mask_storeu_ps(at, tail, acc[m][v]);
-      else _mm256_storeu_ps(at, acc[m][v]);
+      if (Masked && v == NV - 1)
+        _mm256_mask_storeu_ps(at, tail, acc[m][v]);
+      else
+        _mm256_storeu_ps(at, acc[m][v]);
     }
 }
 #pragma GCC diagnostic pop
 
 using GemmTile = void (*)(int, const float*, std::size_t, std::size_t, const float*, std::size_t, float*, std::size_t,
                           bool, __mmask8);
-#define CNN_GT_NV(mt, m) {&gemm_tile<mt, 1, m>, &gemm_tile<mt, 2, m>, &gemm_tile<mt, 3, m>, &gemm_tile<mt, 4, m>}
-#define CNN_GT(m) {CNN_GT_NV(1, m), CNN_GT_NV(2, m), CNN_GT_NV(3, m), CNN_GT_NV(4, m), CNN_GT_NV(5, m), CNN_GT_NV(6, m)}
+#define CNN_GT_NV(mt, m) \
+  { &gemm_tile<mt, 1, m>, &gemm_tile<mt, 2, m>, &gemm_tile<mt, 3, m>, &gemm_tile<mt, 4, m> }
+#define CNN_GT(m) \
+  { CNN_GT_NV(1, m), CNN_GT_NV(2, m), CNN_GT_NV(3, m), CNN_GT_NV(4, m), CNN_GT_NV(5, m), CNN_GT_NV(6, m) }
 const GemmTile kGemmTile[2][kMaxMT][kMaxNV] = {CNN_GT(false), CNN_GT(true)};  // [masked][MT − 1][NV − 1]
 #undef CNN_GT
 #undef CNN_GT_NV
@@ -83,8 +87,8 @@ void gemm_small(int M, int N, int K, const float* a, std::size_t a_ms, std::size
     const __mmask8 tail = __mmask8((1u << (cols - 8 * (nv - 1))) - 1u);
     for (int m0 = 0; m0 < M; m0 += kMaxMT) {
       const int mt = std::min(kMaxMT, M - m0);
-      kGemmTile[masked][mt - 1][nv - 1](K, a + m0 * a_ms, a_ms, a_ks, b + n0, ldb, c + m0 * ldc + n0, ldc,
-                                        accumulate, tail);
+      kGemmTile[masked][mt - 1][nv - 1](K, a + m0 * a_ms, a_ms, a_ks, b + n0, ldb, c + m0 * ldc + n0, ldc, accumulate,
+                                        tail);
     }
   }
 #else

@@ -58,8 +58,8 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
                      unsigned* arg, bool relu = false);
 // Its adjoint: dx = dy at each window's argmax, 0 elsewhere (overlapping windows add up); z not null: times [z ≥ 0]
 // as well (a ReLU before the pooling, folded in). 2×2 windows with stride 2 write every pixel in one vectorised pass.
-void maxpool_backward(const float* dy, const unsigned* arg, const float* z, int planes, int H, int W, int k,
-                      int stride, int Ho, int Wo, float* dx);
+void maxpool_backward(const float* dy, const unsigned* arg, const float* z, int planes, int H, int W, int k, int stride,
+                      int Ho, int Wo, float* dx);
 
 }  // namespace cnn::kernels
 

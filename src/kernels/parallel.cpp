@@ -68,8 +68,10 @@ class Pool {
     take_chunks(gen, 0, T);
     inside_ = false;
     for (int spins = 0; done_.load(std::memory_order_acquire) != chunks; ++spins)
-      if (spins < kSpins) CNN_PAUSE();
-      else std::this_thread::yield();
+      if (spins < kSpins)
+        CNN_PAUSE();
+      else
+        std::this_thread::yield();
   }
 
  private:
@@ -106,8 +108,10 @@ class Pool {
       std::uint64_t t;
       while (((t = job_.load(std::memory_order_acquire)) >> 32) == seen) {
         if (stop_.load(std::memory_order_relaxed)) return;
-        if (++spins < kSpins) CNN_PAUSE();
-        else job_.wait(t, std::memory_order_acquire);
+        if (++spins < kSpins)
+          CNN_PAUSE();
+        else
+          job_.wait(t, std::memory_order_acquire);
       }
       if (stop_.load(std::memory_order_relaxed)) return;
       seen = t >> 32;

@@ -23,7 +23,8 @@ void parallel_for(int chunks, void (*fn)(void*, int), void* ctx);
 template <class F>
 void parallel_for(int chunks, F&& f) {
   using Fn = std::remove_reference_t<F>;
-  parallel_for(chunks, [](void* c, int i) { (*static_cast<Fn*>(c))(i); }, static_cast<void*>(&f));
+  parallel_for(
+      chunks, [](void* c, int i) { (*static_cast<Fn*>(c))(i); }, static_cast<void*>(&f));
 }
 
 // Resizes the pool to `threads` threads in all (the caller counts as one). Called by cnn::set_threads.

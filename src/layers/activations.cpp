@@ -13,7 +13,8 @@ namespace cnn {
 namespace {
 template <class F>
 void map_forward(const Layer& layer, const Tensor& x, Tensor& y, F f) {
-  if (!(layer.input_shape()).same_sample(x.shape())) check_sample_shape(layer.kind() + " layer", layer.input_shape(), x.shape());
+  if (!(layer.input_shape()).same_sample(x.shape()))
+    check_sample_shape(layer.kind() + " layer", layer.input_shape(), x.shape());
   y.resize(x.shape());
   const std::size_t n = x.size();
   const float* a = x.data();
@@ -23,7 +24,8 @@ void map_forward(const Layer& layer, const Tensor& x, Tensor& y, F f) {
 // dx_i = g(x_i, y_i, dy_i)
 template <class G>
 void map_backward(const Layer& layer, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, G g) {
-  if (!(layer.output_shape()).same_sample(dy.shape())) check_sample_shape(layer.kind() + " layer (backward)", layer.output_shape(), dy.shape());
+  if (!(layer.output_shape()).same_sample(dy.shape()))
+    check_sample_shape(layer.kind() + " layer (backward)", layer.output_shape(), dy.shape());
   if (!dx) return;
   dx->resize(x.shape());
   const std::size_t n = x.size();

@@ -22,9 +22,12 @@ Padding parse_padding(const std::string& s) {
 
 std::string to_string(Padding p) {
   switch (p) {
-    case Padding::valid: return "valid";
-    case Padding::same: return "same";
-    case Padding::explicit_pads: break;
+    case Padding::valid:
+      return "valid";
+    case Padding::same:
+      return "same";
+    case Padding::explicit_pads:
+      break;
   }
   return "explicit";
 }
@@ -46,8 +49,13 @@ Conv2D::Conv2D(int out_channels, KernelSize kernel, int stride, Padding padding,
 }
 
 Conv2D::Conv2D(int out_channels, KernelSize kernel, int stride, Pads pads, bool bias)
-    : out_c_(out_channels), kh_(kernel.h), kw_(kernel.w), stride_(stride), padding_(Padding::explicit_pads),
-      pads_(pads), has_bias_(bias) {
+    : out_c_(out_channels),
+      kh_(kernel.h),
+      kw_(kernel.w),
+      stride_(stride),
+      padding_(Padding::explicit_pads),
+      pads_(pads),
+      has_bias_(bias) {
   check_conv_args(out_channels, kernel, stride);
   if (pads.top < 0 || pads.left < 0 || pads.bottom < 0 || pads.right < 0)
     throw Error("conv2d layer: padding must not be negative, got " + pads_str());
@@ -86,17 +94,27 @@ Shape Conv2D::infer(Shape in) {
     default: {
       const int hp = in.h + pads_.top + pads_.bottom, wp = in.w + pads_.left + pads_.right;
       if (hp < kh_ || wp < kw_)
-        throw Error("conv2d layer: input " + in.sample_str() + " with padding " + pads_str() +
-                    " is smaller than the " + kernel);
+        throw Error("conv2d layer: input " + in.sample_str() + " with padding " + pads_str() + " is smaller than the " +
+                    kernel);
       ho = (hp - kh_) / stride_ + 1;
       wo = (wp - kw_) / stride_ + 1;
       break;
     }
   }
-  plan_ = std::make_unique<kernels::ConvPlan>(kernels::ConvShape{
-      .C = in.c, .H = in.h, .W = in.w, .O = out_c_, .kh = kh_, .kw = kw_, .stride = stride_,
-      .pad_top = pads_.top, .pad_left = pads_.left, .pad_bottom = pads_.bottom, .pad_right = pads_.right,
-      .Ho = ho, .Wo = wo, .bias = has_bias_});
+  plan_ = std::make_unique<kernels::ConvPlan>(kernels::ConvShape{.C = in.c,
+                                                                 .H = in.h,
+                                                                 .W = in.w,
+                                                                 .O = out_c_,
+                                                                 .kh = kh_,
+                                                                 .kw = kw_,
+                                                                 .stride = stride_,
+                                                                 .pad_top = pads_.top,
+                                                                 .pad_left = pads_.left,
+                                                                 .pad_bottom = pads_.bottom,
+                                                                 .pad_right = pads_.right,
+                                                                 .Ho = ho,
+                                                                 .Wo = wo,
+                                                                 .bias = has_bias_});
   return {1, out_c_, ho, wo};
 }
 
@@ -111,20 +129,23 @@ std::string Conv2D::summary() const {
 nlohmann::json Conv2D::spec() const {
   nlohmann::json j = Layer::spec();
   j["filters"] = out_c_;
-  if (kh_ == kw_) j["kernel"] = kh_;
-  else j["kernel"] = {kh_, kw_};
+  if (kh_ == kw_)
+    j["kernel"] = kh_;
+  else
+    j["kernel"] = {kh_, kw_};
   j["stride"] = stride_;
   const Pads& p = pads_;
-  if (padding_ != Padding::explicit_pads) j["padding"] = to_string(padding_);
-  else if (p.top == p.left && p.top == p.bottom && p.top == p.right) j["padding"] = p.top;
-  else j["padding"] = {p.top, p.left, p.bottom, p.right};
+  if (padding_ != Padding::explicit_pads)
+    j["padding"] = to_string(padding_);
+  else if (p.top == p.left && p.top == p.bottom && p.top == p.right)
+    j["padding"] = p.top;
+  else
+    j["padding"] = {p.top, p.left, p.bottom, p.right};
   if (!has_bias_) j["bias"] = false;  // absent means a bias: every description written before stays as it was
   return j;
 }
 
-std::size_t Conv2D::param_count() const {
-  return std::size_t(out_c_) * in_.c * kh_ * kw_ + (has_bias_ ? out_c_ : 0);
-}
+std::size_t Conv2D::param_count() const { return std::size_t(out_c_) * in_.c * kh_ * kw_ + (has_bias_ ? out_c_ : 0); }
 
 void Conv2D::bind(float* params, float* grads) {
   const std::size_t nw = std::size_t(out_c_) * in_.c * kh_ * kw_;

@@ -76,8 +76,10 @@ void Dense::run_forward(const Tensor& x, Tensor& y, Tensor* relu) {
     const int r0 = kernels::chunk_begin(N, chunks, c), r1 = kernels::chunk_begin(N, chunks, c + 1);
     float* z = y.data() + std::size_t(r0) * K;
     for (int n = r0; n < r1; ++n) std::copy(b_, b_ + K, y.data() + std::size_t(n) * K);
-    if (small_) kernels::gemm_small(r1 - r0, K, J, x.data() + std::size_t(r0) * J, J, 1, w_, K, z, K, true);
-    else kernels::gemm(false, false, r1 - r0, K, J, 1.0f, x.data() + std::size_t(r0) * J, J, w_, K, 1.0f, z, K);
+    if (small_)
+      kernels::gemm_small(r1 - r0, K, J, x.data() + std::size_t(r0) * J, J, 1, w_, K, z, K, true);
+    else
+      kernels::gemm(false, false, r1 - r0, K, J, 1.0f, x.data() + std::size_t(r0) * J, J, w_, K, 1.0f, z, K);
     if (relu) kernels::relu_forward(z, relu->data() + std::size_t(r0) * K, std::size_t(r1 - r0) * K);
   });
 }
@@ -95,8 +97,10 @@ void Dense::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* d
   const int col_chunks = slabs(std::size_t(N) * J * K, K);
   kernels::parallel_for(col_chunks, [&](int c) {
     const int k0 = kernels::chunk_begin(K, col_chunks, c), k1 = kernels::chunk_begin(K, col_chunks, c + 1);
-    if (small_) kernels::gemm_small(J, k1 - k0, N, x.data(), 1, J, dy.data() + k0, K, dw_ + k0, K, false);
-    else kernels::gemm(true, false, J, k1 - k0, N, 1.0f, x.data(), J, dy.data() + k0, K, 0.0f, dw_ + k0, K);
+    if (small_)
+      kernels::gemm_small(J, k1 - k0, N, x.data(), 1, J, dy.data() + k0, K, dw_ + k0, K, false);
+    else
+      kernels::gemm(true, false, J, k1 - k0, N, 1.0f, x.data(), J, dy.data() + k0, K, 0.0f, dw_ + k0, K);
   });
   for (int k = 0; k < K; ++k) db_[k] = 0.0f;
   for (int n = 0; n < N; ++n)

@@ -30,7 +30,8 @@ void MaxPool2D::run_forward(const Tensor& x, Tensor& y, bool relu) {
 void MaxPool2D::run_backward(const Tensor& x, const Tensor& dy, const Tensor* relu_z, Tensor* dx_out) {
   check_input(x);
   if (!out_.same_sample(dy.shape())) check_sample_shape("maxpool2d layer (backward dZ)", out_, dy.shape());
-  if (relu_z && !(relu_z->shape() == x.shape())) check_shape("maxpool2d layer (fused relu)", x.shape(), relu_z->shape());
+  if (relu_z && !(relu_z->shape() == x.shape()))
+    check_shape("maxpool2d layer (fused relu)", x.shape(), relu_z->shape());
   if (!dx_out) return;
   Tensor& dx = *dx_out;
   const int N = x.shape().n, C = in_.c, HW = in_.h * in_.w, HWo = out_.h * out_.w;

@@ -43,9 +43,7 @@ Tensor Subsampling::bias() const { return Tensor::view(b_, {1, in_.c, 1, 1}); }
 Tensor Subsampling::beta_grad() const { return Tensor::view(dbeta_, {1, in_.c, 1, 1}); }
 Tensor Subsampling::bias_grad() const { return Tensor::view(db_, {1, in_.c, 1, 1}); }
 
-std::vector<ParamView> Subsampling::params() {
-  return {{"beta", beta(), beta_grad()}, {"bias", bias(), bias_grad()}};
-}
+std::vector<ParamView> Subsampling::params() { return {{"beta", beta(), beta_grad()}, {"bias", bias(), bias_grad()}}; }
 
 // β = 1/k², b = 0: a fresh layer is average pooling, so a net starts where LeNet's AvgPool version starts.
 void Subsampling::init(Rng&) {

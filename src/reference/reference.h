@@ -13,8 +13,8 @@ Tensor rot180(const Tensor& k);  // K rotated by 180°: K'[i][j] = K[h − 1 −
 Tensor zero_pad(const Tensor& a, int top, int bottom, int left, int right);
 Tensor dilate(const Tensor& a, int stride);  // stride − 1 zeros between neighbours
 Tensor crop(const Tensor& a, int top, int left, int h, int w);
-Tensor map_of(const Tensor& t, int n, int c);             // t[n][c] as a 2-D matrix (a copy)
-void add_map(Tensor& t, int n, int c, const Tensor& m);   // t[n][c] += m
+Tensor map_of(const Tensor& t, int n, int c);            // t[n][c] as a 2-D matrix (a copy)
+void add_map(Tensor& t, int n, int c, const Tensor& m);  // t[n][c] += m
 
 struct Pads {
   int top = 0, bottom = 0, left = 0, right = 0;
@@ -36,7 +36,7 @@ Tensor maxpool_backward(const Tensor& x, const Tensor& dz, int k, int stride);  
 Tensor avgpool_forward(const Tensor& x, int k, int stride);
 Tensor avgpool_backward(const Tensor& x, const Tensor& dz, int k, int stride);  // dZ/k² to every input
 Tensor l2pool_forward(const Tensor& x, int k, int stride);
-Tensor l2pool_backward(const Tensor& x, const Tensor& dz, int k, int stride);   // dZ·a/z
+Tensor l2pool_backward(const Tensor& x, const Tensor& dz, int k, int stride);  // dZ·a/z
 
 // Dense with W[j][k] (input j, output k): Z_k = Σ_j A_j·W_jk + B_k
 Tensor dense_forward(const Tensor& x, const Tensor& w, const Tensor& b);

@@ -35,7 +35,10 @@ ClassicKernel gaussian(double sigma, int size) {
 std::vector<ClassicKernel> classic_kernels() {
   return {
       {"sobel-x", "Sobel X: horizontal change (vertical edges)", 3, 3, {-1, 0, 1, -2, 0, 2, -1, 0, 1}},
-      {"sobel-y", "Sobel Y: vertical change (horizontal edges), as the seed writes it (top row positive)", 3, 3,
+      {"sobel-y",
+       "Sobel Y: vertical change (horizontal edges), as the seed writes it (top row positive)",
+       3,
+       3,
        {1, 2, 1, 0, 0, 0, -1, -2, -1}},
       // The seed's slide prints Scharr X's last row as "-1 0 3", a typo: Scharr X is symmetric like Sobel X.
       {"scharr-x", "Scharr X: a rotation-accurate Sobel X", 3, 3, {-3, 0, 3, -10, 0, 10, -3, 0, 3}},
@@ -46,7 +49,11 @@ std::vector<ClassicKernel> classic_kernels() {
       {"edge-2", "edge feature 2: a bright top row", 3, 3, {5, 5, 5, -1, -1, -1, -1, -1, -1}},
       {"line", "line feature: a bright vertical line", 3, 3, {-1, 5, -1, -1, 5, -1, -1, 5, -1}},
       {"diagonal", "diagonal feature: a bright main diagonal", 3, 3, {5, -1, -1, -1, 5, -1, -1, -1, 5}},
-      {"nine-upper-stroke", "the upper stroke of a 9: a ring of 1 around a -1 hole", 3, 3, {1, 1, 1, 1, -1, 1, 1, 1, 1}},
+      {"nine-upper-stroke",
+       "the upper stroke of a 9: a ring of 1 around a -1 hole",
+       3,
+       3,
+       {1, 1, 1, 1, -1, 1, 1, 1, 1}},
   };
 }
 
@@ -54,8 +61,8 @@ Tensor apply_kernel(const Tensor& image, const ClassicKernel& kernel) {
   const Shape s = image.shape();
   if (s.n != 1 || s.c != 1) throw Error("kernels: expected one grey image (1x1xHxW), got " + s.str());
   if (kernel.h <= 0 || kernel.w <= 0 || kernel.weights.size() != std::size_t(kernel.h) * kernel.w)
-    throw Error("kernels: kernel " + kernel.name + " has " + std::to_string(kernel.weights.size()) + " weights, expected " +
-                std::to_string(kernel.h) + "x" + std::to_string(kernel.w));
+    throw Error("kernels: kernel " + kernel.name + " has " + std::to_string(kernel.weights.size()) +
+                " weights, expected " + std::to_string(kernel.h) + "x" + std::to_string(kernel.w));
   // A one-layer network: exactly the Conv2D a trained model runs, with the weights set by hand.
   Network net(s);
   net.add<Conv2D>(1, KernelSize{kernel.h, kernel.w}, 1, Padding::same);
@@ -75,7 +82,8 @@ Tensor load_grey(const std::string& path, int max_side) {
   if (img.empty()) throw Error(path + ": cannot read the picture (missing, or not PNG/JPEG/BMP/...)");
   if (max_side > 0 && std::max(img.rows, img.cols) > max_side) {
     const double f = double(max_side) / std::max(img.rows, img.cols);
-    cv::resize(img, img, cv::Size(std::max(1, int(img.cols * f + 0.5)), std::max(1, int(img.rows * f + 0.5))), 0, 0, cv::INTER_AREA);
+    cv::resize(img, img, cv::Size(std::max(1, int(img.cols * f + 0.5)), std::max(1, int(img.rows * f + 0.5))), 0, 0,
+               cv::INTER_AREA);
   }
   Tensor t({1, 1, img.rows, img.cols});
   for (int r = 0; r < img.rows; ++r)

@@ -37,7 +37,8 @@ void write_confusion(const std::vector<std::vector<std::size_t>>& confusion, con
   draw::text(img, "confusion matrix: " + std::to_string(total) + " images, accuracy " + percent(accuracy), 10, 20, 0.5);
   draw::text(img, "rows: true class, columns: predicted class; shade = share of the row", 10, 40);
   for (int p = 0; p < K; ++p)
-    draw::text(img, std::to_string(p), left + p * cell + cell / 2 - draw::text_width(std::to_string(p), 0.38) / 2, top - 6, 0.38, draw::kGrey);
+    draw::text(img, std::to_string(p), left + p * cell + cell / 2 - draw::text_width(std::to_string(p), 0.38) / 2,
+               top - 6, 0.38, draw::kGrey);
   for (int t = 0; t < K; ++t) {
     const std::size_t row_total = std::accumulate(confusion[t].begin(), confusion[t].end(), std::size_t(0));
     const int y = top + t * cell;
@@ -49,10 +50,11 @@ void write_confusion(const std::vector<std::vector<std::size_t>>& confusion, con
       cv::rectangle(img, r, t == p ? draw::kBlack : cv::Scalar(225, 225, 225), 1);
       if (confusion[t][p] == 0) continue;
       const std::string n = std::to_string(confusion[t][p]);
-      draw::text(img, n, r.x + (cell - draw::text_width(n, 0.38)) / 2, r.y + cell / 2 + 4, 0.38, share > 0.5 ? draw::kWhite : draw::kBlack);
+      draw::text(img, n, r.x + (cell - draw::text_width(n, 0.38)) / 2, r.y + cell / 2 + 4, 0.38,
+                 share > 0.5 ? draw::kWhite : draw::kBlack);
     }
-    draw::text(img, percent(row_total ? double(confusion[t][t]) / double(row_total) : 0.0),
-               left + K * cell + 8, y + cell / 2 + 4, 0.38, draw::kGrey);
+    draw::text(img, percent(row_total ? double(confusion[t][t]) / double(row_total) : 0.0), left + K * cell + 8,
+               y + cell / 2 + 4, 0.38, draw::kGrey);
   }
   draw::text(img, "per-class accuracy at the right of each row", 10, top + K * cell + 22, 0.38, draw::kGrey);
   draw::save_png(img, path);

@@ -43,22 +43,33 @@ double parse_number(const std::string& s, const std::string& where) {
 }
 
 void assign(EpochMetrics& m, const std::string& key, double v) {
-  if (key == "epoch") m.epoch = int(v);
-  else if (key == "train_loss") m.train_loss = v;
-  else if (key == "test_loss") m.test_loss = v;
-  else if (key == "test_accuracy") m.test_accuracy = v;
-  else if (key == "seconds") m.seconds = v;
-  else if (key == "images_per_second") m.images_per_second = v;
+  if (key == "epoch")
+    m.epoch = int(v);
+  else if (key == "train_loss")
+    m.train_loss = v;
+  else if (key == "test_loss")
+    m.test_loss = v;
+  else if (key == "test_accuracy")
+    m.test_accuracy = v;
+  else if (key == "seconds")
+    m.seconds = v;
+  else if (key == "images_per_second")
+    m.images_per_second = v;
 }
 
 std::string esc(const std::string& s) {
   std::string o;
   for (char c : s) {
-    if (c == '<') o += "&lt;";
-    else if (c == '>') o += "&gt;";
-    else if (c == '&') o += "&amp;";
-    else if (c == '"') o += "&quot;";
-    else o += c;
+    if (c == '<')
+      o += "&lt;";
+    else if (c == '>')
+      o += "&gt;";
+    else if (c == '&')
+      o += "&amp;";
+    else if (c == '"')
+      o += "&quot;";
+    else
+      o += c;
   }
   return o;
 }
@@ -91,8 +102,8 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
   const double l = x0 + 56, r = x0 + w - 12, t = y0 + 34, b = y0 + h - 42;
   auto X = [&](double v) { return l + (v - x_lo) / (x_hi - x_lo) * (r - l); };
   auto Y = [&](double v) { return b - (v - y_lo) / (y_hi - y_lo) * (b - t); };
-  s << "<text x=\"" << num(x0 + w / 2) << "\" y=\"" << num(y0 + 18) << "\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">"
-    << esc(title) << "</text>\n";
+  s << "<text x=\"" << num(x0 + w / 2) << "\" y=\"" << num(y0 + 18)
+    << "\" text-anchor=\"middle\" font-size=\"15\" font-weight=\"bold\">" << esc(title) << "</text>\n";
   s << "<rect x=\"" << num(l) << "\" y=\"" << num(t) << "\" width=\"" << num(r - l) << "\" height=\"" << num(b - t)
     << "\" fill=\"#fcfcfc\" stroke=\"#999\"/>\n";
   const double ys = tick_step(y_lo, y_hi, 5);
@@ -106,25 +117,29 @@ std::string panel(double x0, double y0, double w, double h, const std::string& t
   for (double v = std::ceil(x_lo / xs) * xs; v <= x_hi + 1e-9; v += xs) {
     s << "<line x1=\"" << num(X(v)) << "\" x2=\"" << num(X(v)) << "\" y1=\"" << num(b) << "\" y2=\"" << num(b + 4)
       << "\" stroke=\"#999\"/>\n";
-    s << "<text x=\"" << num(X(v)) << "\" y=\"" << num(b + 16) << "\" text-anchor=\"middle\" font-size=\"11\">" << num(v, 0)
-      << "</text>\n";
+    s << "<text x=\"" << num(X(v)) << "\" y=\"" << num(b + 16) << "\" text-anchor=\"middle\" font-size=\"11\">"
+      << num(v, 0) << "</text>\n";
   }
-  s << "<text x=\"" << num((l + r) / 2) << "\" y=\"" << num(b + 34) << "\" text-anchor=\"middle\" font-size=\"12\">epoch</text>\n";
-  s << "<text x=\"" << num(x0 + 14) << "\" y=\"" << num((t + b) / 2) << "\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 "
-    << num(x0 + 14) << " " << num((t + b) / 2) << ")\">" << esc(y_label) << "</text>\n";
+  s << "<text x=\"" << num((l + r) / 2) << "\" y=\"" << num(b + 34)
+    << "\" text-anchor=\"middle\" font-size=\"12\">epoch</text>\n";
+  s << "<text x=\"" << num(x0 + 14) << "\" y=\"" << num((t + b) / 2)
+    << "\" text-anchor=\"middle\" font-size=\"12\" transform=\"rotate(-90 " << num(x0 + 14) << " " << num((t + b) / 2)
+    << ")\">" << esc(y_label) << "</text>\n";
   int legend_row = 0;
   for (const Series& se : series) {
     if (se.points.empty()) continue;
-    s << "<polyline fill=\"none\" stroke=\"" << se.colour << "\" stroke-width=\"2\"" << (se.dashed ? " stroke-dasharray=\"6 4\"" : "")
-      << " points=\"";
+    s << "<polyline fill=\"none\" stroke=\"" << se.colour << "\" stroke-width=\"2\""
+      << (se.dashed ? " stroke-dasharray=\"6 4\"" : "") << " points=\"";
     for (auto [x, y] : se.points) s << num(X(x), 2) << "," << num(Y(y), 2) << " ";
     s << "\"/>\n";
     for (auto [x, y] : se.points)
-      s << "<circle cx=\"" << num(X(x), 2) << "\" cy=\"" << num(Y(y), 2) << "\" r=\"3\" fill=\"" << se.colour << "\"><title>"
-        << esc(se.name) << " epoch " << num(x, 0) << ": " << (percent ? num(100 * y, 2) + "%" : num(y, 4)) << "</title></circle>\n";
+      s << "<circle cx=\"" << num(X(x), 2) << "\" cy=\"" << num(Y(y), 2) << "\" r=\"3\" fill=\"" << se.colour
+        << "\"><title>" << esc(se.name) << " epoch " << num(x, 0) << ": "
+        << (percent ? num(100 * y, 2) + "%" : num(y, 4)) << "</title></circle>\n";
     const double ly = t + 14 + 16 * legend_row++;
-    s << "<line x1=\"" << num(r - 120) << "\" x2=\"" << num(r - 100) << "\" y1=\"" << num(ly - 4) << "\" y2=\"" << num(ly - 4)
-      << "\" stroke=\"" << se.colour << "\" stroke-width=\"2\"" << (se.dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>\n";
+    s << "<line x1=\"" << num(r - 120) << "\" x2=\"" << num(r - 100) << "\" y1=\"" << num(ly - 4) << "\" y2=\""
+      << num(ly - 4) << "\" stroke=\"" << se.colour << "\" stroke-width=\"2\""
+      << (se.dashed ? " stroke-dasharray=\"6 4\"" : "") << "/>\n";
     s << "<text x=\"" << num(r - 95) << "\" y=\"" << num(ly) << "\" font-size=\"12\">" << esc(se.name) << "</text>\n";
   }
   return s.str();
@@ -172,8 +187,10 @@ std::vector<EpochMetrics> read_metrics(const std::string& path) {
     } else {
       const auto cells = split_csv(line);
       if (cells.size() != header.size())
-        throw Error(where + ": " + std::to_string(cells.size()) + " cells but the header has " + std::to_string(header.size()));
-      for (std::size_t i = 0; i < cells.size(); ++i) assign(m, header[i], parse_number(cells[i], where + " (" + header[i] + ")"));
+        throw Error(where + ": " + std::to_string(cells.size()) + " cells but the header has " +
+                    std::to_string(header.size()));
+      for (std::size_t i = 0; i < cells.size(); ++i)
+        assign(m, header[i], parse_number(cells[i], where + " (" + header[i] + ")"));
     }
     out.push_back(m);
   }
@@ -183,7 +200,8 @@ std::vector<EpochMetrics> read_metrics(const std::string& path) {
 
 std::string curves_svg(const std::vector<EpochMetrics>& metrics, const std::string& title) {
   if (metrics.empty()) throw Error("show curves: no epochs to draw");
-  Series train_loss{"train loss", "#1f77b4", {}}, test_loss{"test loss", "#d62728", {}, true}, test_acc{"test accuracy", "#2ca02c", {}};
+  Series train_loss{"train loss", "#1f77b4", {}}, test_loss{"test loss", "#d62728", {}, true},
+      test_acc{"test accuracy", "#2ca02c", {}};
   double x_lo = metrics.front().epoch, x_hi = x_lo, loss_hi = 0, acc_lo = 1;
   for (const auto& m : metrics) {
     x_lo = std::min(x_lo, double(m.epoch));
@@ -206,10 +224,11 @@ std::string curves_svg(const std::vector<EpochMetrics>& metrics, const std::stri
   const double W = 960, H = 400;
   std::ostringstream s;
   s << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-    << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H + 30 << "\" viewBox=\"0 0 " << W << " "
-    << H + 30 << "\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+    << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H + 30 << "\" viewBox=\"0 0 " << W
+    << " " << H + 30 << "\" font-family=\"sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   s << "<text x=\"" << W / 2 << "\" y=\"20\" text-anchor=\"middle\" font-size=\"16\">" << esc(title) << "</text>\n";
-  s << panel(0, 30, W / 2, H, "Loss per epoch", "mean loss", {train_loss, test_loss}, 0, loss_hi * 1.08, x_lo, x_hi, false);
+  s << panel(0, 30, W / 2, H, "Loss per epoch", "mean loss", {train_loss, test_loss}, 0, loss_hi * 1.08, x_lo, x_hi,
+             false);
   s << panel(W / 2, 30, W / 2, H, "Accuracy per epoch", "test accuracy", {test_acc}, acc_lo, 1.0, x_lo, x_hi, true);
   s << "</svg>\n";
   return s.str();

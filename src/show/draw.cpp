@@ -28,14 +28,21 @@ Rgb interpolate(const std::array<Rgb, N>& stops, double t) {
 
 Rgb diverging(double t) {
   // ColorBrewer RdBu, blue for negative: equal steps either side of a neutral white, so zero is unmistakable.
-  static const std::array<Rgb, 9> stops{{{5, 48, 97}, {33, 102, 172}, {67, 147, 195}, {146, 197, 222},
-                                         {247, 247, 247}, {244, 165, 130}, {214, 96, 77}, {178, 24, 43},
+  static const std::array<Rgb, 9> stops{{{5, 48, 97},
+                                         {33, 102, 172},
+                                         {67, 147, 195},
+                                         {146, 197, 222},
+                                         {247, 247, 247},
+                                         {244, 165, 130},
+                                         {214, 96, 77},
+                                         {178, 24, 43},
                                          {103, 0, 31}}};
   return interpolate(stops, std::isfinite(t) ? (t + 1.0) / 2.0 : 0.5);  // a NaN draws as zero, not as −1
 }
 
 Rgb sequential(double t) {
-  static const std::array<Rgb, 5> stops{{{247, 251, 255}, {198, 219, 239}, {107, 174, 214}, {33, 113, 181}, {8, 48, 107}}};
+  static const std::array<Rgb, 5> stops{
+      {{247, 251, 255}, {198, 219, 239}, {107, 174, 214}, {33, 113, 181}, {8, 48, 107}}};
   return interpolate(stops, t);
 }
 
@@ -87,8 +94,10 @@ double max_abs(const float* v, std::size_t n) {
 std::string number(double v) {
   char buf[32];
   const double a = std::fabs(v);
-  if (a != 0.0 && (a < 1e-3 || a >= 1e4)) std::snprintf(buf, sizeof buf, "%.2e", v);
-  else std::snprintf(buf, sizeof buf, "%.4g", v);
+  if (a != 0.0 && (a < 1e-3 || a >= 1e4))
+    std::snprintf(buf, sizeof buf, "%.2e", v);
+  else
+    std::snprintf(buf, sizeof buf, "%.4g", v);
   return buf;
 }
 
@@ -101,13 +110,15 @@ void save_png(const cv::Mat& img, const std::string& path) {
 void make_dir(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (!std::filesystem::is_directory(dir)) throw Error(dir + ": cannot create the folder" + (ec ? " (" + ec.message() + ")" : ""));
+  if (!std::filesystem::is_directory(dir))
+    throw Error(dir + ": cannot create the folder" + (ec ? " (" + ec.message() + ")" : ""));
 }
 
 }  // namespace draw
 
 void write_signed_png(const std::string& path, const float* values, int h, int w, int scale) {
-  if (h <= 0 || w <= 0 || scale <= 0) throw Error(path + ": nothing to draw (" + std::to_string(h) + "x" + std::to_string(w) + ")");
+  if (h <= 0 || w <= 0 || scale <= 0)
+    throw Error(path + ": nothing to draw (" + std::to_string(h) + "x" + std::to_string(w) + ")");
   cv::Mat img = draw::canvas(w * scale, h * scale);
   draw::signed_tile(img, 0, 0, values, h, w, scale, draw::max_abs(values, std::size_t(h) * w));
   draw::save_png(img, path);

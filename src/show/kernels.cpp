@@ -31,7 +31,8 @@ std::vector<std::string> write_kernels(const Network& net, const std::string& di
     const int grid_w = cols * (tile_w + gap), grid_h = rows * (tile_h + gap);
     const std::string title = "layer " + std::to_string(i) + ": " + conv->summary();
     const int legend_h = std::max(60, std::min(grid_h - gap, 240));
-    cv::Mat img = draw::canvas(std::max(left + grid_w + 110, draw::text_width(title, 0.5) + 20), top + std::max(grid_h, legend_h) + 14);
+    cv::Mat img = draw::canvas(std::max(left + grid_w + 110, draw::text_width(title, 0.5) + 20),
+                               top + std::max(grid_h, legend_h) + 14);
     draw::text(img, title, 10, 20, 0.5);
     std::string sub = "kernels W[out][in], " + std::to_string(kh) + "x" + std::to_string(kw) + ", colour scale +/-" +
                       draw::number(scale) + " (blue < 0 < red)";
@@ -39,7 +40,8 @@ std::vector<std::string> write_kernels(const Network& net, const std::string& di
       sub += ", first " + std::to_string(rows) + " of " + std::to_string(outs) + " out x " + std::to_string(cols) +
              " of " + std::to_string(ins) + " in";
     draw::text(img, sub, 10, 38);
-    for (int c = 0; c < cols; ++c) draw::text(img, "in " + std::to_string(c), left + c * (tile_w + gap), top - 4, 0.35, draw::kGrey);
+    for (int c = 0; c < cols; ++c)
+      draw::text(img, "in " + std::to_string(c), left + c * (tile_w + gap), top - 4, 0.35, draw::kGrey);
     for (int o = 0; o < rows; ++o) {
       const int y = top + o * (tile_h + gap);
       draw::text(img, "out " + std::to_string(o), 6, y + std::min(tile_h, 14), 0.35, draw::kGrey);

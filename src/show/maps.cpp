@@ -47,14 +47,16 @@ void write_tensor_grid(const Tensor& t, const std::string& title, const std::str
   const int rows = (c + cols - 1) / cols, label_h = units ? 0 : 12;
   const int grid_w = cols * (tile_w + g), grid_h = rows * (tile_h + g + label_h);
   const int legend_h = std::max(60, std::min(grid_h, 200));
-  cv::Mat img = draw::canvas(std::max({left + grid_w + 100, draw::text_width(title, 0.5) + 20, draw::text_width(sub) + 20}),
-                             top + std::max(grid_h, legend_h) + (units ? 16 : 4));
+  cv::Mat img =
+      draw::canvas(std::max({left + grid_w + 100, draw::text_width(title, 0.5) + 20, draw::text_width(sub) + 20}),
+                   top + std::max(grid_h, legend_h) + (units ? 16 : 4));
   draw::text(img, title, 10, 20, 0.5);
   draw::text(img, sub, 10, 38);
   for (int k = 0; k < c; ++k) {
     const int x = left + (k % cols) * (tile_w + g), y = top + (k / cols) * (tile_h + g + label_h);
     if (!units) draw::text(img, std::to_string(k), x, y + 9, 0.3, draw::kGrey);
-    draw::signed_tile(img, x, y + label_h, t.data() + std::size_t(k) * per_tile_h * per_tile_w, per_tile_h, per_tile_w, cell, scale);
+    draw::signed_tile(img, x, y + label_h, t.data() + std::size_t(k) * per_tile_h * per_tile_w, per_tile_h, per_tile_w,
+                      cell, scale);
   }
   if (units)  // number every unit under its cell when there is room: they are classes for the last layer
     for (int k = 0; k < c && c <= 32; ++k)
@@ -67,7 +69,8 @@ void write_tensor_grid(const Tensor& t, const std::string& title, const std::str
 
 MapsReport compute_maps(Network& net, const Tensor& image, int label) {
   check_sample_shape("show maps: image", net.input_shape(), image.shape());
-  if (image.shape().n != 1) throw Error("show maps: one image at a time, got a batch of " + std::to_string(image.shape().n));
+  if (image.shape().n != 1)
+    throw Error("show maps: one image at a time, got a batch of " + std::to_string(image.shape().n));
   MapsReport r;
   r.input = copy_of(image);
   const Tensor& out = net.forward(image);
@@ -75,9 +78,12 @@ MapsReport compute_maps(Network& net, const Tensor& image, int label) {
   net.loss().probabilities(out, probs);
   r.probabilities.assign(probs.data(), probs.data() + probs.size());
   const int K = int(out.shape().sample_size());
-  if (label >= K) throw Error("show maps: class " + std::to_string(label) + " but the network has " + std::to_string(K) + " outputs");
+  if (label >= K)
+    throw Error("show maps: class " + std::to_string(label) + " but the network has " + std::to_string(K) + " outputs");
   r.target_is_label = label >= 0;
-  r.target = label >= 0 ? label : int(std::max_element(r.probabilities.begin(), r.probabilities.end()) - r.probabilities.begin());
+  r.target = label >= 0
+                 ? label
+                 : int(std::max_element(r.probabilities.begin(), r.probabilities.end()) - r.probabilities.begin());
   for (std::size_t i = 0; i < net.size(); ++i) {
     LayerMaps m;
     m.layer = i;
@@ -102,7 +108,8 @@ std::vector<std::string> write_maps(const MapsReport& r, const std::string& dir)
   draw::make_dir(dir);
   namespace fs = std::filesystem;
   std::vector<std::string> written;
-  const std::string cls = "class " + std::to_string(r.target) + (r.target_is_label ? " (the image's label)" : " (predicted)");
+  const std::string cls =
+      "class " + std::to_string(r.target) + (r.target_is_label ? " (the image's label)" : " (predicted)");
   auto put = [&](const Tensor& t, const std::string& title, const std::string& name) {
     const std::string path = (fs::path(dir) / name).string();
     write_tensor_grid(t, title, path);

@@ -24,7 +24,9 @@ struct Verb {
 };
 std::vector<Verb>& verbs();
 struct RegisterVerb {
-  RegisterVerb(std::string name, std::function<void(CLI::App&)> add) { verbs().push_back({std::move(name), std::move(add)}); }
+  RegisterVerb(std::string name, std::function<void(CLI::App&)> add) {
+    verbs().push_back({std::move(name), std::move(add)});
+  }
 };
 
 // The data folder: `dir`, or Debian's Fashion-MNIST when empty. Limits (0 = all) keep the first N images.

@@ -46,7 +46,9 @@ void add(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* c = app.add_subcommand("eval", "Accuracy, per-class accuracy and confusion matrix of a model on the test set");
   c->add_option("--model", a->model, "Model file (from cnn train)")->required()->check(CLI::ExistingFile);
-  c->add_option("--data", a->data, "Folder with the four MNIST-format IDX files or CIFAR-10's binary batches (default: Debian's Fashion-MNIST)");
+  c->add_option(
+      "--data", a->data,
+      "Folder with the four MNIST-format IDX files or CIFAR-10's binary batches (default: Debian's Fashion-MNIST)");
   c->add_option("--test-limit", a->test_limit, "Use only the first N test images (0: all)");
   c->add_option("--threads", a->threads, "Threads (0: all cores)")->check(CLI::Range(0, 1024));
   c->add_option("--batch", a->batch, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 100000));

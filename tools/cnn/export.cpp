@@ -27,7 +27,8 @@ void run(const ExportArgs& a) {
 
 void add(CLI::App& app) {
   auto a = std::make_shared<ExportArgs>();
-  auto* c = app.add_subcommand("export", "Write a model as an ONNX file (its output: logits, or probabilities with --softmax)");
+  auto* c = app.add_subcommand("export",
+                               "Write a model as an ONNX file (its output: logits, or probabilities with --softmax)");
   c->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
   c->add_option("--onnx", a->onnx, "The ONNX file to write")->required();
   c->add_flag("--softmax", a->softmax, "End a softmax_cross_entropy net in a Softmax node (probabilities, not logits)");

@@ -16,8 +16,8 @@ void run(const ImportArgs& a) {
   OnnxImport r = import_onnx(a.onnx);
   const std::string name = a.name.empty() ? r.name : a.name;
   save_model(a.out, r.net, name, r.class_names, nullptr);
-  std::cout << "wrote " << a.out << ": " << r.net.size() << " layers, " << r.net.params().size() << " parameters, input "
-            << r.net.input_shape().sample_str() << ", loss " << r.net.loss().kind()
+  std::cout << "wrote " << a.out << ": " << r.net.size() << " layers, " << r.net.params().size()
+            << " parameters, input " << r.net.input_shape().sample_str() << ", loss " << r.net.loss().kind()
             << (r.probabilities_removed ? " (the final Softmax became the loss's softmax)" : "") << "\n";
 }
 

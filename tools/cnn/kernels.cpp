@@ -23,7 +23,8 @@ void run(const KernelsArgs& a) {
   namespace fs = std::filesystem;
   const std::string input = (fs::path(a.out) / "input.png").string();
   save_grey_png(input, img.data(), img.shape().h, img.shape().w);
-  std::cout << a.image << ": " << img.shape().w << "x" << img.shape().h << " grey, each kernel applied by Conv2D with same zero padding\n";
+  std::cout << a.image << ": " << img.shape().w << "x" << img.shape().h
+            << " grey, each kernel applied by Conv2D with same zero padding\n";
   std::cout << "wrote " << input << "\n";
   for (const show::ClassicKernel& k : show::classic_kernels()) {
     const Tensor r = show::apply_kernel(img, k);
@@ -43,10 +44,14 @@ void run(const KernelsArgs& a) {
 
 void add(CLI::App& app) {
   auto a = std::make_shared<KernelsArgs>();
-  auto* c = app.add_subcommand("kernels", "What the classic kernels (Sobel, Scharr, Laplacian, Gaussian, edges, lines, the 9's stroke) see in a picture");
+  auto* c = app.add_subcommand(
+      "kernels",
+      "What the classic kernels (Sobel, Scharr, Laplacian, Gaussian, edges, lines, the 9's stroke) see in a picture");
   c->add_option("image", a->image, "Picture file (PNG, JPEG, …), read as grey")->required()->check(CLI::ExistingFile);
   c->add_option("--out", a->out, "Folder to write the responses to (created if missing)")->required();
-  c->add_option("--max-side", a->max_side, "Shrink pictures whose longer side exceeds this (0: never)")->capture_default_str()->check(CLI::NonNegativeNumber);
+  c->add_option("--max-side", a->max_side, "Shrink pictures whose longer side exceeds this (0: never)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   c->callback([a] { run(*a); });
 }
 

@@ -34,8 +34,9 @@ ModelOrNet load_model_or_net(const std::string& verb, const std::string& model, 
 DataSplit load_data(const std::string& dir, std::size_t train_limit, std::size_t test_limit) {
   const std::string d = dir.empty() ? default_data_dir() : dir;
   if (dir.empty() && !std::filesystem::exists(d))
-    throw Error(d + ": Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, or run scripts/setup.sh), "
-                    "or pass --data DIR with the four MNIST files or CIFAR-10's batches");
+    throw Error(d +
+                ": Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, or run scripts/setup.sh), "
+                "or pass --data DIR with the four MNIST files or CIFAR-10's batches");
   // A folder with none of the MNIST names is not a half-copied MNIST folder: say both layouts, not one missing file.
   const auto has_mnist_name = [](const std::filesystem::directory_entry& e) {
     const std::string n = e.path().filename().string();
@@ -46,10 +47,11 @@ DataSplit load_data(const std::string& dir, std::size_t train_limit, std::size_t
   std::error_code ec;
   if (!cifar && std::filesystem::is_directory(d, ec) &&
       std::ranges::none_of(std::filesystem::directory_iterator(d, ec), has_mnist_name))
-    throw Error(d + ": holds neither the four MNIST-format IDX files (train-images-idx3-ubyte, "
-                    "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each plain or .gz) nor "
-                    "CIFAR-10's binary version (data_batch_1.bin … data_batch_5.bin and test_batch.bin, here or in "
-                    "cifar-10-batches-bin/)");
+    throw Error(d +
+                ": holds neither the four MNIST-format IDX files (train-images-idx3-ubyte, "
+                "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each plain or .gz) nor "
+                "CIFAR-10's binary version (data_batch_1.bin … data_batch_5.bin and test_batch.bin, here or in "
+                "cifar-10-batches-bin/)");
   DataSplit s = cifar ? load_cifar10_folder(d) : load_mnist_folder(d);
   if (train_limit && train_limit < s.train.count()) s.train = s.train.slice(0, train_limit);
   if (test_limit && test_limit < s.test.count()) s.test = s.test.slice(0, test_limit);

@@ -27,7 +27,8 @@ void run(const PredictArgs& a) {
     m.net.loss().probabilities(m.net.forward(x), probs);
     std::vector<int> order(static_cast<std::size_t>(K));
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int i, int j) { return probs[std::size_t(i)] > probs[std::size_t(j)]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int i, int j) { return probs[std::size_t(i)] > probs[std::size_t(j)]; });
     std::cout << path << ":";
     for (int i = 0; i < std::min(a.top, K); ++i)
       std::cout << (i ? "," : "") << " " << names[std::size_t(order[std::size_t(i)])] << " "
@@ -39,11 +40,14 @@ void run(const PredictArgs& a) {
 
 void add(CLI::App& app) {
   auto a = std::make_shared<PredictArgs>();
-  auto* c = app.add_subcommand("predict", "Classify image files (PNG, JPEG, BMP, …): the top classes with probabilities");
+  auto* c =
+      app.add_subcommand("predict", "Classify image files (PNG, JPEG, BMP, …): the top classes with probabilities");
   c->add_option("--model", a->model, "Model file (from cnn train)")->required()->check(CLI::ExistingFile);
-  c->add_option("--invert", a->invert,
-                "auto: invert pictures with a light border (dark ink on paper), as the data sets are light on black; yes; no")
-      ->capture_default_str()->check(CLI::IsMember({"auto", "yes", "no"}));
+  c->add_option(
+       "--invert", a->invert,
+       "auto: invert pictures with a light border (dark ink on paper), as the data sets are light on black; yes; no")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "yes", "no"}));
   c->add_option("--top", a->top, "How many classes to show")->capture_default_str()->check(CLI::Range(1, 1000));
   c->add_option("images", a->images, "Image files")->required();
   c->callback([a] { run(*a); });

@@ -29,8 +29,8 @@ void run(const ProfileArgs& a) {
   const auto t0 = std::chrono::steady_clock::now();
   for (int s = 0; s < a.steps; ++s) net.forward_backward(x, labels.data(), std::uint64_t(s + 2));
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cout << (loaded.model ? a.model : a.net) << ": " << a.steps << " training steps of a batch of " << a.batch << " ("
-            << in.sample_str() << "), " << threads() << " thread" << (threads() > 1 ? "s" : "")
+  std::cout << (loaded.model ? a.model : a.net) << ": " << a.steps << " training steps of a batch of " << a.batch
+            << " (" << in.sample_str() << "), " << threads() << " thread" << (threads() > 1 ? "s" : "")
             << "; µs per step (the plan's steps: a fused group counts once)\n\n"
             << profile_table(net) << "\n"
             << fixed(double(a.batch) * a.steps / secs, 0) << " images/s trained (without the optimizer's update)\n";

@@ -25,7 +25,8 @@ bool is_model_file(const std::string& path) {
 
 void run(const RunArgs& a) {
   if (a.inputs.size() != 1)
-    throw UsageError("cnn run: these networks have one input, got " + std::to_string(a.inputs.size()) + " --input files");
+    throw UsageError("cnn run: these networks have one input, got " + std::to_string(a.inputs.size()) +
+                     " --input files");
   std::optional<Network> net;
   bool softmax = false;
   if (is_model_file(a.model)) {
@@ -54,10 +55,12 @@ void run(const RunArgs& a) {
                   std::to_string(out.values.size()));
     double worst = 0.0;
     for (std::size_t i = 0; i < out.values.size(); ++i)
-      worst = std::max(worst, std::fabs(double(out.values[i]) - want.values[i]) / std::max(1.0, std::fabs(double(want.values[i]))));
+      worst = std::max(
+          worst, std::fabs(double(out.values[i]) - want.values[i]) / std::max(1.0, std::fabs(double(want.values[i]))));
     std::cout << "largest difference from " << a.expect << ": " << worst << "\n";
     if (!(worst <= a.tolerance))
-      throw Error(a.expect + ": the output differs by " + std::to_string(worst) + " (tolerance " + std::to_string(a.tolerance) + ")");
+      throw Error(a.expect + ": the output differs by " + std::to_string(worst) + " (tolerance " +
+                  std::to_string(a.tolerance) + ")");
   }
   if (a.output.empty() && a.expect.empty()) {
     for (std::size_t i = 0; i < out.values.size(); ++i) std::cout << (i ? " " : "") << out.values[i];
@@ -69,9 +72,12 @@ void add(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   auto* c = app.add_subcommand("run", "Run a model (.onnx or model file) on ONNX TensorProto (.pb) inputs");
   c->add_option("model", a->model, "ONNX file or model file")->required()->check(CLI::ExistingFile);
-  c->add_option("--input", a->inputs, "Input tensor (.pb TensorProto), [N, C, H, W]")->required()->check(CLI::ExistingFile);
+  c->add_option("--input", a->inputs, "Input tensor (.pb TensorProto), [N, C, H, W]")
+      ->required()
+      ->check(CLI::ExistingFile);
   c->add_option("--output", a->output, "Output tensor file to write (.pb TensorProto)");
-  c->add_option("--expect", a->expect, "Expected output (.pb): fail unless the output matches")->check(CLI::ExistingFile);
+  c->add_option("--expect", a->expect, "Expected output (.pb): fail unless the output matches")
+      ->check(CLI::ExistingFile);
   c->add_option("--tolerance", a->tolerance, "Largest |difference| / max(1, |expected|) allowed by --expect (1e-5)");
   c->callback([a] { run(*a); });
 }

@@ -81,12 +81,14 @@ class ModelService {
   // Throws std::invalid_argument with a message for the client on a bad request.
   nlohmann::json predict(const nlohmann::json& body) {
     if (!body.is_object()) throw std::invalid_argument("the body must be a JSON object {\"image\": [...]}");
-    if (!body.contains("image") || !body["image"].is_array()) throw std::invalid_argument("\"image\" must be an array of numbers in 0..1");
+    if (!body.contains("image") || !body["image"].is_array())
+      throw std::invalid_argument("\"image\" must be an array of numbers in 0..1");
     const Shape in = m_.net.input_shape();
     const std::size_t plane = std::size_t(in.h) * in.w, n = body["image"].size();
     if (n != plane && n != in.sample_size())
-      throw std::invalid_argument("\"image\" has " + std::to_string(n) + " numbers; this model takes " + std::to_string(in.h) + "x" +
-                                  std::to_string(in.w) + " = " + std::to_string(plane) + " (row-major, 0..1)");
+      throw std::invalid_argument("\"image\" has " + std::to_string(n) + " numbers; this model takes " +
+                                  std::to_string(in.h) + "x" + std::to_string(in.w) + " = " + std::to_string(plane) +
+                                  " (row-major, 0..1)");
     bool want_maps = true;
     if (body.contains("maps")) {
       if (!body["maps"].is_boolean()) throw std::invalid_argument("\"maps\" must be true or false");
@@ -97,7 +99,8 @@ class ModelService {
       const auto& v = body["image"][i];
       if (!v.is_number()) throw std::invalid_argument("image[" + std::to_string(i) + "] is not a number");
       const double d = v.get<double>();
-      if (!(d >= 0.0 && d <= 1.0)) throw std::invalid_argument("image[" + std::to_string(i) + "] = " + v.dump() + " is outside 0..1");
+      if (!(d >= 0.0 && d <= 1.0))
+        throw std::invalid_argument("image[" + std::to_string(i) + "] = " + v.dump() + " is outside 0..1");
       x[i] = float(d);
     }
     for (std::size_t c = n / plane; c < std::size_t(in.c); ++c)  // one grey plane for a colour net: every channel
@@ -108,9 +111,11 @@ class ModelService {
     m_.net.loss().probabilities(m_.net.forward(x), probs);
     std::vector<int> order(static_cast<std::size_t>(K_));
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return probs[std::size_t(a)] > probs[std::size_t(b)]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int a, int b) { return probs[std::size_t(a)] > probs[std::size_t(b)]; });
     nlohmann::json classes = nlohmann::json::array();
-    for (int k : order) classes.push_back({{"index", k}, {"name", names_[std::size_t(k)]}, {"probability", probs[std::size_t(k)]}});
+    for (int k : order)
+      classes.push_back({{"index", k}, {"name", names_[std::size_t(k)]}, {"probability", probs[std::size_t(k)]}});
     nlohmann::json answer{{"classes", classes}, {"predicted", order.front()}};
     if (want_maps) {
       nlohmann::json maps = nlohmann::json::array();
@@ -148,8 +153,10 @@ void run(const ServeArgs& a) {
   web::json_errors(server);
 
   const nlohmann::json model_json = service->describe(), kernels_json = service->kernels();
-  server.Get("/api/model", [model_json](const httplib::Request&, httplib::Response& res) { web::send_json(res, model_json); });
-  server.Get("/api/kernels", [kernels_json](const httplib::Request&, httplib::Response& res) { web::send_json(res, kernels_json); });
+  server.Get("/api/model",
+             [model_json](const httplib::Request&, httplib::Response& res) { web::send_json(res, model_json); });
+  server.Get("/api/kernels",
+             [kernels_json](const httplib::Request&, httplib::Response& res) { web::send_json(res, kernels_json); });
   server.Post("/api/predict", [service](const httplib::Request& req, httplib::Response& res) {
     const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
     if (body.is_discarded()) return web::send_error(res, 400, "the body is not valid JSON");
@@ -165,14 +172,17 @@ void run(const ServeArgs& a) {
       res.set_header("Allow", post ? "POST" : "GET");
       web::send_error(res, 405, req.method + " " + req.path + ": use " + (post ? "POST" : "GET"));
     };
-    if (post) server.Get(path, wrong);
-    else server.Post(path, wrong);
+    if (post)
+      server.Get(path, wrong);
+    else
+      server.Post(path, wrong);
   }
 
   const int port = web::bind(server, a.host, a.port);
-  std::cout << "cnn serve: " << a.model << " (" << service->name() << ") at http://" << a.host << ":" << port << "/\n"
-            << "  draw a digit or a piece of clothing on the page; API: GET /api/model, GET /api/kernels, POST /api/predict"
-               " (web/API.md)\n";
+  std::cout
+      << "cnn serve: " << a.model << " (" << service->name() << ") at http://" << a.host << ":" << port << "/\n"
+      << "  draw a digit or a piece of clothing on the page; API: GET /api/model, GET /api/kernels, POST /api/predict"
+         " (web/API.md)\n";
   if (a.host != "127.0.0.1" && a.host != "localhost" && a.host != "::1")
     std::cout << "  note: listening on " << a.host << ", so other machines may reach it\n";
   std::cout << std::flush;
@@ -181,11 +191,15 @@ void run(const ServeArgs& a) {
 
 void add(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
-  auto* c = app.add_subcommand("serve", "A web page to draw on and watch the model's classes, feature maps and kernels live, and its JSON API");
+  auto* c = app.add_subcommand(
+      "serve", "A web page to draw on and watch the model's classes, feature maps and kernels live, and its JSON API");
   c->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
   c->add_option("--host", a->host, "Address to listen on (loopback unless you say otherwise)")->capture_default_str();
-  c->add_option("--port", a->port, "Port (0: any free port, printed)")->capture_default_str()->check(CLI::Range(0, 65535));
-  c->add_option("--web", a->web, "Folder with the page (public/) and its npm packages (default: the source tree's web/)");
+  c->add_option("--port", a->port, "Port (0: any free port, printed)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 65535));
+  c->add_option("--web", a->web,
+                "Folder with the page (public/) and its npm packages (default: the source tree's web/)");
   c->callback([a] { run(*a); });
 }
 

@@ -35,14 +35,17 @@ void maps(const ShowArgs& a) {
   Model m = load_model(a.model);
   const Invert inv = a.invert == "yes" ? Invert::always : a.invert == "no" ? Invert::never : Invert::automatic;
   const int K = int(m.net.output_shape().sample_size());
-  if (a.label >= K) throw UsageError("--label " + std::to_string(a.label) + ": the model has only " + std::to_string(K) + " classes");
+  if (a.label >= K)
+    throw UsageError("--label " + std::to_string(a.label) + ": the model has only " + std::to_string(K) + " classes");
   const Tensor x = load_image(a.image, m.net.input_shape(), inv);
   const show::MapsReport r = show::compute_maps(m.net, x, a.label);
   const auto names = class_names_for(m.class_names, K);
   print_written(show::write_maps(r, a.out));
-  std::cout << a.image << ": predicted " << names[std::size_t(std::max_element(r.probabilities.begin(), r.probabilities.end()) - r.probabilities.begin())]
-            << "; gradients for class " << r.target << " " << names[std::size_t(r.target)]
-            << (r.target_is_label ? " (the given label)" : " (the prediction)") << "\n";
+  std::cout
+      << a.image << ": predicted "
+      << names[std::size_t(std::max_element(r.probabilities.begin(), r.probabilities.end()) - r.probabilities.begin())]
+      << "; gradients for class " << r.target << " " << names[std::size_t(r.target)]
+      << (r.target_is_label ? " (the given label)" : " (the prediction)") << "\n";
 }
 
 void curves(const ShowArgs& a) {
@@ -55,21 +58,25 @@ void curves(const ShowArgs& a) {
 void confusion(const ShowArgs& a) {
   need_parent_folder(a.out);
   Model m = load_model(a.model);
-  DataSplit data = load_data(a.data.empty() && m.training && m.training->data != default_data_dir() ? m.training->data : a.data, 1, a.limit);
+  DataSplit data = load_data(
+      a.data.empty() && m.training && m.training->data != default_data_dir() ? m.training->data : a.data, 1, a.limit);
   check_data_fits(m.net, data.test);
   const Evaluation e = evaluate(m.net, data.test);
   const int K = int(m.net.output_shape().sample_size());
-  show::write_confusion(e.confusion, class_names_for(m.class_names.empty() ? data.test.class_names : m.class_names, K), a.out);
+  show::write_confusion(e.confusion, class_names_for(m.class_names.empty() ? data.test.class_names : m.class_names, K),
+                        a.out);
   std::cout << "wrote " << a.out << " (" << e.count << " test images of " << data.test.name << ", accuracy "
             << fixed(100 * e.accuracy, 2) << "%)\n";
 }
 
 void add(CLI::App& app) {
   auto a = std::make_shared<ShowArgs>();
-  auto* show = app.add_subcommand("show", "Pictures: a model's kernels, feature and gradient maps, training curves, confusion matrix");
+  auto* show = app.add_subcommand(
+      "show", "Pictures: a model's kernels, feature and gradient maps, training curves, confusion matrix");
   show->require_subcommand(1, 1);
 
-  auto* k = show->add_subcommand("kernels", "Every conv layer's kernels as a grid (PNG per layer, diverging colours, scale shown)");
+  auto* k = show->add_subcommand(
+      "kernels", "Every conv layer's kernels as a grid (PNG per layer, diverging colours, scale shown)");
   k->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
   k->add_option("--out", a->out, "Folder to write the pictures to (created if missing)")->required();
   k->callback([a] { kernels(*a); });
@@ -80,10 +87,13 @@ void add(CLI::App& app) {
   mp->add_option("--out", a->out, "Folder to write the pictures to (created if missing)")->required();
   mp->add_option("--label", a->label, "The image's true class: gradients for it (default: for the predicted class)")
       ->check(CLI::NonNegativeNumber);
-  mp->add_option("--invert", a->invert, "auto, yes or no (as for cnn predict)")->capture_default_str()->check(CLI::IsMember({"auto", "yes", "no"}));
+  mp->add_option("--invert", a->invert, "auto, yes or no (as for cnn predict)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "yes", "no"}));
   mp->callback([a] { maps(*a); });
 
-  auto* c = show->add_subcommand("curves", "Loss and accuracy per epoch from a metrics file (cnn train --metrics) as SVG");
+  auto* c =
+      show->add_subcommand("curves", "Loss and accuracy per epoch from a metrics file (cnn train --metrics) as SVG");
   c->add_option("metrics", a->metrics, "Metrics file (.csv or .jsonl)")->required()->check(CLI::ExistingFile);
   c->add_option("--out", a->out, "SVG file to write")->required();
   c->add_option("--title", a->title, "Title (default: the metrics file's name)");

@@ -14,7 +14,8 @@ namespace cnn::tool {
 namespace {
 
 struct TrainArgs {
-  std::string net = "seed5", data, out = "model.cnn", metrics, resume, lr_decay = "none", optimizer = "sgd", augment = "none";
+  std::string net = "seed5", data, out = "model.cnn", metrics, resume, lr_decay = "none", optimizer = "sgd",
+              augment = "none";
   int epochs = 10, batch = 50, threads = 0, serve = -1;  // serve: port for the live curves (-1: none)
   double lr = 0.1, momentum = 0.0, weight_decay = 0.0, label_smoothing = 0.0;
   bool nesterov = false, quiet = false;
@@ -28,8 +29,9 @@ void append_metrics(const std::string& path, const EpochReport& r) {
   std::ofstream f(path, std::ios::app);
   if (!f) throw Error(path + ": cannot write the metrics file");
   if (json) {
-    f << nlohmann::json{{"epoch", r.epoch},           {"train_loss", r.train_loss}, {"test_loss", r.test.loss},
-                        {"test_accuracy", r.test.accuracy}, {"seconds", r.seconds},  {"images_per_second", r.images_per_second}}
+    f << nlohmann::json{{"epoch", r.epoch},         {"train_loss", r.train_loss},
+                        {"test_loss", r.test.loss}, {"test_accuracy", r.test.accuracy},
+                        {"seconds", r.seconds},     {"images_per_second", r.images_per_second}}
              .dump()
       << "\n";
   } else {
@@ -54,10 +56,12 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
   std::optional<Network> net;
   int start_epoch = 0;
   if (!a.resume.empty()) {
-    for (const char* flag : {"--net", "--batch", "--lr", "--lr-decay", "--optimizer", "--momentum", "--nesterov",
-                             "--weight-decay", "--seed", "--train-limit", "--test-limit", "--augment", "--label-smoothing"})
+    for (const char* flag :
+         {"--net", "--batch", "--lr", "--lr-decay", "--optimizer", "--momentum", "--nesterov", "--weight-decay",
+          "--seed", "--train-limit", "--test-limit", "--augment", "--label-smoothing"})
       if (given.at(flag))
-        throw UsageError(std::string(flag) + " cannot be combined with --resume: the run continues with the settings saved in " + a.resume);
+        throw UsageError(std::string(flag) +
+                         " cannot be combined with --resume: the run continues with the settings saved in " + a.resume);
     Model m = load_model(a.resume);
     if (!m.training) throw Error(a.resume + ": holds no training state (it was not saved by cnn train)");
     state = *m.training;
@@ -74,7 +78,10 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
     net->init(a.seed);
     state.seed = a.seed;
     state.batch = a.batch;
-    state.optimizer = {.kind = a.optimizer, .lr = a.lr, .momentum = a.momentum, .nesterov = a.nesterov,
+    state.optimizer = {.kind = a.optimizer,
+                       .lr = a.lr,
+                       .momentum = a.momentum,
+                       .nesterov = a.nesterov,
                        .weight_decay = a.weight_decay};
     try {
       state.optimizer.schedule = parse_schedule(a.lr_decay);
@@ -101,14 +108,17 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
   check_data_fits(*net, data.test);
   if (class_names.empty()) class_names = data.train.class_names;
   const std::string out = a.out;
-  if (std::filesystem::path(out).has_parent_path() && !std::filesystem::is_directory(std::filesystem::path(out).parent_path()))
+  if (std::filesystem::path(out).has_parent_path() &&
+      !std::filesystem::is_directory(std::filesystem::path(out).parent_path()))
     throw Error(out + ": cannot save: folder " + std::filesystem::path(out).parent_path().string() + " does not exist");
 
   std::cout << "cnn train: " << name << " (" << net->params().size() << " parameters) on " << state.data << ": "
             << data.train.count() << " training / " << data.test.count() << " test images, batch " << state.batch
             << ", " << state.optimizer.kind << " lr " << state.optimizer.lr;
-  if (state.optimizer.momentum > 0) std::cout << " momentum " << state.optimizer.momentum << (state.optimizer.nesterov ? " (nesterov)" : "");
-  if (state.optimizer.schedule.kind != LrSchedule::Kind::constant) std::cout << " decay " << state.optimizer.schedule.str();
+  if (state.optimizer.momentum > 0)
+    std::cout << " momentum " << state.optimizer.momentum << (state.optimizer.nesterov ? " (nesterov)" : "");
+  if (state.optimizer.schedule.kind != LrSchedule::Kind::constant)
+    std::cout << " decay " << state.optimizer.schedule.str();
   if (state.augment.any()) std::cout << ", augment " << state.augment.str();
   if (state.label_smoothing > 0) std::cout << ", label smoothing " << state.label_smoothing;
   std::cout << ", " << threads() << " thread" << (threads() > 1 ? "s" : "") << ", seed " << state.seed;
@@ -119,7 +129,10 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
   if (a.serve >= 0) {
     monitor = std::make_unique<web::TrainMonitor>(
         "127.0.0.1", a.serve,
-        nlohmann::json{{"net", name}, {"data", state.data}, {"epochs", a.epochs}, {"start_epoch", start_epoch},
+        nlohmann::json{{"net", name},
+                       {"data", state.data},
+                       {"epochs", a.epochs},
+                       {"start_epoch", start_epoch},
                        {"batches", (data.train.count() + std::size_t(state.batch) - 1) / std::size_t(state.batch)}}
             .dump());
     std::cout << "following the run at " << monitor->url() << std::endl;
@@ -161,8 +174,10 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
     if (monitor) monitor->finish(e.what());
     if (tty) std::cout << "\n";
     std::string kept;
-    if (state.epoch > start_epoch) kept = "; " + out + " holds the model after epoch " + std::to_string(state.epoch);
-    else if (!a.resume.empty()) kept = "; " + a.resume + " still holds the model after epoch " + std::to_string(start_epoch);
+    if (state.epoch > start_epoch)
+      kept = "; " + out + " holds the model after epoch " + std::to_string(state.epoch);
+    else if (!a.resume.empty())
+      kept = "; " + a.resume + " still holds the model after epoch " + std::to_string(start_epoch);
     throw Error(std::string(e.what()) + kept);
   }
   if (monitor) monitor->finish("saved " + out);
@@ -174,37 +189,73 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
 void add(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   auto* c = app.add_subcommand("train", "Train a network on an MNIST-format data set and save it");
-  auto* net_opt = c->add_option("--net", a->net, "Preset name (" + [] {
-                    std::string s;
-                    for (const auto& n : preset_names()) s += (s.empty() ? "" : ", ") + n;
-                    return s;
-                  }() + ") or a description file (JSON)")->capture_default_str();
-  c->add_option("--data", a->data, "Folder with the four MNIST-format IDX files or CIFAR-10's binary batches (default: Debian's Fashion-MNIST)");
+  auto* net_opt = c->add_option(
+                       "--net", a->net,
+                       "Preset name (" +
+                           [] {
+                             std::string s;
+                             for (const auto& n : preset_names()) s += (s.empty() ? "" : ", ") + n;
+                             return s;
+                           }() +
+                           ") or a description file (JSON)")
+                      ->capture_default_str();
+  c->add_option(
+      "--data", a->data,
+      "Folder with the four MNIST-format IDX files or CIFAR-10's binary batches (default: Debian's Fashion-MNIST)");
   c->add_option("--epochs", a->epochs, "Total number of epochs")->capture_default_str()->check(CLI::Range(1, 100000));
-  auto* o_batch = c->add_option("--batch", a->batch, "Images per mini-batch (the gradient is their mean)")->capture_default_str()->check(CLI::Range(1, 1000000));
-  auto* o_lr = c->add_option("--lr", a->lr, "Learning rate (a layer's own \"lr\" in the description overrides it)")->capture_default_str()->check(CLI::PositiveNumber);
-  auto* o_decay = c->add_option("--lr-decay", a->lr_decay, "Learning-rate decay per epoch: none, step:EPOCHS:GAMMA, exp:GAMMA or cos:EPOCHS")->capture_default_str();
-  auto* o_opt = c->add_option("--optimizer", a->optimizer, "sgd or adam")->capture_default_str()->check(CLI::IsMember({"sgd", "adam"}));
-  auto* o_mom = c->add_option("--momentum", a->momentum, "SGD momentum (0: plain SGD as in the seeds)")->capture_default_str()->check(CLI::Range(0.0, 0.999999));
+  auto* o_batch = c->add_option("--batch", a->batch, "Images per mini-batch (the gradient is their mean)")
+                      ->capture_default_str()
+                      ->check(CLI::Range(1, 1000000));
+  auto* o_lr = c->add_option("--lr", a->lr, "Learning rate (a layer's own \"lr\" in the description overrides it)")
+                   ->capture_default_str()
+                   ->check(CLI::PositiveNumber);
+  auto* o_decay = c->add_option("--lr-decay", a->lr_decay,
+                                "Learning-rate decay per epoch: none, step:EPOCHS:GAMMA, exp:GAMMA or cos:EPOCHS")
+                      ->capture_default_str();
+  auto* o_opt = c->add_option("--optimizer", a->optimizer, "sgd or adam")
+                    ->capture_default_str()
+                    ->check(CLI::IsMember({"sgd", "adam"}));
+  auto* o_mom = c->add_option("--momentum", a->momentum, "SGD momentum (0: plain SGD as in the seeds)")
+                    ->capture_default_str()
+                    ->check(CLI::Range(0.0, 0.999999));
   auto* o_nest = c->add_flag("--nesterov", a->nesterov, "Nesterov momentum");
-  auto* o_wd = c->add_option("--weight-decay", a->weight_decay, "L2 weight decay")->capture_default_str()->check(CLI::NonNegativeNumber);
-  auto* o_aug = c->add_option("--augment", a->augment, "Training-image augmentation: none, or flip and/or shift:N (e.g. flip,shift:2)")->capture_default_str();
-  auto* o_ls = c->add_option("--label-smoothing", a->label_smoothing, "Label smoothing ε of the training loss (softmax cross-entropy; 0: none)")->capture_default_str()->check(CLI::Range(0.0, 0.99));
-  auto* o_seed = c->add_option("--seed", a->seed, "Seed for initialisation, shuffling and dropout")->capture_default_str();
+  auto* o_wd = c->add_option("--weight-decay", a->weight_decay, "L2 weight decay")
+                   ->capture_default_str()
+                   ->check(CLI::NonNegativeNumber);
+  auto* o_aug = c->add_option("--augment", a->augment,
+                              "Training-image augmentation: none, or flip and/or shift:N (e.g. flip,shift:2)")
+                    ->capture_default_str();
+  auto* o_ls = c->add_option("--label-smoothing", a->label_smoothing,
+                             "Label smoothing ε of the training loss (softmax cross-entropy; 0: none)")
+                   ->capture_default_str()
+                   ->check(CLI::Range(0.0, 0.99));
+  auto* o_seed =
+      c->add_option("--seed", a->seed, "Seed for initialisation, shuffling and dropout")->capture_default_str();
   c->add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::Range(0, 1024));
   c->add_option("--out", a->out, "Model file to write (after every epoch, atomically)")->capture_default_str();
   c->add_option("--metrics", a->metrics, "Append per-epoch figures to this file (.csv, or .jsonl for JSON lines)");
-  c->add_option("--resume", a->resume, "Continue the run saved in this model file up to --epochs")->check(CLI::ExistingFile);
+  c->add_option("--resume", a->resume, "Continue the run saved in this model file up to --epochs")
+      ->check(CLI::ExistingFile);
   auto* o_trl = c->add_option("--train-limit", a->train_limit, "Use only the first N training images (0: all)");
   auto* o_tel = c->add_option("--test-limit", a->test_limit, "Use only the first N test images (0: all)");
   c->add_flag("--quiet", a->quiet, "No progress output, only the per-epoch lines");
-  c->add_option("--serve", a->serve, "Follow the run in a browser: loss and accuracy curves on this loopback port (0: any free port)")
+  c->add_option("--serve", a->serve,
+                "Follow the run in a browser: loss and accuracy curves on this loopback port (0: any free port)")
       ->check(CLI::Range(0, 65535));
   c->callback([a, net_opt, o_batch, o_lr, o_decay, o_opt, o_mom, o_nest, o_wd, o_seed, o_trl, o_tel, o_aug, o_ls] {
-    run(*a, {{"--net", net_opt->count() > 0}, {"--batch", o_batch->count() > 0}, {"--lr", o_lr->count() > 0},
-             {"--lr-decay", o_decay->count() > 0}, {"--optimizer", o_opt->count() > 0}, {"--momentum", o_mom->count() > 0},
-             {"--nesterov", o_nest->count() > 0}, {"--weight-decay", o_wd->count() > 0}, {"--seed", o_seed->count() > 0},
-             {"--train-limit", o_trl->count() > 0}, {"--test-limit", o_tel->count() > 0}, {"--augment", o_aug->count() > 0}, {"--label-smoothing", o_ls->count() > 0}});
+    run(*a, {{"--net", net_opt->count() > 0},
+             {"--batch", o_batch->count() > 0},
+             {"--lr", o_lr->count() > 0},
+             {"--lr-decay", o_decay->count() > 0},
+             {"--optimizer", o_opt->count() > 0},
+             {"--momentum", o_mom->count() > 0},
+             {"--nesterov", o_nest->count() > 0},
+             {"--weight-decay", o_wd->count() > 0},
+             {"--seed", o_seed->count() > 0},
+             {"--train-limit", o_trl->count() > 0},
+             {"--test-limit", o_tel->count() > 0},
+             {"--augment", o_aug->count() > 0},
+             {"--label-smoothing", o_ls->count() > 0}});
   });
 }
 

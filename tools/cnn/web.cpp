@@ -30,7 +30,10 @@ std::string web_root(const std::string& given) {
   if (!fs::is_regular_file(fs::path(root) / "public" / "index.html"))
     throw Error(root + ": not the page's folder (no public/index.html); pass --web DIR or set CNN_WEB_DIR");
   if (!fs::is_regular_file(fs::path(root) / "node_modules" / "uplot" / "dist" / "uPlot.iife.min.js"))
-    throw Error(root + "/node_modules/uplot: the page's npm packages are not installed (run scripts/setup.sh, or npm install in " + root + ")");
+    throw Error(
+        root +
+        "/node_modules/uplot: the page's npm packages are not installed (run scripts/setup.sh, or npm install in " +
+        root + ")");
   return root;
 }
 
@@ -73,7 +76,9 @@ void json_errors(httplib::Server& server) {
 
 int bind(httplib::Server& server, const std::string& host, int port) {
   const int bound = port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
-  if (bound <= 0) throw Error(host + ":" + std::to_string(port) + ": cannot listen there (in use, or not an address of this machine)");
+  if (bound <= 0)
+    throw Error(host + ":" + std::to_string(port) +
+                ": cannot listen there (in use, or not an address of this machine)");
   return bound;
 }
 
@@ -129,7 +134,8 @@ TrainMonitor::TrainMonitor(const std::string& host, int port, const std::string&
         *sent_run = true;
       }
       std::unique_lock lock(m.mutex);
-      m.changed.wait_for(lock, std::chrono::seconds(1), [&] { return m.events.size() > *next || m.stopping || m.done; });
+      m.changed.wait_for(lock, std::chrono::seconds(1),
+                         [&] { return m.events.size() > *next || m.stopping || m.done; });
       if (m.stopping) return false;
       std::string out;
       for (; *next < m.events.size(); ++*next) out += "data: " + m.events[*next] + "\n\n";
@@ -164,7 +170,9 @@ TrainMonitor::~TrainMonitor() {
 }
 
 int TrainMonitor::port() const { return impl_->port; }
-std::string TrainMonitor::url() const { return "http://" + impl_->host + ":" + std::to_string(impl_->port) + "/train.html"; }
+std::string TrainMonitor::url() const {
+  return "http://" + impl_->host + ":" + std::to_string(impl_->port) + "/train.html";
+}
 
 void TrainMonitor::batch(const BatchReport& b) {
   Impl& m = *impl_;
