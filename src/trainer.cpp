@@ -26,8 +26,8 @@ std::string Augment::str() const {
 Augment parse_augment(const std::string& text) {
   Augment a;
   auto bad = [&] {
-    return Error("augmentation: expected none or a comma-separated list of flip and shift:N (N ≤ 8), got \"" + text +
-                 "\"");
+    return Error("augmentation: expected none or a comma-separated list of flip and shift:N or crop:N (N ≤ 8), got \"" +
+                 text + "\"");
   };
   if (text.empty() || text == "none") return a;
   std::size_t begin = 0;
@@ -36,8 +36,8 @@ Augment parse_augment(const std::string& text) {
     const std::string item = text.substr(begin, end - begin);
     if (item == "flip" && !a.flip) {
       a.flip = true;
-    } else if (item.rfind("shift:", 0) == 0 && a.shift == 0) {
-      const std::string n = item.substr(6);
+    } else if ((item.rfind("shift:", 0) == 0 || item.rfind("crop:", 0) == 0) && a.shift == 0) {
+      const std::string n = item.substr(item.find(':') + 1);
       if (n.empty() || n.size() > 1 || n[0] < '1' || n[0] > '8') throw bad();
       a.shift = n[0] - '0';
     } else {

@@ -132,6 +132,25 @@ TEST(GraphFile, ResNetPresetsHaveThePapersShape) {
   EXPECT_EQ(r20.buffers().size(), std::size_t(2 * (16 + 3 * 2 * (16 + 32 + 64) + 32 + 64)));
 }
 
+// The seeds' AlexNet pattern at CIFAR size: 5 convolutions, 3 poolings, 2 dense layers with dropout, 10 outputs.
+TEST(GraphFile, AlexNetCifarKeepsTheSeedsPattern) {
+  Network net = load_network("alexnet-cifar");
+  std::size_t want = 0;
+  int c = 3;
+  for (int o : {64, 128, 256, 256, 128}) want += std::size_t(o) * c * 9 + o, c = o;
+  want += 2048 * 512 + 512 + 512 * 512 + 512 + 512 * 10 + 10;  // 128×4×4 after the third pooling
+  EXPECT_EQ(net.params().size(), want);
+  int convs = 0, pools = 0, dropouts = 0;
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    const std::string k = net.layer(i).kind();
+    convs += k == "conv2d", pools += k == "maxpool2d", dropouts += k == "dropout";
+  }
+  EXPECT_EQ(convs, 5);
+  EXPECT_EQ(pools, 3);
+  EXPECT_EQ(dropouts, 2);
+  EXPECT_EQ(net.input_shape(), (Shape{1, 3, 32, 32}));
+}
+
 std::vector<std::string> step_names(Network& net) {
   std::vector<std::string> names;
   for (const auto& s : net.plan().steps()) names.push_back(s->name());

@@ -1,6 +1,7 @@
 // The training options beside the seeds' recipe: the cosine learning-rate schedule, label smoothing and
 // training-image augmentation.
 #include <cmath>
+#include <cstring>
 
 #include "helpers.h"
 #include "kernels/kernels.h"
@@ -102,6 +103,46 @@ TEST(Augment, ShiftMovesPixelsAndFillsTheBorderWithZero) {
     EXPECT_TRUE(found) << "image " << n << " is not a shift of the original by at most 2 pixels";
   }
   EXPECT_GT(moved, 20);  // 24 of 25 shifts move the image
+}
+
+}  // namespace
+}  // namespace cnn
+
+namespace cnn {
+namespace {
+
+// The CIFAR recipe's random crop: pad by 4 zeros, cut a 32×32 window at a random offset; the same window for the
+// three colour planes of an image, and the same draws as shift:4.
+TEST(Augment, CropPadsWithZerosAndCutsOneWindowForEveryColourPlane) {
+  EXPECT_EQ(parse_augment("flip,crop:4").shift, 4);
+  EXPECT_THROW(parse_augment("crop:9"), Error);
+  EXPECT_THROW(parse_augment("crop:2,shift:2"), Error);
+  Tensor x({16, 3, 32, 32});
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = 1.0f + float(i % 997);
+  const Tensor x0 = x;
+  Tensor same = x;
+  augment_batch(parse_augment("crop:4"), x, 5, 3);
+  augment_batch(parse_augment("shift:4"), same, 5, 3);
+  ASSERT_EQ(0, std::memcmp(x.data(), same.data(), x.size() * sizeof(float)));
+  int moved = 0;
+  for (int n = 0; n < 16; ++n) {
+    // the window's offset (oy, ox) in the zero-padded 40×40 image, found from plane 0 and checked on all three
+    bool found = false;
+    for (int oy = 0; oy <= 8 && !found; ++oy)
+      for (int ox = 0; ox <= 8 && !found; ++ox) {
+        bool ok = true;
+        for (int c = 0; c < 3 && ok; ++c)
+          for (int y = 0; y < 32 && ok; ++y)
+            for (int xx = 0; xx < 32 && ok; ++xx) {
+              const int ys = y + oy - 4, xs = xx + ox - 4;
+              const float want = ys >= 0 && ys < 32 && xs >= 0 && xs < 32 ? x0.at(n, c, ys, xs) : 0.0f;
+              ok = x.at(n, c, y, xx) == want;
+            }
+        if (ok) found = true, moved += oy != 4 || ox != 4;
+      }
+    EXPECT_TRUE(found) << "image " << n << " is not a 32x32 window of its zero-padded 40x40 self";
+  }
+  EXPECT_GT(moved, 10);
 }
 
 }  // namespace

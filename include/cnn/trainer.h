@@ -16,14 +16,15 @@ namespace cnn {
 // Data augmentation, off by default (the seeds train on the images as they are). Each training image is, with a
 // draw that depends only on (seed, epoch, position in the epoch): mirrored left–right with probability ½ (`flip`:
 // label-preserving for clothes, not for digits) and moved by up to `shift` pixels in x and in y, the uncovered
-// border filled with 0 (`shift:N`). Test images are never changed.
+// border filled with 0 (`shift:N`; `crop:N` is the same thing under the name of the standard CIFAR recipe: pad by N
+// zeros on every side, then cut out a window of the original size at a random offset). Test images are never changed.
 struct Augment {
   bool flip = false;
   int shift = 0;
   bool any() const { return flip || shift > 0; }
   std::string str() const;  // "none", "flip", "shift:2", "flip,shift:2"
 };
-// "none" or a comma-separated list of "flip" and "shift:N" (0 ≤ N ≤ 8); throws cnn::Error otherwise.
+// "none" or a comma-separated list of "flip" and "shift:N" or "crop:N" (1 ≤ N ≤ 8); throws cnn::Error otherwise.
 Augment parse_augment(const std::string& text);
 // Applies the augmentation drawn for batch `step` to the n images of x (in place).
 void augment_batch(const Augment& a, Tensor& x, std::uint64_t seed, std::uint64_t step);

@@ -223,7 +223,8 @@ void add(CLI::App& app) {
                    ->capture_default_str()
                    ->check(CLI::NonNegativeNumber);
   auto* o_aug = c->add_option("--augment", a->augment,
-                              "Training-image augmentation: none, or flip and/or shift:N (e.g. flip,shift:2)")
+                              "Training-image augmentation: none, or flip and/or shift:N (crop:N: the same, padding N and "
+                              "cropping back; e.g. flip,crop:4)")
                     ->capture_default_str();
   auto* o_ls = c->add_option("--label-smoothing", a->label_smoothing,
                              "Label smoothing ε of the training loss (softmax cross-entropy; 0: none)")
