@@ -11,6 +11,7 @@
 #include "cnn/layers/dropout.h"
 #include "cnn/layers/flatten.h"
 #include "cnn/layers/merge.h"
+#include "cnn/layers/normalize.h"
 #include "cnn/layers/pool.h"
 #include "cnn/layers/subsampling.h"
 #include "cnn/loss.h"

@@ -58,3 +58,12 @@ bool is_cifar10_folder(const std::string& dir);
 std::vector<std::string> cifar10_class_names();
 
 }  // namespace cnn
+
+namespace cnn {
+// Per channel, the mean and the standard deviation (population) of the pixels scaled to [0, 1], over every image:
+// what a `normalize` layer takes from the training set.
+struct ChannelStatistics {
+  std::vector<float> mean, std;
+};
+ChannelStatistics channel_statistics(const Dataset& data);
+}  // namespace cnn

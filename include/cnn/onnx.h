@@ -13,6 +13,7 @@
 //   flatten    → Flatten axis 1;  dropout → Dropout with its ratio (the identity at inference)
 //   batchnorm2d → folded into the Conv before it (W' = W·γ/√(σ² + ε), b' = (b − μ)·γ/√(σ² + ε) + β, running
 //                statistics) when nothing else reads that Conv; else, or without fold_batchnorm, BatchNormalization
+//   normalize  → BatchNormalization with mean μ, variance σ², scale 1, bias 0, epsilon 0: (x − μ)/σ per channel
 //   global_avgpool2d → GlobalAveragePool;  add → Add;  concat → Concat axis 1 (graphs: a layer's "inputs")
 //   a flat [N, F] tensor entering a conv or pool layer is reshaped back to [N, F, 1, 1] (Reshape [0, F, 1, 1])
 //   subsampling (seed 002's trainable β) has no ONNX operator: exporting it throws cnn::Error naming the layer.

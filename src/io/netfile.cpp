@@ -15,6 +15,7 @@
 #include "cnn/layers/dropout.h"
 #include "cnn/layers/flatten.h"
 #include "cnn/layers/merge.h"
+#include "cnn/layers/normalize.h"
 #include "cnn/layers/pool.h"
 #include "cnn/layers/subsampling.h"
 
@@ -121,6 +122,19 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
   if (type == "batchnorm2d")
     return std::make_unique<BatchNorm2D>(float(f.number("momentum", 0.1)), float(f.number("eps", 1e-5)));
   if (type == "global_avgpool2d") return std::make_unique<GlobalAvgPool2D>();
+  if (type == "normalize") {
+    const json* mean = f.value("mean");
+    const json* std = f.value("std");
+    if (!mean && !std) return std::make_unique<Normalize>();
+    auto numbers = [&](const json* v, const char* key) {
+      if (!v || !v->is_array() || v->empty() ||
+          !std::all_of(v->begin(), v->end(), [](const json& x) { return x.is_number(); }))
+        throw Error(f.where() + ": field \"" + key + "\" must be an array of numbers, one per channel (give both "
+                    "\"mean\" and \"std\", or neither for the training set's)");
+      return v->get<std::vector<float>>();
+    };
+    return std::make_unique<Normalize>(numbers(mean, "mean"), numbers(std, "std"));
+  }
   if (type == "add") return std::make_unique<Add>();
   if (type == "concat") return std::make_unique<Concat>();
   if (type == "maxpool2d" || type == "avgpool2d" || type == "l2pool2d") {
@@ -144,7 +158,7 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
   if (type == "dropout") return std::make_unique<Dropout>(float(f.number("rate", 0.5)));
   throw Error(f.where() + ": unknown layer type \"" + type +
               "\" (known: conv2d, maxpool2d, avgpool2d, l2pool2d, subsampling, global_avgpool2d, batchnorm2d, dense, "
-              "relu, leaky_relu, sigmoid, tanh, softmax, flatten, dropout, add, concat)");
+              "relu, leaky_relu, sigmoid, tanh, softmax, flatten, dropout, add, concat, normalize)");
 }
 
 }  // namespace

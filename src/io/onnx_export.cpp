@@ -11,6 +11,7 @@
 #include "cnn/layers/conv2d.h"
 #include "cnn/layers/dense.h"
 #include "cnn/layers/dropout.h"
+#include "cnn/layers/normalize.h"
 #include "cnn/layers/flatten.h"
 #include "cnn/layers/pool.h"
 #include "cnn/model.h"
@@ -122,7 +123,7 @@ std::vector<bool> flat_values(const Network& net) {
     else if (k == "softmax")
       f = f || in.h * in.w > 1;
     else if (k == "conv2d" || k == "maxpool2d" || k == "avgpool2d" || k == "l2pool2d" || k == "subsampling" ||
-             k == "batchnorm2d" || k == "global_avgpool2d" || k == "add" || k == "concat")
+             k == "batchnorm2d" || k == "global_avgpool2d" || k == "add" || k == "concat" || k == "normalize")
       f = false;
     flat[i + 1] = f;
   }
@@ -257,6 +258,20 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
       attr_ints(n, "pads", {0, 0, 0, 0});
       if (op == "LpPool") attr_int(n, "p", 2);
       out = emit(n);
+    } else if (kind == "normalize") {
+      // (x − μ)/σ per channel as BatchNormalization with mean μ, variance σ², scale 1, bias 0 and ε = 0: one node
+      // every reader runs (OpenCV 4.6 refuses Sub and Div by per-channel constants)
+      const auto& l = dynamic_cast<const Normalize&>(base);
+      const int C = l.channels();
+      std::vector<float> mean, var, one(std::size_t(C), 1.0f), zero(std::size_t(C), 0.0f);
+      for (int c = 0; c < C; ++c) mean.push_back(l.mean(c)), var.push_back(l.std_dev(c) * l.std_dev(c));
+      const std::string sc = w.initializer("BatchNormalization", "scale", {C}, one.data());
+      const std::string bb = w.initializer("BatchNormalization", "bias", {C}, zero.data());
+      const std::string mn = w.initializer("BatchNormalization", "mean", {C}, mean.data());
+      const std::string vr = w.initializer("BatchNormalization", "var", {C}, var.data());
+      onnx::NodeProto& n = w.node("BatchNormalization", {as_4d(x, x_flat, s), sc, bb, mn, vr});
+      attr_float(n, "epsilon", 0.0f);
+      out = emit(n);
     } else if (kind == "global_avgpool2d") {
       out = emit(w.node("GlobalAveragePool", {as_4d(x, x_flat, s)}));
     } else if (kind == "add" || kind == "concat") {
@@ -311,7 +326,7 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
           where + " has no ONNX operator" +
           (kind == "subsampling" ? std::string(" (seed 002's trainable β·down(A) + b per map)") : std::string()) +
           "; only conv2d, batchnorm2d, maxpool2d, avgpool2d, l2pool2d, global_avgpool2d, dense, relu, "
-          "leaky_relu, sigmoid, tanh, softmax, flatten, dropout, add and concat can be exported");
+          "leaky_relu, sigmoid, tanh, softmax, flatten, dropout, add, concat and normalize can be exported");
     }
     name[i + 1] = out;
     flat[i + 1] = flat_after[i + 1];

@@ -107,6 +107,13 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
   check_data_fits(*net, data.train);
   check_data_fits(*net, data.test);
   if (class_names.empty()) class_names = data.train.class_names;
+  // A net that starts with `normalize` (and fixes no statistics itself) standardises its input with the training
+  // set's per-channel mean and deviation, computed here once and saved in the model with it.
+  if (auto* norm = dynamic_cast<Normalize*>(&net->layer(0)); norm && !norm->fixed() && a.resume.empty()) {
+    const ChannelStatistics st = channel_statistics(data.train);
+    norm->set_statistics(st.mean, st.std);
+    if (!a.quiet) std::cout << "input: " << norm->summary() << " (the training set's, per channel)\n";
+  }
   const std::string out = a.out;
   if (std::filesystem::path(out).has_parent_path() &&
       !std::filesystem::is_directory(std::filesystem::path(out).parent_path()))
