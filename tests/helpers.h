@@ -65,6 +65,34 @@ struct GradCheck {
   double max_abs_analytic = 0.0;  // must be > 0: a check of all-zero gradients proves nothing
 };
 
+// Central differences of objective() at every (n / max_coords)-th coordinate of v against `analytic`, into g; a
+// coordinate whose ± step changes pattern() (it crosses a kink) is skipped and counted, as Caffe's checker does.
+template <class Objective, class Pattern>
+void central_differences(GradCheck& g, Objective& objective, Pattern& pattern, float* v, std::size_t n,
+                         const float* analytic, double h, std::size_t max_coords) {
+  const std::size_t step = std::max<std::size_t>(1, n / max_coords);
+  for (std::size_t i = 0; i < n; i += step) {
+    const float old = v[i];
+    v[i] = float(old + h);
+    const double fp = objective();
+    const auto pp = pattern();
+    v[i] = float(old - h);
+    const double fm = objective();
+    const auto pm = pattern();
+    v[i] = old;
+    if (pp != pm) {
+      ++g.skipped;
+      continue;
+    }
+    const double numeric = (fp - fm) / (2.0 * h);
+    const double a = analytic[i];
+    g.max_abs_analytic = std::max(g.max_abs_analytic, std::fabs(a));
+    g.max_rel_error =
+        std::max(g.max_rel_error, std::fabs(a - numeric) / std::max({std::fabs(a), std::fabs(numeric), 1e-2}));
+    ++g.checked;
+  }
+}
+
 // Central differences of the scalar objective f(x, θ) = Σ r ⊙ net(x) (r fixed and random), accumulated in
 // double, against the analytic gradients from backward(r). Every input and parameter coordinate is checked
 // (up to `max_coords` of each, evenly spread). A coordinate whose ± step changes the net's kink pattern (the
@@ -101,27 +129,7 @@ inline GradCheck check_gradients(Network& net, Tensor x, std::uint64_t seed, dou
 
   GradCheck g;
   auto check = [&](float* v, std::size_t n, const float* analytic) {
-    const std::size_t step = std::max<std::size_t>(1, n / max_coords);
-    for (std::size_t i = 0; i < n; i += step) {
-      const float old = v[i];
-      v[i] = float(old + h);
-      const double fp = objective();
-      const auto pp = pattern();
-      v[i] = float(old - h);
-      const double fm = objective();
-      const auto pm = pattern();
-      v[i] = old;
-      if (pp != pm) {
-        ++g.skipped;
-        continue;
-      }
-      const double numeric = (fp - fm) / (2.0 * h);
-      const double a = analytic[i];
-      g.max_abs_analytic = std::max(g.max_abs_analytic, std::fabs(a));
-      g.max_rel_error =
-          std::max(g.max_rel_error, std::fabs(a - numeric) / std::max({std::fabs(a), std::fabs(numeric), 1e-2}));
-      ++g.checked;
-    }
+    central_differences(g, objective, pattern, v, n, analytic, h, max_coords);
   };
   check(x.data(), x.size(), dx.data());
   check(net.params().data(), net.params().size(), dparams.data());
@@ -199,27 +207,7 @@ inline GradCheck check_graph_gradients(Network& net, Tensor x, std::uint64_t see
 
   GradCheck g;
   auto check = [&](float* v, std::size_t n, const float* analytic) {
-    const std::size_t step = std::max<std::size_t>(1, n / max_coords);
-    for (std::size_t i = 0; i < n; i += step) {
-      const float old = v[i];
-      v[i] = float(old + h);
-      const double fp = objective();
-      const auto pp = pattern();
-      v[i] = float(old - h);
-      const double fm = objective();
-      const auto pm = pattern();
-      v[i] = old;
-      if (pp != pm) {
-        ++g.skipped;
-        continue;
-      }
-      const double numeric = (fp - fm) / (2.0 * h);
-      const double a = analytic[i];
-      g.max_abs_analytic = std::max(g.max_abs_analytic, std::fabs(a));
-      g.max_rel_error =
-          std::max(g.max_rel_error, std::fabs(a - numeric) / std::max({std::fabs(a), std::fabs(numeric), 1e-2}));
-      ++g.checked;
-    }
+    central_differences(g, objective, pattern, v, n, analytic, h, max_coords);
   };
   check(x.data(), x.size(), dx.data());
   check(net.params().data(), net.params().size(), dparams.data());
