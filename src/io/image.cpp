@@ -30,7 +30,9 @@ Tensor load_image(const std::string& path, Shape sample, Invert invert, bool* in
   cv::Mat mask = cv::Mat::ones(grey.size(), CV_8U) * 255;
   mask(cv::Rect(bw, bh, std::max(0, grey.cols - 2 * bw), std::max(0, grey.rows - 2 * bh))).setTo(0);
   const double border = cv::mean(grey, mask)[0];
-  const bool inv = invert == Invert::always || (invert == Invert::automatic && border > 0.5);
+  // A colour network was trained on photos, not on strokes: a photo with a bright sky is no page of ink, so `auto`
+  // never inverts one (only `always` does).
+  const bool inv = invert == Invert::always || (invert == Invert::automatic && sample.c == 1 && border > 0.5);
   if (inv) f = cv::Scalar::all(1.0) - f;
   if (inverted) *inverted = inv;
 
