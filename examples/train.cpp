@@ -9,14 +9,16 @@ int main(int argc, char** argv) try {
   using namespace cnn;
   const std::string data = argc > 1 ? argv[1] : default_data_dir();
 
-  Network net({1, 1, 28, 28});  // one 28×28 grey image
-  net.add<Conv2D>(6, 5)         // C1: 6 kernels of 5×5  → 6×24×24
+  // clang-format off
+  Network net({1, 1, 28, 28});            // one 28×28 grey image
+  net.add<Conv2D>(6, 5)                   // C1: 6 kernels of 5×5  → 6×24×24
       .add<ReLU>()
-      .add<MaxPool2D>(2)   // S2                    → 6×12×12
-      .add<Conv2D>(12, 5)  // C3: 12 kernels 6×5×5  → 12×8×8
+      .add<MaxPool2D>(2)                  // S2                    → 6×12×12
+      .add<Conv2D>(12, 5)                 // C3: 12 kernels 6×5×5  → 12×8×8
       .add<ReLU>()
-      .add<MaxPool2D>(2)  // S4                    → 12×4×4
-      .add<Dense>(10);    // O5: 192 → 10
+      .add<MaxPool2D>(2)                  // S4                    → 12×4×4
+      .add<Dense>(10);                    // O5: 192 → 10
+  // clang-format on
   net.set_loss(std::make_unique<SoftmaxCrossEntropy>());
   net.init(/*seed=*/1);
 

@@ -130,20 +130,11 @@ std::vector<bool> flat_values(const Network& net) {
   return flat;
 }
 
-bool ends_flat(const Network& net, bool softmax_output) {
-  bool flat = flat_values(net).back();
-  if (softmax_output && !flat) {
-    const Shape out = net.output_shape();
-    flat = out.h * out.w > 1;
-  }
-  return flat;
-}
-
 }  // namespace
 
 std::vector<std::int64_t> onnx_output_dims(const Network& net, int n) {
   const Shape o = net.output_shape();
-  if (ends_flat(net, false)) return {n, std::int64_t(o.sample_size())};
+  if (flat_values(net).back()) return {n, std::int64_t(o.sample_size())};
   return {n, o.c, o.h, o.w};
 }
 
@@ -173,8 +164,7 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
   for (std::size_t i = 0; i < net.size(); ++i)
     for (int v : net.layer_inputs(i)) ++readers[std::size_t(v) + 1];
   name[0] = "input";
-  std::string last;  // the tensor of the last node written
-  auto emit = [&](onnx::NodeProto& n) -> const std::string& { return last = GraphWriter::output(n); };
+  auto emit = [](onnx::NodeProto& n) -> const std::string& { return GraphWriter::output(n); };
   auto as_4d = [&](const std::string& t, bool is_flat, const Shape& s) {
     if (!is_flat) return t;
     const std::string shape = w.int64_initializer("Reshape", "shape", {0, s.c, s.h, s.w});
@@ -331,22 +321,15 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
     name[i + 1] = out;
     flat[i + 1] = flat_after[i + 1];
   }
-  const bool out_flat = flat.back();
-  bool flat_now = out_flat;
-  const bool ce0 = net.loss().kind() == "softmax_cross_entropy";
-  if (ce0 && options.softmax_output) {
-    const Shape o = net.output_shape();
-    softmax(name.back(), out_flat, o);
-    flat_now = out_flat || o.h * o.w > 1;
-  }
-  if (last != name.back() && !(ce0 && options.softmax_output))
-    throw Error("ONNX export: internal error: the last node written is not the network's output");
-  const bool ce = ce0;
+  // With softmax_output a Softmax over the features (flattened first when they are maps) ends the graph.
+  const bool ce = net.loss().kind() == "softmax_cross_entropy";
   const bool probs = ce && options.softmax_output;
+  const Shape o = net.output_shape();
+  if (probs) softmax(name.back(), flat.back(), o);
+  const bool out_flat = flat.back() || (probs && o.h * o.w > 1);
   const std::string out_name = probs ? "probabilities" : ce ? "logits" : "output";
   w.rename_last_output(out_name);
-  const Shape o = net.output_shape();
-  if (flat_now)
+  if (out_flat)
     set_tensor_type(*g.add_output(), out_name, {std::int64_t(o.sample_size())});
   else
     set_tensor_type(*g.add_output(), out_name, {o.c, o.h, o.w});

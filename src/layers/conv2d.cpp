@@ -176,8 +176,6 @@ std::size_t Conv2D::macs_per_sample() const { return out_.sample_size() * in_.c 
 
 // Z = A ⊗ W + b:  Z[o] = Σ_c pad(A[c]) ⊗ W[o][c] + b[o], sampled every `stride` pixels. Each image is independent,
 // so the batch is cut into chunks that run on the pool.
-void Conv2D::run_forward(const Tensor& x, Tensor& z, Tensor* relu) { run_forward(x, w_, b_, z, relu); }
-
 void Conv2D::forward_with(const Tensor& x, const float* w, const float* b, Tensor& z, Tensor* relu) {
   run_forward(x, w, b, z, relu);
 }
@@ -195,8 +193,8 @@ void Conv2D::run_forward(const Tensor& x, const float* w, const float* b, Tensor
   });
 }
 
-void Conv2D::forward(const Tensor& x, Tensor& y, const Context&) { run_forward(x, y, nullptr); }
-void Conv2D::forward_relu(const Tensor& x, Tensor& z, Tensor& r) { run_forward(x, z, &r); }
+void Conv2D::forward(const Tensor& x, Tensor& y, const Context&) { run_forward(x, w_, b_, y, nullptr); }
+void Conv2D::forward_relu(const Tensor& x, Tensor& z, Tensor& r) { run_forward(x, w_, b_, z, &r); }
 
 void Conv2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
   run_backward(x, dy, dx, nullptr, nullptr);

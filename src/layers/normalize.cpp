@@ -2,6 +2,7 @@
 #include "cnn/layers/normalize.h"
 
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 namespace cnn {

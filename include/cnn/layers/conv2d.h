@@ -95,7 +95,6 @@ class Conv2D : public Layer {
   std::unique_ptr<kernels::ConvPlan> plan_;  // made in infer(), once the input shape is known
 
   std::string pads_str() const;  // "1" when all four are equal, else "[top,left,bottom,right]"
-  void run_forward(const Tensor& x, Tensor& z, Tensor* relu);
   void run_forward(const Tensor& x, const float* w, const float* b, Tensor& z, Tensor* relu);
   void run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const Tensor* relu_z, Tensor* dz_out);
 };
