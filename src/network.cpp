@@ -177,9 +177,16 @@ double Network::forward_backward(const Tensor& x, const int* labels, std::uint64
   return l;
 }
 
+void Network::set_input_fit(std::string fit) {
+  if (!fit.empty() && fit != "crop" && fit != "stretch" && fit != "pad")
+    throw Error("input fit: expected crop, stretch or pad, got \"" + fit + "\"");
+  input_fit_ = std::move(fit);
+}
+
 nlohmann::json Network::spec() const {
   nlohmann::json j;
   j["input"] = {input_.c, input_.h, input_.w};
+  if (!input_fit_.empty()) j["fit"] = input_fit_;
   j["layers"] = nlohmann::json::array();
   // A layer that another reads out of order is referred to by its name ("layer<i>" when it has none).
   auto name_of = [&](int v) {
@@ -201,6 +208,7 @@ nlohmann::json Network::spec() const {
     j["layers"].push_back(l);
   }
   if (loss_) j["loss"] = loss_->kind();
+  if (!recipe_.empty()) j["recipe"] = recipe_.to_json();
   return j;
 }
 

@@ -5,22 +5,55 @@
 
 namespace cnn {
 
-double LrSchedule::factor(int epoch) const {
+namespace {
+constexpr double kPi = 3.14159265358979323846;
+// PyTorch's _annealing_cos: from `start` at p = 0 to `end` at p = 1 along half a cosine.
+double anneal_cos(double start, double end, double p) { return end + (start - end) / 2.0 * (1.0 + std::cos(kPi * p)); }
+}  // namespace
+
+double LrSchedule::factor(int epoch, std::size_t batch, std::size_t batches) const {
+  const double t = double(epoch) * double(batches) + double(batch);  // the global step
+  double f = 1.0;
   switch (kind) {
     case Kind::constant:
-      return 1.0;
+      break;
     case Kind::step:
-      return std::pow(gamma, epoch / std::max(step_epochs, 1));
+      f = std::pow(gamma, epoch / std::max(step_epochs, 1));
+      break;
     case Kind::exponential:
-      return std::pow(gamma, epoch);
+      f = std::pow(gamma, epoch);
+      break;
     case Kind::cosine:
-      return 0.5 * (1.0 + std::cos(3.14159265358979323846 * std::min(epoch, step_epochs) / step_epochs));
+      f = 0.5 * (1.0 + std::cos(kPi * std::min(epoch, step_epochs) / step_epochs));
+      break;
+    case Kind::onecycle: {
+      // OneCycleLR's two phases, in fractions of the peak: 1/25 → 1 until step pct·T − 1, then → 1/(25·10⁴) at T − 1.
+      const double T = double(step_epochs) * double(batches), up = pct * T - 1.0, down = T - 1.0;
+      const double initial = 1.0 / 25.0, final_ = initial / 1e4;
+      if (t <= up)
+        f = anneal_cos(initial, 1.0, up > 0 ? t / up : 1.0);
+      else
+        f = anneal_cos(1.0, final_, std::min(1.0, (t - up) / std::max(down - up, 1e-12)));
+      break;
+    }
   }
-  return 1.0;
+  const double warm_steps = warmup * double(batches);
+  if (warm_steps > 0 && t < warm_steps) f *= (t + 1.0) / warm_steps;
+  return f;
+}
+
+LrSchedule LrSchedule::resolved(int epochs) const {
+  LrSchedule s = *this;
+  if (s.whole_run) {
+    s.step_epochs = std::max(epochs, 1);
+    s.whole_run = false;
+  }
+  return s;
 }
 
 std::string LrSchedule::str() const {
   std::ostringstream s;
+  if (warmup > 0) s << "warmup:" << warmup << ",";
   if (kind == Kind::constant)
     s << "none";
   else if (kind == Kind::step)
@@ -28,37 +61,68 @@ std::string LrSchedule::str() const {
   else if (kind == Kind::exponential)
     s << "exp:" << gamma;
   else
-    s << "cos:" << step_epochs;
-  return s.str();
+    s << (kind == Kind::cosine ? "cos" : "onecycle");
+  if ((kind == Kind::cosine || kind == Kind::onecycle) && !whole_run) s << ":" << step_epochs;
+  if (kind == Kind::onecycle && !whole_run && pct != 0.3) s << ":" << pct;
+  std::string out = s.str();
+  // "warmup:W,none" reads better as "warmup:W"
+  if (warmup > 0 && kind == Kind::constant) out.resize(out.size() - 5);
+  return out;
 }
 
 LrSchedule parse_schedule(const std::string& text) {
   LrSchedule s;
   auto bad = [&]() {
-    return Error("learning-rate decay: expected none, step:EPOCHS:GAMMA, exp:GAMMA or cos:EPOCHS, got \"" + text +
-                 "\"");
+    return Error(
+        "learning-rate schedule: expected [warmup:EPOCHS,] then none, step:EPOCHS:GAMMA, exp:GAMMA, cos[:EPOCHS] or "
+        "onecycle[:EPOCHS[:PCT]], got \"" +
+        text + "\"");
+  };
+  // std::stod / std::stoi that must use the whole text
+  auto number = [&](const std::string& t) {
+    std::size_t used = 0;
+    const double v = std::stod(t, &used);
+    if (used != t.size() || !std::isfinite(v)) throw bad();
+    return v;
+  };
+  auto integer = [&](const std::string& t) {
+    std::size_t used = 0;
+    const int v = std::stoi(t, &used);
+    if (used != t.size()) throw bad();
+    return v;
   };
   try {
-    if (text.empty() || text == "none") return s;
-    if (text.rfind("step:", 0) == 0) {
-      const auto colon = text.find(':', 5);
+    std::string rest = text;
+    if (rest.rfind("warmup:", 0) == 0) {
+      const auto comma = rest.find(',');
+      s.warmup = number(rest.substr(7, comma == std::string::npos ? std::string::npos : comma - 7));
+      if (!(s.warmup > 0) || s.warmup > 1e6) throw bad();
+      rest = comma == std::string::npos ? "none" : rest.substr(comma + 1);
+    }
+    if (rest.empty() || rest == "none") return s;
+    if (rest.rfind("step:", 0) == 0) {
+      const auto colon = rest.find(':', 5);
       if (colon == std::string::npos) throw bad();
-      std::size_t used = 0;
       s.kind = LrSchedule::Kind::step;
-      s.step_epochs = std::stoi(text.substr(5, colon - 5), &used);
-      if (used != colon - 5) throw bad();
-      s.gamma = std::stod(text.substr(colon + 1), &used);
-      if (used != text.size() - colon - 1) throw bad();
-    } else if (text.rfind("exp:", 0) == 0) {
-      std::size_t used = 0;
+      s.step_epochs = integer(rest.substr(5, colon - 5));
+      s.gamma = number(rest.substr(colon + 1));
+    } else if (rest.rfind("exp:", 0) == 0) {
       s.kind = LrSchedule::Kind::exponential;
-      s.gamma = std::stod(text.substr(4), &used);
-      if (used != text.size() - 4) throw bad();
-    } else if (text.rfind("cos:", 0) == 0) {
-      std::size_t used = 0;
+      s.gamma = number(rest.substr(4));
+    } else if (rest == "cos" || rest.rfind("cos:", 0) == 0) {
       s.kind = LrSchedule::Kind::cosine;
-      s.step_epochs = std::stoi(text.substr(4), &used);
-      if (used != text.size() - 4) throw bad();
+      s.whole_run = rest == "cos";
+      if (!s.whole_run) s.step_epochs = integer(rest.substr(4));
+    } else if (rest == "onecycle" || rest.rfind("onecycle:", 0) == 0) {
+      s.kind = LrSchedule::Kind::onecycle;
+      s.whole_run = rest == "onecycle";
+      if (!s.whole_run) {
+        const std::string args = rest.substr(9);
+        const auto colon = args.find(':');
+        s.step_epochs = integer(args.substr(0, colon));
+        if (colon != std::string::npos) s.pct = number(args.substr(colon + 1));
+        if (!(s.pct > 0.0 && s.pct < 1.0)) throw bad();
+      }
     } else {
       throw bad();
     }
@@ -82,7 +146,7 @@ Optimizer::Optimizer(OptimizerOptions options) : opt_(std::move(options)) {
 
 double Optimizer::layer_lr(const Network& net, std::size_t layer) const {
   const auto& own = net.layer(layer).learning_rate;
-  return (own ? *own : opt_.lr) * opt_.schedule.factor(epoch_);
+  return (own ? *own : opt_.lr) * opt_.schedule.factor(epoch_, batch_, batches_);
 }
 
 void Optimizer::restore(std::uint64_t steps, std::vector<float> state) {

@@ -108,6 +108,7 @@ Trainer::Trainer(Network& net, Optimizer& optimizer, TrainOptions options)
     : net_(net), opt_(optimizer), options_(options) {
   if (options_.batch <= 0) throw Error("training: batch size must be positive, got " + std::to_string(options_.batch));
   if (options_.epochs < 0) throw Error("training: epochs must be ≥ 0, got " + std::to_string(options_.epochs));
+  opt_.set_run_epochs(options_.epochs);
 }
 
 void Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
@@ -124,7 +125,6 @@ void Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
   Tensor x;
   std::vector<int> y(B);
   for (int epoch = start_epoch; epoch < options_.epochs; ++epoch) {
-    opt_.set_epoch(epoch);
     const auto order = epoch_order(train.count(), options_.seed, epoch);
     const auto t0 = clock::now();
     double loss_sum = 0.0;
@@ -139,6 +139,7 @@ void Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
         throw Error("training diverged: the loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
                     " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
                     " (try a lower learning rate)");
+      opt_.set_position(epoch, b, batches);
       opt_.step(net_);
       loss_sum += loss * n;
       seen += std::size_t(n);

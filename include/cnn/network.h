@@ -14,6 +14,7 @@
 #include "cnn/layer.h"
 #include "cnn/loss.h"
 #include "cnn/plan.h"
+#include "cnn/recipe.h"
 
 namespace cnn {
 
@@ -88,7 +89,16 @@ class Network {
   // The compiled plan (built on first use, and again after add or set_need_input_gradient).
   const Plan& plan();
 
-  // The description of the net (input, layers, loss) as written in description files.
+  // The training recipe the description recommends (cnn/recipe.h; empty when it gives none).
+  const Recipe& recipe() const { return recipe_; }
+  void set_recipe(Recipe recipe) { recipe_ = std::move(recipe); }
+  // How a picture of another size is fitted to the input ("crop", "stretch" or "pad", see cnn/image.h): set when the
+  // net is trained on a folder of pictures, so that predicting and serving fit pictures the way training did; ""
+  // when it was not.
+  const std::string& input_fit() const { return input_fit_; }
+  void set_input_fit(std::string fit);
+
+  // The description of the net (input, fit, layers, loss, recipe) as written in description files.
   nlohmann::json spec() const;
 
   // Where the time goes: with profiling on, forward, backward and forward_backward add each plan step's wall time.
@@ -111,6 +121,8 @@ class Network {
   std::vector<LayerPtr> layers_;
   std::vector<std::vector<int>> inputs_;  // inputs_[i]: the values layer i reads (0: the input, v: layer v − 1)
   std::vector<std::string> names_;
+  Recipe recipe_;
+  std::string input_fit_;
   std::vector<Shape> shapes_;            // shapes_[v]: the per-sample shape of value v
   std::vector<std::size_t> offsets_{0};  // layer i's parameters are params_[offsets_[i], offsets_[i+1])
   std::vector<std::size_t> buffer_offsets_{0};

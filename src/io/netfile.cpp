@@ -129,7 +129,8 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
     auto numbers = [&](const json* v, const char* key) {
       if (!v || !v->is_array() || v->empty() ||
           !std::all_of(v->begin(), v->end(), [](const json& x) { return x.is_number(); }))
-        throw Error(f.where() + ": field \"" + key + "\" must be an array of numbers, one per channel (give both "
+        throw Error(f.where() + ": field \"" + key +
+                    "\" must be an array of numbers, one per channel (give both "
                     "\"mean\" and \"std\", or neither for the training set's)");
       return v->get<std::vector<float>>();
     };
@@ -167,7 +168,7 @@ Network network_from_json(const json& desc, const std::string& source) {
   if (!desc.is_object()) throw Error(source + ": a network description must be a JSON object");
   for (auto it = desc.begin(); it != desc.end(); ++it)
     if (it.key() != "name" && it.key() != "input" && it.key() != "layers" && it.key() != "loss" &&
-        it.key() != "comment")
+        it.key() != "comment" && it.key() != "recipe" && it.key() != "fit")
       throw Error(source + ": unknown top-level field \"" + it.key() + "\"");
   if (!desc.contains("input")) throw Error(source + ": missing field \"input\" ([channels, height, width])");
   const json& in = desc["input"];
@@ -305,6 +306,15 @@ Network network_from_json(const json& desc, const std::string& source) {
     net.set_loss(make_loss(loss.get<std::string>()));
   } catch (const Error& e) {
     throw Error(source + ": field \"loss\": " + e.what());
+  }
+  if (desc.contains("recipe")) net.set_recipe(Recipe::from_json(desc["recipe"], source));
+  if (desc.contains("fit")) {
+    if (!desc["fit"].is_string()) throw Error(source + ": field \"fit\" must be \"crop\", \"stretch\" or \"pad\"");
+    try {
+      net.set_input_fit(desc["fit"].get<std::string>());
+    } catch (const Error& e) {
+      throw Error(source + ": field \"fit\": " + e.what());
+    }
   }
   return net;
 }
