@@ -91,23 +91,16 @@ TEST(OnnxImport, ExportImportExportGivesTheSameGraphAndWeights) {
         EXPECT_NE(std::string(e.what()).find("subsampling"), std::string::npos) << e.what();
         continue;
       }
-      if (name.rfind("resnet", 0) == 0) {
-        // graphs export (tests/test_graph.cpp runs them in OpenCV); the importer reads chains and says so in one line
-        try {
-          import_onnx_bytes(first, name + ".onnx");
-          ADD_FAILURE() << "a residual graph was imported as a chain";
-        } catch (const Error& e) {
-          EXPECT_NE(std::string(e.what()).find("only chains"), std::string::npos) << e.what();
-        }
-        continue;
-      }
       ++exported;
       OnnxImport back = import_onnx_bytes(first, name + ".onnx");
       EXPECT_EQ(back.name, name);
       EXPECT_EQ(back.class_names, (std::vector<std::string>{"a", "b"}));
       EXPECT_EQ(back.net.loss().kind(), net.loss().kind());
       EXPECT_EQ(back.probabilities_removed, softmax && net.loss().kind() == "softmax_cross_entropy");
-      ASSERT_EQ(back.net.params().size(), net.params().size());
+      // Export folds each batch normalisation into the convolution before it: γ, β go, the convolution gets a bias.
+      bool folds = false;
+      for (std::size_t i = 0; i < net.size(); ++i) folds = folds || net.layer(i).kind() == "batchnorm2d";
+      if (!folds) ASSERT_EQ(back.net.params().size(), net.params().size());
       const std::string second = export_onnx_bytes(
           back.net, {.name = back.name, .class_names = back.class_names, .softmax_output = back.probabilities_removed});
       EXPECT_TRUE(first == second) << "the second export differs (" << first.size() << " vs " << second.size()
@@ -325,37 +318,43 @@ TEST(OnnxImport, UnsupportedOperatorsAndAttributesAreRefusedByName) {
   {
     GraphBuilder b({1, 4, 4});
     b.node("BatchNormalization", {b.init({1}, 1), b.init({1}, 2), b.init({1}, 3), b.init({1}, 4)});
-    expect_refused(b.bytes(), "operator \"BatchNormalization\" is not supported");
+    expect_refused(b.bytes(), "var has a negative");  // the random variance drawn is negative
   }
   {
     GraphBuilder b({2, 4, 4});
     auto& c = b.node("Conv", {b.init({2, 1, 3, 3}, 1)});
     GraphBuilder::i(c, "group", 2);
-    expect_refused(b.bytes(), "input channels");  // [2, 1, 3, 3] on 2 channels: grouped
+    expect_refused(b.bytes(), "attribute group = 2 is not supported");  // [2, 1, 3, 3] on 2 channels: grouped
   }
   {
     GraphBuilder b({1, 6, 6});
     auto& c = b.node("Conv", {b.init({1, 1, 3, 3}, 1)});
     GraphBuilder::ints(c, "dilations", {2, 2});
-    expect_refused(b.bytes(), "dilations [2, 2] are not supported");
+    expect_refused(b.bytes(), "attribute dilations = [2, 2] is not supported");
   }
   {
     GraphBuilder b({1, 6, 6});
     auto& c = b.node("Conv", {b.init({1, 1, 2, 2}, 1)});
-    GraphBuilder::s(c, "auto_pad", "SAME_LOWER");
-    expect_refused(b.bytes(), "SAME_LOWER");
+    GraphBuilder::s(c, "auto_pad", "SAME_LOWER");  // the odd pixel at the top and left
+    const OnnxImport r = import_onnx_bytes(b.bytes(), "lower.onnx");
+    const auto& conv = dynamic_cast<const Conv2D&>(r.net.layer(0));
+    EXPECT_EQ(conv.pad_top(), 1);
+    EXPECT_EQ(conv.pad_left(), 1);
+    EXPECT_EQ(conv.pad_bottom(), 0);
+    EXPECT_EQ(conv.pad_right(), 0);
   }
   {
     GraphBuilder b({1, 6, 6});
     auto& c = b.node("Conv", {b.init({1, 1, 3, 3}, 1)});
     GraphBuilder::ints(c, "pads", {2, 0, 0, 0});
-    expect_refused(b.bytes(), "pads [2, 0, 0, 0] are neither valid");
+    const OnnxImport r = import_onnx_bytes(b.bytes(), "pads.onnx");
+    EXPECT_EQ(r.net.layer(0).output_shape().sample_str(), "1x6x4");
   }
   {
     GraphBuilder b({1, 6, 6});
     auto& p = b.node("MaxPool");
     GraphBuilder::ints(p, "kernel_shape", {2, 3});
-    expect_refused(b.bytes(), "must be square");
+    expect_refused(b.bytes(), "is not supported (this library pools square");
   }
   {
     GraphBuilder b({1, 6, 6});
@@ -375,7 +374,7 @@ TEST(OnnxImport, UnsupportedOperatorsAndAttributesAreRefusedByName) {
     auto& s = b.node("Softmax");
     GraphBuilder::i(s, "axis", 1);
     b.node("Relu");
-    expect_refused(b.bytes(), "softmax over axis 1");
+    expect_refused(b.bytes(), "axis 1 of [N, 1, 6, 6] (opset 13: that axis alone) is not supported");
   }
 }
 
@@ -425,7 +424,7 @@ TEST(OnnxImport, DamagedFilesGiveOneLineErrors) {
                  }),
                  "cycle");
   expect_refused(with([](onnx::ModelProto& m) { m.mutable_graph()->mutable_output(0)->set_name("nowhere"); }),
-                 "feeds no node");
+                 "reaches no graph output (a dead node)");
   expect_refused(with([](onnx::ModelProto& m) {
                    m.mutable_graph()
                        ->mutable_input(0)
@@ -572,7 +571,8 @@ TEST(OnnxImport, CommandLineExportImportRun) {
   EXPECT_NE(r.out.find("does not fit the network's input"), std::string::npos) << r.out;
   r = cnn_cli("run " + onnx + " --input " + (dir / "input_0.pb").string() + " --input " +
               (dir / "input_0.pb").string());
-  EXPECT_EQ(r.status, 2) << r.out;
+  EXPECT_EQ(r.status, 1) << r.out;
+  EXPECT_NE(r.out.find("2 inputs given, the graph has 1"), std::string::npos) << r.out;
   Network sub({1, 1, 8, 8});
   sub.add<Subsampling>(2).add<Dense>(2);
   sub.set_loss(std::make_unique<SoftmaxCrossEntropy>());

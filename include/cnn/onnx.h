@@ -22,11 +22,19 @@
 // "probabilities". metadata_props record cnn.loss, cnn.output ("logits" | "probabilities" | "output"),
 // cnn.name and cnn.class_names (JSON), so that import restores the net, its loss and its class names.
 //
-// Import accepts a chain of the same operators (plus MatMul [+ Add] for dense, Reshape/Identity where they do not
-// move data in our layout, and Dropout in every opset form), honouring strides, pads, kernel_shape, auto_pad,
-// alpha, axis, transB, Gemm's alpha/beta; anything else is refused with a one-line cnn::Error naming the file,
-// the node and the operator or attribute. Malformed files (truncated, wrong types, missing initializers, cycles,
-// wrong shapes) throw cnn::Error too, never crash.
+// Import reads a graph of the operators ONNX's specification defines (opsets 7–17) onto this library's layers:
+// Conv, MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool, BatchNormalization (inference), Gemm,
+// MatMul, Add, Mul, Sum, Concat, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, Flatten, Reshape, Dropout, Identity,
+// Constant, Clip and Pad, at the ranks they allow. Tensors of any rank are mapped onto NCHW: the leading dimensions
+// whose product is the batch become the batch, the rest one sample (c, h, w), and each operator checks that its axis
+// falls where the layer computes it (Softmax over the last axis from opset 13, over the flattened trailing axes
+// before; Concat along the first axis after the batch). A graph with fixed dimensions may be batched at any of its
+// leading axes: the first split that every node accepts is taken. Element-wise Add/Mul by a constant becomes a 1×1
+// convolution with a diagonal kernel (per channel, or per value after a Flatten), Clip is ReLUs and such
+// convolutions, a constant Pad or a padded average pool a 1×1 identity convolution with pads. Graph inputs after the
+// first may be given as tensors (`extra_inputs`): they are then constants, e.g. a Gemm's B and C. Anything else is
+// refused with a one-line cnn::Error naming the file, the node, the operator and the attribute or shape. Malformed
+// files (truncated, wrong types, missing initializers, cycles, wrong shapes) throw cnn::Error too, never crash.
 #pragma once
 
 #include <cstdint>
@@ -49,15 +57,31 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
 // Writes the model atomically.
 void export_onnx(const std::string& path, const Network& net, const OnnxExportOptions& options = {});
 
+// A graph input or output as the imported network sees it: its ONNX dims (for a graph with a symbolic batch, the
+// batch dimension holds kOnnxBatch, and a dimension that is a multiple of it scales with the batch) and the network
+// value holding its data (Network::kInput, or the index of the layer whose output it is).
+constexpr std::int64_t kOnnxBatch = 1000003;
+struct OnnxPort {
+  std::string name;
+  std::vector<std::int64_t> dims;
+  int value = -1;
+};
+
 struct OnnxImport {
   Network net;
   std::string name;
   std::vector<std::string> class_names;
   bool probabilities_removed = false;  // a Softmax that export added (cnn.output = probabilities) was dropped
+  OnnxPort input;
+  std::vector<OnnxPort> outputs;
+  bool symbolic_batch = false;  // the input's first dimension is free (every exported graph's)
+  std::int64_t batch = 1;       // network samples in one input of input.dims (kOnnxBatch when symbolic)
 };
-// `source` names the file in error messages.
-OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& source);
-OnnxImport import_onnx(const std::string& path);
+// `source` names the file in error messages. `extra_inputs`: serialized TensorProtos for the graph inputs after the
+// first that is not an initializer, in order; each becomes a constant.
+OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& source,
+                             const std::vector<std::string>& extra_inputs = {});
+OnnxImport import_onnx(const std::string& path, const std::vector<std::string>& extra_inputs = {});
 
 // ONNX TensorProto files (the .pb files of ONNX test cases), float32 (double is converted).
 struct OnnxTensor {
@@ -75,5 +99,9 @@ void write_onnx_tensor(const std::string& path, const OnnxTensor& t);
 // F×1×1 or C·H·W flat, or one sample [C, H, W]). Throws cnn::Error naming `source` when the shape does not fit.
 std::vector<std::int64_t> onnx_output_dims(const Network& net, int n);
 Tensor onnx_tensor_to_input(const Network& net, const OnnxTensor& t, const std::string& source);
+
+// Runs an imported graph on its input tensor (its dims as declared, the batch free when it is symbolic) and returns
+// every graph output with its ONNX dims (the Softmax that import dropped applied again).
+std::vector<OnnxTensor> run_onnx(OnnxImport& model, const OnnxTensor& input, const std::string& source);
 
 }  // namespace cnn

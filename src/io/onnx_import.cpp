@@ -1,11 +1,14 @@
-// ONNX import: a chain of nodes from the graph's one input to its one output, each turned into a layer, every
-// attribute honoured or refused by name; and TensorProto files. Everything read from the file is checked before it
-// is used (types, ranks, sizes against the bytes present, the chain itself), so a damaged file is one cnn::Error.
+// ONNX import: a graph of nodes from the graph's input to its outputs, each turned into layers, every attribute
+// honoured or refused by name (conventions in cnn/onnx.h); and TensorProto files. Everything read from the file is
+// checked before it is used (types, ranks, sizes against the bytes present, the chain itself), so a damaged file is one
+// cnn::Error.
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -14,10 +17,13 @@
 #include <sstream>
 
 #include "cnn/layers/activation.h"
+#include "cnn/layers/batchnorm.h"
 #include "cnn/layers/conv2d.h"
 #include "cnn/layers/dense.h"
 #include "cnn/layers/dropout.h"
 #include "cnn/layers/flatten.h"
+#include "cnn/layers/merge.h"
+#include "cnn/layers/normalize.h"
 #include "cnn/layers/pool.h"
 #include "cnn/model.h"
 #include "cnn/onnx.h"
@@ -181,14 +187,52 @@ class Attrs {
   std::set<std::string> used_;
 };
 
+// A layer waiting to join the network: what it reads (Network::kInput or earlier layers) and its values.
 struct Pending {
   LayerPtr layer;
+  std::vector<int> inputs;
   std::vector<std::pair<std::string, std::vector<float>>> params;  // name → values in our layout
+  std::vector<float> running_mean, running_var;                    // batchnorm2d's buffers
+  Shape out;
 };
+
+// An ONNX tensor computed by the network: its ONNX dims (the batch included) and the network value holding it. The
+// value's data, sample after sample, are the tensor's in row-major order; `net` is its per-sample network shape.
+struct Val {
+  std::vector<std::int64_t> dims;
+  int value = Network::kInput;
+  Shape net;
+};
+
+std::int64_t product(const std::vector<std::int64_t>& d, std::size_t from, std::size_t to) {
+  std::int64_t p = 1;
+  for (std::size_t i = from; i < to && i < d.size(); ++i) p *= d[i];
+  return p;
+}
+
+// How many leading dims of `d` make up a batch of N: 1 when the first dim is the batch, else the fewest that do;
+// -1 when no prefix does.
+int batch_split(const std::vector<std::int64_t>& d, std::int64_t N) {
+  if (!d.empty() && d[0] == N) return 1;
+  std::int64_t p = 1;
+  for (std::size_t b = 0; b <= d.size(); ++b) {
+    if (p == N) return int(b);
+    if (b < d.size()) p *= d[b];
+  }
+  return -1;
+}
+
+// The network shape of the sample dims d[b…]: (d_b, d_b+1, d_b+2·…), padded with ones.
+Shape canonical_shape(const std::vector<std::int64_t>& d, int b) {
+  std::vector<std::int64_t> s(d.begin() + b, d.end());
+  std::int64_t c = s.size() > 0 ? s[0] : 1, h = s.size() > 1 ? s[1] : 1, w = product(s, 2, s.size());
+  return Shape{1, int(c), int(h), int(w)};
+}
 
 class Importer {
  public:
-  Importer(const onnx::ModelProto& m, std::string source) : m_(m), g_(m.graph()), src_(std::move(source)) {}
+  Importer(const onnx::ModelProto& m, std::string source, const std::vector<std::string>& extra)
+      : m_(m), g_(m.graph()), src_(std::move(source)), extra_(extra) {}
 
   OnnxImport run() {
     if (!m_.has_graph()) throw Error(src_ + ": no graph (not an ONNX model, or damaged)");
@@ -202,7 +246,28 @@ class Importer {
       if (!constants_.emplace(t.name(), &t).second)
         throw Error(src_ + ": initializer \"" + t.name() + "\" given twice");
     }
-    // Constant nodes are initializers too; every other node joins the chain.
+    // The first graph input that is not an initializer is the network's; the others take the tensors given.
+    const onnx::ValueInfoProto* input = nullptr;
+    std::size_t bound = 0;
+    for (const auto& v : g_.input()) {
+      if (constants_.count(v.name())) continue;
+      if (!input) {
+        input = &v;
+        continue;
+      }
+      if (bound >= extra_.size())
+        throw Error(src_ + ": graph input \"" + v.name() + "\" has no value; the network reads one input (\"" +
+                    input->name() + "\"), so the others must be given (cnn run --input, in the graph's order)");
+      onnx::TensorProto& t = bound_.emplace_back();
+      if (!t.ParseFromString(extra_[bound]))
+        throw Error(src_ + ": the tensor given for input \"" + v.name() + "\" is not a TensorProto");
+      constants_[v.name()] = &t;
+      ++bound;
+    }
+    if (!input) throw Error(src_ + ": the graph has no input (every value is a constant)");
+    if (bound < extra_.size())
+      throw Error(src_ + ": " + std::to_string(extra_.size() + 1) + " inputs given, the graph has " +
+                  std::to_string(bound + 1));
     std::map<std::string, int> produced_by;
     for (int k = 0; k < g_.node_size(); ++k) {
       const onnx::NodeProto& n = g_.node(k);
@@ -223,152 +288,91 @@ class Importer {
         constant_nodes_.insert(k);
       }
     }
-    // The one graph input that is not an initializer.
-    const onnx::ValueInfoProto* input = nullptr;
-    for (const auto& v : g_.input()) {
-      if (constants_.count(v.name())) continue;
-      if (input)
-        throw Error(src_ + ": the graph has more than one input (\"" + input->name() + "\", \"" + v.name() +
-                    "\"); only single-input chains are supported");
-      input = &v;
-    }
-    if (!input) throw Error(src_ + ": the graph has no input");
-    if (g_.output_size() != 1)
-      throw Error(src_ + ": the graph has " + std::to_string(g_.output_size()) + " outputs; exactly one is supported");
-    const Shape in = input_shape(*input);
+    order(produced_by);
+    input_ = input;
+    input_dims_ = input_dims(*input);
     metadata();
-
-    // Every node must be computable: a topological order over the tensors (Kahn), or the graph has a cycle.
-    {
-      std::vector<int> waiting(std::size_t(g_.node_size()), 0);
-      std::map<std::string, std::vector<int>> readers;
-      for (int k = 0; k < g_.node_size(); ++k) {
-        for (const auto& x : g_.node(k).input()) {
-          const auto p = produced_by.find(x);
-          if (p == produced_by.end() || constant_nodes_.count(p->second)) continue;
-          ++waiting[std::size_t(k)];
-          readers[x].push_back(k);
-        }
-      }
-      std::vector<int> ready;
-      for (int k = 0; k < g_.node_size(); ++k)
-        if (waiting[std::size_t(k)] == 0) ready.push_back(k);
-      int done = 0;
-      while (!ready.empty()) {
-        const int k = ready.back();
-        ready.pop_back();
-        ++done;
-        for (const auto& out : g_.node(k).output()) {
-          const auto r = readers.find(out);
-          if (r == readers.end()) continue;
-          for (int j : r->second)
-            if (--waiting[std::size_t(j)] == 0) ready.push_back(j);
-        }
-      }
-      if (done != g_.node_size())
-        for (int k = 0; k < g_.node_size(); ++k)
-          if (waiting[std::size_t(k)] > 0) throw Error(where(k) + ": the graph has a cycle through this node");
-    }
-    // Consumers of each tensor (as data or any input).
     for (int k = 0; k < g_.node_size(); ++k) {
       if (constant_nodes_.count(k)) continue;
       for (const auto& x : g_.node(k).input())
-        if (!x.empty()) consumers_[x].push_back(k);
+        if (!x.empty()) ++readers_[x];
     }
-    std::vector<Pending> layers;
-    std::string current = input->name();
-    rank_ = input->type().tensor_type().shape().dim_size();
-    shape_ = in;
-    std::set<int> visited;
-    const std::string& out_name = g_.output(0).name();
-    while (current != out_name) {
-      const auto it = consumers_.find(current);
-      if (it == consumers_.end() || it->second.empty())
-        throw Error(src_ + ": tensor \"" + current + "\" feeds no node, yet it is not the graph's output \"" +
-                    out_name + "\"");
-      if (it->second.size() > 1)
-        throw Error(src_ + ": tensor \"" + current + "\" feeds " + std::to_string(it->second.size()) +
-                    " nodes; only chains (one consumer per tensor) are supported");
-      const int k = it->second[0];
-      if (!visited.insert(k).second) throw Error(where(k) + ": the graph has a cycle");
-      const onnx::NodeProto& n = g_.node(k);
-      if (n.input_size() == 0 || n.input(0) != current)
-        throw Error(where(k) + ": reads \"" + current + "\" as a parameter, not as its data input");
-      if (n.output_size() < 1 || n.output(0).empty()) throw Error(where(k) + ": has no output");
-      for (int o = 1; o < n.output_size(); ++o)
-        if (!n.output(o).empty() && consumers_.count(n.output(o)))
-          throw Error(where(k) + ": its extra output \"" + n.output(o) +
-                      "\" is used; only the first output is supported");
-      current = n.output(0);
-      if (n.op_type() == "MatMul") {
-        // MatMul [+ Add of a constant] → dense
-        Pending p = matmul(k);
-        const auto next = consumers_.find(current);
-        if (next != consumers_.end() && next->second.size() == 1 && current != out_name) {
-          const int k2 = next->second[0];
-          const onnx::NodeProto& add = g_.node(k2);
-          if (add.op_type() == "Add" && add.input_size() == 2 && add.output_size() == 1) {
-            const std::string other = add.input(0) == current ? add.input(1) : add.input(0);
-            if (!visited.insert(k2).second) throw Error(where(k2) + ": the graph has a cycle");
-            const onnx::TensorProto& c = constant(k2, other, "B");
-            const std::vector<float> cv = float_values(c, where(k2) + ": tensor \"" + other + "\"");
-            const int outs = dynamic_cast<Dense&>(*p.layer).outputs();
-            p.params[1].second = broadcast_bias(cv, dims_of(c), outs, where(k2) + ": Add bias \"" + other + "\"");
-            current = add.output(0);
-          }
-        }
-        add_layer(layers, std::move(p), k);
-        continue;
-      }
-      std::optional<Pending> p = convert(k);
-      if (p) add_layer(layers, std::move(*p), k);
-    }
-    for (int k = 0; k < g_.node_size(); ++k)
-      if (!visited.count(k) && !constant_nodes_.count(k))
-        throw Error(where(k) + ": not on the chain from the input to the output (a cycle, a branch or a dead node)");
-    if (layers.empty()) throw Error(src_ + ": the graph has no layers");
+    for (const auto& o : g_.output()) ++readers_[o.name()];
 
-    // Build the network and copy in the parameters.
-    OnnxImport r{Network(in), name_, class_names_, false};
-    bool drop_softmax = false;
-    if (output_kind_ == "probabilities" || (output_kind_.empty() && layers.back().layer->kind() == "softmax"))
-      drop_softmax = layers.size() > 1 && layers.back().layer->kind() == "softmax";
-    if (drop_softmax) layers.pop_back();
-    r.probabilities_removed = drop_softmax;
-    for (auto& p : layers) {
+    // A fixed-size graph may be batched at any leading axis; the first split every node accepts wins, and when none
+    // does the error of the natural one (the first axis) is the one worth reading.
+    std::vector<std::int64_t> batches;
+    if (symbolic_) {
+      batches = {kOnnxBatch};
+    } else {
+      if (!input_dims_.empty()) batches.push_back(input_dims_[0]);
+      for (std::size_t b = 0; b <= input_dims_.size(); ++b) {
+        const std::int64_t p = product(input_dims_, 0, b);
+        if (std::find(batches.begin(), batches.end(), p) == batches.end()) batches.push_back(p);
+      }
+    }
+    std::optional<Error> first;
+    for (std::int64_t N : batches) {
       try {
-        r.net.add(std::move(p.layer));
+        return build(N);
       } catch (const Error& e) {
-        throw Error(src_ + ": " + e.what());
+        if (!first) first = e;
       }
     }
-    try {
-      r.net.set_loss(make_loss(loss_.empty() ? "softmax_cross_entropy" : loss_));
-    } catch (const Error& e) {
-      throw Error(src_ + ": metadata cnn.loss: " + e.what());
-    }
-    for (std::size_t i = 0; i < layers.size(); ++i) {
-      for (ParamView& v : r.net.layer(i).params()) {
-        const auto it = std::find_if(layers[i].params.begin(), layers[i].params.end(),
-                                     [&](const auto& q) { return q.first == v.name; });
-        if (it == layers[i].params.end() || it->second.size() != v.value.size())
-          throw Error(src_ + ": layer " + std::to_string(i) + " (" + r.net.layer(i).kind() + "): parameter \"" +
-                      v.name + "\" has " + std::to_string(it == layers[i].params.end() ? 0 : it->second.size()) +
-                      " values, the layer needs " + std::to_string(v.value.size()));
-        std::copy(it->second.begin(), it->second.end(), v.value.data());
-      }
-    }
-    return r;
+    throw *first;
   }
 
  private:
-  std::string where(int k) const {
-    const onnx::NodeProto& n = g_.node(k);
-    return src_ + ": node " + std::to_string(k) + (n.name().empty() ? "" : " \"" + n.name() + "\"") + " (" +
-           (n.op_type().empty() ? "?" : n.op_type()) + ")";
+  // ---- the graph as a whole ----------------------------------------------------------------------------------
+
+  // A topological order of the computing nodes (Kahn's, the file's order among the ready ones, so that an exported
+  // graph keeps its layer order), after refusing cycles and nodes that no graph output needs.
+  void order(const std::map<std::string, int>& produced_by) {
+    const int K = g_.node_size();
+    std::vector<int> waiting(std::size_t(K), 0);
+    std::map<std::string, std::vector<int>> readers;
+    for (int k = 0; k < K; ++k) {
+      if (constant_nodes_.count(k)) continue;
+      for (const auto& x : g_.node(k).input()) {
+        const auto p = produced_by.find(x);
+        if (x.empty() || p == produced_by.end() || constant_nodes_.count(p->second)) continue;
+        ++waiting[std::size_t(k)];
+        readers[x].push_back(k);
+      }
+    }
+    std::set<int> ready;
+    for (int k = 0; k < K; ++k)
+      if (!constant_nodes_.count(k) && waiting[std::size_t(k)] == 0) ready.insert(k);
+    while (!ready.empty()) {
+      const int k = *ready.begin();
+      ready.erase(ready.begin());
+      order_.push_back(k);
+      for (const auto& out : g_.node(k).output()) {
+        const auto r = readers.find(out);
+        if (r == readers.end()) continue;
+        for (int j : r->second)
+          if (--waiting[std::size_t(j)] == 0) ready.insert(j);
+      }
+    }
+    for (int k = 0; k < K; ++k)
+      if (!constant_nodes_.count(k) && waiting[std::size_t(k)] > 0)
+        throw Error(where(k) + ": the graph has a cycle through this node");
+    // Every node must lead to a graph output.
+    std::set<int> live;
+    std::vector<std::string> todo;
+    for (const auto& o : g_.output()) todo.push_back(o.name());
+    while (!todo.empty()) {
+      const std::string t = todo.back();
+      todo.pop_back();
+      const auto p = produced_by.find(t);
+      if (p == produced_by.end() || !live.insert(p->second).second) continue;
+      for (const auto& x : g_.node(p->second).input()) todo.push_back(x);
+    }
+    for (int k : order_)
+      if (!live.count(k)) throw Error(where(k) + ": its output reaches no graph output (a dead node)");
   }
 
-  Shape input_shape(const onnx::ValueInfoProto& v) {
+  std::vector<std::int64_t> input_dims(const onnx::ValueInfoProto& v) {
     const std::string w = src_ + ": input \"" + v.name() + "\"";
     if (!v.has_type() || !v.type().has_tensor_type()) throw Error(w + ": not a tensor");
     const auto& tt = v.type().tensor_type();
@@ -377,23 +381,82 @@ class Importer {
     if (!tt.has_shape()) throw Error(w + ": no shape");
     const auto& s = tt.shape();
     std::vector<std::int64_t> d;
-    for (int i = 1; i < s.dim_size(); ++i) {
+    for (int i = 0; i < s.dim_size(); ++i) {
+      if (i == 0 && !s.dim(0).has_dim_value()) {
+        symbolic_ = true;
+        d.push_back(kOnnxBatch);
+        continue;
+      }
       if (!s.dim(i).has_dim_value() || s.dim(i).dim_value() < 1 || s.dim(i).dim_value() > kMaxDim)
         throw Error(w + ": dimension " + std::to_string(i) + " must be a fixed size from 1 to " +
-                    std::to_string(kMaxDim));
+                    std::to_string(kMaxDim) + (i == 0 ? " or symbolic (the batch)" : ""));
       d.push_back(s.dim(i).dim_value());
     }
-    Shape r;
-    if (s.dim_size() == 4)
-      r = Shape{1, int(d[0]), int(d[1]), int(d[2])};
-    else if (s.dim_size() == 2)
-      r = Shape{1, int(d[0]), 1, 1};
-    else
-      throw Error(w + ": rank " + std::to_string(s.dim_size()) + "; expected [N, C, H, W] or [N, F]");
-    if (r.sample_size() > kMaxSample)
-      throw Error(w + ": " + std::to_string(r.sample_size()) + " values per sample is too many");
+    if (std::size_t(product(d, symbolic_ ? 1 : 0, d.size())) > kMaxSample)
+      throw Error(w + ": " + dims_str(d) + " holds too many values");
+    return d;
+  }
+
+  OnnxImport build(std::int64_t N) {
+    N_ = N;
+    layers_.clear();
+    vals_.clear();
+    const int b = batch_split(input_dims_, N);
+    in_ = canonical_shape(input_dims_, b);
+    vals_[input_->name()] = Val{input_dims_, Network::kInput, in_};
+    for (int k : order_) node(k);
+
+    OnnxImport r{Network(in_), name_, class_names_, false, {}, {}, symbolic_, N};
+    r.input = {input_->name(), input_dims_, Network::kInput};
+    for (const auto& o : g_.output()) {
+      const auto it = vals_.find(o.name());
+      if (it == vals_.end())
+        throw Error(src_ + ": graph output \"" + o.name() + "\" is a constant or is not computed by any node");
+      r.outputs.push_back({o.name(), it->second.dims, it->second.value});
+    }
+    // The Softmax that export adds for probabilities is the loss's here.
+    const int last = int(layers_.size()) - 1;
+    if (r.outputs.size() == 1 && last > 0 && r.outputs[0].value == last && layers_.back().layer->kind() == "softmax" &&
+        layers_.back().inputs[0] == last - 1 && (output_kind_ == "probabilities" || output_kind_.empty()) &&
+        loss_kind() == "softmax_cross_entropy") {
+      r.outputs[0].value = last - 1;
+      layers_.pop_back();
+      r.probabilities_removed = true;
+    }
+    for (auto& p : layers_) {
+      try {
+        r.net.add(std::move(p.layer), p.inputs);
+      } catch (const Error& e) {
+        throw Error(src_ + ": " + e.what());
+      }
+    }
+    try {
+      r.net.set_loss(make_loss(loss_kind()));
+    } catch (const Error& e) {
+      throw Error(src_ + ": metadata cnn.loss: " + e.what());
+    }
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      for (ParamView& v : r.net.layer(i).params()) {
+        const auto it = std::find_if(layers_[i].params.begin(), layers_[i].params.end(),
+                                     [&](const auto& q) { return q.first == v.name; });
+        if (it == layers_[i].params.end() || it->second.size() != v.value.size())
+          throw Error(src_ + ": layer " + std::to_string(i) + " (" + r.net.layer(i).kind() + "): parameter \"" +
+                      v.name + "\" has " + std::to_string(it == layers_[i].params.end() ? 0 : it->second.size()) +
+                      " values, the layer needs " + std::to_string(v.value.size()));
+        std::copy(it->second.begin(), it->second.end(), v.value.data());
+      }
+      if (auto* nl = dynamic_cast<Normalize*>(&r.net.layer(i)))
+        nl->set_statistics(layers_[i].running_mean, layers_[i].running_var);
+      if (auto* bn = dynamic_cast<BatchNorm2D*>(&r.net.layer(i))) {
+        Tensor m = bn->running_mean(), v = bn->running_var();
+        std::copy(layers_[i].running_mean.begin(), layers_[i].running_mean.end(), m.data());
+        std::copy(layers_[i].running_var.begin(), layers_[i].running_var.end(), v.data());
+      }
+    }
     return r;
   }
+
+  std::string loss_kind() const { return loss_.empty() ? "softmax_cross_entropy" : loss_; }
 
   void metadata() {
     for (const auto& e : m_.metadata_props()) {
@@ -414,11 +477,21 @@ class Importer {
     if (name_.empty()) name_ = g_.name();
   }
 
+  // ---- helpers for nodes -------------------------------------------------------------------------------------
+
+  std::string where(int k) const {
+    const onnx::NodeProto& n = g_.node(k);
+    return src_ + ": node " + std::to_string(k) + (n.name().empty() ? "" : " \"" + n.name() + "\"") + " (" +
+           (n.op_type().empty() ? "?" : n.op_type()) + ")";
+  }
+
+  bool is_constant(const std::string& name) const { return constants_.count(name) > 0; }
+
   const onnx::TensorProto& constant(int k, const std::string& name, const std::string& role) {
     const auto it = constants_.find(name);
     if (it == constants_.end())
       throw Error(where(k) + ": input " + role + " \"" + name +
-                  "\" is not an initializer or constant (missing initializer)");
+                  "\" is not an initializer or constant (missing initializer, or computed by the graph)");
     return *it->second;
   }
   const onnx::TensorProto* optional_constant(int k, int input, const std::string& role) {
@@ -426,105 +499,322 @@ class Importer {
     if (n.input_size() <= input || n.input(input).empty()) return nullptr;
     return &constant(k, n.input(input), role);
   }
-
-  static std::vector<float> broadcast_bias(const std::vector<float>& v, const std::vector<std::int64_t>& dims, int n,
-                                           const std::string& w) {
-    if (v.size() == std::size_t(n) && (dims.size() == 1 || (dims.size() == 2 && dims[0] == 1))) return v;
-    if (v.size() == 1) return std::vector<float>(std::size_t(n), v[0]);
-    throw Error(w + ": shape " + dims_str(dims) + " does not broadcast to [" + std::to_string(n) + "]");
+  std::optional<float> optional_scalar(int k, int input, const std::string& role) {
+    const onnx::TensorProto* t = optional_constant(k, input, role);
+    if (!t) return std::nullopt;
+    const std::vector<float> v = float_values(*t, where(k) + ": " + role);
+    if (v.size() != 1) throw Error(where(k) + ": " + role + " must be a scalar, got " + dims_str(dims_of(*t)));
+    return v[0];
   }
 
-  void need_rank(int k, int rank) const {
-    if (rank_ != rank)
-      throw Error(where(k) + ": its input has rank " + std::to_string(rank_) + ", expected " + std::to_string(rank));
+  // The computed tensor a node reads as data.
+  const Val& data(int k, int input = 0) {
+    const onnx::NodeProto& n = g_.node(k);
+    if (n.input_size() <= input || n.input(input).empty())
+      throw Error(where(k) + ": input " + std::to_string(input) + " is missing");
+    const auto it = vals_.find(n.input(input));
+    if (it != vals_.end()) return it->second;
+    if (is_constant(n.input(input)))
+      throw Error(where(k) + ": reads the constant \"" + n.input(input) +
+                  "\" as data; a network layer computes from the input, so only weights may be constant");
+    throw Error(where(k) + ": input \"" + n.input(input) + "\" is not computed by any node");
   }
 
-  std::pair<int, int> square(int k, const std::vector<std::int64_t>& v, const std::string& what) const {
-    if (v.size() != 2) throw Error(where(k) + ": " + what + " " + dims_str(v) + " must have 2 values");
-    return {int(v[0]), int(v[1])};
+  void set_output(int k, Val v) {
+    const onnx::NodeProto& n = g_.node(k);
+    if (n.output_size() < 1 || n.output(0).empty()) throw Error(where(k) + ": has no output");
+    for (int o = 1; o < n.output_size(); ++o)
+      if (!n.output(o).empty() && readers_.count(n.output(o)))
+        throw Error(where(k) + ": its output " + std::to_string(o) + " \"" + n.output(o) +
+                    "\" is used; only the first output is supported");
+    if (batch_split(v.dims, N_) < 0)
+      throw Error(where(k) + ": its output " + dims_str(v.dims) + " does not keep the batch of " + batch_str() +
+                  " in its leading dimensions");
+    vals_[n.output(0)] = std::move(v);
   }
 
-  void add_layer(std::vector<Pending>& layers, Pending p, int k) {
-    // Shapes and work are checked here, before the network sizes any workspace for them.
+  std::string batch_str() const { return N_ == kOnnxBatch ? std::string("N") : std::to_string(N_); }
+  std::string dims_s(const std::vector<std::int64_t>& d) const {
+    std::string s = "[";
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      s += i ? ", " : "";
+      if (N_ == kOnnxBatch && d[i] % kOnnxBatch == 0)
+        s += (d[i] == kOnnxBatch ? std::string("N") : std::to_string(d[i] / kOnnxBatch) + "N");
+      else
+        s += std::to_string(d[i]);
+    }
+    return s + "]";
+  }
+
+  Shape shape_of(int value) const { return value == Network::kInput ? in_ : layers_.at(std::size_t(value)).out; }
+
+  // Sets the layer up on its inputs' shapes (the check; the network does it again) and queues it.
+  int emit(Pending p, int k) {
     try {
+      std::vector<Shape> shapes;
+      for (int v : p.inputs) shapes.push_back(shape_of(v));
       if (auto* c = dynamic_cast<Conv2D*>(p.layer.get())) {
         // setup() sizes the convolution's workspaces, so its size is bounded first.
-        const std::size_t s = std::size_t(c->stride());
-        const bool same = c->padding() == Padding::same;
-        const std::size_t oh = same ? (std::size_t(shape_.h) + s - 1) / s
-                                    : (shape_.h >= c->kernel_h() ? std::size_t(shape_.h - c->kernel_h()) / s + 1 : 1);
-        const std::size_t ow = same ? (std::size_t(shape_.w) + s - 1) / s
-                                    : (shape_.w >= c->kernel_w() ? std::size_t(shape_.w - c->kernel_w()) / s + 1 : 1);
-        const double work = double(shape_.c) * c->kernel_h() * c->kernel_w() * double(oh) * double(ow);
-        if (work > double(kMaxConvWork) || double(c->out_channels()) * double(oh) * double(ow) > double(kMaxSample))
+        const Shape s = shapes[0];
+        const double oh = double(s.h + c->pad_top() + c->pad_bottom()) / c->stride() + 1;
+        const double ow = double(s.w + c->pad_left() + c->pad_right()) / c->stride() + 1;
+        const double work = double(s.c) * c->kernel_h() * c->kernel_w() * oh * ow;
+        if (work > double(kMaxConvWork) || double(c->out_channels()) * oh * ow > double(kMaxSample))
           throw Error("convolution too large to import");
       }
-      const Shape out = p.layer->setup(shape_);
+      const Shape out = shapes.size() == 1 ? p.layer->setup(shapes[0]) : p.layer->setup(std::span(shapes));
       if (out.sample_size() > kMaxSample || out.sample_size() == 0)
         throw Error("output " + out.sample_str() + " is too large or empty");
-      shape_ = out;
+      p.out = out;
     } catch (const Error& e) {
       throw Error(where(k) + ": " + e.what());
     }
-    // setup() above was only a check; the network sets the layer up again when it is added.
-    layers.push_back(std::move(p));
+    layers_.push_back(std::move(p));
+    return int(layers_.size()) - 1;
+  }
+  Val emit_val(Pending p, int k, std::vector<std::int64_t> dims) {
+    const int v = emit(std::move(p), k);
+    return Val{std::move(dims), v, layers_[std::size_t(v)].out};
+  }
+  Val simple(int k, LayerPtr l, const Val& x) {
+    Pending p;
+    p.layer = std::move(l);
+    p.inputs = {x.value};
+    return emit_val(std::move(p), k, x.dims);
   }
 
-  // Pads [top, left, bottom, right] → valid or same for the current input, or refused.
-  Padding conv_padding(int k, Attrs& a, int kh, int kw, int s) {
+  // y = a·x + b per channel of x's network shape: a 1×1 convolution with a diagonal kernel.
+  Val affine(int k, const Val& x, const std::vector<float>& a, const std::vector<float>& b) {
+    const int C = x.net.c;
+    if (std::int64_t(C) * C > (std::int64_t(1) << 24))
+      throw Error(where(k) + ": an element-wise constant over " + std::to_string(C) + " values would need a " +
+                  std::to_string(C) + "x" + std::to_string(C) + " 1x1 convolution");
+    std::vector<float> w(std::size_t(C) * C, 0.0f);
+    for (int c = 0; c < C; ++c) w[std::size_t(c) * C + c] = a[std::size_t(c)];
+    Pending p;
+    p.layer = std::make_unique<Conv2D>(C, 1);
+    p.inputs = {x.value};
+    p.params = {{"weight", std::move(w)}, {"bias", b}};
+    return emit_val(std::move(p), k, x.dims);
+  }
+  Val affine(int k, const Val& x, float a, float b) {
+    return affine(k, x, std::vector<float>(std::size_t(x.net.c), a), std::vector<float>(std::size_t(x.net.c), b));
+  }
+  Val flat(int k, const Val& x) {
+    if (x.net.h * x.net.w == 1) return x;
+    return simple(k, std::make_unique<Flatten>(), x);
+  }
+
+  // A constant broadcast (numpy's rules) against x, as one value per element of a sample; refused when it would
+  // grow x or differ from sample to sample.
+  std::vector<float> sample_constant(int k, const Val& x, const onnx::TensorProto& t, const std::string& what) {
+    const std::vector<float> v = float_values(t, where(k) + ": " + what);
+    const std::vector<std::int64_t> cd0 = dims_of(t);
+    const std::size_t r = x.dims.size();
+    if (cd0.size() > r)
+      throw Error(where(k) + ": " + what + " " + dims_str(cd0) + " has a higher rank than the data " + dims_s(x.dims));
+    std::vector<std::int64_t> cd(r - cd0.size(), 1);
+    cd.insert(cd.end(), cd0.begin(), cd0.end());
+    for (std::size_t i = 0; i < r; ++i)
+      if (cd[i] != 1 && cd[i] != x.dims[i])
+        throw Error(where(k) + ": " + what + " " + dims_str(cd0) + " does not broadcast to the data " + dims_s(x.dims) +
+                    " without growing it");
+    const int b = batch_split(x.dims, N_);
+    for (int i = 0; i < b; ++i)
+      if (cd[std::size_t(i)] != 1)
+        throw Error(where(k) + ": " + what + " " + dims_str(cd0) + " differs along the batch " + dims_s(x.dims) +
+                    " (a layer applies the same constant to every sample)");
+    std::vector<std::int64_t> cstride(r, 0);
+    for (std::int64_t i = std::int64_t(r) - 1, s = 1; i >= 0; --i) {
+      cstride[std::size_t(i)] = cd[std::size_t(i)] == 1 ? 0 : s;
+      s *= cd[std::size_t(i)];
+    }
+    const std::size_t F = x.net.sample_size();
+    std::vector<float> out(F);
+    std::vector<std::int64_t> idx(r, 0);
+    for (std::size_t e = 0; e < F; ++e) {
+      std::int64_t off = 0;
+      for (std::size_t i = std::size_t(b); i < r; ++i) off += idx[i] * cstride[i];
+      out[e] = v[std::size_t(off)];
+      for (std::size_t i = r; i-- > std::size_t(b);) {
+        if (++idx[i] < x.dims[i]) break;
+        idx[i] = 0;
+      }
+    }
+    return out;
+  }
+
+  // x + c or x·c for a constant c: folded into the bias of the Dense or Conv2D that computed x when nothing else
+  // reads it, else a diagonal 1×1 convolution per channel (or per value, after a Flatten).
+  // `xname`: the tensor x came from, when a fold may be tried (empty: never).
+  Val with_constant(int k, Val x, const onnx::TensorProto& t, bool mul, const std::string& input_name,
+                    const std::string& xname) {
+    std::vector<float> v = sample_constant(k, x, t, "constant \"" + input_name + "\"");
+    const std::size_t C = std::size_t(x.net.c), HW = std::size_t(x.net.h) * x.net.w;
+    bool per_channel = true;
+    for (std::size_t c = 0; c < C && per_channel; ++c)
+      for (std::size_t j = 1; j < HW; ++j)
+        if (v[c * HW + j] != v[c * HW]) {
+          per_channel = false;
+          break;
+        }
+    if (per_channel) {
+      std::vector<float> pc(C);
+      for (std::size_t c = 0; c < C; ++c) pc[c] = v[c * HW];
+      v = std::move(pc);
+    } else {
+      x = flat(k, x);
+    }
+    if (!mul && !xname.empty() && x.value >= 0 && x.value == int(layers_.size()) - 1 && readers_[xname] == 1) {
+      int aliases = 0;
+      for (const auto& [name, w] : vals_) aliases += w.value == x.value;
+      Pending& p = layers_.back();
+      const std::string kind = p.layer->kind();
+      if (aliases == 1 && (kind == "dense" || kind == "conv2d") && p.params.size() == 2 &&
+          p.params[1].second.size() == v.size()) {
+        for (std::size_t i = 0; i < v.size(); ++i) p.params[1].second[i] += v[i];
+        return x;
+      }
+    }
+    std::vector<float> a(v.size(), 1.0f), b(v.size(), 0.0f);
+    (mul ? a : b) = v;
+    return affine(k, x, a, b);
+  }
+
+  // The data is an image batch [N, C, H, W] laid out as the layers expect.
+  void need_images(int k, const Val& x) {
+    if (x.dims.size() != 4 || x.dims[0] != N_)
+      throw Error(where(k) + ": input " + dims_s(x.dims) + " is not an image batch [" + batch_str() +
+                  ", C, H, W] (rank 4, batch first; other ranks are not supported here)");
+    if (x.net.c != x.dims[1] || x.net.h != x.dims[2] || x.net.w != x.dims[3])
+      throw Error(where(k) + ": input " + dims_s(x.dims) + " was reshaped from " + x.net.sample_str() +
+                  " values that stay in that layout here");
+  }
+  // The data has channels at axis 1 after a batch at axis 0 (BatchNormalization, GlobalAveragePool).
+  void need_channels(int k, const Val& x) {
+    if (x.dims.size() < 2 || x.dims[0] != N_)
+      throw Error(where(k) + ": input " + dims_s(x.dims) + " is not [" + batch_str() + ", C, …] (batch first)");
+    if (x.net.c != x.dims[1] || std::int64_t(x.net.h) * x.net.w != product(x.dims, 2, x.dims.size()))
+      throw Error(where(k) + ": input " + dims_s(x.dims) + " was reshaped from " + x.net.sample_str() +
+                  " values that stay in that layout here");
+  }
+
+  std::pair<int, int> two(int k, const std::vector<std::int64_t>& v, const std::string& what) const {
+    if (v.size() != 2) throw Error(where(k) + ": " + what + " " + dims_str(v) + " must have 2 values (2-D only)");
+    return {int(v[0]), int(v[1])};
+  }
+  int stride_of(int k, Attrs& a) {
+    const auto strides = a.ints("strides").value_or(std::vector<std::int64_t>{1, 1});
+    const auto [sh, sw] = two(k, strides, "strides");
+    if (sh != sw || sh < 1)
+      throw Error(where(k) + ": strides " + dims_str(strides) + " must be equal and positive (one stride here)");
+    return sh;
+  }
+  // pads [top, left, bottom, right] from pads or auto_pad, for an input H×W.
+  Pads pads_of(int k, Attrs& a, int H, int W, int kh, int kw, int s) {
     const std::string auto_pad = a.s("auto_pad", "NOTSET");
     const auto pads_attr = a.ints("pads");
-    const int H = shape_.h, W = shape_.w;
-    auto same_pads = [&](int size, int kk) {
+    auto same = [&](int size, int kk, bool upper) {
       const int out = (size + s - 1) / s;
       const int total = std::max((out - 1) * s + kk - size, 0);
-      return std::pair<int, int>{total / 2, total - total / 2};
+      return upper ? std::pair<int, int>{total / 2, total - total / 2}
+                   : std::pair<int, int>{total - total / 2, total / 2};
     };
-    const auto [pt, pb] = same_pads(H, kh);
-    const auto [pl, pr] = same_pads(W, kw);
-    const bool same_is_zero = pt == 0 && pb == 0 && pl == 0 && pr == 0;
-    if (auto_pad == "VALID") return Padding::valid;
-    if (auto_pad == "SAME_UPPER") return same_is_zero ? Padding::valid : Padding::same;
-    if (auto_pad == "SAME_LOWER") {
-      if (pt == pb && pl == pr) return same_is_zero ? Padding::valid : Padding::same;
-      throw Error(where(k) +
-                  ": auto_pad SAME_LOWER puts the odd pixel at the top/left; this library's `same` puts it at the "
-                  "bottom/right");
+    if (auto_pad == "VALID") return Pads{};
+    if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+      const auto [t, bo] = same(H, kh, auto_pad == "SAME_UPPER");
+      const auto [l, r] = same(W, kw, auto_pad == "SAME_UPPER");
+      return Pads{t, l, bo, r};
     }
     if (auto_pad != "NOTSET") throw Error(where(k) + ": auto_pad \"" + auto_pad + "\" is not supported");
-    std::vector<std::int64_t> p = pads_attr.value_or(std::vector<std::int64_t>{0, 0, 0, 0});
-    if (p.size() != 4) throw Error(where(k) + ": pads " + dims_str(p) + " must have 4 values");
-    if (p == std::vector<std::int64_t>{0, 0, 0, 0}) return Padding::valid;
-    if (p == std::vector<std::int64_t>{pt, pl, pb, pr}) return Padding::same;
-    throw Error(where(k) + ": pads " + dims_str(p) + " are neither valid [0, 0, 0, 0] nor `same` " +
-                dims_str({pt, pl, pb, pr}) + " for a " + std::to_string(H) + "x" + std::to_string(W) + " input");
+    const std::vector<std::int64_t> p = pads_attr.value_or(std::vector<std::int64_t>{0, 0, 0, 0});
+    if (p.size() != 4) throw Error(where(k) + ": pads " + dims_str(p) + " must have 4 values (2-D only)");
+    for (auto v : p)
+      if (v < 0 || v > kMaxDim)
+        throw Error(where(k) + ": pads " + dims_str(p) + " must be from 0 to " + std::to_string(kMaxDim));
+    return Pads{int(p[0]), int(p[1]), int(p[2]), int(p[3])};
+  }
+  static bool zero(const Pads& p) { return p.top == 0 && p.left == 0 && p.bottom == 0 && p.right == 0; }
+  static std::string pads_str(const Pads& p) { return dims_str({p.top, p.left, p.bottom, p.right}); }
+
+  // Zero padding as a 1×1 identity convolution with pads.
+  Val zero_pad(int k, const Val& x, const Pads& pads) {
+    const int C = x.net.c;
+    if (std::int64_t(C) * C > (std::int64_t(1) << 24))
+      throw Error(where(k) + ": padding " + std::to_string(C) + " channels would need a " + std::to_string(C) + "x" +
+                  std::to_string(C) + " 1x1 convolution");
+    std::vector<float> w(std::size_t(C) * C, 0.0f);
+    for (int c = 0; c < C; ++c) w[std::size_t(c) * C + c] = 1.0f;
+    Pending p;
+    p.layer = std::make_unique<Conv2D>(C, 1, 1, pads, false);
+    p.inputs = {x.value};
+    p.params = {{"weight", std::move(w)}};
+    const int v = emit(std::move(p), k);
+    const Shape o = layers_[std::size_t(v)].out;
+    return Val{{x.dims[0], o.c, o.h, o.w}, v, o};
   }
 
-  Pending conv(int k) {
+  // ---- the operators -----------------------------------------------------------------------------------------
+
+  void node(int k) {
     const onnx::NodeProto& n = g_.node(k);
-    need_rank(k, 4);
-    if (n.input_size() < 2) throw Error(where(k) + ": needs inputs X and W");
+    const std::string& op = n.op_type();
+    if (op == "Conv") return conv(k);
+    if (op == "MaxPool" || op == "AveragePool" || op == "LpPool") return pool(k, op);
+    if (op == "GlobalAveragePool" || op == "GlobalMaxPool") return global_pool(k, op);
+    if (op == "BatchNormalization") return batchnorm(k);
+    if (op == "Gemm") return gemm(k);
+    if (op == "MatMul") return matmul(k);
+    if (op == "Add" || op == "Sum" || op == "Mul") return elementwise(k, op);
+    if (op == "Concat") return concat(k);
+    if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "LeakyRelu") return activation(k, op);
+    if (op == "Softmax") return softmax(k);
+    if (op == "Flatten") return flatten(k);
+    if (op == "Reshape") return reshape(k);
+    if (op == "Dropout") return dropout(k);
+    if (op == "Identity") {
+      Attrs(n, where(k)).finish();
+      if (n.input_size() != 1) throw Error(where(k) + ": expected one input");
+      return set_output(k, data(k));
+    }
+    if (op == "Clip") return clip(k);
+    if (op == "Pad") return pad(k);
+    if (op == "LogSoftmax")
+      throw Error(where(k) +
+                  ": LogSoftmax has no layer here (softmax is a layer; its logarithm lives only in the "
+                  "softmax_cross_entropy loss)");
+    throw Error(where(k) + ": operator \"" + op +
+                "\" is not supported (supported: Conv, MaxPool, AveragePool, LpPool, GlobalAveragePool, "
+                "GlobalMaxPool, BatchNormalization, Gemm, MatMul, Add, Mul, Sum, Concat, Relu, LeakyRelu, Sigmoid, "
+                "Tanh, Softmax, Flatten, Reshape, Dropout, Identity, Constant, Clip, Pad)");
+  }
+
+  void conv(int k) {
+    const onnx::NodeProto& n = g_.node(k);
+    if (n.input_size() < 2 || n.input_size() > 3) throw Error(where(k) + ": expected inputs X, W [, B]");
+    const Val x = data(k);
+    need_images(k, x);
     const onnx::TensorProto& wt = constant(k, n.input(1), "W");
     const std::vector<std::int64_t> wd = dims_of(wt);
     std::vector<float> wv = float_values(wt, where(k) + ": weight \"" + n.input(1) + "\"");
-    if (wd.size() != 4 || wd[0] < 1 || wd[2] < 1 || wd[3] < 1)
+    if (wd.size() != 4 || wd[0] < 1 || wd[2] < 1 || wd[3] < 1 || wd[0] > kMaxDim || wd[2] > kMaxDim || wd[3] > kMaxDim)
       throw Error(where(k) + ": weight shape " + dims_str(wd) + " is not [C_out, C_in, kh, kw]");
-    if (wd[1] != shape_.c)
-      throw Error(where(k) + ": weight shape " + dims_str(wd) + " expects " + std::to_string(wd[1]) +
-                  " input channels, the input has " + std::to_string(shape_.c));
     Attrs a(n, where(k));
+    const std::int64_t group = a.i("group", 1);
+    if (group != 1)
+      throw Error(where(k) + ": attribute group = " + std::to_string(group) +
+                  " is not supported (grouped and depthwise convolutions have no layer here)");
+    if (wd[1] != x.net.c)
+      throw Error(where(k) + ": weight shape " + dims_str(wd) + " expects " + std::to_string(wd[1]) +
+                  " input channels, the input has " + std::to_string(x.net.c));
     const auto ks = a.ints("kernel_shape");
     if (ks && *ks != std::vector<std::int64_t>{wd[2], wd[3]})
       throw Error(where(k) + ": kernel_shape " + dims_str(*ks) + " does not match the weight " + dims_str(wd));
-    const auto strides = a.ints("strides").value_or(std::vector<std::int64_t>{1, 1});
-    const auto [sh, sw] = square(k, strides, "strides");
-    if (sh != sw || sh < 1) throw Error(where(k) + ": strides " + dims_str(strides) + " must be equal and positive");
+    const int s = stride_of(k, a);
     const auto dil = a.ints("dilations").value_or(std::vector<std::int64_t>{1, 1});
     if (dil != std::vector<std::int64_t>{1, 1})
-      throw Error(where(k) + ": dilations " + dims_str(dil) + " are not supported");
-    if (a.i("group", 1) != 1)
-      throw Error(where(k) + ": group " + std::to_string(a.i("group", 1)) + " is not supported");
-    const Padding pad = conv_padding(k, a, int(wd[2]), int(wd[3]), sh);
+      throw Error(where(k) + ": attribute dilations = " + dims_str(dil) + " is not supported (no dilated conv2d)");
+    const Pads pads = pads_of(k, a, x.net.h, x.net.w, int(wd[2]), int(wd[3]), s);
     a.finish();
     std::vector<float> bv(static_cast<std::size_t>(wd[0]), 0.0f);
     if (const onnx::TensorProto* b = optional_constant(k, 2, "B")) {
@@ -532,70 +822,183 @@ class Importer {
       if (b->dims_size() != 1 || bv.size() != std::size_t(wd[0]))
         throw Error(where(k) + ": bias shape " + dims_str(dims_of(*b)) + " is not [" + std::to_string(wd[0]) + "]");
     }
-    if (n.input_size() > 3) throw Error(where(k) + ": too many inputs");
+    // `same` when the pads are the ones it would choose, so that an exported model reads back as it was.
+    Pads same_pads{};
+    {
+      const int oh = (x.net.h + s - 1) / s, ow = (x.net.w + s - 1) / s;
+      const int th = std::max((oh - 1) * s + int(wd[2]) - x.net.h, 0),
+                tw = std::max((ow - 1) * s + int(wd[3]) - x.net.w, 0);
+      same_pads = Pads{th / 2, tw / 2, th - th / 2, tw - tw / 2};
+    }
     Pending p;
-    p.layer = std::make_unique<Conv2D>(int(wd[0]), KernelSize{int(wd[2]), int(wd[3])}, sh, pad);
+    const KernelSize kk{int(wd[2]), int(wd[3])};
+    if (zero(pads))
+      p.layer = std::make_unique<Conv2D>(int(wd[0]), kk, s, Padding::valid);
+    else if (pads_str(pads) == pads_str(same_pads))
+      p.layer = std::make_unique<Conv2D>(int(wd[0]), kk, s, Padding::same);
+    else
+      p.layer = std::make_unique<Conv2D>(int(wd[0]), kk, s, pads);
+    p.inputs = {x.value};
     p.params = {{"weight", std::move(wv)}, {"bias", std::move(bv)}};
-    return p;
+    const int v = emit(std::move(p), k);
+    const Shape o = layers_[std::size_t(v)].out;
+    set_output(k, Val{{x.dims[0], o.c, o.h, o.w}, v, o});
   }
 
-  Pending pool(int k, const std::string& op) {
+  void pool(int k, const std::string& op) {
     const onnx::NodeProto& n = g_.node(k);
-    need_rank(k, 4);
     if (n.input_size() != 1) throw Error(where(k) + ": expected one input");
+    const Val x0 = data(k);
     Attrs a(n, where(k));
     const auto ks = a.ints("kernel_shape");
     if (!ks) throw Error(where(k) + ": missing attribute kernel_shape");
-    const auto [kh, kw] = square(k, *ks, "kernel_shape");
+    if (ks->size() != 2)
+      throw Error(where(k) + ": attribute kernel_shape = " + dims_str(*ks) +
+                  " is not supported (2-D pooling only: 1-D and 3-D windows have no layer here)");
+    need_images(k, x0);
+    const auto [kh, kw] = two(k, *ks, "kernel_shape");
     if (kh != kw || kh < 1)
-      throw Error(where(k) + ": kernel_shape " + dims_str(*ks) + " must be square (this library pools k×k windows)");
-    const auto strides = a.ints("strides").value_or(std::vector<std::int64_t>{1, 1});
-    const auto [sh, sw] = square(k, strides, "strides");
-    if (sh != sw || sh < 1) throw Error(where(k) + ": strides " + dims_str(strides) + " must be equal and positive");
-    const std::string auto_pad = a.s("auto_pad", "NOTSET");
-    if (auto_pad != "NOTSET" && auto_pad != "VALID")
-      throw Error(where(k) + ": auto_pad \"" + auto_pad + "\" is not supported (pools here do not pad)");
-    const auto pads = a.ints("pads").value_or(std::vector<std::int64_t>{0, 0, 0, 0});
-    if (pads != std::vector<std::int64_t>{0, 0, 0, 0})
-      throw Error(where(k) + ": pads " + dims_str(pads) + " are not supported (pools here do not pad)");
+      throw Error(where(k) + ": attribute kernel_shape = " + dims_str(*ks) +
+                  " is not supported (this library pools square k×k windows)");
+    const int s = stride_of(k, a);
+    Pads pads = pads_of(k, a, x0.net.h, x0.net.w, kh, kw, s);
     if (op != "LpPool") {
       const auto dil = a.ints("dilations").value_or(std::vector<std::int64_t>{1, 1});
       if (dil != std::vector<std::int64_t>{1, 1})
-        throw Error(where(k) + ": dilations " + dims_str(dil) + " are not supported");
-      if (a.i("ceil_mode", 0) != 0 && ((shape_.h - kh) % sh != 0 || (shape_.w - kh) % sh != 0))
-        throw Error(where(k) + ": ceil_mode 1 is not supported (it changes the output size here)");
+        throw Error(where(k) + ": attribute dilations = " + dims_str(dil) + " is not supported (no dilated pooling)");
+      if (a.i("ceil_mode", 0) != 0) {
+        // ceil_mode only matters when a last, partial window exists.
+        const int H = x0.net.h + pads.top + pads.bottom, W = x0.net.w + pads.left + pads.right;
+        if ((H - kh) % s != 0 || (W - kw) % s != 0)
+          throw Error(where(k) + ": attribute ceil_mode = 1 is not supported where it adds a partial window (" +
+                      std::to_string(H) + "x" + std::to_string(W) + ", window " + std::to_string(kh) + ", stride " +
+                      std::to_string(s) + "): the pools here keep whole windows");
+      }
     }
-    if (op == "MaxPool" && a.i("storage_order", 0) != 0) {
-      // storage_order only affects the Indices output, which must be unused (checked by the caller).
-    }
-    if (op == "AveragePool") (void)a.i("count_include_pad", 0);  // no padding: no difference
-    if (op == "LpPool" && a.i("p", 2) != 2)
-      throw Error(where(k) + ": p = " + std::to_string(a.i("p", 2)) + " is not supported (only p = 2, l2pool2d)");
+    if (op == "MaxPool") (void)a.i("storage_order", 0);  // it orders only the Indices output, refused if used
+    const bool include_pad = op == "AveragePool" && a.i("count_include_pad", 0) != 0;
+    const std::int64_t p_norm = op == "LpPool" ? a.i("p", 2) : 2;
     a.finish();
+    if (p_norm != 2)
+      throw Error(where(k) + ": attribute p = " + std::to_string(p_norm) + " is not supported (only p = 2, l2pool2d)");
+    Val x = x0;
+    if (!zero(pads)) {
+      // Zeros change neither Σx² nor, when counted, the average; a maximum or an uncounted average they would.
+      if (op == "MaxPool")
+        throw Error(where(k) + ": padding " + pads_str(pads) +
+                    " is not supported: this library's max pooling does not pad (it would need −∞ padding)");
+      if (op == "AveragePool" && !include_pad)
+        throw Error(where(k) + ": padding " + pads_str(pads) +
+                    " with count_include_pad = 0 is not supported: this library's average pooling divides by k²");
+      x = zero_pad(k, x0, pads);
+    }
     Pending p;
     if (op == "MaxPool")
-      p.layer = std::make_unique<MaxPool2D>(kh, sh);
+      p.layer = std::make_unique<MaxPool2D>(kh, s);
     else if (op == "AveragePool")
-      p.layer = std::make_unique<AvgPool2D>(kh, sh);
+      p.layer = std::make_unique<AvgPool2D>(kh, s);
     else
-      p.layer = std::make_unique<L2Pool2D>(kh, sh);
-    return p;
+      p.layer = std::make_unique<L2Pool2D>(kh, s);
+    p.inputs = {x.value};
+    const int v = emit(std::move(p), k);
+    const Shape o = layers_[std::size_t(v)].out;
+    set_output(k, Val{{x.dims[0], o.c, o.h, o.w}, v, o});
   }
 
-  Pending gemm(int k) {
+  void global_pool(int k, const std::string& op) {
     const onnx::NodeProto& n = g_.node(k);
-    need_rank(k, 2);
+    Attrs(n, where(k)).finish();
+    if (n.input_size() != 1) throw Error(where(k) + ": expected one input");
+    const Val x = data(k);
+    need_channels(k, x);
+    std::vector<std::int64_t> dims(x.dims.size(), 1);
+    dims[0] = x.dims[0], dims[1] = x.dims[1];
+    Pending p;
+    if (op == "GlobalAveragePool") {
+      p.layer = std::make_unique<GlobalAvgPool2D>();
+    } else {
+      if (x.net.h != x.net.w)
+        throw Error(where(k) + ": input " + dims_s(x.dims) +
+                    " is not supported: a maximum over a non-square map has no layer here (max pooling is k×k)");
+      p.layer = std::make_unique<MaxPool2D>(x.net.h, x.net.h);
+    }
+    p.inputs = {x.value};
+    set_output(k, emit_val(std::move(p), k, dims));
+  }
+
+  void batchnorm(int k) {
+    const onnx::NodeProto& n = g_.node(k);
+    if (n.input_size() != 5) throw Error(where(k) + ": expected inputs X, scale, B, mean, var");
+    const Val x = data(k);
+    Attrs a(n, where(k));
+    const float eps = a.f("epsilon", 1e-5f);
+    const float momentum = a.f("momentum", 0.9f);
+    if (opset_ < 9 && a.i("spatial", 1) != 1)
+      throw Error(where(k) + ": attribute spatial = 0 is not supported (statistics per channel only)");
+    if (opset_ < 7) (void)a.i("is_test", 0);
+    if (opset_ < 6) (void)a.ints("consumed_inputs");
+    if (a.i("training_mode", 0) != 0)
+      throw Error(where(k) +
+                  ": attribute training_mode = 1 is not supported (inference only: the running "
+                  "statistics are the ones used)");
+    a.finish();
+    need_channels(k, x);
+    const std::size_t C = std::size_t(x.net.c);
+    std::vector<std::vector<float>> v;
+    const char* names[] = {"scale", "B", "mean", "var"};
+    for (int i = 1; i <= 4; ++i) {
+      const onnx::TensorProto& t = constant(k, n.input(i), names[i - 1]);
+      v.push_back(float_values(t, where(k) + ": " + names[i - 1] + " \"" + n.input(i) + "\""));
+      if (v.back().size() != C)
+        throw Error(where(k) + ": " + names[i - 1] + " " + dims_str(dims_of(t)) + " does not have " +
+                    std::to_string(C) + " values (one per channel)");
+    }
+    for (float var : v[3])
+      if (!(var >= 0.0f)) throw Error(where(k) + ": var has a negative or NaN value");
+    Pending p;
+    p.inputs = {x.value};
+    const bool plain = std::all_of(v[0].begin(), v[0].end(), [](float s) { return s == 1.0f; }) &&
+                       std::all_of(v[1].begin(), v[1].end(), [](float s) { return s == 0.0f; });
+    if (eps == 0.0f && plain && std::all_of(v[3].begin(), v[3].end(), [](float s) { return s > 0.0f; })) {
+      // (x − μ)/σ: the normalize layer that export writes this way.
+      std::vector<float> sd(C);
+      for (std::size_t c = 0; c < C; ++c) sd[c] = std::sqrt(v[3][c]);
+      p.layer = std::make_unique<Normalize>(v[2], sd);
+      p.running_mean = v[2];
+      p.running_var = sd;
+      return set_output(k, emit_val(std::move(p), k, x.dims));
+    }
+    if (!(eps > 0.0f) || !std::isfinite(eps))
+      throw Error(where(k) + ": attribute epsilon = " + std::to_string(eps) + " is not supported (must be positive)");
+    if (!(momentum >= 0.0f && momentum <= 1.0f))
+      throw Error(where(k) + ": attribute momentum = " + std::to_string(momentum) + " is not in [0, 1]");
+    p.layer = std::make_unique<BatchNorm2D>(1.0f - momentum, eps);
+    p.params = {{"gamma", v[0]}, {"beta", v[1]}};
+    p.running_mean = v[2];
+    p.running_var = v[3];
+    set_output(k, emit_val(std::move(p), k, x.dims));
+  }
+
+  void gemm(int k) {
+    const onnx::NodeProto& n = g_.node(k);
     if (n.input_size() < 2 || n.input_size() > 3) throw Error(where(k) + ": expected inputs A, B [, C]");
+    const Val x = data(k);
     Attrs a(n, where(k));
     const float alpha = a.f("alpha", 1.0f), beta = a.f("beta", 1.0f);
-    if (a.i("transA", 0) != 0) throw Error(where(k) + ": transA 1 is not supported");
-    const std::int64_t transB = a.i("transB", 0);
-    if (transB != 0 && transB != 1) throw Error(where(k) + ": transB must be 0 or 1");
+    const std::int64_t transA = a.i("transA", 0), transB = a.i("transB", 0);
+    if (opset_ < 7) (void)a.i("broadcast", 0);
     a.finish();
+    if (transA != 0)
+      throw Error(where(k) +
+                  ": attribute transA = 1 is not supported (it transposes the data, which holds one "
+                  "sample per row here)");
+    if (transB != 0 && transB != 1) throw Error(where(k) + ": attribute transB must be 0 or 1");
+    if (x.dims.size() != 2 || x.dims[0] != N_)
+      throw Error(where(k) + ": input A " + dims_s(x.dims) + " is not [" + batch_str() + ", K]");
     const onnx::TensorProto& b = constant(k, n.input(1), "B");
     const std::vector<std::int64_t> bd = dims_of(b);
-    std::vector<float> bv = float_values(b, where(k) + ": weight \"" + n.input(1) + "\"");
-    const std::int64_t F = std::int64_t(shape_.sample_size());
+    const std::vector<float> bv = float_values(b, where(k) + ": weight \"" + n.input(1) + "\"");
+    const std::int64_t F = x.dims[1];
     if (bd.size() != 2 || bd[transB ? 1 : 0] != F || bd[transB ? 0 : 1] < 1)
       throw Error(where(k) + ": weight shape " + dims_str(bd) + " does not fit " + std::to_string(F) +
                   " input features" +
@@ -605,193 +1008,357 @@ class Importer {
     for (std::int64_t j = 0; j < F; ++j)
       for (int o = 0; o < outs; ++o)
         w[std::size_t(j) * outs + o] = alpha * (transB ? bv[std::size_t(o) * F + j] : bv[std::size_t(j) * outs + o]);
-    std::vector<float> c(static_cast<std::size_t>(outs), 0.0f);
-    if (const onnx::TensorProto* ct = optional_constant(k, 2, "C")) {
-      c = broadcast_bias(float_values(*ct, where(k) + ": bias \"" + n.input(2) + "\""), dims_of(*ct), outs,
-                         where(k) + ": bias \"" + n.input(2) + "\"");
-      for (float& x : c) x *= beta;
-    }
     Pending p;
     p.layer = std::make_unique<Dense>(outs);
+    p.inputs = {x.value};
+    std::vector<std::int64_t> dims{x.dims[0], outs};
+    std::vector<float> c(static_cast<std::size_t>(outs), 0.0f);
+    if (const onnx::TensorProto* ct = optional_constant(k, 2, "C")) {
+      Val y{dims, 0, Shape{1, outs, 1, 1}};
+      c = sample_constant(k, y, *ct, "bias C \"" + n.input(2) + "\"");
+      for (float& e : c) e *= beta;
+    }
     p.params = {{"weight", std::move(w)}, {"bias", std::move(c)}};
-    return p;
+    set_output(k, emit_val(std::move(p), k, dims));
   }
 
-  Pending matmul(int k) {
+  void matmul(int k) {
     const onnx::NodeProto& n = g_.node(k);
-    need_rank(k, 2);
     if (n.input_size() != 2) throw Error(where(k) + ": expected inputs A, B");
     Attrs(n, where(k)).finish();
+    const Val x = data(k);
     const onnx::TensorProto& b = constant(k, n.input(1), "B");
     const std::vector<std::int64_t> bd = dims_of(b);
     std::vector<float> bv = float_values(b, where(k) + ": weight \"" + n.input(1) + "\"");
-    if (bd.size() != 2 || bd[0] != std::int64_t(shape_.sample_size()) || bd[1] < 1)
-      throw Error(where(k) + ": weight shape " + dims_str(bd) + " is not [" + std::to_string(shape_.sample_size()) +
-                  ", outputs]");
+    const std::size_t r = x.dims.size();
+    if (r < 2 || product(x.dims, 0, r - 1) != N_)
+      throw Error(where(k) + ": input A " + dims_s(x.dims) + " is not supported: its rows must be the batch (" +
+                  batch_str() + " of them), each row one sample");
+    if (bd.size() != 2 || bd[0] != x.dims[r - 1] || bd[1] < 1)
+      throw Error(where(k) + ": weight shape " + dims_str(bd) + " is not [" + std::to_string(x.dims[r - 1]) +
+                  ", outputs] (a batched B has no layer here)");
     Pending p;
     p.layer = std::make_unique<Dense>(int(bd[1]));
+    p.inputs = {x.value};
     p.params = {{"weight", std::move(bv)}, {"bias", std::vector<float>(std::size_t(bd[1]), 0.0f)}};
-    return p;
+    std::vector<std::int64_t> dims(x.dims.begin(), x.dims.end() - 1);
+    dims.push_back(bd[1]);
+    set_output(k, emit_val(std::move(p), k, dims));
   }
 
-  // One node → a layer, or nothing (a node that does not move data in this library's layout).
-  std::optional<Pending> convert(int k) {
+  void elementwise(int k, const std::string& op) {
     const onnx::NodeProto& n = g_.node(k);
-    const std::string& op = n.op_type();
-    auto simple = [&](LayerPtr l) {
-      if (n.input_size() != 1) throw Error(where(k) + ": expected one input");
+    Attrs(n, where(k)).finish();  // opset < 7's broadcast/axis are refused here
+    if (op != "Sum" && n.input_size() != 2) throw Error(where(k) + ": expected two inputs");
+    if (n.input_size() < 1) throw Error(where(k) + ": expected inputs");
+    std::vector<int> computed;
+    std::vector<int> constants;
+    for (int i = 0; i < n.input_size(); ++i) (vals_.count(n.input(i)) ? computed : constants).push_back(i);
+    if (computed.empty()) {
+      (void)data(k, 0);  // the one-line error for a constant or a missing input
+    }
+    Val x = vals_.at(n.input(computed[0]));
+    if (computed.size() > 1) {
+      if (op == "Mul")
+        throw Error(where(k) + ": Mul of two computed tensors is not supported (no element-wise product layer)");
       Pending p;
-      p.layer = std::move(l);
-      return std::optional<Pending>(std::move(p));
-    };
-    if (op == "Conv") return conv(k);
-    if (op == "MaxPool" || op == "AveragePool" || op == "LpPool") return pool(k, op);
-    if (op == "Gemm") return gemm(k);
-    if (op == "Relu" || op == "Sigmoid" || op == "Tanh") {
-      Attrs(n, where(k)).finish();
-      if (op == "Relu") return simple(std::make_unique<ReLU>());
-      if (op == "Sigmoid") return simple(std::make_unique<Sigmoid>());
-      return simple(std::make_unique<Tanh>());
-    }
-    if (op == "LeakyRelu") {
-      Attrs a(n, where(k));
-      const float alpha = a.f("alpha", 0.01f);  // ONNX's default (this library's own default is 0.1)
-      a.finish();
-      if (!std::isfinite(alpha)) throw Error(where(k) + ": alpha is not finite");
-      return simple(std::make_unique<LeakyReLU>(alpha));
-    }
-    if (op == "Softmax") {
-      Attrs a(n, where(k));
-      std::int64_t axis = a.i("axis", opset_ >= 13 ? -1 : 1);
-      a.finish();
-      if (axis < 0) axis += rank_;
-      bool ok;
-      if (opset_ < 13)
-        ok = axis == 1;  // coerced to 2-D at axis 1: softmax over c·h·w
-      else if (rank_ == 2)
-        ok = axis == 1;
-      else
-        ok = (axis == 1 && shape_.h * shape_.w == 1) || (axis == 2 && shape_.c * shape_.w == 1) ||
-             (axis == 3 && shape_.c * shape_.h == 1);
-      if (!ok)
-        throw Error(where(k) + ": softmax over axis " + std::to_string(axis) + " of a rank " + std::to_string(rank_) +
-                    " tensor " + shape_.sample_str() +
-                    " is not supported (this library's softmax is over all c·h·w features)");
-      return simple(std::make_unique<Softmax>());
-    }
-    if (op == "Flatten") {
-      Attrs a(n, where(k));
-      std::int64_t axis = a.i("axis", 1);
-      a.finish();
-      if (axis < 0) axis += rank_;
-      if (axis != 1) throw Error(where(k) + ": axis " + std::to_string(axis) + " is not supported (only 1)");
-      rank_ = 2;
-      return simple(std::make_unique<Flatten>());
-    }
-    if (op == "Dropout") {
-      Attrs a(n, where(k));
-      float ratio = a.f("ratio", 0.5f);
-      (void)a.i("is_test", 0);
-      (void)a.i("seed", 0);
-      if (opset_ < 7) (void)a.ints("consumed_inputs");
-      a.finish();
-      if (n.input_size() > 3) throw Error(where(k) + ": too many inputs");
-      if (const onnx::TensorProto* r = optional_constant(k, 1, "ratio")) {
-        const std::vector<float> v = float_values(*r, where(k) + ": ratio");
-        if (v.size() != 1) throw Error(where(k) + ": ratio must be a scalar");
-        ratio = v[0];
+      p.layer = std::make_unique<Add>();
+      for (int i : computed) {
+        const Val& y = vals_.at(n.input(i));
+        if (y.dims != x.dims)
+          throw Error(where(k) + ": adds " + dims_s(x.dims) + " and " + dims_s(y.dims) +
+                      "; broadcasting between computed tensors is not supported (add takes equal shapes)");
+        if (!y.net.same_sample(x.net))
+          throw Error(where(k) + ": adds tensors laid out as " + x.net.sample_str() + " and " + y.net.sample_str());
+        p.inputs.push_back(y.value);
       }
-      if (n.input_size() > 2 && !n.input(2).empty()) {
-        const std::vector<std::int64_t> tm =
-            constant(k, n.input(2), "training_mode").data_type() == onnx::TensorProto::BOOL
-                ? std::vector<std::int64_t>{}
-                : int_values(constant(k, n.input(2), "training_mode"), where(k) + ": training_mode");
-        (void)tm;  // inference here is always the identity; training uses this library's own dropout
-      }
-      if (!(ratio >= 0.0f && ratio < 1.0f))
-        throw Error(where(k) + ": ratio " + std::to_string(ratio) + " is not in [0, 1)");
-      Pending p;
-      p.layer = std::make_unique<Dropout>(ratio);
-      return p;
+      x = emit_val(std::move(p), k, x.dims);
     }
-    if (op == "Identity") {
-      Attrs(n, where(k)).finish();
-      if (n.input_size() != 1) throw Error(where(k) + ": expected one input");
-      return std::nullopt;
+    std::string xname = computed.size() == 1 ? n.input(computed[0]) : std::string();
+    for (int i : constants) {
+      x = with_constant(k, x, constant(k, n.input(i), "constant"), op == "Mul", n.input(i), xname);
+      xname.clear();
     }
-    if (op == "Reshape") {
-      Attrs a(n, where(k));
-      (void)a.i("allowzero", 0);
-      a.finish();
+    set_output(k, x);
+  }
+
+  void concat(int k) {
+    const onnx::NodeProto& n = g_.node(k);
+    Attrs a(n, where(k));
+    std::int64_t axis = a.i("axis", opset_ < 4 ? 1 : std::numeric_limits<std::int64_t>::min());
+    a.finish();
+    if (axis == std::numeric_limits<std::int64_t>::min()) throw Error(where(k) + ": missing attribute axis");
+    if (n.input_size() < 1) throw Error(where(k) + ": expected inputs");
+    std::vector<Val> xs;
+    for (int i = 0; i < n.input_size(); ++i) xs.push_back(data(k, i));
+    const std::int64_t r = std::int64_t(xs[0].dims.size());
+    if (axis < 0) axis += r;
+    if (axis < 0 || axis >= r) throw Error(where(k) + ": axis " + std::to_string(a.i("axis", 0)) + " out of range");
+    if (xs.size() == 1) return set_output(k, xs[0]);
+    std::vector<std::int64_t> dims = xs[0].dims;
+    dims[std::size_t(axis)] = 0;
+    Pending p;
+    p.layer = std::make_unique<Concat>();
+    for (const Val& x : xs) {
+      if (std::int64_t(x.dims.size()) != r) throw Error(where(k) + ": inputs of different ranks");
+      for (std::int64_t i = 0; i < r; ++i)
+        if (i != axis && x.dims[std::size_t(i)] != xs[0].dims[std::size_t(i)])
+          throw Error(where(k) + ": inputs " + dims_s(xs[0].dims) + " and " + dims_s(x.dims) + " differ outside axis " +
+                      std::to_string(axis));
+      dims[std::size_t(axis)] += x.dims[std::size_t(axis)];
+      // Concat joins channels: the axis must be the first one after the batch, and everything after it one map.
+      if (product(x.dims, 0, std::size_t(axis)) != N_ || x.net.c != x.dims[std::size_t(axis)] ||
+          std::int64_t(x.net.h) * x.net.w != product(x.dims, std::size_t(axis) + 1, std::size_t(r)))
+        throw Error(where(k) + ": concatenation of " + dims_s(x.dims) + " along axis " + std::to_string(axis) +
+                    " is not supported: concat joins channels, the first axis after the batch (" + batch_str() + ")");
+      p.inputs.push_back(x.value);
+    }
+    set_output(k, emit_val(std::move(p), k, dims));
+  }
+
+  void activation(int k, const std::string& op) {
+    const onnx::NodeProto& n = g_.node(k);
+    if (n.input_size() != 1) throw Error(where(k) + ": expected one input");
+    Attrs a(n, where(k));
+    const float alpha = op == "LeakyRelu" ? a.f("alpha", 0.01f) : 0.0f;  // ONNX's default (this library's is 0.1)
+    if (opset_ < 6) (void)a.ints("consumed_inputs");
+    a.finish();
+    if (!std::isfinite(alpha)) throw Error(where(k) + ": attribute alpha is not finite");
+    const Val x = data(k);
+    LayerPtr l;
+    if (op == "Relu")
+      l = std::make_unique<ReLU>();
+    else if (op == "Sigmoid")
+      l = std::make_unique<Sigmoid>();
+    else if (op == "Tanh")
+      l = std::make_unique<Tanh>();
+    else
+      l = std::make_unique<LeakyReLU>(alpha);
+    set_output(k, simple(k, std::move(l), x));
+  }
+
+  void softmax(int k) {
+    const onnx::NodeProto& n = g_.node(k);
+    if (n.input_size() != 1) throw Error(where(k) + ": expected one input");
+    Attrs a(n, where(k));
+    const std::int64_t given = a.i("axis", opset_ >= 13 ? -1 : 1);
+    a.finish();
+    const Val x = data(k);
+    const std::int64_t r = std::int64_t(x.dims.size());
+    const std::int64_t axis = given < 0 ? given + r : given;
+    if (axis < 0 || axis >= std::max<std::int64_t>(r, 1))
+      throw Error(where(k) + ": axis " + std::to_string(given) + " is out of range for " + dims_s(x.dims));
+    // The softmax layer normalises each sample as a whole: the axes it covers must be exactly one sample's.
+    const bool batch_before = product(x.dims, 0, std::size_t(axis)) == N_;
+    const bool one_axis = opset_ < 13 || product(x.dims, std::size_t(axis) + 1, std::size_t(r)) == 1;
+    if (!batch_before || !one_axis)
+      throw Error(where(k) + ": axis " + std::to_string(given) + " of " + dims_s(x.dims) + " (opset " +
+                  std::to_string(opset_) + (opset_ >= 13 ? ": that axis alone" : ": that axis and all after it") +
+                  ") is not supported: the softmax layer normalises a whole sample, so the axis must come right after "
+                  "the batch" +
+                  (opset_ >= 13 ? " and be the last one longer than 1" : ""));
+    set_output(k, simple(k, std::make_unique<Softmax>(), x));
+  }
+
+  void flatten(int k) {
+    const onnx::NodeProto& n = g_.node(k);
+    if (n.input_size() != 1) throw Error(where(k) + ": expected one input");
+    Attrs a(n, where(k));
+    const std::int64_t given = a.i("axis", 1);
+    a.finish();
+    const Val x = data(k);
+    const std::int64_t r = std::int64_t(x.dims.size());
+    const std::int64_t axis = given < 0 ? given + r : given;
+    if (axis < 0 || axis > r)
+      throw Error(where(k) + ": axis " + std::to_string(given) + " is out of range for " + dims_s(x.dims));
+    std::vector<std::int64_t> dims{product(x.dims, 0, std::size_t(axis)),
+                                   product(x.dims, std::size_t(axis), x.dims.size())};
+    Val y = simple(k, std::make_unique<Flatten>(), x);
+    y.dims = dims;
+    set_output(k, y);
+  }
+
+  void reshape(int k) {
+    const onnx::NodeProto& n = g_.node(k);
+    Attrs a(n, where(k));
+    const std::int64_t allowzero = a.i("allowzero", 0);
+    std::optional<std::vector<std::int64_t>> shape_attr;
+    if (opset_ < 5) shape_attr = a.ints("shape");
+    if (opset_ < 5) (void)a.ints("consumed_inputs");
+    a.finish();
+    const Val x = data(k);
+    std::vector<std::int64_t> target;
+    if (shape_attr) {
+      target = *shape_attr;
+    } else {
       if (n.input_size() != 2) throw Error(where(k) + ": expected inputs data and shape");
-      std::vector<std::int64_t> target = int_values(constant(k, n.input(1), "shape"), where(k) + ": shape");
-      const std::vector<std::int64_t> cur = rank_ == 4
-                                                ? std::vector<std::int64_t>{-2, shape_.c, shape_.h, shape_.w}
-                                                : std::vector<std::int64_t>{-2, std::int64_t(shape_.sample_size())};
-      if (target.empty() || (target[0] != 0 && target[0] != -1))
-        throw Error(where(k) + ": shape " + dims_str(target) + " must keep the batch dimension (0 or -1 first)");
-      std::int64_t known = 1;
-      int infer = -1;
-      for (std::size_t i = 1; i < target.size(); ++i) {
-        if (target[i] == 0) {
-          if (i >= cur.size())
-            throw Error(where(k) + ": shape " + dims_str(target) + " copies a dimension that does not exist");
-          target[i] = cur[i];
-        }
-        if (target[i] == -1) {
-          if (infer >= 0 || target[0] == -1)
-            throw Error(where(k) + ": shape " + dims_str(target) + " has more than one -1");
-          infer = int(i);
-        } else if (target[i] < 1 || target[i] > std::int64_t(kMaxSample)) {
-          throw Error(where(k) + ": shape " + dims_str(target) + " has a bad dimension");
-        } else {
-          known *= target[i];
-        }
-      }
-      const std::int64_t F = std::int64_t(shape_.sample_size());
-      if (infer >= 0) {
-        if (known <= 0 || F % known)
-          throw Error(where(k) + ": shape " + dims_str(target) + " does not fit " + shape_.sample_str());
-        target[std::size_t(infer)] = F / known;
-        known = F;
-      }
-      if (known != F) throw Error(where(k) + ": shape " + dims_str(target) + " does not fit " + shape_.sample_str());
-      if (target.size() == 2) {
-        if (rank_ == 2) return std::nullopt;
-        rank_ = 2;
-        Pending p;
-        p.layer = std::make_unique<Flatten>();
-        return p;
-      }
-      if (target.size() == 4) {
-        const bool unchanged = rank_ == 4 && target[1] == shape_.c && target[2] == shape_.h && target[3] == shape_.w;
-        const bool unflatten =
-            shape_.h == 1 && shape_.w == 1 && target[1] == shape_.c && target[2] == 1 && target[3] == 1;
-        if (unchanged || unflatten) {
-          rank_ = 4;
-          return std::nullopt;
-        }
-      }
-      throw Error(where(k) + ": reshape of " + shape_.sample_str() + " to " + dims_str(target) +
-                  " is not supported (only flattening, and [N, F] ↔ [N, F, 1, 1])");
+      target = int_values(constant(k, n.input(1), "shape"), where(k) + ": shape");
     }
-    if (op == "Add") throw Error(where(k) + ": Add is supported only as the bias of a MatMul (MatMul + Add = dense)");
-    throw Error(where(k) + ": operator \"" + op +
-                "\" is not supported (supported: Conv, MaxPool, AveragePool, LpPool, Gemm, MatMul [+ Add], Relu, "
-                "LeakyRelu, Sigmoid, Tanh, Softmax, Flatten, Dropout, Reshape, Identity, Constant)");
+    const std::int64_t total = product(x.dims, 0, x.dims.size());
+    std::int64_t known = 1;
+    int infer = -1;
+    for (std::size_t i = 0; i < target.size(); ++i) {
+      if (target[i] == 0 && !allowzero) {
+        if (i >= x.dims.size())
+          throw Error(where(k) + ": shape " + dims_str(target) + " copies a dimension that does not exist");
+        target[i] = x.dims[i];
+      }
+      if (target[i] == -1) {
+        if (infer >= 0) throw Error(where(k) + ": shape " + dims_str(target) + " has more than one -1");
+        infer = int(i);
+      } else if (target[i] < 1 || (target[i] > std::int64_t(kMaxSample) && target[i] % kOnnxBatch != 0)) {
+        throw Error(where(k) + ": shape " + dims_str(target) + " has a bad dimension (empty tensors not supported)");
+      } else {
+        known *= target[i];
+      }
+    }
+    if (infer >= 0) {
+      if (known <= 0 || total % known)
+        throw Error(where(k) + ": shape " + dims_str(target) + " does not fit " + dims_s(x.dims));
+      target[std::size_t(infer)] = total / known;
+      known = total;
+    }
+    if (known != total)
+      throw Error(where(k) + ": shape " + dims_s(target) + " does not fit " + dims_s(x.dims) +
+                  (N_ == kOnnxBatch ? " (the batch N must stay free: 0 or -1)" : ""));
+    // Data do not move: [N, F] from images is a flatten layer (as export writes it); any other shape only renames.
+    if (target.size() == 2 && target[0] == N_ && x.net.h * x.net.w > 1) {
+      Val y = simple(k, std::make_unique<Flatten>(), x);
+      y.dims = target;
+      return set_output(k, y);
+    }
+    set_output(k, Val{target, x.value, x.net});
+  }
+
+  void dropout(int k) {
+    const onnx::NodeProto& n = g_.node(k);
+    Attrs a(n, where(k));
+    float ratio = a.f("ratio", 0.5f);
+    (void)a.i("seed", 0);
+    bool training = false;  // before opset 7 is_test = 0 asked for training, yet inference is the identity
+    if (opset_ < 7) (void)a.i("is_test", 0), (void)a.ints("consumed_inputs");
+    a.finish();
+    if (n.input_size() < 1 || n.input_size() > 3)
+      throw Error(where(k) + ": expected inputs data [, ratio, training_mode]");
+    if (const auto r = optional_scalar(k, 1, "ratio")) ratio = *r;
+    if (const onnx::TensorProto* t = optional_constant(k, 2, "training_mode")) {
+      if (t->data_type() == onnx::TensorProto::BOOL)
+        training = t->has_raw_data() ? !t->raw_data().empty() && t->raw_data()[0] != 0
+                                     : t->int32_data_size() > 0 && t->int32_data(0) != 0;
+      else
+        training = int_values(*t, where(k) + ": training_mode").at(0) != 0;
+    }
+    if (!(ratio >= 0.0f && ratio < 1.0f))
+      throw Error(where(k) + ": ratio " + std::to_string(ratio) + " is not in [0, 1)");
+    if (training && ratio > 0.0f)
+      throw Error(where(k) + ": training_mode = true with ratio " + std::to_string(ratio) +
+                  " is not supported (its random mask cannot be reproduced; inference is the identity)");
+    set_output(k, simple(k, std::make_unique<Dropout>(ratio), data(k)));
+  }
+
+  // Clip(x, lo, hi) = lo + relu(x − lo) − relu(x − hi): ReLUs and diagonal 1×1 convolutions (ReLU6 with lo = 0).
+  void clip(int k) {
+    const onnx::NodeProto& n = g_.node(k);
+    Attrs a(n, where(k));
+    float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
+    if (opset_ < 11) {
+      lo = a.f("min", lo);
+      hi = a.f("max", hi);
+      if (opset_ < 6) (void)a.ints("consumed_inputs");
+    }
+    a.finish();
+    if (n.input_size() < 1 || n.input_size() > 3) throw Error(where(k) + ": expected inputs input [, min, max]");
+    if (const auto v = optional_scalar(k, 1, "min")) lo = *v;
+    if (const auto v = optional_scalar(k, 2, "max")) hi = *v;
+    if (std::isnan(lo) || std::isnan(hi)) throw Error(where(k) + ": min or max is NaN");
+    const Val x = data(k);
+    if (lo > hi) {  // ONNX: every value becomes max
+      return set_output(k, affine(k, x, 0.0f, hi));
+    }
+    const bool has_lo = std::isfinite(lo), has_hi = std::isfinite(hi);
+    if (!has_lo && !has_hi) return set_output(k, x);
+    if (!has_lo) {  // hi − relu(hi − x)
+      const Val t = simple(k, std::make_unique<ReLU>(), affine(k, x, -1.0f, hi));
+      return set_output(k, affine(k, t, -1.0f, hi));
+    }
+    const Val p = simple(k, std::make_unique<ReLU>(), lo == 0.0f ? x : affine(k, x, 1.0f, -lo));
+    Val y = p;
+    if (has_hi) {
+      const Val q = simple(k, std::make_unique<ReLU>(), affine(k, x, 1.0f, -hi));
+      const Val nq = affine(k, q, -1.0f, 0.0f);
+      Pending s;
+      s.layer = std::make_unique<Add>();
+      s.inputs = {p.value, nq.value};
+      y = emit_val(std::move(s), k, x.dims);
+    }
+    set_output(k, lo == 0.0f ? y : affine(k, y, 1.0f, lo));
+  }
+
+  void pad(int k) {
+    const onnx::NodeProto& n = g_.node(k);
+    Attrs a(n, where(k));
+    const std::string mode = a.s("mode", "constant");
+    std::vector<std::int64_t> pads;
+    float value = 0.0f;
+    if (opset_ < 11) {
+      pads = a.ints("pads").value_or(std::vector<std::int64_t>{});
+      if (opset_ < 2) pads = a.ints("paddings").value_or(pads);
+      value = a.f("value", 0.0f);
+    }
+    a.finish();
+    if (mode != "constant")
+      throw Error(where(k) + ": attribute mode = \"" + mode + "\" is not supported (only constant padding)");
+    if (opset_ >= 11) {
+      if (n.input_size() < 2 || n.input_size() > 3) throw Error(where(k) + ": expected inputs data, pads [, value]");
+      pads = int_values(constant(k, n.input(1), "pads"), where(k) + ": pads");
+      if (const auto v = optional_scalar(k, 2, "constant_value")) value = *v;
+    }
+    const Val x = data(k);
+    need_images(k, x);
+    if (pads.size() != 8) throw Error(where(k) + ": pads " + dims_str(pads) + " must have 8 values for a rank 4 input");
+    if (pads[0] || pads[1] || pads[4] || pads[5])
+      throw Error(where(k) + ": pads " + dims_str(pads) + " are not supported: only height and width are padded here");
+    for (auto v : pads)
+      if (v < 0 || v > kMaxDim)
+        throw Error(where(k) + ": pads " + dims_str(pads) + " are not supported (negative pads crop; not here)");
+    Val y = zero_pad(k, x, Pads{int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])});
+    if (value != 0.0f) {
+      // The border takes the value: one constant per element, added after a Flatten.
+      const Shape o = y.net;
+      onnx::TensorProto& t = bound_.emplace_back();
+      t.set_data_type(onnx::TensorProto::FLOAT);
+      for (auto d : std::vector<std::int64_t>{o.c, o.h, o.w}) t.add_dims(d);
+      for (int c = 0; c < o.c; ++c)
+        for (int h = 0; h < o.h; ++h)
+          for (int w = 0; w < o.w; ++w) {
+            const bool inside = h >= pads[2] && h < o.h - pads[6] && w >= pads[3] && w < o.w - pads[7];
+            t.add_float_data(inside ? 0.0f : value);
+          }
+      y = with_constant(k, y, t, false, "constant_value", "");
+    }
+    set_output(k, y);
   }
 
   const onnx::ModelProto& m_;
   const onnx::GraphProto& g_;
   std::string src_;
+  const std::vector<std::string>& extra_;
+  std::deque<onnx::TensorProto> bound_;  // tensors given for graph inputs, and constants made here
   std::int64_t opset_ = 0;
   std::map<std::string, const onnx::TensorProto*> constants_;
   std::set<int> constant_nodes_;
-  std::map<std::string, std::vector<int>> consumers_;
+  std::vector<int> order_;
+  std::map<std::string, int> readers_;  // how many nodes (and graph outputs) read each tensor
+  const onnx::ValueInfoProto* input_ = nullptr;
+  std::vector<std::int64_t> input_dims_;
+  bool symbolic_ = false;
   std::string loss_, output_kind_, name_;
   std::vector<std::string> class_names_;
-  int rank_ = 4;
-  Shape shape_;
+  // One attempt at a batch size:
+  std::int64_t N_ = 1;
+  Shape in_;
+  std::vector<Pending> layers_;
+  std::map<std::string, Val> vals_;
 };
 
 // Names in messages come from the file: control bytes are escaped so that an error stays one printable line.
@@ -811,7 +1378,8 @@ std::string printable(const std::string& s) {
 
 }  // namespace
 
-OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& source) {
+OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& source,
+                             const std::vector<std::string>& extra_inputs) {
   onnx::ModelProto m;
   if (bytes.empty()) throw Error(source + ": empty file, not an ONNX model");
   if (bytes.size() > (std::size_t(1) << 31))
@@ -819,7 +1387,7 @@ OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& source
   if (!m.ParseFromString(bytes))
     throw Error(source + ": not an ONNX model (the protobuf data is truncated or damaged)");
   try {
-    return Importer(m, source).run();
+    return Importer(m, source, extra_inputs).run();
   } catch (const Error& e) {
     throw Error(printable(e.what()));
   } catch (const std::bad_alloc&) {
@@ -827,7 +1395,9 @@ OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& source
   }
 }
 
-OnnxImport import_onnx(const std::string& path) { return import_onnx_bytes(read_file(path), path); }
+OnnxImport import_onnx(const std::string& path, const std::vector<std::string>& extra_inputs) {
+  return import_onnx_bytes(read_file(path), path, extra_inputs);
+}
 
 OnnxTensor parse_onnx_tensor(const std::string& bytes, const std::string& source) {
   onnx::TensorProto t;
@@ -877,6 +1447,64 @@ Tensor onnx_tensor_to_input(const Network& net, const OnnxTensor& t, const std::
   Tensor x(in.with_batch(int(n)));
   std::copy(t.values.begin(), t.values.end(), x.data());
   return x;
+}
+
+}  // namespace cnn
+
+namespace cnn {
+
+std::vector<OnnxTensor> run_onnx(OnnxImport& m, const OnnxTensor& t, const std::string& source) {
+  const std::vector<std::int64_t>& d = m.input.dims;
+  std::int64_t n = 0;  // ONNX batch of the given tensor
+  if (m.symbolic_batch) {
+    if (t.dims.size() == d.size() && std::equal(t.dims.begin() + 1, t.dims.end(), d.begin() + 1))
+      n = t.dims[0];
+    else if (t.dims.size() + 1 == d.size() && std::equal(t.dims.begin(), t.dims.end(), d.begin() + 1))
+      n = 1;  // one sample without its batch dimension
+  } else if (t.dims == d) {
+    n = 1;
+  }
+  std::string want = "[";
+  for (std::size_t i = 0; i < d.size(); ++i)
+    want += (i ? ", " : "") + (m.symbolic_batch && i == 0 ? std::string("N") : std::to_string(d[i]));
+  want += "]";
+  if (n < 1 || n > (std::int64_t(1) << 20))
+    throw Error(source + ": tensor shape " + dims_str(t.dims) + " does not fit the network's input \"" + m.input.name +
+                "\" " + want);
+  const std::int64_t samples = m.symbolic_batch ? n : m.batch;
+  const Shape in = m.net.input_shape();
+  if (t.values.size() != std::size_t(samples) * in.sample_size())
+    throw Error(source + ": value count does not match its dims");
+  Tensor x(in.with_batch(int(samples)));
+  std::copy(t.values.begin(), t.values.end(), x.data());
+  const int last = int(m.net.size()) - 1;
+  bool inner = false;
+  for (const auto& o : m.outputs) inner = inner || (o.value >= 0 && o.value != last);
+  if (inner) m.net.set_need_input_gradient(true);  // keeps every layer's output
+  const Tensor* y = m.net.size() ? &m.net.forward(x) : nullptr;
+  std::vector<OnnxTensor> outs;
+  for (const auto& o : m.outputs) {
+    const Tensor& v = o.value == Network::kInput ? x : o.value == last ? *y : m.net.activation(std::size_t(o.value));
+    OnnxTensor r;
+    r.name = o.name;
+    std::size_t count = 1;
+    for (std::int64_t e : o.dims) {
+      r.dims.push_back(m.symbolic_batch && e % kOnnxBatch == 0 ? e / kOnnxBatch * n : e);
+      count *= std::size_t(r.dims.back());
+    }
+    if (count != v.size())
+      throw Error(source + ": output \"" + o.name + "\" has " + std::to_string(v.size()) + " values for dims " +
+                  dims_str(r.dims));
+    r.values.assign(v.data(), v.data() + v.size());
+    if (m.probabilities_removed) {
+      const int F = int(v.shape().sample_size());
+      std::vector<float> z(r.values);
+      for (int s = 0; s < v.shape().n; ++s)
+        softmax(z.data() + std::size_t(s) * F, r.values.data() + std::size_t(s) * F, F);
+    }
+    outs.push_back(std::move(r));
+  }
+  return outs;
 }
 
 }  // namespace cnn

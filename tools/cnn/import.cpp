@@ -1,5 +1,5 @@
-// cnn import: an ONNX graph (a chain of Conv, pools, Gemm/MatMul, activations, Softmax, Flatten, Dropout) as a
-// model file; anything else is refused with the node and operator named.
+// cnn import: an ONNX graph (the operators of cnn/onnx.h) as a model file; anything else is refused with the node,
+// the operator and the attribute named.
 #include <iostream>
 
 #include "cnn/onnx.h"
@@ -14,6 +14,13 @@ struct ImportArgs {
 
 void run(const ImportArgs& a) {
   OnnxImport r = import_onnx(a.onnx);
+  // A model file holds one network whose output is its last layer.
+  if (r.outputs.size() != 1)
+    throw Error(a.onnx + ": the graph has " + std::to_string(r.outputs.size()) +
+                " outputs; a model file keeps one (cnn run reads such graphs)");
+  if (r.net.size() == 0 || r.outputs[0].value != int(r.net.size()) - 1)
+    throw Error(a.onnx + ": the graph's output \"" + r.outputs[0].name +
+                "\" is not computed by its last layer; a model file's output is its last layer");
   const std::string name = a.name.empty() ? r.name : a.name;
   save_model(a.out, r.net, name, r.class_names, nullptr);
   std::cout << "wrote " << a.out << ": " << r.net.size() << " layers, " << r.net.params().size()
