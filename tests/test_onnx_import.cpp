@@ -100,7 +100,9 @@ TEST(OnnxImport, ExportImportExportGivesTheSameGraphAndWeights) {
       // Export folds each batch normalisation into the convolution before it: γ, β go, the convolution gets a bias.
       bool folds = false;
       for (std::size_t i = 0; i < net.size(); ++i) folds = folds || net.layer(i).kind() == "batchnorm2d";
-      if (!folds) ASSERT_EQ(back.net.params().size(), net.params().size());
+      if (!folds) {
+        ASSERT_EQ(back.net.params().size(), net.params().size());
+      }
       const std::string second = export_onnx_bytes(
           back.net, {.name = back.name, .class_names = back.class_names, .softmax_output = back.probabilities_removed});
       EXPECT_TRUE(first == second) << "the second export differs (" << first.size() << " vs " << second.size()
