@@ -175,7 +175,9 @@ TEST(OnnxNode, OnnxOwnOperatorTestsPassOrAreRefusedInOneLine) {
   const std::set<std::string> pinned = must_pass();
   EXPECT_FALSE(pinned.empty()) << "tests/onnx/node_pass.txt is missing or empty";
   for (const Outcome& o : table) {
-    if (pinned.count(o.name)) EXPECT_EQ(o.status, "pass") << o.name << " is listed in tests/onnx/node_pass.txt";
+    if (pinned.count(o.name)) {
+      EXPECT_EQ(o.status, "pass") << o.name << " is listed in tests/onnx/node_pass.txt";
+    }
   }
   for (const std::string& p : pinned)
     EXPECT_TRUE(std::any_of(table.begin(), table.end(), [&](const Outcome& o) { return o.name == p; }))
