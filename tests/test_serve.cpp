@@ -1,6 +1,8 @@
 // `cnn serve` and its JSON API as a client sees them: a real server process on a free loopback port, a model
 // trained for the test, good requests answered, bad ones (malformed JSON, wrong image size, oversized bodies,
 // unknown paths, wrong methods) answered with a 4xx and a JSON error — and the server still serving afterwards.
+// A colour model too: photos uploaded as files and fitted as `cnn predict` fits them, the strip of test images
+// (--data) with their true labels, and uploads that are too big, no picture, or of an absurd size.
 #include <arpa/inet.h>
 #include <httplib.h>
 #include <netinet/in.h>
@@ -10,7 +12,10 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <set>
 
 #include "helpers.h"
 
@@ -137,6 +142,15 @@ TEST_F(Serve, DescribesTheModel) {
   ASSERT_EQ(kj["layers"].size(), 2u);
   EXPECT_EQ(kj["layers"][0]["shape"], json({6, 1, 5, 5}));
   EXPECT_EQ(kj["layers"][0]["weights"].size(), 150u);
+  EXPECT_EQ(kj["layers"][0]["rgb"], false);  // a grey net's kernels are weight grids
+
+  // Without --data there is no strip, and asking for a sample says how to get one.
+  auto samples = client_->Get("/api/samples");
+  ASSERT_TRUE(samples);
+  EXPECT_EQ(json::parse(samples->body)["count"], 0);
+  auto sample = client_->Post("/api/predict", R"({"sample": 0})", "application/json");
+  expect_client_error(sample, 422, "a sample without --data");
+  EXPECT_NE(sample->body.find("--data"), std::string::npos) << sample->body;
 }
 
 TEST_F(Serve, PredictsClassesWithProbabilitiesAndMaps) {
@@ -204,6 +218,197 @@ TEST_F(Serve, ServesThePageAndItsNpmAssets) {
   ASSERT_TRUE(uplot);
   EXPECT_EQ(uplot->status, 200);
   EXPECT_GT(uplot->body.size(), 10000u);
+}
+
+// ---- a colour model -----------------------------------------------------------------------------------------
+
+// A CIFAR-10-format folder from Fashion-MNIST's real pictures, coloured (R the picture on a 32×32 canvas, G its
+// negative, B a third of it), and a small colour net (normalize, conv, pool, dense) trained on it through the CLI.
+struct ColourModel {
+  std::string data, model;
+  DataSplit split;  // the folder as the library reads it
+};
+const ColourModel& colour_model() {
+  static const ColourModel m =
+      [] {
+        const fs::path dir = fs::temp_directory_path() / ("cnn_serve_colour_" + std::to_string(::getpid()));
+        const fs::path bin = dir / "cifar-10-batches-bin";
+        fs::create_directories(bin);
+        const DataSplit fashion = load_mnist_folder(default_data_dir());
+        auto write = [&](const Dataset& from, std::size_t first, std::size_t n, const fs::path& file) {
+          std::string out;
+          for (std::size_t i = first; i < first + n; ++i) {
+            out += char(from.labels[i]);
+            for (int c = 0; c < 3; ++c)
+              for (int y = 0; y < 32; ++y)
+                for (int x = 0; x < 32; ++x) {
+                  const bool inside = y >= 2 && y < 30 && x >= 2 && x < 30;
+                  const int p = inside ? from.images[i * 784 + std::size_t((y - 2) * 28 + x - 2)] : 0;
+                  out += char(c == 0 ? p : c == 1 ? 255 - p : p / 3);
+                }
+          }
+          std::ofstream(file, std::ios::binary) << out;
+        };
+        for (int b = 0; b < 5; ++b)
+          write(fashion.train, std::size_t(b) * 40, 40, bin / ("data_batch_" + std::to_string(b + 1) + ".bin"));
+        write(fashion.test, 0, 60, bin / "test_batch.bin");
+        std::ofstream(dir / "colour.json")
+            << R"({"input": [3, 32, 32], "loss": "softmax_cross_entropy", "layers": [{"type": "normalize"},
+              {"type": "conv2d", "filters": 4, "kernel": 5}, {"type": "relu"}, {"type": "maxpool2d", "kernel": 2},
+              {"type": "dense", "units": 10}]})";
+        ColourModel r{bin.string(), (dir / "colour.cnn").string(), load_cifar10_folder(bin.string())};
+        const std::string cmd = std::string(CNN_BINARY_DIR) + "/cnn train --net " + (dir / "colour.json").string() +
+                                " --data " + r.data + " --epochs 1 --batch 20 --quiet --out " + r.model +
+                                " > /dev/null 2>&1";
+        if (std::system(cmd.c_str()) != 0) throw std::runtime_error("could not train the colour test model: " + cmd);
+        return r;
+      }();
+  return m;
+}
+
+// A 48×24 colour photo (a red, green and blue band over grey) as PNG bytes; its path in `path`.
+std::string colour_photo(const std::string& path) {
+  cv::Mat photo(24, 48, CV_8UC3, cv::Scalar(128, 128, 128));
+  photo(cv::Rect(0, 4, 16, 16)).setTo(cv::Scalar(0, 0, 255));  // BGR
+  photo(cv::Rect(16, 4, 16, 16)).setTo(cv::Scalar(0, 255, 0));
+  photo(cv::Rect(32, 4, 16, 16)).setTo(cv::Scalar(255, 0, 0));
+  if (!cv::imwrite(path, photo)) throw std::runtime_error("cannot write " + path);
+  std::ifstream f(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), {}};
+}
+
+class ServeColour : public Serve {
+ protected:
+  void SetUp() override {
+    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{
+        "serve", "--model", colour_model().model, "--data", colour_model().data, "--samples", "20", "--port", "0"});
+    ASSERT_GT(server_->port(), 0) << server_->output();
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", server_->port());
+    client_->set_read_timeout(20, 0);
+  }
+};
+
+TEST_F(ServeColour, TheStripHoldsEveryClassWithItsTestImagesBytesAndLabels) {
+  const json m = json::parse(client_->Get("/api/model")->body);
+  EXPECT_EQ(m["input"], json({3, 32, 32}));
+  EXPECT_EQ(m["samples"], 20);
+  EXPECT_EQ(m["fit"], "pad");
+  const json k = json::parse(client_->Get("/api/kernels")->body);
+  ASSERT_EQ(k["layers"].size(), 1u);
+  EXPECT_EQ(k["layers"][0]["layer"], 1);  // after the normalize layer: it still looks at R, G and B
+  EXPECT_EQ(k["layers"][0]["rgb"], true);
+
+  auto r = client_->Get("/api/samples");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  const json s = json::parse(r->body);
+  EXPECT_EQ(s["shape"], json({3, 32, 32}));
+  ASSERT_EQ(s["count"], 20);
+  ASSERT_EQ(s["samples"].size(), 20u);
+  const Dataset& test = colour_model().split.test;
+  std::set<int> first_round;
+  for (std::size_t k2 = 0; k2 < 20; ++k2) {
+    const json& x = s["samples"][k2];
+    const std::size_t i = x["test_index"];
+    EXPECT_EQ(x["index"], k2);
+    EXPECT_EQ(x["label"], int(test.labels[i]));
+    EXPECT_EQ(x["name"], cifar10_class_names()[test.labels[i]]);  // no batches.meta.txt: the standard names
+    ASSERT_EQ(x["pixels"].size(), 3072u);
+    EXPECT_TRUE(std::equal(test.images.begin() + std::ptrdiff_t(i * 3072),
+                           test.images.begin() + std::ptrdiff_t((i + 1) * 3072), x["pixels"].begin(),
+                           [](std::uint8_t a, const json& b) { return int(a) == b.get<int>(); }))
+        << "sample " << k2;
+    if (k2 < 10) first_round.insert(x["label"].get<int>());
+  }
+  EXPECT_EQ(first_round.size(), 10u) << "the first ten samples are one of each class";
+
+  // A sample's answer is the model's on that test image, and names its true label.
+  const int pick = 7;
+  auto p = client_->Post("/api/predict", json{{"sample", pick}}.dump(), "application/json");
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->status, 200) << p->body;
+  const json a = json::parse(p->body);
+  EXPECT_EQ(a["sample"]["label"], s["samples"][pick]["label"]);
+  EXPECT_EQ(a["sample"]["name"], s["samples"][pick]["name"]);
+  EXPECT_EQ(a["sample"]["correct"], a["predicted"] == s["samples"][pick]["label"]);
+  EXPECT_EQ(a["input"]["shape"], json({3, 32, 32}));
+  json image = json::array();
+  for (const auto& v : s["samples"][pick]["pixels"]) image.push_back(v.get<int>() / 255.0);
+  const json b = json::parse(client_->Post("/api/predict", json{{"image", image}}.dump(), "application/json")->body);
+  ASSERT_EQ(a["classes"].size(), 10u);
+  for (std::size_t c = 0; c < 10; ++c) {
+    EXPECT_EQ(a["classes"][c]["index"], b["classes"][c]["index"]);
+    EXPECT_NEAR(a["classes"][c]["probability"].get<double>(), b["classes"][c]["probability"].get<double>(), 1e-5);
+  }
+}
+
+TEST_F(ServeColour, APhotoIsFittedAsCnnPredictFitsIt) {
+  const std::string path = (fs::temp_directory_path() / ("cnn_serve_photo_" + std::to_string(::getpid()) + ".png"));
+  const std::string bytes = colour_photo(path);
+  const Tensor want = load_image(path, {1, 3, 32, 32}, Invert::automatic, nullptr, Fit::pad);
+  for (const bool form : {false, true}) {
+    httplib::Result r = form ? client_->Post("/api/predict/image",
+                                             httplib::MultipartFormDataItems{{"file", bytes, "photo.png", "image/png"}})
+                             : client_->Post("/api/predict/image", bytes, "image/png");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << r->body;
+    const json a = json::parse(r->body);
+    EXPECT_EQ(a["classes"].size(), 10u);
+    EXPECT_EQ(a["fit"], "pad");
+    EXPECT_EQ(a["inverted"], false);
+    ASSERT_EQ(a["maps"].size(), 5u);
+    EXPECT_EQ(a["maps"][1]["shape"], json({4, 28, 28}));
+    ASSERT_EQ(a["input"]["data"].size(), want.size());
+    double worst = 0;
+    for (std::size_t i = 0; i < want.size(); ++i)
+      worst = std::max(worst, std::fabs(a["input"]["data"][i].get<double>() - want[i]));
+    EXPECT_LT(worst, 1e-3) << (form ? "as a form" : "as the body");  // the answer rounds to 4 digits
+  }
+  // The red band lands at the left of the padded picture's middle rows: red in R, nothing in G and B.
+  EXPECT_GT(want.at(0, 0, 16, 4), 0.9f);
+  EXPECT_LT(want.at(0, 1, 16, 4), 0.1f);
+  EXPECT_EQ(want.at(0, 0, 0, 0), 0.0f);  // pad's border
+  auto q = client_->Post("/api/predict/image?maps=false", bytes, "image/png");
+  ASSERT_TRUE(q);
+  EXPECT_EQ(q->status, 200);
+  EXPECT_FALSE(json::parse(q->body).contains("maps"));
+  fs::remove(path);
+}
+
+TEST_F(ServeColour, BadUploadsGetA4xxWithOneLineAndTheServerKeepsServing) {
+  const std::string path = (fs::temp_directory_path() / ("cnn_serve_bad_" + std::to_string(::getpid()) + ".png"));
+  const std::string png = colour_photo(path);
+  fs::remove(path);
+  auto one_line = [&](const httplib::Result& r, int status, const std::string& what, const std::string& says) {
+    expect_client_error(r, status, what);
+    if (!r) return;
+    const std::string e = json::parse(r->body)["error"];
+    EXPECT_EQ(e.find('\n'), std::string::npos) << what << ": " << e;
+    EXPECT_NE(e.find(says), std::string::npos) << what << ": " << e;
+  };
+  one_line(client_->Post("/api/predict/image", "", "image/png"), 400, "an empty body", "empty");
+  one_line(client_->Post("/api/predict/image", "these are my notes", "image/png"), 415, "text", "not a picture");
+  one_line(client_->Post("/api/predict/image", png.substr(0, 60), "image/png"), 415, "a truncated PNG",
+           "not a picture");
+  std::string huge = png;  // the same PNG, its header claiming 100000×100000 pixels
+  for (const std::size_t at : {16u, 20u}) {
+    const std::uint32_t v = 100000;
+    for (int b = 0; b < 4; ++b) huge[at + std::size_t(b)] = char(v >> (24 - 8 * b) & 0xff);
+  }
+  one_line(client_->Post("/api/predict/image", huge, "image/png"), 422, "a 10-gigapixel header", "100000x100000");
+  one_line(client_->Post("/api/predict/image", std::string(5 << 20, 'x'), "image/png"), 413, "a 5 MiB body",
+           "too large");
+  expect_still_serving();
+  one_line(client_->Post("/api/predict", R"({"sample": 20})", "application/json"), 422, "sample 20 of 20", "0..19");
+  one_line(client_->Post("/api/predict", R"({"sample": "first"})", "application/json"), 422, "a string sample",
+           "0..19");
+  one_line(client_->Post("/api/predict", image_body(1000), "application/json"), 422, "1000 numbers", "3x1024 = 3072");
+  expect_client_error(client_->Get("/api/predict/image"), 405, "GET on the upload");
+  expect_client_error(client_->Post("/api/samples", "{}", "application/json"), 405, "POST on samples");
+  auto r = client_->Post("/api/predict/image", png, "image/png");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  expect_still_serving();
 }
 
 TEST(ServeCommand, RefusesAPortInUseWithOneLine) {

@@ -73,6 +73,89 @@ TEST(ShowKernels, OnePictureForEveryConvLayer) {
   EXPECT_THROW(show::write_kernels(dense_only, t / "none"), Error);
 }
 
+// Pixels of `img` (BGR, as imread gives) whose colour is exactly `c`.
+int count_colour(const cv::Mat& img, show::Rgb c) {
+  int n = 0;
+  for (int y = 0; y < img.rows; ++y)
+    for (int x = 0; x < img.cols; ++x) {
+      const cv::Vec3b p = img.at<cv::Vec3b>(y, x);
+      n += p[2] == c.r && p[1] == c.g && p[0] == c.b;
+    }
+  return n;
+}
+
+bool operator==(show::Rgb a, show::Rgb b) { return a.r == b.r && a.g == b.g && a.b == b.b; }
+
+TEST(ShowColours, AKernelsColourIsMidGreyAtZeroAndKeepsItsSlicesProportions) {
+  EXPECT_TRUE(show::kernel_colour(0, 0, 0, 1) == (show::Rgb{128, 128, 128}));
+  EXPECT_TRUE(show::kernel_colour(1, -1, 0.5, 1) == (show::Rgb{255, 0, 191}));
+  EXPECT_TRUE(show::kernel_colour(0.2, 0.1, 0, 0.2) == (show::Rgb{255, 191, 128}));  // orange, not yellow
+  EXPECT_TRUE(show::kernel_colour(9, -9, std::nan(""), 1) == (show::Rgb{255, 0, 128}));
+}
+
+// A colour net's first layer: kernel 0 looks only at red, kernel 1 weakly at blue, kernel 2 against red and half as
+// much for green. Each is scaled by its own max|W|, so the weak one is as saturated as the strong ones.
+TEST(ShowKernels, AColourFirstLayerIsOneColourPatchPerKernel) {
+  TempDir t;
+  Network net({1, 3, 8, 8});
+  net.add<Conv2D>(3, 3).add<ReLU>().add<Conv2D>(2, 3);
+  net.init(1);
+  EXPECT_EQ(show::colour_kernel_layer(net), 0);
+  EXPECT_EQ(show::colour_kernel_layer(seed5()), -1);
+  Tensor w = dynamic_cast<Conv2D&>(net.layer(0)).weight();  // a view: [3, 3, 3, 3]
+  for (int o = 0; o < 3; ++o)
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < 3; ++y)
+        for (int x = 0; x < 3; ++x)
+          w.at(o, c, y, x) = o == 0   ? (c == 0 ? 1.0f : 0.0f)
+                             : o == 1 ? (c == 2 ? 0.01f : 0.0f)
+                                      : (c == 0   ? -0.4f
+                                         : c == 1 ? 0.2f
+                                                  : 0.0f);
+  const auto files = show::write_kernels(net, t / "k");
+  ASSERT_EQ(files.size(), 2u);
+  const cv::Mat colour = cv::imread(files[0]), grey = cv::imread(files[1]);
+  ASSERT_FALSE(colour.empty());
+  const int patch = 3 * 16 * 3 * 16;                        // 3×3 weights of 16×16 pixels
+  EXPECT_GE(count_colour(colour, {255, 128, 128}), patch);  // +R
+  EXPECT_GE(count_colour(colour, {128, 128, 255}), patch);  // +B, though 100 times weaker
+  EXPECT_EQ(count_colour(colour, {0, 191, 128}), patch);    // −R with G at half its weight
+  // The second conv layer reads feature maps, not colours: the diverging grid, one tile per input channel.
+  ASSERT_FALSE(grey.empty());
+  EXPECT_EQ(count_colour(grey, {0, 191, 128}), 0);
+  EXPECT_GT(count_colour(grey, show::diverging(1.0)) + count_colour(grey, show::diverging(-1.0)), 0);
+}
+
+TEST(ShowMaps, AColourInputIsDrawnInColourAndItsGradientAsAColourMap) {
+  TempDir t;
+  Network net({1, 3, 4, 4});
+  net.add<Flatten>().add<Dense>(3);
+  net.set_loss(std::make_unique<SoftmaxCrossEntropy>());
+  net.init(2);
+  Tensor x({1, 3, 4, 4});
+  for (int y = 0; y < 4; ++y)
+    for (int c = 0; c < 4; ++c) x.at(0, c < 2 ? 0 : 2, y, c) = 1.0f;  // red left half, blue right half
+  const show::MapsReport r = show::compute_maps(net, x, 1);
+  const auto files = show::write_maps(r, t / "m");
+  ASSERT_EQ(files.size(), 2 + 2 * net.size());
+  const cv::Mat input = cv::imread(t / "m/input.png"), grad = cv::imread(t / "m/input-gradient.png");
+  ASSERT_FALSE(input.empty());
+  ASSERT_FALSE(grad.empty());
+  const int half = 4 * 2 * 8 * 8;  // 4×2 pixels drawn 8×8 each
+  EXPECT_EQ(count_colour(input, {255, 0, 0}), half);
+  EXPECT_EQ(count_colour(input, {0, 0, 255}), half);
+  // Every pixel of ∂L/∂input drawn with its three channels together on the one scale max|∂L/∂input|.
+  const Tensor& g = r.input_gradient;
+  double scale = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) scale = std::max(scale, double(std::fabs(g[i])));
+  ASSERT_GT(scale, 0.0);
+  for (int y = 0; y < 4; ++y)
+    for (int c = 0; c < 4; ++c)
+      EXPECT_GE(count_colour(grad, show::kernel_colour(g.at(0, 0, y, c), g.at(0, 1, y, c), g.at(0, 2, y, c), scale)),
+                64)
+          << "pixel " << y << ", " << c;
+}
+
 TEST(ShowMaps, GradientsAreTheBackwardPassOfTheChosenClass) {
   Network net = seed5();
   const Tensor x = random_tensor({1, 1, 28, 28}, 5, 0.0f, 1.0f);
@@ -196,6 +279,39 @@ TEST(ShowCommand, WritesWhereItSaysForAModelFile) {
   out = run_cnn("kernels " + t / "img.png" + " --out " + t / "classic", &code);
   EXPECT_EQ(code, 0) << out;
   for (const auto& k : show::classic_kernels()) EXPECT_TRUE(fs::exists(t / ("classic/" + k.name + ".png"))) << k.name;
+}
+
+TEST(ShowCommand, AColourModelsPictureAndKernelsInColour) {
+  TempDir t;
+  Network net({1, 3, 16, 16});
+  net.add<Conv2D>(4, 3).add<ReLU>().add<Flatten>().add<Dense>(3);
+  net.set_loss(std::make_unique<SoftmaxCrossEntropy>());
+  net.init(4);
+  save_model(t / "m.cnn", net, "colour", {"sky", "sea", "sand"}, nullptr);
+  cv::Mat photo(24, 24, CV_8UC3, cv::Scalar(0, 0, 255));  // BGR: all red, square, so any fit keeps it red
+  ASSERT_TRUE(cv::imwrite(t / "red.png", photo));
+  int code = 0;
+  std::string out = run_cnn("show maps --model " + t / "m.cnn" + " " + t / "red.png" + " --out " + t / "maps", &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("wrote " + t / "maps/input-gradient.png"), std::string::npos) << out;
+  EXPECT_GE(count_colour(cv::imread(t / "maps/input.png"), {255, 0, 0}), 16 * 16 * 8 * 8);
+  out = run_cnn("show kernels --model " + t / "m.cnn" + " --out " + t / "k", &code);
+  ASSERT_EQ(code, 0) << out;
+  const cv::Mat k = cv::imread(t / "k/kernels-layer0.png");
+  ASSERT_FALSE(k.empty());
+  // Each weight position of each kernel, its three slices as one colour on the kernel's own scale.
+  const Tensor w = dynamic_cast<const Conv2D&>(net.layer(0)).weight();
+  for (int o = 0; o < 4; ++o) {
+    double scale = 0;
+    for (int c = 0; c < 3; ++c)
+      for (int y = 0; y < 3; ++y)
+        for (int x = 0; x < 3; ++x) scale = std::max(scale, double(std::fabs(w.at(o, c, y, x))));
+    for (int y = 0; y < 3; ++y)
+      for (int x = 0; x < 3; ++x)
+        EXPECT_GE(count_colour(k, show::kernel_colour(w.at(o, 0, y, x), w.at(o, 1, y, x), w.at(o, 2, y, x), scale)),
+                  16 * 16)
+            << "kernel " << o << " (" << y << ", " << x << ")";
+  }
 }
 
 }  // namespace

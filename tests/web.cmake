@@ -10,8 +10,9 @@ endif()
 # node is required (scripts/setup.sh installs it): the browser test is never silently dropped.
 find_program(NODE_EXECUTABLE node REQUIRED)
 if(TARGET cnn_tool)
-  # Draws a stroke on the page of a real `cnn serve`, waits for the prediction and feature maps, and saves
-  # screenshots to build/artifacts/ (serve.png, train.png).
+  # Draws a stroke on the page of a real `cnn serve`, waits for the prediction and feature maps, follows a training
+  # run, uploads a photo to a colour model and clicks a test image of its strip, and saves screenshots to
+  # build/artifacts/ (serve.png, train.png, serve_colour.png).
   add_test(NAME web_browser
            COMMAND ${NODE_EXECUTABLE} ${CMAKE_SOURCE_DIR}/tests/web/browser_test.js
                    --cnn $<TARGET_FILE:cnn_tool> --artifacts ${CMAKE_BINARY_DIR}/artifacts)

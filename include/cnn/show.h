@@ -26,8 +26,17 @@ Rgb sequential(double t);
 // ---- Kernels ----------------------------------------------------------------------------------------------
 // One PNG per Conv2D layer, `kernels-layer<i>.png` in `dir`: a grid with one row per output map and one column
 // per input channel, each kernel drawn weight by weight on one symmetric scale ±max|W| printed in a legend.
-// Returns the files written; throws cnn::Error when the net has no Conv2D layer or a file cannot be written.
+// The colour layer (colour_kernel_layer) is drawn instead as one colour patch per output map, as in the AlexNet
+// paper's picture of its first-layer filters. Returns the files written; throws cnn::Error when the net has no
+// Conv2D layer or a file cannot be written.
 std::vector<std::string> write_kernels(const Network& net, const std::string& dir);
+// The layer whose kernels look at colours: the first conv2d of a net whose input has 3 channels (R, G, B), when
+// it reads 3 channels. -1 when there is none (a grey net).
+int colour_kernel_layer(const Network& net);
+// One weight of each of a kernel's R, G and B slices as one colour: mid-grey at zero, each channel
+// 127.5 + 127.5·w/scale (clamped). `scale` is the kernel's own max|W| over all three slices, so one factor keeps
+// the slices' proportions: a kernel that weighs red twice as much as green shows orange, not yellow.
+Rgb kernel_colour(double r, double g, double b, double scale);
 
 // ---- Feature maps and gradient maps ------------------------------------------------------------------------
 struct LayerMaps {
@@ -47,7 +56,10 @@ struct MapsReport {
 // backward, keeping every layer's output and its gradient dL/dA.
 MapsReport compute_maps(Network& net, const Tensor& image, int label = -1);
 // input.png, input-gradient.png, then per layer maps-layer<i>-<kind>.png and grad-layer<i>-<kind>.png: every
-// channel of the layer as one tile of a grid (a dense layer's units as one strip). Returns the files written.
+// channel of the layer as one tile of a grid (a dense layer's units as one strip). A colour input (3 channels) is
+// drawn as the colour picture, and ∂L/∂input as a colour map (R, G, B the gradient of each channel, mid-grey at
+// zero, kernel_colour's rule on the one scale max|∂L/∂input|) beside each channel's gradient in the diverging
+// colours; the layers' maps stay one diverging tile per channel. Returns the files written.
 std::vector<std::string> write_maps(const MapsReport& report, const std::string& dir);
 
 // ---- Training curves ---------------------------------------------------------------------------------------

@@ -46,6 +46,14 @@ Rgb sequential(double t) {
   return interpolate(stops, t);
 }
 
+Rgb kernel_colour(double r, double g, double b, double scale) {
+  auto level = [scale](double v) {
+    const double t = scale > 0.0 && std::isfinite(v) ? std::clamp(v / scale, -1.0, 1.0) : 0.0;
+    return std::uint8_t(std::lround(127.5 + 127.5 * t));
+  };
+  return {level(r), level(g), level(b)};
+}
+
 namespace draw {
 
 cv::Mat canvas(int w, int h) { return cv::Mat(std::max(h, 1), std::max(w, 1), CV_8UC3, kWhite); }
@@ -55,6 +63,20 @@ void signed_tile(cv::Mat& img, int x, int y, const float* values, int h, int w, 
     for (int c = 0; c < w; ++c)
       cv::rectangle(img, cv::Rect(x + c * cell, y + r * cell, cell, cell),
                     bgr(diverging(double(values[std::size_t(r) * w + c]) / scale)), cv::FILLED);
+}
+
+void colour_tile(cv::Mat& img, int x, int y, const float* planes, std::size_t stride, int h, int w, int cell,
+                 double scale) {
+  auto intensity = [](float v) {
+    return std::uint8_t(std::lround(255.0 * std::clamp(std::isfinite(v) ? double(v) : 0.0, 0.0, 1.0)));
+  };
+  for (int r = 0; r < h; ++r)
+    for (int c = 0; c < w; ++c) {
+      const float* p = planes + std::size_t(r) * w + c;
+      const Rgb colour = scale > 0.0 ? kernel_colour(p[0], p[stride], p[2 * stride], scale)
+                                     : Rgb{intensity(p[0]), intensity(p[stride]), intensity(p[2 * stride])};
+      cv::rectangle(img, cv::Rect(x + c * cell, y + r * cell, cell, cell), bgr(colour), cv::FILLED);
+    }
 }
 
 void text(cv::Mat& img, const std::string& s, int x, int y, double scale, cv::Scalar colour) {

@@ -17,6 +17,11 @@ inline const cv::Scalar kWhite{255, 255, 255}, kBlack{0, 0, 0}, kGrey{110, 110, 
 cv::Mat canvas(int w, int h);
 // values (h×w, row-major) drawn at (x, y), each value a cell×cell block coloured by diverging(v / scale).
 void signed_tile(cv::Mat& img, int x, int y, const float* values, int h, int w, int cell, double scale);
+// h×w pixels of a colour picture drawn at (x, y), each a cell×cell block: the R, G and B values are planes[i],
+// planes[i + stride], planes[i + 2·stride] (i = r·w + c), intensities in [0, 1] (clamped) when `scale` is 0, else
+// signed values drawn by kernel_colour(…, scale).
+void colour_tile(cv::Mat& img, int x, int y, const float* planes, std::size_t stride, int h, int w, int cell,
+                 double scale = 0.0);
 // Text with its baseline at (x, y); scale 0.4 is about 9 px tall.
 void text(cv::Mat& img, const std::string& s, int x, int y, double scale = 0.4, cv::Scalar colour = kBlack);
 int text_width(const std::string& s, double scale = 0.4);

@@ -65,6 +65,56 @@ void write_tensor_grid(const Tensor& t, const std::string& title, const std::str
   draw::save_png(img, path);
 }
 
+// A colour image (1×3×h×w) as the picture itself, then its three channels as tiles: grey intensities for the input,
+// the diverging colours on one symmetric scale (with its legend) for a gradient, whose composite is drawn by
+// kernel_colour's rule on that same scale (mid-grey at 0).
+void write_colour_picture(const Tensor& t, bool is_gradient, const std::string& title, const std::string& path) {
+  const int h = t.shape().h, w = t.shape().w;
+  const std::size_t plane = std::size_t(h) * w;
+  const double scale = draw::max_abs(t.data(), t.size());
+  float lo = 0, hi = 0;
+  if (t.size()) {
+    lo = *std::min_element(t.data(), t.data() + t.size());
+    hi = *std::max_element(t.data(), t.data() + t.size());
+  }
+  const std::string sub = "3x" + std::to_string(h) + "x" + std::to_string(w) + ", values " + draw::number(lo) + " .. " +
+                          draw::number(hi) +
+                          (is_gradient ? ": R, G, B = each channel's gradient, mid-grey at 0, +/-" +
+                                             draw::number(scale) + " at the ends; then each channel (blue < 0 < red)"
+                                       : ": the picture, then its R, G, B channels (black 0, white 1)");
+  const int left = 10, top = 48, label_h = 14, gap = 14;
+  const int big = std::clamp(160 / std::max(h, w), 1, 8), small = std::clamp(96 / std::max(h, w), 1, 8);
+  const int big_w = w * big, small_w = w * small;
+  const int planes_x = left + big_w + 2 * gap;
+  const int grid_right = planes_x + 3 * (small_w + gap);
+  const int legend_h = std::max(60, h * small);
+  cv::Mat img = draw::canvas(
+      std::max({grid_right + (is_gradient ? 100 : 0), draw::text_width(title, 0.5) + 20, draw::text_width(sub) + 20}),
+      top + label_h + std::max(h * big, legend_h) + 8);
+  draw::text(img, title, 10, 20, 0.5);
+  draw::text(img, sub, 10, 38);
+  draw::text(img, is_gradient ? "colour map" : "colour", left, top + 10, 0.35, draw::kGrey);
+  draw::colour_tile(img, left, top + label_h, t.data(), plane, h, w, big, is_gradient ? scale : 0.0);
+  const char* const names[] = {"R", "G", "B"};
+  for (int c = 0; c < 3; ++c) {
+    const int x = planes_x + c * (small_w + gap);
+    draw::text(img, names[c], x, top + 10, 0.35, draw::kGrey);
+    const float* p = t.data() + std::size_t(c) * plane;
+    if (is_gradient) {
+      draw::signed_tile(img, x, top + label_h, p, h, w, small, scale);
+    } else {
+      for (int r = 0; r < h; ++r)  // grey: the same intensity in all three of the picture's colours
+        for (int k = 0; k < w; ++k) {
+          const double v = std::clamp(double(p[std::size_t(r) * w + k]), 0.0, 1.0) * 255.0;
+          cv::rectangle(img, cv::Rect(x + k * small, top + label_h + r * small, small, small), cv::Scalar::all(v),
+                        cv::FILLED);
+        }
+    }
+  }
+  if (is_gradient) draw::legend(img, grid_right, top + label_h, legend_h, scale);
+  draw::save_png(img, path);
+}
+
 }  // namespace
 
 MapsReport compute_maps(Network& net, const Tensor& image, int label) {
@@ -115,8 +165,17 @@ std::vector<std::string> write_maps(const MapsReport& r, const std::string& dir)
     write_tensor_grid(t, title, path);
     written.push_back(path);
   };
-  put(r.input, "input image", "input.png");
-  put(r.input_gradient, "dL/d(input) for " + cls, "input-gradient.png");
+  if (r.input.shape().c == 3) {  // a colour picture: shown as one, not as three unrelated maps
+    for (const bool gradient : {false, true}) {
+      const std::string path = (fs::path(dir) / (gradient ? "input-gradient.png" : "input.png")).string();
+      write_colour_picture(gradient ? r.input_gradient : r.input, gradient,
+                           gradient ? "dL/d(input) for " + cls : "input image", path);
+      written.push_back(path);
+    }
+  } else {
+    put(r.input, "input image", "input.png");
+    put(r.input_gradient, "dL/d(input) for " + cls, "input-gradient.png");
+  }
   for (const LayerMaps& m : r.layers) {
     const std::string stem = "layer" + std::to_string(m.layer) + "-" + m.kind + ".png";
     put(m.activation, "layer " + std::to_string(m.layer) + ": " + m.summary + " - feature maps", "maps-" + stem);

@@ -4,6 +4,10 @@
 //      drawing, not only at the end; screenshot: ARTIFACTS/serve.png.
 //   2. starts `cnn train --serve 0` and watches the training page fill with batch points and an epoch row from
 //      server-sent events; screenshot: ARTIFACTS/train.png.
+//   3. a colour model: writes CIFAR-10-format files from real pictures (Fashion-MNIST's, coloured), trains a tiny
+//      colour net on them, starts `cnn serve --data`, uploads a photo (a PNG) through the file chooser, waits for
+//      the top classes, the colour input and the maps, then clicks a test image of the strip and checks its true
+//      label is shown; a file that is no picture gets its one-line error; screenshot: ARTIFACTS/serve_colour.png.
 // Usage: node tests/web/browser_test.js --cnn build/cnn --artifacts build/artifacts   (run by ctest: web_browser)
 "use strict";
 const {spawn, spawnSync} = require("child_process");
@@ -30,6 +34,71 @@ try {
 }
 if (!fs.existsSync(chromium)) fail(chromium + " not found (apt-get install chromium; scripts/setup.sh does it)");
 if (!fs.existsSync(cnn)) fail(cnn + " not found (build first)");
+
+// ---- pictures for the colour case ----------------------------------------------------------------------------------
+const zlib = require("zlib");
+const fashionDir = "/usr/share/datasets/fashion-mnist";
+function readIdx(file) {  // an IDX file's payload after its header (images: 16 bytes, labels: 8)
+  const b = zlib.gunzipSync(fs.readFileSync(path.join(fashionDir, file)));
+  return b.subarray(b.readUInt32BE(0) === 0x803 ? 16 : 8);
+}
+const CRC_TABLE = Array.from({length: 256}, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+// An 8-bit RGB PNG of w×h pixels; rgb(x, y) gives [r, g, b].
+function pngFile(file, w, h, rgb) {
+  const raw = Buffer.alloc((3 * w + 1) * h);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) raw.set(rgb(x, y), y * (3 * w + 1) + 1 + 3 * x);
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4), crc = Buffer.alloc(4), body = Buffer.concat([Buffer.from(type), data]);
+    len.writeUInt32BE(data.length);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([len, body, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);  // 8 bits, RGB
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  fs.writeFileSync(file, Buffer.concat([signature, chunk("IHDR", ihdr), chunk("IDAT", zlib.deflateSync(raw)),
+                                        chunk("IEND", Buffer.alloc(0))]));
+}
+// Fashion-MNIST picture `i` in colour at w×h: the item in one colour over a sky-like gradient between two others,
+// the palette's entries chosen by i, so neighbouring pictures differ.
+const PALETTE = [[220, 60, 50], [240, 170, 40], [60, 150, 80], [40, 110, 200], [150, 70, 170], [250, 240, 220],
+                 [30, 40, 60], [120, 200, 220], [200, 120, 90], [90, 90, 90]];
+function colourPicture(images, i, w, h) {
+  const fg = PALETTE[(i * 7) % 10], top = PALETTE[(i * 3 + 1) % 10], bottom = PALETTE[(i + 5) % 10];
+  const scale = Math.min(w, h) / 32, ox = (w - 28 * scale) / 2, oy = (h - 28 * scale) / 2;
+  return (x, y) => {
+    const px = Math.floor((x - ox) / scale), py = Math.floor((y - oy) / scale);
+    const v = px >= 0 && py >= 0 && px < 28 && py < 28 ? images[i * 784 + py * 28 + px] / 255 : 0;
+    const t = y / Math.max(1, h - 1);
+    return [0, 1, 2].map((k) => Math.round((top[k] * (1 - t) + bottom[k] * t) * (1 - v) + fg[k] * v));
+  };
+}
+// CIFAR-10's binary layout: per record a label byte, then the R, G and B planes of 32×32.
+function cifarRecords(images, labels, from, count) {
+  const out = Buffer.alloc(count * 3073);
+  for (let r = 0; r < count; r++) {
+    const i = from + r, pixel = colourPicture(images, i, 32, 32);
+    out[r * 3073] = labels[i];
+    for (let y = 0; y < 32; y++)
+      for (let x = 0; x < 32; x++) {
+        const c = pixel(x, y);
+        for (let k = 0; k < 3; k++) out[r * 3073 + 1 + k * 1024 + y * 32 + x] = c[k];
+      }
+  }
+  return out;
+}
 
 const children = [];
 // Starts `cnn ARGS` and resolves with the URL it prints once it is listening.
@@ -145,6 +214,124 @@ async function main() {
     await tpage.screenshot({path: path.join(artifacts, "train.png"), fullPage: true});
     console.log("web_browser: training page received " + (await tpage.evaluate(() => document.body.dataset.events)) +
                 " events; screenshot " + path.join(artifacts, "train.png"));
+
+    // ---- 3. a colour model: a photo and the strip of test images ----
+    const images = readIdx("t10k-images-idx3-ubyte.gz"), labels = readIdx("t10k-labels-idx1-ubyte.gz");
+    const cifar = path.join(tmp, "cifar-10-batches-bin");
+    fs.mkdirSync(cifar);
+    for (let b = 0; b < 5; b++)
+      fs.writeFileSync(path.join(cifar, `data_batch_${b + 1}.bin`), cifarRecords(images, labels, 100 + 80 * b, 80));
+    fs.writeFileSync(path.join(cifar, "test_batch.bin"), cifarRecords(images, labels, 0, 100));
+    fs.writeFileSync(path.join(cifar, "batches.meta.txt"),
+                     "T-shirt/top\nTrouser\nPullover\nDress\nCoat\nSandal\nShirt\nSneaker\nBag\nAnkle boot\n");
+    const net = path.join(tmp, "colour.json");
+    fs.writeFileSync(net, JSON.stringify({input: [3, 32, 32], loss: "softmax_cross_entropy", layers: [
+      {type: "normalize"}, {type: "conv2d", filters: 8, kernel: 5}, {type: "relu"}, {type: "maxpool2d", kernel: 2},
+      {type: "dense", units: 10}]}));
+    const colourModel = path.join(tmp, "colour.cnn");
+    const ctrained = spawnSync(cnn, ["train", "--net", net, "--data", cifar, "--epochs", "1", "--batch", "20",
+                                     "--lr", "0.01", "--quiet",
+                                     "--out", colourModel], {encoding: "utf8"});
+    if (ctrained.status !== 0) fail("cnn train of the colour net failed: " + ctrained.stdout + ctrained.stderr);
+    const cserve = await startCnn(["serve", "--model", colourModel, "--data", cifar, "--port", "0"],
+                                  "cnn serve (colour)");
+    console.log("web_browser: colour model served at " + cserve.url);
+    const photo = path.join(tmp, "bag-on-a-sunset.png");
+    const photoIndex = labels.findIndex((l) => l === 8);  // a bag, 120×80: the server pads it into 32×32
+    pngFile(photo, 120, 80, colourPicture(images, photoIndex, 120, 80));
+
+    const cpage = await browser.newPage();
+    await cpage.setViewportSize({width: 1280, height: 1000});
+    const colourErrors = [];
+    cpage.on("pageerror", (e) => colourErrors.push(e.message));
+    // The upload of a file that is no picture, at the end, is meant to get its 415.
+    cpage.on("console", (m) => {
+      if (m.type() === "error" && !/status of 415/.test(m.text())) colourErrors.push(m.text());
+    });
+    cpage.on("response", (r) => {
+      if (r.status() >= 400 && !r.url().endsWith("/api/predict/image"))
+        colourErrors.push(`${r.status()} for ${r.url()}`);
+    });
+    await cpage.goto(cserve.url, {waitUntil: "load"});
+    await cpage.waitForSelector("body[data-ready]", {timeout: 20000});
+    if (await cpage.isVisible("#pad")) fail("a colour model still shows the drawing pad");
+    if (!(await cpage.isVisible("#drop"))) fail("a colour model shows no photo drop zone");
+    const cmodel = await (await cpage.request.get(cserve.url + "api/model")).json();
+    const strip = await (await cpage.request.get(cserve.url + "api/samples")).json();
+    const thumbs = await cpage.$$eval("#strip canvas", (cs) => cs.length);
+    if (strip.count !== 48 || thumbs !== 48)
+      fail(`the strip shows ${thumbs} test images, the server has ${strip.count} (48 asked)`);
+    const kernelPatches = await cpage.$$eval("#kernels .layer:first-child canvas", (cs) => cs.length);
+    if (kernelPatches !== 8) fail(`the colour layer shows ${kernelPatches} kernels, expected one patch for each of 8`);
+
+    // colour somewhere in a canvas: a pixel whose red, green and blue differ
+    const coloured = (selector) => cpage.$eval(selector, (c) => {
+      const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4)
+        if (Math.abs(d[i] - d[i + 1]) > 30 || Math.abs(d[i + 1] - d[i + 2]) > 30) n++;
+      return n;
+    });
+    const topClasses = () => cpage.$$eval("#classes li", (lis) => lis.map((li) => ({
+      name: li.querySelector(".name") ? li.querySelector(".name").textContent : "",
+      pct: li.querySelector(".pct") ? parseFloat(li.querySelector(".pct").textContent) : NaN,
+    })));
+    const checkClasses = (cls, what) => {
+      if (cls.length < 3) fail(`${what}: expected the top classes, got ${JSON.stringify(cls)}`);
+      for (let i = 0; i < cls.length; i++) {
+        if (!cmodel.classes.includes(cls[i].name) || !(cls[i].pct >= 0 && cls[i].pct <= 100))
+          fail(`${what}: bad class line ${JSON.stringify(cls[i])}`);
+        if (i && cls[i].pct > cls[i - 1].pct)
+          fail(`${what}: classes not ordered by probability: ${JSON.stringify(cls)}`);
+      }
+    };
+    const predictionsNow = () => cpage.evaluate(() => Number(document.body.dataset.predictions || 0));
+
+    // The photo, through the file chooser as a person picks it.
+    await cpage.setInputFiles("#photo-file", photo);
+    await cpage.waitForFunction(() => Number(document.body.dataset.predictions || 0) >= 1, null, {timeout: 20000});
+    checkClasses(await topClasses(), "photo");
+    const photoMaps = await cpage.$$eval("#maps .layer", (ls) => ls.length);
+    if (photoMaps !== cmodel.layers.length)
+      fail(`photo: feature maps for ${photoMaps} layers, the model has ${cmodel.layers.length}`);
+    const conv = cmodel.layers[1];
+    const convMaps = await cpage.$$eval("#maps .layer:nth-child(2) canvas", (cs) => cs.length);
+    if (convMaps !== conv.output[0]) fail(`photo: the conv layer shows ${convMaps} maps, expected ${conv.output[0]}`);
+    if ((await coloured("#seen")) < 100) fail("photo: what the network sees is not shown in colour");
+    if (!(await cpage.isVisible("#photo-preview"))) fail("photo: the chosen photo is not shown");
+    if (await cpage.isVisible("#truth")) fail("photo: a true label is shown for a photo that has none");
+
+    // A test image of the strip: its prediction and its true label.
+    const pick = 5, before = await predictionsNow();
+    await cpage.click(`#strip canvas[data-sample="${pick}"]`);
+    await cpage.waitForFunction((n) => Number(document.body.dataset.predictions || 0) > n, before, {timeout: 20000});
+    await cpage.waitForSelector("#truth:not([hidden])", {timeout: 20000});
+    const truth = await cpage.textContent("#truth");
+    if (!truth.includes("true label: " + strip.samples[pick].name))
+      fail(`strip: "${truth}" does not name the true label ${strip.samples[pick].name}`);
+    const sampleClasses = await topClasses();
+    checkClasses(sampleClasses, "strip");
+    const answer = await (await cpage.request.post(cserve.url + "api/predict", {data: {sample: pick, maps: false}}))
+      .json();
+    if (sampleClasses[0].name !== answer.classes[0].name)
+      fail(`strip: the page shows ${sampleClasses[0].name} first, the API ${answer.classes[0].name}`);
+    if ((await coloured("#seen")) < 100) fail("strip: the test image the network sees is not in colour");
+    if (colourErrors.length) fail("errors in the colour page: " + colourErrors.join("; "));
+    await cpage.waitForTimeout(200);
+    await cpage.screenshot({path: path.join(artifacts, "serve_colour.png"), fullPage: true});
+
+    // A file that is no picture: the server's one line, in place of the classes.
+    const notPhoto = path.join(tmp, "notes.png");
+    fs.writeFileSync(notPhoto, "these are my notes, not a picture\n");
+    const errorsBefore = await cpage.evaluate(() => Number(document.body.dataset.errors || 0));
+    await cpage.setInputFiles("#photo-file", notPhoto);
+    await cpage.waitForFunction((n) => Number(document.body.dataset.errors || 0) > n, errorsBefore, {timeout: 20000});
+    const error = await cpage.textContent("#classes li.error");
+    if (!/not a picture/.test(error)) fail(`a file that is no picture: the page says "${error}"`);
+    if (colourErrors.length) fail("errors in the colour page: " + colourErrors.join("; "));
+    console.log(`web_browser: colour model: photo and test image ${pick} (${strip.samples[pick].name}) classified, ` +
+                `${thumbs} test images in the strip, ${kernelPatches} colour kernels; screenshot ` +
+                path.join(artifacts, "serve_colour.png"));
   } finally {
     await browser.close();
     for (const c of children) if (c.exitCode === null) c.kill("SIGTERM");

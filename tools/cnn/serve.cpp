@@ -1,11 +1,17 @@
-// cnn serve: a web page where you draw and watch the model think — the top classes, every layer's feature maps and
-// the kernels, live as you draw — and the small JSON API it uses (documented in web/API.md, usable with curl).
+// cnn serve: a web page where you draw (or, for a colour model, drop a photo) and watch the model think — the top
+// classes, every layer's feature maps and the kernels — and the small JSON API it uses (documented in web/API.md,
+// usable with curl). With --data, a strip of the data set's test images to click, each with its true label.
 // Binds to loopback unless told otherwise: the model is yours, the page is for you.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <mutex>
 #include <numeric>
+#include <optional>
 
 #include "cnn/show.h"
 #include "common.h"
@@ -15,13 +21,76 @@
 namespace cnn::tool {
 namespace {
 
-// A 28×28 image is ~10 KB of JSON; a 224×224 colour one ~1.5 MB. Anything far beyond is not a drawing.
+// A 28×28 image is ~10 KB of JSON; a 224×224 colour one ~1.5 MB; a phone's JPEG 2–4 MB. Anything far beyond is
+// not one picture.
 constexpr std::size_t kMaxBody = 4 << 20;
+// A picture decodes to 12 bytes a pixel on its way to the input (RGB floats): 4096×4096 is 200 MB. A PNG of a few
+// kilobytes can declare far more, so the size is checked in its header, before anything is decoded.
+constexpr std::uint64_t kMaxSide = 4096, kMaxPixels = kMaxSide * kMaxSide;
 
 struct ServeArgs {
-  std::string model, host = "127.0.0.1", web;
+  std::string model, host = "127.0.0.1", web, data;
   int port = 8080;
+  std::size_t samples = 48;
 };
+
+// A bad request: the status and one line for the client.
+struct BadRequest : std::invalid_argument {
+  BadRequest(int s, const std::string& message) : std::invalid_argument(message), status(s) {}
+  int status;
+};
+
+// The width and height a PNG, GIF, BMP or JPEG header declares, or {0, 0} for a format it does not know (left to the
+// decoder, which refuses what it cannot read).
+std::pair<std::uint64_t, std::uint64_t> declared_size(const std::string& b) {
+  auto u8 = [&](std::size_t i) { return std::uint64_t(std::uint8_t(b[i])); };
+  auto be16 = [&](std::size_t i) { return u8(i) << 8 | u8(i + 1); };
+  auto be32 = [&](std::size_t i) { return be16(i) << 16 | be16(i + 2); };
+  auto le16 = [&](std::size_t i) { return u8(i) | u8(i + 1) << 8; };
+  auto le32 = [&](std::size_t i) { return le16(i) | le16(i + 2) << 16; };
+  if (b.size() >= 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0 && b.compare(12, 4, "IHDR") == 0)
+    return {be32(16), be32(20)};
+  if (b.size() >= 10 && (b.compare(0, 6, "GIF87a") == 0 || b.compare(0, 6, "GIF89a") == 0)) return {le16(6), le16(8)};
+  if (b.size() >= 26 && b.compare(0, 2, "BM") == 0) {
+    if (le32(14) == 12) return {le16(18), le16(20)};  // the old OS/2 header: 16-bit sizes
+    const auto magnitude = [](std::uint64_t v) { return std::uint64_t(std::abs(std::int64_t(std::int32_t(v)))); };
+    return {magnitude(le32(18)), magnitude(le32(22))};  // a negative height is a top-down bitmap
+  }
+  if (b.size() >= 4 && u8(0) == 0xFF && u8(1) == 0xD8) {  // JPEG: markers up to the first start of frame
+    for (std::size_t i = 2; i + 9 <= b.size() && u8(i) == 0xFF;) {
+      const std::uint64_t m = u8(i + 1);
+      if (m == 0xFF) {  // fill byte
+        ++i;
+      } else if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // markers without a length
+        i += 2;
+      } else if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {  // SOFn: P, Y, X
+        return {be16(i + 7), be16(i + 5)};
+      } else {
+        i += 2 + be16(i + 2);
+      }
+    }
+  }
+  return {0, 0};
+}
+
+// The test images the page shows as a strip: up to `n`, taking each class's first images in turn (class 0's
+// first, class 1's first, …, then the second of each), so every class shows however the file is ordered.
+std::vector<std::size_t> strip_indices(const Dataset& test, std::size_t n) {
+  std::vector<std::vector<std::size_t>> by_class(std::size_t(std::max(test.classes, 1)));
+  for (std::size_t i = 0; i < test.count(); ++i)
+    if (by_class[test.labels[i]].size() < n) by_class[test.labels[i]].push_back(i);
+  std::vector<std::size_t> picked;
+  for (std::size_t round = 0; picked.size() < n; ++round) {
+    bool any = false;
+    for (const auto& c : by_class)
+      if (round < c.size() && picked.size() < n) {
+        picked.push_back(c[round]);
+        any = true;
+      }
+    if (!any) break;
+  }
+  return picked;
+}
 
 nlohmann::json shape_json(const Shape& s) { return {s.c, s.h, s.w}; }
 
@@ -37,9 +106,20 @@ nlohmann::json rounded(const float* v, std::size_t n) {
 
 class ModelService {
  public:
-  explicit ModelService(Model m) : m_(std::move(m)) {
+  // `test`: the data set's test images for the strip (none when the server has no --data).
+  ModelService(Model m, const Dataset* test, std::size_t strip_size) : m_(std::move(m)) {
     K_ = int(m_.net.output_shape().sample_size());
-    names_ = class_names_for(m_.class_names, K_);
+    names_ = class_names_for(m_.class_names.empty() && test ? test->class_names : m_.class_names, K_);
+    fit_ = m_.net.input_fit().empty() ? Fit::pad : parse_fit(m_.net.input_fit());
+    if (test) {
+      check_data_fits(m_.net, *test);
+      strip_source_ = test->name;
+      for (const std::size_t i : strip_indices(*test, strip_size)) {
+        strip_.push_back({i, test->labels[i]});
+        const auto* px = test->images.data() + i * test->sample.sample_size();
+        strip_pixels_.insert(strip_pixels_.end(), px, px + test->sample.sample_size());
+      }
+    }
   }
 
   nlohmann::json describe() const {
@@ -54,6 +134,8 @@ class ModelService {
     }
     return {{"name", m_.name},
             {"input", shape_json(m_.net.input_shape())},
+            {"fit", fit_name(fit_)},
+            {"samples", strip_.size()},
             {"classes", names_},
             {"loss", m_.net.loss().kind()},
             {"parameters", m_.net.params().size()},
@@ -63,6 +145,7 @@ class ModelService {
 
   nlohmann::json kernels() const {
     nlohmann::json out = nlohmann::json::array();
+    const int colour_layer = show::colour_kernel_layer(m_.net);
     for (std::size_t i = 0; i < m_.net.size(); ++i) {
       const auto* conv = dynamic_cast<const Conv2D*>(&m_.net.layer(i));
       if (!conv) continue;
@@ -73,39 +156,148 @@ class ModelService {
                      {"summary", conv->summary()},
                      {"shape", {w.shape().n, w.shape().c, w.shape().h, w.shape().w}},
                      {"scale", scale},
+                     {"rgb", int(i) == colour_layer},
                      {"weights", rounded(w.data(), w.size())}});
     }
     return {{"layers", out}};
   }
 
-  // Throws std::invalid_argument with a message for the client on a bad request.
+  // The test images of the strip, their labels and their pixels (bytes, c·h·w each, the data set's layout).
+  nlohmann::json samples() const {
+    const Shape in = m_.net.input_shape();
+    nlohmann::json list = nlohmann::json::array();
+    for (std::size_t k = 0; k < strip_.size(); ++k) {
+      const auto* px = strip_pixels_.data() + k * in.sample_size();
+      list.push_back({{"index", k},
+                      {"test_index", strip_[k].test_index},
+                      {"label", strip_[k].label},
+                      {"name", names_[std::size_t(strip_[k].label)]},
+                      {"pixels", std::vector<int>(px, px + in.sample_size())}});
+    }
+    return {{"source", strip_source_}, {"shape", shape_json(in)}, {"count", strip_.size()}, {"samples", list}};
+  }
+
+  // Throws BadRequest with a message for the client on a bad request.
   nlohmann::json predict(const nlohmann::json& body) {
-    if (!body.is_object()) throw std::invalid_argument("the body must be a JSON object {\"image\": [...]}");
+    if (!body.is_object())
+      throw BadRequest(422, "the body must be a JSON object {\"image\": [...]} or {\"sample\": N}");
+    bool want_maps = true;
+    if (body.contains("maps")) {
+      if (!body["maps"].is_boolean()) throw BadRequest(422, "\"maps\" must be true or false");
+      want_maps = body["maps"].get<bool>();
+    }
+    if (body.contains("sample")) return predict_sample(body["sample"], want_maps);
     if (!body.contains("image") || !body["image"].is_array())
-      throw std::invalid_argument("\"image\" must be an array of numbers in 0..1");
+      throw BadRequest(422, "\"image\" must be an array of numbers in 0..1 (or \"sample\": the index of a test image)");
     const Shape in = m_.net.input_shape();
     const std::size_t plane = std::size_t(in.h) * in.w, n = body["image"].size();
     if (n != plane && n != in.sample_size())
-      throw std::invalid_argument("\"image\" has " + std::to_string(n) + " numbers; this model takes " +
-                                  std::to_string(in.h) + "x" + std::to_string(in.w) + " = " + std::to_string(plane) +
-                                  " (row-major, 0..1)");
-    bool want_maps = true;
-    if (body.contains("maps")) {
-      if (!body["maps"].is_boolean()) throw std::invalid_argument("\"maps\" must be true or false");
-      want_maps = body["maps"].get<bool>();
-    }
+      throw BadRequest(422, "\"image\" has " + std::to_string(n) + " numbers; this model takes " +
+                                std::to_string(in.h) + "x" + std::to_string(in.w) + " = " + std::to_string(plane) +
+                                (in.c > 1 ? " or " + std::to_string(in.c) + "x" + std::to_string(plane) + " = " +
+                                                std::to_string(in.sample_size()) + " (channel after channel"
+                                          : " (") +
+                                ", row-major, 0..1)");
     Tensor x(in.with_batch(1));
     for (std::size_t i = 0; i < n; ++i) {
       const auto& v = body["image"][i];
-      if (!v.is_number()) throw std::invalid_argument("image[" + std::to_string(i) + "] is not a number");
+      if (!v.is_number()) throw BadRequest(422, "image[" + std::to_string(i) + "] is not a number");
       const double d = v.get<double>();
       if (!(d >= 0.0 && d <= 1.0))
-        throw std::invalid_argument("image[" + std::to_string(i) + "] = " + v.dump() + " is outside 0..1");
+        throw BadRequest(422, "image[" + std::to_string(i) + "] = " + v.dump() + " is outside 0..1");
       x[i] = float(d);
     }
     for (std::size_t c = n / plane; c < std::size_t(in.c); ++c)  // one grey plane for a colour net: every channel
       std::copy(x.data(), x.data() + plane, x.data() + c * plane);
+    return classify(x, want_maps);
+  }
 
+  // A picture file's bytes (PNG, JPEG, …), fitted to the input exactly as `cnn predict` fits it (the model's fit,
+  // the same inversion rule), because it is the same function on the same bytes.
+  nlohmann::json predict_picture(const std::string& bytes, bool want_maps) {
+    if (bytes.empty()) throw BadRequest(400, "the body is empty: send the bytes of a picture (PNG, JPEG, BMP, …)");
+    const auto [w, h] = declared_size(bytes);
+    if (w * h > kMaxPixels || w > 65535 || h > 65535)
+      throw BadRequest(422, "the picture is " + std::to_string(w) + "x" + std::to_string(h) + " pixels; at most " +
+                                std::to_string(kMaxPixels / 1000000) + " megapixels (" + std::to_string(kMaxSide) +
+                                "x" + std::to_string(kMaxSide) + ") are read");
+    const Shape in = m_.net.input_shape();
+    if (in.c != 1 && in.c != 3)
+      throw BadRequest(422, "this model takes " + std::to_string(in.c) + " channels; pictures give 1 or 3");
+    // load_image reads files: the upload becomes one, private to this request, removed whatever happens.
+    std::string path = (std::filesystem::temp_directory_path() / "cnn-serve-upload-XXXXXX").string();
+    const int fd = ::mkstemp(path.data());
+    if (fd < 0) throw Error("cannot create a temporary file for an upload in " + path);
+    struct Remove {
+      const std::string& file;
+      ~Remove() {
+        std::error_code ec;
+        std::filesystem::remove(file, ec);
+      }
+    } remove{path};
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+      if (n <= 0) break;
+      done += std::size_t(n);
+    }
+    ::close(fd);
+    if (done != bytes.size()) throw Error(path + ": cannot write the upload (disk full?)");
+    bool inverted = false;
+    Tensor x;
+    try {
+      x = load_image(path, in, Invert::automatic, &inverted, fit_);
+    } catch (const Error&) {
+      throw BadRequest(415, "the body is not a picture that can be read (PNG, JPEG, BMP, GIF, TIFF, WebP, …); " +
+                                std::to_string(bytes.size()) + " bytes starting " + printable_start(bytes));
+    }
+    nlohmann::json a = classify(x, want_maps);
+    a["fit"] = fit_name(fit_);
+    a["inverted"] = inverted;
+    return a;
+  }
+
+  const std::string& name() const { return m_.name; }
+  std::size_t strip_size() const { return strip_.size(); }
+
+ private:
+  nlohmann::json predict_sample(const nlohmann::json& v, bool want_maps) {
+    if (strip_.empty())
+      throw BadRequest(422, "this server has no test images: start it with --data DIR to click on samples");
+    if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() >= std::int64_t(strip_.size()))
+      throw BadRequest(
+          422, "\"sample\" = " + v.dump() + ": the strip holds samples 0.." + std::to_string(strip_.size() - 1));
+    const std::size_t k = v.get<std::size_t>();
+    const Shape in = m_.net.input_shape();
+    Tensor x(in.with_batch(1));
+    constexpr float inv255 = 1.0f / 255.0f;  // as Dataset::batch scales them, so the answer is eval's
+    for (std::size_t i = 0; i < in.sample_size(); ++i) x[i] = float(strip_pixels_[k * in.sample_size() + i]) * inv255;
+    nlohmann::json a = classify(x, want_maps);
+    a["sample"] = {{"index", k},
+                   {"test_index", strip_[k].test_index},
+                   {"label", strip_[k].label},
+                   {"name", names_[std::size_t(strip_[k].label)]},
+                   {"correct", a["predicted"] == strip_[k].label}};
+    return a;
+  }
+
+  static std::string printable_start(const std::string& b) {
+    std::string s;
+    for (std::size_t i = 0; i < std::min<std::size_t>(b.size(), 12); ++i) {
+      const unsigned char c = static_cast<unsigned char>(b[i]);
+      if (c >= 32 && c < 127 && c != '"' && c != '\\') {
+        s += char(c);
+      } else {
+        char hex[8];
+        std::snprintf(hex, sizeof hex, "\\x%02x", c);
+        s += hex;
+      }
+    }
+    return "\"" + s + "\"";
+  }
+
+  // The classes (most likely first) and, when asked, every layer's output and the input itself.
+  nlohmann::json classify(const Tensor& x, bool want_maps) {
     std::lock_guard lock(mutex_);  // one network, its workspaces shared: one forward pass at a time
     Tensor probs;
     m_.net.loss().probabilities(m_.net.forward(x), probs);
@@ -130,22 +322,36 @@ class ModelService {
                         {"data", rounded(a.data(), a.size())}});
       }
       answer["maps"] = maps;
+      answer["input"] = {{"shape", shape_json(x.shape())}, {"data", rounded(x.data(), x.size())}};
     }
     return answer;
   }
 
-  const std::string& name() const { return m_.name; }
-
- private:
+  struct StripEntry {
+    std::size_t test_index;
+    int label;
+  };
   Model m_;
   int K_ = 0;
+  Fit fit_ = Fit::pad;
   std::vector<std::string> names_;
+  std::string strip_source_;
+  std::vector<StripEntry> strip_;
+  std::vector<std::uint8_t> strip_pixels_;  // strip_.size() × c·h·w
   std::mutex mutex_;
 };
 
 void run(const ServeArgs& a) {
   set_threads(1);  // requests run in parallel threads already; each forward pass is small
-  auto service = std::make_shared<ModelService>(load_model(a.model));
+  Model model = load_model(a.model);
+  std::optional<DataSplit> data;
+  if (!a.data.empty()) {  // a folder of pictures is fitted as an uploaded photo is: the model's fit, else pad
+    DataOptions picture_options;
+    picture_options.fit = model.net.input_fit().empty() ? "pad" : model.net.input_fit();
+    data = load_data(a.data, 1, 0, picture_options, model.net.input_shape());
+  }
+  auto service = std::make_shared<ModelService>(std::move(model), data ? &data->test : nullptr, a.samples);
+  data.reset();  // the strip keeps its own copy of its few images
   const std::string root = web::web_root(a.web);
   httplib::Server server;
   server.set_payload_max_length(kMaxBody);
@@ -157,17 +363,34 @@ void run(const ServeArgs& a) {
              [model_json](const httplib::Request&, httplib::Response& res) { web::send_json(res, model_json); });
   server.Get("/api/kernels",
              [kernels_json](const httplib::Request&, httplib::Response& res) { web::send_json(res, kernels_json); });
+  const nlohmann::json samples_json = service->samples();
+  server.Get("/api/samples",
+             [samples_json](const httplib::Request&, httplib::Response& res) { web::send_json(res, samples_json); });
   server.Post("/api/predict", [service](const httplib::Request& req, httplib::Response& res) {
     const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
     if (body.is_discarded()) return web::send_error(res, 400, "the body is not valid JSON");
     try {
       web::send_json(res, service->predict(body));
-    } catch (const std::invalid_argument& e) {
-      web::send_error(res, 422, e.what());
+    } catch (const BadRequest& e) {
+      web::send_error(res, e.status, e.what());
     }
   });
-  for (const char* path : {"/api/predict", "/api/model", "/api/kernels"}) {  // the wrong verb on a known path
-    const bool post = std::string(path) == "/api/predict";
+  server.Post("/api/predict/image", [service](const httplib::Request& req, httplib::Response& res) {
+    // The picture's bytes as the body (what the page and `curl --data-binary @photo.jpg` send), or the first file
+    // of a form (`curl -F file=@photo.jpg`).
+    const std::string& bytes =
+        req.is_multipart_form_data() && !req.files.empty() ? req.files.begin()->second.content : req.body;
+    const std::string maps = req.has_param("maps") ? req.get_param_value("maps") : "true";
+    if (maps != "true" && maps != "false") return web::send_error(res, 422, "?maps= must be true or false");
+    try {
+      web::send_json(res, service->predict_picture(bytes, maps == "true"));
+    } catch (const BadRequest& e) {
+      web::send_error(res, e.status, e.what());
+    }
+  });
+  for (const char* path : {"/api/predict", "/api/predict/image", "/api/model", "/api/kernels", "/api/samples"}) {
+    // the wrong verb on a known path
+    const bool post = std::string(path).starts_with("/api/predict");
     auto wrong = [post](const httplib::Request& req, httplib::Response& res) {
       res.set_header("Allow", post ? "POST" : "GET");
       web::send_error(res, 405, req.method + " " + req.path + ": use " + (post ? "POST" : "GET"));
@@ -179,10 +402,12 @@ void run(const ServeArgs& a) {
   }
 
   const int port = web::bind(server, a.host, a.port);
-  std::cout
-      << "cnn serve: " << a.model << " (" << service->name() << ") at http://" << a.host << ":" << port << "/\n"
-      << "  draw a digit or a piece of clothing on the page; API: GET /api/model, GET /api/kernels, POST /api/predict"
-         " (web/API.md)\n";
+  const bool colour = service->describe()["input"][0] == 3;
+  std::cout << "cnn serve: " << a.model << " (" << service->name() << ") at http://" << a.host << ":" << port << "/\n"
+            << (colour ? "  drop or choose a photo on the page" : "  draw a digit or a piece of clothing on the page");
+  if (service->strip_size()) std::cout << ", or click one of " << service->strip_size() << " test images";
+  std::cout << "; API: GET /api/model, GET /api/kernels, GET /api/samples, POST /api/predict, POST /api/predict/image"
+               " (web/API.md)\n";
   if (a.host != "127.0.0.1" && a.host != "localhost" && a.host != "::1")
     std::cout << "  note: listening on " << a.host << ", so other machines may reach it\n";
   std::cout << std::flush;
@@ -192,12 +417,20 @@ void run(const ServeArgs& a) {
 void add(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
   auto* c = app.add_subcommand(
-      "serve", "A web page to draw on and watch the model's classes, feature maps and kernels live, and its JSON API");
+      "serve",
+      "A web page to draw on (or drop a photo on, for a colour model) and watch the model's classes, feature maps and "
+      "kernels live, and its JSON API");
   c->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
   c->add_option("--host", a->host, "Address to listen on (loopback unless you say otherwise)")->capture_default_str();
   c->add_option("--port", a->port, "Port (0: any free port, printed)")
       ->capture_default_str()
       ->check(CLI::Range(0, 65535));
+  c->add_option("--data", a->data,
+                "Data folder (MNIST IDX, CIFAR-10 binary or pictures, as for cnn train) whose test images the page "
+                "shows as a strip to click, each with its true label");
+  c->add_option("--samples", a->samples, "How many test images the strip shows (with --data)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
   c->add_option("--web", a->web,
                 "Folder with the page (public/) and its npm packages (default: the source tree's web/)");
   c->callback([a] { run(*a); });

@@ -37,7 +37,9 @@ void maps(const ShowArgs& a) {
   const int K = int(m.net.output_shape().sample_size());
   if (a.label >= K)
     throw UsageError("--label " + std::to_string(a.label) + ": the model has only " + std::to_string(K) + " classes");
-  const Tensor x = load_image(a.image, m.net.input_shape(), inv);
+  // Fitted as cnn predict fits it: the way the model's training fitted its pictures, else padded.
+  const Fit fit = m.net.input_fit().empty() ? Fit::pad : parse_fit(m.net.input_fit());
+  const Tensor x = load_image(a.image, m.net.input_shape(), inv, nullptr, fit);
   const show::MapsReport r = show::compute_maps(m.net, x, a.label);
   const auto names = class_names_for(m.class_names, K);
   print_written(show::write_maps(r, a.out));
@@ -76,12 +78,17 @@ void add(CLI::App& app) {
   show->require_subcommand(1, 1);
 
   auto* k = show->add_subcommand(
-      "kernels", "Every conv layer's kernels as a grid (PNG per layer, diverging colours, scale shown)");
+      "kernels",
+      "Every conv layer's kernels as a grid (PNG per layer, diverging colours, scale shown); a colour net's first "
+      "layer as one colour patch per kernel (its R, G, B slices, mid-grey at 0, scaled per kernel)");
   k->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
   k->add_option("--out", a->out, "Folder to write the pictures to (created if missing)")->required();
   k->callback([a] { kernels(*a); });
 
-  auto* mp = show->add_subcommand("maps", "Feature maps after every layer for one image, and the gradient maps dL/dA");
+  auto* mp = show->add_subcommand(
+      "maps",
+      "Feature maps after every layer for one image, and the gradient maps dL/dA; for a colour net the input in "
+      "colour and dL/d(input) as a colour map (R, G, B the channels' gradients, mid-grey at 0) beside each channel's");
   mp->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
   mp->add_option("image", a->image, "Image file (PNG, JPEG, …)")->required()->check(CLI::ExistingFile);
   mp->add_option("--out", a->out, "Folder to write the pictures to (created if missing)")->required();
