@@ -10,6 +10,14 @@ import json
 import pathlib
 
 
+# The recipes `cnn train` uses for them unless flags say otherwise: SGD with Nesterov momentum 0.9, weight decay
+# 5e-4, batch 128, the standard CIFAR augmentation (mirror, pad 4 and crop); ResNet-8 is the short run compared with
+# PyTorch (10 epochs of one-cycle), ResNet-20 the long one aimed at the paper's accuracy (a cosine over 40 epochs).
+COMMON = {"batch": 128, "optimizer": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4,
+          "augment": "flip,crop:4"}
+RECIPES = {1: {"epochs": 10, **COMMON, "schedule": "onecycle"}, 3: {"epochs": 40, **COMMON, "schedule": "cos"}}
+
+
 def resnet(n):
     layers = []
 
@@ -21,6 +29,7 @@ def resnet(n):
         layers.append(layer)
         layers.append({"type": "batchnorm2d", "name": name + "_bn"})
 
+    layers.append({"type": "normalize", "name": "input_norm"})
     conv("stem", 16, 3, 1)
     layers.append({"type": "relu", "name": "stem_relu"})
     last = "stem_relu"
@@ -46,15 +55,17 @@ def resnet(n):
         "input": [3, 32, 32],
         "layers": layers,
         "loss": "softmax_cross_entropy",
+        "recipe": RECIPES[n],
     }
 
 
 def write(path, net):
     lines = [json.dumps(layer) for layer in net["layers"]]
-    head = {k: v for k, v in net.items() if k not in ("layers", "loss")}
+    head = {k: v for k, v in net.items() if k not in ("layers", "loss", "recipe")}
     text = "{\n" + "".join(f'  "{k}": {json.dumps(v)},\n' for k, v in head.items())
     text += '  "layers": [\n    ' + ",\n    ".join(lines) + "\n  ],\n"
-    text += f'  "loss": {json.dumps(net["loss"])}\n}}\n'
+    text += f'  "loss": {json.dumps(net["loss"])},\n'
+    text += f'  "recipe": {json.dumps(net["recipe"])}\n}}\n'
     path.write_text(text)
 
 

@@ -98,6 +98,7 @@ LrSchedule parse_schedule(const std::string& text) {
       s.warmup = number(rest.substr(7, comma == std::string::npos ? std::string::npos : comma - 7));
       if (!(s.warmup > 0) || s.warmup > 1e6) throw bad();
       rest = comma == std::string::npos ? "none" : rest.substr(comma + 1);
+      if (rest.empty()) throw bad();
     }
     if (rest.empty() || rest == "none") return s;
     if (rest.rfind("step:", 0) == 0) {

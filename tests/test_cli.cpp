@@ -222,7 +222,7 @@ TEST(Cli, InfoShowsAGraphAndProfileTimesItsSteps) {
   EXPECT_NE(info.out.find("s1b1_add: add"), std::string::npos) << info.out;
   EXPECT_NE(info.out.find("s1b1_conv2_bn, stem_relu"), std::string::npos) << info.out;  // the add's two inputs
   EXPECT_NE(info.out.find("78,042"), std::string::npos) << info.out;
-  EXPECT_NE(info.out.find("672 buffer values"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("678 buffer values"), std::string::npos) << info.out;
   const Result prof = cnn_cmd("profile --net resnet8 --batch 4 --steps 2");
   ASSERT_EQ(prof.code, 0) << prof.out;
   EXPECT_NE(prof.out.find("conv2d 16@3x3 stride 1 pad 1, no bias + batchnorm2d"), std::string::npos) << prof.out;

@@ -84,6 +84,7 @@ class Network {
   const std::vector<float>& buffers() const { return buffers_; }
   std::size_t param_offset(std::size_t layer) const { return offsets_.at(layer); }
   std::size_t param_count(std::size_t layer) const { return offsets_.at(layer + 1) - offsets_.at(layer); }
+  std::size_t buffer_offset(std::size_t layer) const { return buffer_offsets_.at(layer); }
   std::size_t macs_per_sample() const;
 
   // The compiled plan (built on first use, and again after add or set_need_input_gradient).

@@ -11,11 +11,12 @@ DIR/manifest.json (written by the C++ test):
    "modes": ["train" | "eval", ...]   (one per step; absent: every step trains),
    "layers": [{"type": "conv2d", "inputs": [-1], "filters", "in_channels", "kernel": [kh, kw], "stride",
                "pads": [top, left, bottom, right], "bias": true | false},
-              {"type": "batchnorm2d", "inputs": [0], "channels", "momentum", "eps"},
+              {"type": "batchnorm2d", "inputs": [0], "channels", "momentum", "eps"}, {"type": "normalize", "channels"},
               {"type": "relu", "inputs": [1]}, {"type": "maxpool2d", "kernel", "stride"}, {"type": "add"},
               {"type": "concat"}, {"type": "global_avgpool2d"}, {"type": "dense", "units", "in_features"}, ...],
    "params": [{"layer": i, "name": "weight" | "bias" | "gamma" | "beta", "shape": [...], "offset": o, "size": n}],
-   "buffers": [{"layer": i, "name": "running_mean" | "running_var", "offset": o, "size": n}]}  (cnn's flat layouts)
+   "buffers": [{"layer": i, "name": "running_mean" | "running_var" | "mean" | "std", "offset": o, "size": n}]}
+  (cnn's flat layouts)
   A layer's "inputs" are the indices of the layers it reads, -1 for the network's input; absent: the layer before.
   The last layer is the output.
 DIR/params.f32 (P float32, cnn's layout: conv weight [out, in, kh, kw], dense weight [in, out], batchnorm
@@ -42,7 +43,7 @@ torch.use_deterministic_algorithms(True)
 
 # cnn's parameter names → the attribute of the torch module that holds them
 TORCH_NAME = {"weight": "weight", "bias": "bias", "gamma": "weight", "beta": "bias",
-              "running_mean": "running_mean", "running_var": "running_var"}
+              "running_mean": "running_mean", "running_var": "running_var", "mean": "mean", "std": "std"}
 
 
 class Pad(torch.nn.Module):
@@ -52,6 +53,18 @@ class Pad(torch.nn.Module):
 
     def forward(self, x):
         return F.pad(x, self.pad)
+
+
+class Normalize(torch.nn.Module):
+    """(x - mean_c) / std_c: torchvision's transforms.Normalize, as a module whose statistics are buffers."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(channels))
+        self.register_buffer("std", torch.ones(channels))
+
+    def forward(self, x):
+        return (x - self.mean[None, :, None, None]) / self.std[None, :, None, None]
 
 
 class GlobalAvgPool(torch.nn.Module):
@@ -107,6 +120,9 @@ def layer_module(i, l):
         return torch.nn.Sequential(Pad(top, left, bottom, right), m), m
     if t == "batchnorm2d":
         m = torch.nn.BatchNorm2d(l["channels"], eps=l["eps"], momentum=l["momentum"])
+        return m, m
+    if t == "normalize":
+        m = Normalize(l["channels"])
         return m, m
     if t == "dense":
         m = torch.nn.Linear(l["in_features"], l["units"])

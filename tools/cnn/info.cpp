@@ -29,7 +29,21 @@ void run(const InfoArgs& a) {
   std::cout << (m ? a.model + " (" + m->name +
                         (m->training ? ", " + std::to_string(m->training->epoch) + " epochs trained" : "") + ")"
                   : a.net)
-            << "\ninput " << net.input_shape().sample_str() << ", loss " << net.loss().kind() << "\n\n";
+            << "\ninput " << net.input_shape().sample_str()
+            << (net.input_fit().empty() ? "" : " (pictures fitted by " + net.input_fit() + ")") << ", loss "
+            << net.loss().kind() << "\n";
+  if (!net.recipe().empty()) std::cout << "recipe: " << net.recipe().str() << "\n";
+  if (m && m->training) {
+    const TrainingState& t = *m->training;
+    const OptimizerOptions& o = t.optimizer;
+    std::cout << "trained with: batch " << t.batch << ", " << o.kind << " lr " << o.lr;
+    if (o.momentum > 0) std::cout << " momentum " << o.momentum << (o.nesterov ? " nesterov" : "");
+    if (o.weight_decay > 0) std::cout << ", weight decay " << o.weight_decay;
+    std::cout << ", schedule " << o.schedule.str() << ", augment " << t.augment.str();
+    if (t.label_smoothing > 0) std::cout << ", label smoothing " << t.label_smoothing;
+    std::cout << ", seed " << t.seed << "\n";
+  }
+  std::cout << "\n";
   // a chain shows no input column; a graph names what each layer reads
   bool chain = true;
   for (std::size_t i = 0; i < net.size(); ++i) chain = chain && net.layer_inputs(i) == std::vector<int>{int(i) - 1};
