@@ -228,6 +228,13 @@ struct ColourModel {
   std::string data, model;
   DataSplit split;  // the folder as the library reads it
 };
+struct RemoveAtExit {
+  fs::path dir;
+  ~RemoveAtExit() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
 const ColourModel& colour_model() {
   static const ColourModel m =
       [] {
@@ -256,9 +263,10 @@ const ColourModel& colour_model() {
             << R"({"input": [3, 32, 32], "loss": "softmax_cross_entropy", "layers": [{"type": "normalize"},
               {"type": "conv2d", "filters": 4, "kernel": 5}, {"type": "relu"}, {"type": "maxpool2d", "kernel": 2},
               {"type": "dense", "units": 10}]})";
+        static const RemoveAtExit cleanup{dir};
         ColourModel r{bin.string(), (dir / "colour.cnn").string(), load_cifar10_folder(bin.string())};
         const std::string cmd = std::string(CNN_BINARY_DIR) + "/cnn train --net " + (dir / "colour.json").string() +
-                                " --data " + r.data + " --epochs 1 --batch 20 --quiet --out " + r.model +
+                                " --data " + r.data + " --epochs 1 --batch 20 --lr 0.01 --quiet --out " + r.model +
                                 " > /dev/null 2>&1";
         if (std::system(cmd.c_str()) != 0) throw std::runtime_error("could not train the colour test model: " + cmd);
         return r;
