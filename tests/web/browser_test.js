@@ -128,7 +128,9 @@ async function main() {
                             {encoding: "utf8"});
   if (trained.status !== 0) fail("cnn train failed: " + trained.stdout + trained.stderr);
 
-  const serve = await startCnn(["serve", "--model", model, "--port", "0"], "cnn serve");
+  // A grey model keeps its drawing pad, and gets the strip of test images too.
+  const serve = await startCnn(["serve", "--model", model, "--data", fashionDir, "--samples", "24", "--port", "0"],
+                               "cnn serve");
   console.log("web_browser: cnn serve at " + serve.url);
 
   // A fresh profile (--user-data-dir) each run: playwright takes it as launchPersistentContext's first argument.
@@ -191,6 +193,9 @@ async function main() {
     if (!painted) fail("the first feature map is blank");
     const kernels = await page.$$eval("#kernels canvas", (cs) => cs.length);
     if (kernels < 6) fail(`only ${kernels} kernels drawn`);
+    const greyThumbs = await page.$$eval("#strip canvas", (cs) => cs.length);
+    if (greyThumbs !== 24) fail(`the grey model's strip shows ${greyThumbs} test images, 24 asked`);
+    if (await page.isVisible("#drop")) fail("a grey model shows the photo drop zone instead of keeping its pad");
     if (pageErrors.length) fail("errors in the page: " + pageErrors.join("; "));
 
     await page.screenshot({path: path.join(artifacts, "serve.png"), fullPage: true});

@@ -153,7 +153,7 @@ function showStrip(s) {
   document.getElementById("strip-source").textContent =
     `— ${s.count} from ${s.source.split("/").pop()}; click one to classify it`;
   const strip = document.getElementById("strip");
-  const cell = Math.max(1, Math.round(44 / Math.max(h, w)));
+  const cell = Math.max(1, Math.ceil(48 / Math.max(h, w)));  // drawn crisp, then shown at 48 px by the style
   for (const x of s.samples) {
     const canvas = c === 3 ? rgbCanvas(x.pixels, 0, h, w, cell, 255) : greyCanvas(x.pixels, h, w, cell);
     canvas.title = `test image ${x.test_index}: ${x.name}`;
