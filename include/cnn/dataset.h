@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cnn/image.h"
 #include "cnn/tensor.h"
 
 namespace cnn {
@@ -66,4 +67,47 @@ struct ChannelStatistics {
   std::vector<float> mean, std;
 };
 ChannelStatistics channel_statistics(const Dataset& data);
+}  // namespace cnn
+
+namespace cnn {
+
+// A folder of the user's own pictures (PNG, JPEG, BMP, TIFF, WebP, … by their names' endings; other files and
+// hidden ones are not pictures), in one of two layouts:
+//   DIR/train/<class>/*  and  DIR/test/<class>/*   (the same class folders in both), or
+//   DIR/<class>/*  with val_split of each class's pictures held out as the test set (seeded, stratified).
+// Class names are the folder names in sorted order (labels 0, 1, …; at most 256). Pictures are ordered by file
+// name, then class, so numbered files interleave the classes (and a folder made from an IDX file keeps its order).
+struct FolderOptions {
+  Fit fit = Fit::crop;
+  double val_split = 0;    // 0 < val_split < 1 for the one-level layout; 0 for train/ and test/
+  std::uint64_t seed = 1;  // draws the val_split pictures
+  bool strict = false;     // a picture that cannot be read is an error, not a skipped file
+  bool progress = true;    // a progress bar on stderr (a terminal) or one line at the end; skipped files named
+  std::string cache_dir;   // empty: $XDG_CACHE_HOME/cnn or ~/.cache/cnn; "-": no cache
+};
+
+// What a load did, for messages and tests.
+struct FolderReport {
+  std::size_t pictures = 0;             // readable pictures, train and test together
+  std::size_t decoded = 0;              // pictures decoded by this call (0 when the cache held them all)
+  bool from_cache = false;              // the cache was valid and used
+  std::string cache_file;               // where the cache is (empty: none)
+  std::vector<std::string> unreadable;  // skipped pictures, relative to the folder, in order
+  std::size_t ignored = 0;              // files in class folders that are not pictures by their names
+  double seconds = 0;
+};
+
+// Whether `dir` has the layout of a picture folder: train/ and test/ folders, or at least one class folder. Then
+// load_picture_folder is the reader for it (and says what is wrong with it).
+bool is_picture_folder(const std::string& dir);
+// Decodes every picture once, in parallel on the library's threads (the bytes do not depend on their number),
+// fitted to sample's h×w, grey or R, G, B planes by sample.c (1 or 3), as uint8. The result is cached in one file
+// per folder, input shape and fit, validated by every picture's name, size and modification time and a CRC-32 of
+// its contents, so a second load reads that file instead of decoding; a stale or damaged cache is rebuilt, and a
+// cache folder that cannot be written means no cache. cnn::Error (one line, naming the folder or file) for: no
+// class folders, an empty class folder or one with no readable pictures, more than 256 classes, train/ and test/
+// with different classes, a one-level folder without val_split, and with `strict` a picture that cannot be read.
+DataSplit load_picture_folder(const std::string& dir, Shape sample, const FolderOptions& options,
+                              FolderReport* report = nullptr);
+
 }  // namespace cnn
