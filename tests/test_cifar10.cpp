@@ -301,16 +301,17 @@ TEST(Cifar10, CliErrorsAreOneLine) {
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_EQ(r.out, "cnn: error: " + t / "cifar-10-batches-bin/data_batch_3.bin" +
                        ": 30,700 bytes is not a whole number of 3,073-byte records\n");
-  // a folder that is neither layout lists both
+  // a folder of no layout lists all three
   fs::create_directories(t.path / "holiday-photos");
   std::ofstream(t / "holiday-photos/beach.jpg") << "not really";
   const Result n = cnn_cmd("train --data " + t / "holiday-photos" + " --epochs 1 --quiet --out " + t / "m.cnn");
   EXPECT_EQ(n.code, 1) << n.out;
   EXPECT_EQ(n.out, "cnn: error: " + t / "holiday-photos" +
                        ": holds neither the four MNIST-format IDX files (train-images-idx3-ubyte, "
-                       "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each plain or .gz) "
+                       "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each plain or .gz), "
                        "nor CIFAR-10's binary version (data_batch_1.bin … data_batch_5.bin and test_batch.bin, here "
-                       "or in cifar-10-batches-bin/)\n");
+                       "or in cifar-10-batches-bin/), nor a folder of pictures (DIR/train/<class>/… and "
+                       "DIR/test/<class>/…, or DIR/<class>/… with --val-split)\n");
   // a half-copied MNIST folder still names its missing file
   std::ofstream(t / "holiday-photos/train-images-idx3-ubyte") << "x";
   const Result m = cnn_cmd("train --data " + t / "holiday-photos" + " --epochs 1 --quiet --out " + t / "m.cnn");

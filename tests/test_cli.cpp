@@ -234,3 +234,148 @@ TEST(Cli, InfoShowsAGraphAndProfileTimesItsSteps) {
 
 }  // namespace
 }  // namespace cnn
+
+namespace cnn {
+namespace {
+
+// The first `train` and `test` MNIST digits of scripts/test.sh's IDX folder as DIR/train/<digit>/NNNNN.png and
+// DIR/test/<digit>/NNNNN.png, named by their index so that the folder keeps the IDX order.
+const std::string kDigits = std::string(CNN_BINARY_DIR) + "/data/mnist-digits";
+void write_digit_pngs(const fs::path& root, std::size_t train, std::size_t test) {
+  const DataSplit d = load_mnist_folder(kDigits);
+  for (int part = 0; part < 2; ++part) {
+    const Dataset& src = part ? d.test : d.train;
+    const std::size_t n = part ? test : train;
+    Tensor x;
+    std::vector<int> y(n);
+    std::vector<std::uint32_t> idx(n);
+    std::iota(idx.begin(), idx.end(), 0u);
+    src.batch(idx.data(), int(n), x, y.data());
+    for (std::size_t i = 0; i < n; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof name, "%05zu.png", i);
+      const fs::path folder = root / (part ? "test" : "train") / std::to_string(y[i]);
+      fs::create_directories(folder);
+      save_grey_png((folder / name).string(), x.sample(int(i)), 28, 28);
+    }
+  }
+}
+
+// What `cnn predict` prints for `path` when the picture is fitted by `fit`.
+std::string predicted(Model& m, const std::string& path, Fit fit) {
+  const Tensor x = load_image(path, m.net.input_shape(), Invert::automatic, nullptr, fit);
+  Tensor probs;
+  m.net.loss().probabilities(m.net.forward(x), probs);
+  std::vector<int> order(probs.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int i, int j) { return probs[std::size_t(i)] > probs[std::size_t(j)]; });
+  std::string line = path + ":";
+  for (int i = 0; i < 3; ++i) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%s %s %.1f%%", i ? "," : "",
+                  m.class_names[std::size_t(order[std::size_t(i)])].c_str(),
+                  100 * probs[std::size_t(order[std::size_t(i)])]);
+    line += buf;
+  }
+  return line;
+}
+
+// A folder of PNG pictures through train, eval and predict: class names and the fit saved in the model, eval
+// fitting as training did (and so reading training's cache), predict fitting a picture of another shape the same way.
+TEST(Cli, TrainsEvalsAndPredictsOnAPictureFolder) {
+  ASSERT_TRUE(fs::exists(kDigits + "/train-images-idx3-ubyte")) << kDigits << " is missing: run scripts/test.sh";
+  Scratch s;
+  write_digit_pngs(s.dir / "pics", 300, 100);
+  const std::string env = "XDG_CACHE_HOME=" + s / "cache" + " ";
+  const std::string pics = " --data " + s / "pics";
+  const Result tr =
+      cnn_cmd("train" + pics + " --epochs 2 --batch 10 --fit stretch --threads 1 --quiet --out " + s / "m.cnn", env);
+  ASSERT_EQ(tr.code, 0) << tr.out;
+  EXPECT_NE(tr.out.find("decoded 400 pictures in"), std::string::npos) << tr.out;
+  EXPECT_NE(tr.out.find("300 training / 100 test images"), std::string::npos) << tr.out;
+  Model m = load_model(s / "m.cnn");
+  EXPECT_EQ(m.net.input_fit(), "stretch");
+  EXPECT_EQ(m.class_names, (std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}));
+  // eval fits by the saved stretch: the cache training wrote (keyed by the fit) is what it reads
+  const Result ev = cnn_cmd("eval --model " + s / "m.cnn" + pics, env);
+  ASSERT_EQ(ev.code, 0) << ev.out;
+  EXPECT_NE(ev.out.find("read 400 pictures from the cache"), std::string::npos) << ev.out;
+  EXPECT_GE(accuracy_of(ev.out), 0.5) << ev.out;  // 300 digits, 2 epochs of 30 batches
+  const Result ev_pad = cnn_cmd("eval --model " + s / "m.cnn" + pics + " --fit pad", env);
+  ASSERT_EQ(ev_pad.code, 0) << ev_pad.out;
+  EXPECT_NE(ev_pad.out.find("decoded 400 pictures"), std::string::npos) << ev_pad.out;
+  // a digit twice as wide as high: predict stretches it back as training did, not pad's default
+  std::vector<float> wide(28 * 56);
+  const Dataset test = load_mnist_folder(kDigits).test;
+  for (int y = 0; y < 28; ++y)
+    for (int x = 0; x < 56; ++x)
+      wide[std::size_t(y * 56 + x)] = float(test.images[std::size_t(3 * 784 + y * 28 + x / 2)]) / 255.0f;
+  save_grey_png(s / "wide.png", wide.data(), 28, 56);
+  const Result pr = cnn_cmd("predict --model " + s / "m.cnn" + " " + s / "wide.png");
+  ASSERT_EQ(pr.code, 0) << pr.out;
+  EXPECT_EQ(pr.out, predicted(m, s / "wide.png", Fit::stretch) + "\n");
+  EXPECT_NE(pr.out, predicted(m, s / "wide.png", Fit::pad) + "\n");
+  // the fit belongs to the run: a resumed run keeps it
+  expect_one_line_error(cnn_cmd("train --resume " + s / "m.cnn" + " --epochs 3 --fit pad" + pics, env), 2,
+                        "--fit cannot be combined with --resume");
+  const Result res = cnn_cmd("train --resume " + s / "m.cnn" + " --epochs 3 --quiet --out " + s / "r.cnn" + pics, env);
+  ASSERT_EQ(res.code, 0) << res.out;
+  EXPECT_NE(res.out.find("read 400 pictures from the cache"), std::string::npos) << res.out;
+  EXPECT_EQ(load_model(s / "r.cnn").net.input_fit(), "stretch");
+  // an unreadable picture: skipped and named, or refused with --strict
+  std::ofstream(s / "pics/train/3/garbage.png") << "not a picture";
+  const Result sk = cnn_cmd("train" + pics + " --epochs 1 --threads 1 --quiet --out " + s / "k.cnn", env);
+  ASSERT_EQ(sk.code, 0) << sk.out;
+  EXPECT_NE(sk.out.find("skipped 1 pictures that cannot be read: train/3/garbage.png"), std::string::npos) << sk.out;
+  expect_one_line_error(cnn_cmd("train" + pics + " --strict --epochs 1 --quiet --out " + s / "k.cnn", env), 1,
+                        "garbage.png: not a readable picture");
+  fs::remove(s / "pics/train/3/garbage.png");
+  // --val-split: only for a one-level folder, which needs it
+  expect_one_line_error(cnn_cmd("train" + pics + " --val-split 0.1 --epochs 1 --quiet", env), 1,
+                        "takes no validation split");
+  expect_one_line_error(cnn_cmd("train --data " + kDigits + " --val-split 0.1 --epochs 1 --quiet", env), 2,
+                        "--val-split is for a folder of pictures");
+  fs::rename(s / "pics/train", s / "flat");
+  expect_one_line_error(cnn_cmd("train --data " + s / "flat" + " --epochs 1 --quiet", env), 1, "--val-split");
+  const Result vs = cnn_cmd(
+      "train --data " + s / "flat" + " --val-split 0.2 --epochs 1 --threads 1 --quiet --out " + s / "v.cnn", env);
+  ASSERT_EQ(vs.code, 0) << vs.out;
+  EXPECT_NE(vs.out.find("240 training / 60 test images"), std::string::npos) << vs.out;
+  const Result vs_eval = cnn_cmd("eval --model " + s / "v.cnn" + " --data " + s / "flat" + " --val-split 0.2", env);
+  ASSERT_EQ(vs_eval.code, 0) << vs_eval.out;
+  EXPECT_NE(vs_eval.out.find("(60 images)"), std::string::npos) << vs_eval.out;
+  // a folder of no known layout says all of them
+  fs::create_directories(s / "nothing");
+  std::ofstream(s / "nothing/readme.txt") << "x";
+  expect_one_line_error(cnn_cmd("train --data " + s / "nothing" + " --epochs 1 --quiet", env), 1,
+                        "nor a folder of pictures");
+}
+
+// The result on a slice: the MNIST digits as PNG pictures train exactly as their IDX files do (the same
+// bytes in the same order, so the same model and the same accuracy; bench/mnist_png_folder.sh runs all of them).
+TEST(Cli, MnistDigitsAsPngPicturesTrainExactlyAsTheIdxFiles) {
+  ASSERT_TRUE(fs::exists(kDigits + "/train-images-idx3-ubyte")) << kDigits << " is missing: run scripts/test.sh";
+  Scratch s;
+  write_digit_pngs(s.dir / "pics", 1000, 200);
+  const std::string env = "XDG_CACHE_HOME=" + s / "cache" + " ",
+                    common = " --epochs 1 --batch 10 --seed 3 --threads 1 --quiet";
+  const Result idx =
+      cnn_cmd("train --data " + kDigits + " --train-limit 1000 --test-limit 200 --out " + s / "idx.cnn" + common, env);
+  const Result png = cnn_cmd("train --data " + s / "pics" + " --fit crop --out " + s / "png.cnn" + common, env);
+  ASSERT_EQ(idx.code, 0) << idx.out;
+  ASSERT_EQ(png.code, 0) << png.out;
+  const Model a = load_model(s / "idx.cnn"), b = load_model(s / "png.cnn");
+  ASSERT_EQ(a.net.params().size(), b.net.params().size());
+  EXPECT_TRUE(a.net.params() == b.net.params()) << "the PNG folder trained another model than its IDX files";
+  const double acc_idx =
+      accuracy_of(cnn_cmd("eval --model " + s / "idx.cnn" + " --data " + kDigits + " --test-limit 200").out);
+  const double acc_png = accuracy_of(cnn_cmd("eval --model " + s / "png.cnn" + " --data " + s / "pics", env).out);
+  std::printf("[cli] seed5, 1 epoch on 1,000 MNIST digits: %.2f%% from IDX files, %.2f%% from PNG pictures\n",
+              100 * acc_idx, 100 * acc_png);
+  EXPECT_GT(acc_idx, 0.5);
+  EXPECT_EQ(acc_idx, acc_png);
+}
+
+}  // namespace
+}  // namespace cnn

@@ -29,8 +29,22 @@ struct RegisterVerb {
   }
 };
 
-// The data folder: `dir`, or Debian's Fashion-MNIST when empty. Limits (0 = all) keep the first N images.
-DataSplit load_data(const std::string& dir, std::size_t train_limit = 0, std::size_t test_limit = 0);
+// How a folder of pictures is read (`--fit`, `--val-split`, `--strict`; the seed is the run's --seed).
+struct DataOptions {
+  std::string fit = "crop";
+  double val_split = 0;
+  bool strict = false;
+  std::uint64_t seed = 1;
+};
+// Adds --fit, --val-split and --strict to a verb that reads --data.
+void add_data_options(CLI::App* verb, DataOptions& o);
+// The data folder: `dir`, or Debian's Fashion-MNIST when empty: MNIST-format IDX files, CIFAR-10's binary batches,
+// or a folder of pictures (then decoded for the network's input `sample`, as `options` say). Limits (0 = all) keep
+// the first N images.
+DataSplit load_data(const std::string& dir, std::size_t train_limit = 0, std::size_t test_limit = 0,
+                    const DataOptions& options = {}, Shape sample = {});
+// Whether load_data reads `dir` as a folder of pictures (rather than IDX files or CIFAR-10).
+bool is_picture_data(const std::string& dir);
 // `--model FILE` or `--net NAME|FILE`, exactly one of them (UsageError otherwise, naming the verb): the model as
 // saved, or the description's network freshly initialised (seed 1).
 struct ModelOrNet {

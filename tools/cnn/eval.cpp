@@ -11,12 +11,18 @@ struct EvalArgs {
   std::string model, data;
   std::size_t test_limit = 0;
   int threads = 0, batch = 500;
+  DataOptions data_options;
 };
 
-void run(const EvalArgs& a) {
+void run(const EvalArgs& a, bool fit_given) {
   set_threads(a.threads);
   Model m = load_model(a.model);
-  const DataSplit data = load_data(a.data, 1, a.test_limit);
+  // A folder of pictures is fitted as the model's training pictures were, and split with its training seed, so
+  // --val-split gives back the pictures it held out.
+  DataOptions o = a.data_options;
+  if (!fit_given && !m.net.input_fit().empty()) o.fit = m.net.input_fit();
+  if (m.training) o.seed = m.training->seed;
+  const DataSplit data = load_data(a.data, 1, a.test_limit, o, m.net.input_shape());
   check_data_fits(m.net, data.test);
   const Evaluation ev = evaluate(m.net, data.test, a.batch);
   const int K = int(m.net.output_shape().sample_size());
@@ -46,13 +52,14 @@ void add(CLI::App& app) {
   auto a = std::make_shared<EvalArgs>();
   auto* c = app.add_subcommand("eval", "Accuracy, per-class accuracy and confusion matrix of a model on the test set");
   c->add_option("--model", a->model, "Model file (from cnn train)")->required()->check(CLI::ExistingFile);
-  c->add_option(
-      "--data", a->data,
-      "Folder with the four MNIST-format IDX files or CIFAR-10's binary batches (default: Debian's Fashion-MNIST)");
+  c->add_option("--data", a->data,
+                "Folder with the four MNIST-format IDX files, CIFAR-10's binary batches, or pictures in "
+                "train/<class>/ and test/<class>/ (default: Debian's Fashion-MNIST)");
+  add_data_options(c, a->data_options);
   c->add_option("--test-limit", a->test_limit, "Use only the first N test images (0: all)");
   c->add_option("--threads", a->threads, "Threads (0: all cores)")->check(CLI::Range(0, 1024));
   c->add_option("--batch", a->batch, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 100000));
-  c->callback([a] { run(*a); });
+  c->callback([a, c] { run(*a, c->get_option("--fit")->count() > 0); });
 }
 
 const RegisterVerb reg("eval", add);

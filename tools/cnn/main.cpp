@@ -31,28 +31,71 @@ ModelOrNet load_model_or_net(const std::string& verb, const std::string& model, 
   return r;
 }
 
-DataSplit load_data(const std::string& dir, std::size_t train_limit, std::size_t test_limit) {
-  const std::string d = dir.empty() ? default_data_dir() : dir;
-  if (dir.empty() && !std::filesystem::exists(d))
-    throw Error(d +
-                ": Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, or run scripts/setup.sh), "
-                "or pass --data DIR with the four MNIST files or CIFAR-10's batches");
-  // A folder with none of the MNIST names is not a half-copied MNIST folder: say both layouts, not one missing file.
-  const auto has_mnist_name = [](const std::filesystem::directory_entry& e) {
+namespace {
+// Any file named like one of MNIST's four: the folder is meant as IDX data (and load_mnist_folder names what is
+// missing), whatever else it holds.
+bool has_mnist_names(const std::string& dir) {
+  const auto mnist_name = [](const std::filesystem::directory_entry& e) {
     const std::string n = e.path().filename().string();
     return n.starts_with("train-images") || n.starts_with("train-labels") || n.starts_with("t10k-images") ||
            n.starts_with("t10k-labels");
   };
-  const bool cifar = is_cifar10_folder(d);
   std::error_code ec;
-  if (!cifar && std::filesystem::is_directory(d, ec) &&
-      std::ranges::none_of(std::filesystem::directory_iterator(d, ec), has_mnist_name))
+  return !std::filesystem::is_directory(dir, ec) ||
+         std::ranges::any_of(std::filesystem::directory_iterator(dir, ec), mnist_name);
+}
+}  // namespace
+
+void add_data_options(CLI::App* verb, DataOptions& o) {
+  verb->add_option("--fit", o.fit,
+                   "How pictures of a picture folder meet the input size: crop (the shorter side to size, then the "
+                   "centre), stretch (both sides), pad (the longer side, then black borders)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"crop", "stretch", "pad"}));
+  verb->add_option("--val-split", o.val_split,
+                   "For a picture folder of DIR/<class>/ only: hold out this fraction of each class as the test "
+                   "set (drawn with --seed)")
+      ->check(CLI::Range(0.0, 0.99));
+  verb->add_flag("--strict", o.strict, "Stop at a picture that cannot be read instead of skipping it");
+}
+
+bool is_picture_data(const std::string& dir) {
+  return !dir.empty() && !is_cifar10_folder(dir) && !has_mnist_names(dir) && is_picture_folder(dir);
+}
+
+DataSplit load_data(const std::string& dir, std::size_t train_limit, std::size_t test_limit, const DataOptions& options,
+                    Shape sample) {
+  const std::string d = dir.empty() ? default_data_dir() : dir;
+  if (dir.empty() && !std::filesystem::exists(d))
+    throw Error(d +
+                ": Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist, or run scripts/setup.sh), "
+                "or pass --data DIR with the four MNIST files, CIFAR-10's batches or a folder of pictures");
+  const bool pictures = is_picture_data(dir);
+  if (options.val_split > 0 && !pictures)
+    throw UsageError("--val-split is for a folder of pictures (DIR/<class>/…); " + d + " is not one");
+  DataSplit s;
+  if (pictures) {
+    if (sample == Shape{}) throw Error(d + ": a folder of pictures needs the network's input size to be read");
+    FolderOptions fo;
+    fo.fit = parse_fit(options.fit);
+    fo.val_split = options.val_split;
+    fo.seed = options.seed;
+    fo.strict = options.strict;
+    s = load_picture_folder(d, sample, fo);
+  } else if (is_cifar10_folder(d)) {
+    s = load_cifar10_folder(d);
+  } else if (has_mnist_names(d)) {
+    s = load_mnist_folder(d);
+  } else {
+    // A folder with none of the known names is not a half-copied MNIST folder: say every layout, not one missing
+    // file.
     throw Error(d +
                 ": holds neither the four MNIST-format IDX files (train-images-idx3-ubyte, "
-                "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each plain or .gz) nor "
+                "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each plain or .gz), nor "
                 "CIFAR-10's binary version (data_batch_1.bin … data_batch_5.bin and test_batch.bin, here or in "
-                "cifar-10-batches-bin/)");
-  DataSplit s = cifar ? load_cifar10_folder(d) : load_mnist_folder(d);
+                "cifar-10-batches-bin/), nor a folder of pictures (DIR/train/<class>/… and DIR/test/<class>/…, or "
+                "DIR/<class>/… with --val-split)");
+  }
   if (train_limit && train_limit < s.train.count()) s.train = s.train.slice(0, train_limit);
   if (test_limit && test_limit < s.test.count()) s.test = s.test.slice(0, test_limit);
   return s;

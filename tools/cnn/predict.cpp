@@ -20,10 +20,12 @@ void run(const PredictArgs& a) {
   const int K = int(m.net.output_shape().sample_size());
   const auto names = class_names_for(m.class_names, K);
   const Invert inv = a.invert == "yes" ? Invert::always : a.invert == "no" ? Invert::never : Invert::automatic;
+  // Pictures meet the input as the training pictures did (a model trained on a picture folder saved its fit).
+  const Fit fit = m.net.input_fit().empty() ? Fit::pad : parse_fit(m.net.input_fit());
   Tensor probs;
   for (const std::string& path : a.images) {
     bool inverted = false;
-    const Tensor x = load_image(path, m.net.input_shape(), inv, &inverted);
+    const Tensor x = load_image(path, m.net.input_shape(), inv, &inverted, fit);
     m.net.loss().probabilities(m.net.forward(x), probs);
     std::vector<int> order(static_cast<std::size_t>(K));
     std::iota(order.begin(), order.end(), 0);
