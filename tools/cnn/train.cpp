@@ -21,6 +21,7 @@ struct TrainArgs {
   bool nesterov = false, quiet = false;
   std::uint64_t seed = 1;
   std::size_t train_limit = 0, test_limit = 0;
+  DataOptions data_options;  // --fit, --val-split, --strict: how a folder of pictures is read
 };
 
 void append_metrics(const std::string& path, const EpochReport& r) {
@@ -48,7 +49,28 @@ std::string duration(double s) {
                  : std::to_string(t) + "s";
 }
 
-void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
+// The settings of a new run: each from its flag when given, else from the net's recipe, else the flag's default.
+void apply_recipe(const Recipe& r, const std::function<bool(const std::string&)>& given, TrainArgs& a,
+                  std::vector<std::string>& from_recipe) {
+  auto take = [&](const char* flag, const auto& field, auto& target) {
+    if (field && !given(flag)) {
+      target = *field;
+      from_recipe.push_back(flag);
+    }
+  };
+  take("--epochs", r.epochs, a.epochs);
+  take("--batch", r.batch, a.batch);
+  take("--optimizer", r.optimizer, a.optimizer);
+  take("--lr", r.lr, a.lr);
+  take("--momentum", r.momentum, a.momentum);
+  take("--nesterov", r.nesterov, a.nesterov);
+  take("--weight-decay", r.weight_decay, a.weight_decay);
+  take("--lr-decay", r.schedule, a.lr_decay);
+  take("--augment", r.augment, a.augment);
+  take("--label-smoothing", r.label_smoothing, a.label_smoothing);
+}
+
+void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
   set_threads(a.threads);
   std::string name = a.net, data_dir = a.data;
   TrainingState state;
@@ -58,8 +80,8 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
   if (!a.resume.empty()) {
     for (const char* flag :
          {"--net", "--batch", "--lr", "--lr-decay", "--optimizer", "--momentum", "--nesterov", "--weight-decay",
-          "--seed", "--train-limit", "--test-limit", "--augment", "--label-smoothing"})
-      if (given.at(flag))
+          "--seed", "--train-limit", "--test-limit", "--augment", "--label-smoothing", "--fit"})
+      if (given(flag))
         throw UsageError(std::string(flag) +
                          " cannot be combined with --resume: the run continues with the settings saved in " + a.resume);
     Model m = load_model(a.resume);
@@ -69,6 +91,7 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
     class_names = m.class_names;
     net.emplace(std::move(m.net));
     start_epoch = state.epoch;
+    if (!given("--epochs") && net->recipe().epochs) a.epochs = *net->recipe().epochs;
     if (data_dir.empty()) data_dir = state.data == default_data_dir() ? "" : state.data;
     if (a.epochs <= start_epoch)
       throw UsageError("--epochs " + std::to_string(a.epochs) + " is not beyond the " + std::to_string(start_epoch) +
@@ -76,6 +99,15 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
   } else {
     net.emplace(load_network(a.net));
     net->init(a.seed);
+    std::vector<std::string> from_recipe;
+    apply_recipe(net->recipe(), given, a, from_recipe);
+    if (!from_recipe.empty()) {
+      std::string flags;
+      for (const auto& f : from_recipe) flags += (flags.empty() ? "" : " ") + f;
+      std::cout << "the net's recipe sets " << flags << " (a flag given overrides it)\n";
+    }
+    if (a.nesterov && !(a.momentum > 0))
+      throw UsageError("--nesterov needs --momentum above 0 (Nesterov momentum with no momentum is plain SGD)");
     state.seed = a.seed;
     state.batch = a.batch;
     state.optimizer = {.kind = a.optimizer,
@@ -84,7 +116,7 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
                        .nesterov = a.nesterov,
                        .weight_decay = a.weight_decay};
     try {
-      state.optimizer.schedule = parse_schedule(a.lr_decay);
+      state.optimizer.schedule = parse_schedule(a.lr_decay).resolved(a.epochs);
     } catch (const Error& e) {
       throw UsageError(std::string("--lr-decay: ") + e.what());
     }
@@ -102,7 +134,12 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
   Optimizer opt(state.optimizer);
   opt.restore(state.steps, state.optimizer_state);
 
-  DataSplit data = load_data(data_dir, state.train_limit, state.test_limit);
+  // A folder of pictures is split with the run's seed and fitted as the run began (a resumed run's saved fit).
+  DataOptions data_options = a.data_options;
+  data_options.seed = state.seed;
+  if (!a.resume.empty() && !net->input_fit().empty()) data_options.fit = net->input_fit();
+  DataSplit data = load_data(data_dir, state.train_limit, state.test_limit, data_options, net->input_shape());
+  if (a.resume.empty() && is_picture_data(data_dir)) net->set_input_fit(data_options.fit);
   state.data = data_dir.empty() ? default_data_dir() : data_dir;
   check_data_fits(*net, data.train);
   check_data_fits(*net, data.test);
@@ -196,75 +233,65 @@ void run(const TrainArgs& a, const std::map<std::string, bool>& given) {
 void add(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
   auto* c = app.add_subcommand("train", "Train a network on an MNIST-format data set and save it");
-  auto* net_opt = c->add_option(
-                       "--net", a->net,
-                       "Preset name (" +
-                           [] {
-                             std::string s;
-                             for (const auto& n : preset_names()) s += (s.empty() ? "" : ", ") + n;
-                             return s;
-                           }() +
-                           ") or a description file (JSON)")
-                      ->capture_default_str();
+  c->add_option(
+       "--net", a->net,
+       "Preset name (" +
+           [] {
+             std::string s;
+             for (const auto& n : preset_names()) s += (s.empty() ? "" : ", ") + n;
+             return s;
+           }() +
+           ") or a description file (JSON)")
+      ->capture_default_str();
   c->add_option(
       "--data", a->data,
-      "Folder with the four MNIST-format IDX files or CIFAR-10's binary batches (default: Debian's Fashion-MNIST)");
+      "Folder with the four MNIST-format IDX files, CIFAR-10's binary batches, or pictures in train/<class>/ and "
+      "test/<class>/ (or <class>/ with --val-split) (default: Debian's Fashion-MNIST)");
+  add_data_options(c, a->data_options);
   c->add_option("--epochs", a->epochs, "Total number of epochs")->capture_default_str()->check(CLI::Range(1, 100000));
-  auto* o_batch = c->add_option("--batch", a->batch, "Images per mini-batch (the gradient is their mean)")
-                      ->capture_default_str()
-                      ->check(CLI::Range(1, 1000000));
-  auto* o_lr = c->add_option("--lr", a->lr, "Learning rate (a layer's own \"lr\" in the description overrides it)")
-                   ->capture_default_str()
-                   ->check(CLI::PositiveNumber);
-  auto* o_decay = c->add_option("--lr-decay", a->lr_decay,
-                                "Learning-rate decay per epoch: none, step:EPOCHS:GAMMA, exp:GAMMA or cos:EPOCHS")
-                      ->capture_default_str();
-  auto* o_opt = c->add_option("--optimizer", a->optimizer, "sgd or adam")
-                    ->capture_default_str()
-                    ->check(CLI::IsMember({"sgd", "adam"}));
-  auto* o_mom = c->add_option("--momentum", a->momentum, "SGD momentum (0: plain SGD as in the seeds)")
-                    ->capture_default_str()
-                    ->check(CLI::Range(0.0, 0.999999));
-  auto* o_nest = c->add_flag("--nesterov", a->nesterov, "Nesterov momentum");
-  auto* o_wd = c->add_option("--weight-decay", a->weight_decay, "L2 weight decay")
-                   ->capture_default_str()
-                   ->check(CLI::NonNegativeNumber);
-  auto* o_aug = c->add_option("--augment", a->augment,
-                              "Training-image augmentation: none, or flip and/or shift:N (crop:N: the same, padding N and "
-                              "cropping back; e.g. flip,crop:4)")
-                    ->capture_default_str();
-  auto* o_ls = c->add_option("--label-smoothing", a->label_smoothing,
-                             "Label smoothing ε of the training loss (softmax cross-entropy; 0: none)")
-                   ->capture_default_str()
-                   ->check(CLI::Range(0.0, 0.99));
-  auto* o_seed =
-      c->add_option("--seed", a->seed, "Seed for initialisation, shuffling and dropout")->capture_default_str();
+  c->add_option("--batch", a->batch, "Images per mini-batch (the gradient is their mean)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  c->add_option("--lr", a->lr, "Learning rate (a layer's own \"lr\" in the description overrides it)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  c->add_option(
+       "--lr-decay", a->lr_decay,
+       "Learning-rate schedule: none, step:EPOCHS:GAMMA, exp:GAMMA, cos[:EPOCHS] (per epoch) or "
+       "onecycle[:EPOCHS[:PCT]] "
+       "(per batch), optionally after warmup:EPOCHS, (e.g. warmup:1,cos); without EPOCHS the curve spans the run")
+      ->capture_default_str();
+  c->add_option("--optimizer", a->optimizer, "sgd or adam")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"sgd", "adam"}));
+  c->add_option("--momentum", a->momentum, "SGD momentum (0: plain SGD as in the seeds)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999999));
+  c->add_flag("--nesterov", a->nesterov, "Nesterov momentum");
+  c->add_option("--weight-decay", a->weight_decay, "L2 weight decay")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  c->add_option("--augment", a->augment,
+                "Training-image augmentation: none, or flip and/or shift:N (crop:N: the same, padding N and "
+                "cropping back; e.g. flip,crop:4)")
+      ->capture_default_str();
+  c->add_option("--label-smoothing", a->label_smoothing,
+                "Label smoothing ε of the training loss (softmax cross-entropy; 0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.99));
+  c->add_option("--seed", a->seed, "Seed for initialisation, shuffling and dropout")->capture_default_str();
   c->add_option("--threads", a->threads, "Threads (0: all cores)")->capture_default_str()->check(CLI::Range(0, 1024));
   c->add_option("--out", a->out, "Model file to write (after every epoch, atomically)")->capture_default_str();
   c->add_option("--metrics", a->metrics, "Append per-epoch figures to this file (.csv, or .jsonl for JSON lines)");
   c->add_option("--resume", a->resume, "Continue the run saved in this model file up to --epochs")
       ->check(CLI::ExistingFile);
-  auto* o_trl = c->add_option("--train-limit", a->train_limit, "Use only the first N training images (0: all)");
-  auto* o_tel = c->add_option("--test-limit", a->test_limit, "Use only the first N test images (0: all)");
+  c->add_option("--train-limit", a->train_limit, "Use only the first N training images (0: all)");
+  c->add_option("--test-limit", a->test_limit, "Use only the first N test images (0: all)");
   c->add_flag("--quiet", a->quiet, "No progress output, only the per-epoch lines");
   c->add_option("--serve", a->serve,
                 "Follow the run in a browser: loss and accuracy curves on this loopback port (0: any free port)")
       ->check(CLI::Range(0, 65535));
-  c->callback([a, net_opt, o_batch, o_lr, o_decay, o_opt, o_mom, o_nest, o_wd, o_seed, o_trl, o_tel, o_aug, o_ls] {
-    run(*a, {{"--net", net_opt->count() > 0},
-             {"--batch", o_batch->count() > 0},
-             {"--lr", o_lr->count() > 0},
-             {"--lr-decay", o_decay->count() > 0},
-             {"--optimizer", o_opt->count() > 0},
-             {"--momentum", o_mom->count() > 0},
-             {"--nesterov", o_nest->count() > 0},
-             {"--weight-decay", o_wd->count() > 0},
-             {"--seed", o_seed->count() > 0},
-             {"--train-limit", o_trl->count() > 0},
-             {"--test-limit", o_tel->count() > 0},
-             {"--augment", o_aug->count() > 0},
-             {"--label-smoothing", o_ls->count() > 0}});
-  });
+  c->callback([a, c] { run(*a, [c](const std::string& flag) { return c->get_option(flag)->count() > 0; }); });
 }
 
 const RegisterVerb reg("train", add);
