@@ -43,8 +43,11 @@ c++ -std=c++20 -fsyntax-only -I"$prefix/include" "$work/all_headers.cpp" ||
 cmake -S "$src/examples" -B "$work/cmake" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
   -DCNN_EXAMPLES_STATIC=ON >"$work/cmake.log" || { cat "$work/cmake.log" >&2; fail "configuring examples/ failed"; }
 cmake --build "$work/cmake" -j 2 >"$work/build.log" || { cat "$work/build.log" >&2; fail "building examples/ failed"; }
-ldd "$work/cmake/fit_arrays" | grep -q "libcnn.so.0 => $libdir/" || fail "fit_arrays does not load $libdir/libcnn.so.0"
-ldd "$work/cmake/fit_arrays_static" | grep -q libcnn && fail "fit_arrays_static is linked with libcnn.so"
+# (ldd's output in a variable: grep -q closing the pipe early would fail the pipeline under pipefail)
+loads=$(ldd "$work/cmake/fit_arrays")
+grep -q "libcnn.so.0 => $libdir/libcnn.so.0 " <<<"$loads" || fail "fit_arrays does not load $libdir/libcnn.so.0"
+loads=$(ldd "$work/cmake/fit_arrays_static")
+! grep -q libcnn <<<"$loads" || fail "fit_arrays_static is linked with libcnn.so"
 cd "$work"
 ./cmake/build_net
 ./cmake/fit_arrays bars.cnn
@@ -57,7 +60,8 @@ cmp bars.cnn bars_static.cnn || fail "the shared and the static library trained 
 
 # pkg-config: the flags alone build and link a program (the run finds libcnn.so.0 by LD_LIBRARY_PATH).
 export PKG_CONFIG_PATH=$libdir/pkgconfig
-[ "$(pkg-config --modversion cnn)" = "$(sed -n 's/.*CNN_VERSION_STRING "\(.*\)"/\1/p' "$prefix/include/cnn/version.h")" ] ||
+header_version=$(sed -n 's/.*CNN_VERSION_STRING "\(.*\)"/\1/p' "$prefix/include/cnn/version.h")
+[ "$(pkg-config --modversion cnn)" = "$header_version" ] ||
   fail "pkg-config's version differs from cnn/version.h"
 # shellcheck disable=SC2046
 c++ -O1 -o predict_pc "$src/examples/predict_batch.cpp" $(pkg-config --cflags --libs cnn) ||
