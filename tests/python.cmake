@@ -4,5 +4,6 @@ if(TARGET cnn_python AND TARGET cnn_tool)
   add_test(NAME python_module COMMAND ${Python_EXECUTABLE} -m pytest -q -p no:cacheprovider
                                       ${CMAKE_SOURCE_DIR}/python/tests)
   set_tests_properties(python_module PROPERTIES TIMEOUT 300 ENVIRONMENT
-    "PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1;CNN_TOOL=$<TARGET_FILE:cnn_tool>;CNN_DIGITS=${CMAKE_BINARY_DIR}/data/mnist-digits")
+    "PYTHONPATH=${CMAKE_BINARY_DIR}/python;PYTHONDONTWRITEBYTECODE=1;CNN_TOOL=$<TARGET_FILE:cnn_tool>;\
+CNN_DIGITS=${CMAKE_BINARY_DIR}/data/mnist-digits")
 endif()
