@@ -65,18 +65,21 @@ struct GradCheck {
   double max_abs_analytic = 0.0;  // must be > 0: a check of all-zero gradients proves nothing
 };
 
-// Central differences of objective() at every (n / max_coords)-th coordinate of v against `analytic`, into g; a
-// coordinate whose ± step changes pattern() (it crosses a kink) is skipped and counted, as Caffe's checker does.
+// Central differences of objective() at every (n / max_coords)-th coordinate of v against `analytic` (times
+// analytic_scale: a checker must fail a gradient scaled by 1 + 10·tolerance, or its tolerance proves nothing), into
+// g; a coordinate whose ± step changes pattern() (it crosses a kink) is skipped and counted, as Caffe's checker does.
 template <class Objective, class Pattern>
 void central_differences(GradCheck& g, Objective& objective, Pattern& pattern, float* v, std::size_t n,
-                         const float* analytic, double h, std::size_t max_coords) {
+                         const float* analytic, double h, std::size_t max_coords, double analytic_scale = 1.0) {
   const std::size_t step = std::max<std::size_t>(1, n / max_coords);
   for (std::size_t i = 0; i < n; i += step) {
     const float old = v[i];
     v[i] = float(old + h);
+    const double up = v[i];  // the steps as float holds them: old ± h rounded
     const double fp = objective();
     const auto pp = pattern();
     v[i] = float(old - h);
+    const double down = v[i];
     const double fm = objective();
     const auto pm = pattern();
     v[i] = old;
@@ -84,8 +87,8 @@ void central_differences(GradCheck& g, Objective& objective, Pattern& pattern, f
       ++g.skipped;
       continue;
     }
-    const double numeric = (fp - fm) / (2.0 * h);
-    const double a = analytic[i];
+    const double numeric = (fp - fm) / (up - down);
+    const double a = analytic_scale * analytic[i];
     g.max_abs_analytic = std::max(g.max_abs_analytic, std::fabs(a));
     g.max_rel_error =
         std::max(g.max_rel_error, std::fabs(a - numeric) / std::max({std::fabs(a), std::fabs(numeric), 1e-2}));
@@ -98,7 +101,7 @@ void central_differences(GradCheck& g, Objective& objective, Pattern& pattern, f
 // (up to `max_coords` of each, evenly spread). A coordinate whose ± step changes the net's kink pattern (the
 // sign of a ReLU input, a max-pool argmax) is skipped and counted, as Caffe's checker does.
 inline GradCheck check_gradients(Network& net, Tensor x, std::uint64_t seed, double h = 1e-3,
-                                 std::size_t max_coords = 400) {
+                                 std::size_t max_coords = 400, double analytic_scale = 1.0) {
   net.set_need_input_gradient(true);
   const Context ctx{Mode::eval, 0};
   const Tensor& out0 = net.forward(x, ctx);
@@ -129,7 +132,7 @@ inline GradCheck check_gradients(Network& net, Tensor x, std::uint64_t seed, dou
 
   GradCheck g;
   auto check = [&](float* v, std::size_t n, const float* analytic) {
-    central_differences(g, objective, pattern, v, n, analytic, h, max_coords);
+    central_differences(g, objective, pattern, v, n, analytic, h, max_coords, analytic_scale);
   };
   check(x.data(), x.size(), dx.data());
   check(net.params().data(), net.params().size(), dparams.data());
@@ -168,7 +171,8 @@ inline void randomize_batchnorms(Network& net, std::uint64_t seed) {
 //   labels given: the network's loss (the mean over the batch)
 // both accumulated in double. In train mode every forward uses the batch statistics, on both sides of the check.
 inline GradCheck check_graph_gradients(Network& net, Tensor x, std::uint64_t seed, Mode mode, double h = 1e-3,
-                                       const int* labels = nullptr, std::size_t max_coords = 1000) {
+                                       const int* labels = nullptr, std::size_t max_coords = 1000,
+                                       double analytic_scale = 1.0) {
   net.set_need_input_gradient(true);
   const Context ctx{mode, 0};
   const Tensor& out0 = net.forward(x, ctx);
@@ -207,7 +211,7 @@ inline GradCheck check_graph_gradients(Network& net, Tensor x, std::uint64_t see
 
   GradCheck g;
   auto check = [&](float* v, std::size_t n, const float* analytic) {
-    central_differences(g, objective, pattern, v, n, analytic, h, max_coords);
+    central_differences(g, objective, pattern, v, n, analytic, h, max_coords, analytic_scale);
   };
   check(x.data(), x.size(), dx.data());
   check(net.params().data(), net.params().size(), dparams.data());
