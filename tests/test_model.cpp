@@ -17,8 +17,10 @@ namespace fs = std::filesystem;
 std::string temp_path(const std::string& name) {
   return (fs::temp_directory_path() / ("cnn_model_test_" + std::to_string(::getpid()) + "_" + name)).string();
 }
+// A file that cannot be read fails the test: two missing files must not compare equal as two empty strings.
 std::string read_all(const std::string& p) {
   std::ifstream f(p, std::ios::binary);
+  EXPECT_TRUE(f.is_open()) << "cannot read " << p;
   return {std::istreambuf_iterator<char>(f), {}};
 }
 void write_all(const std::string& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
@@ -113,6 +115,12 @@ TEST(Model, EveryFormatVersionStillLoads) {
     const Tensor& y = m.net.forward(x);
     ASSERT_EQ(y.size(), want["output"].size());
     for (std::size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want["output"][i].get<double>(), 1e-6);
+    // the parameters themselves, not only the three outputs they give on one input
+    ASSERT_TRUE(want.contains("param_sum")) << file;
+    double sum = 0.0;
+    for (float p : m.net.params()) sum += p;
+    EXPECT_GT(m.net.params().size(), 0u) << file;
+    EXPECT_NEAR(sum, want["param_sum"].get<double>(), 1e-6) << file;
     EXPECT_EQ(m.class_names, (std::vector<std::string>{"one", "two", "three"}));
     ASSERT_TRUE(m.training);
     EXPECT_EQ(m.training->epoch, 3);

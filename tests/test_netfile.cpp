@@ -1,6 +1,8 @@
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "helpers.h"
 
@@ -31,6 +33,65 @@ TEST(NetFile, PresetsAreTheShippedFiles) {
   EXPECT_EQ(book.input_shape(), (Shape{1, 1, 6, 6}));
   EXPECT_EQ(book.output_shape(), (Shape{1, 3, 1, 1}));
   EXPECT_EQ(book.loss().kind(), "squared_error");
+}
+
+// The presets against the files as this test reads them itself, not against the strings embedded from them: the
+// presets are exactly nets/*.json, and each builds what its file says (the input, every layer's type and each field
+// the file gives, the names and where each layer reads from, the loss), and the same network as its file loaded
+// by path.
+TEST(NetFile, PresetsBuildWhatTheirFilesSay) {
+  std::set<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(std::string(CNN_SOURCE_DIR) + "/nets"))
+    if (e.path().extension() == ".json") files.insert(e.path().stem().string());
+  ASSERT_GE(files.size(), 10u);
+  const std::vector<std::string> names = preset_names();
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()), files);
+  std::size_t fields = 0;
+  for (const std::string& name : files) {
+    const std::string path = std::string(CNN_SOURCE_DIR) + "/nets/" + name + ".json";
+    std::ifstream f(path);
+    ASSERT_TRUE(f) << path;
+    const nlohmann::json file = nlohmann::json::parse(f);
+    const Network net = load_network(name);
+    const nlohmann::json& in = file.at("input");
+    ASSERT_EQ(in.size(), 3u) << name;
+    EXPECT_EQ(net.input_shape(), (Shape{1, in[0].get<int>(), in[1].get<int>(), in[2].get<int>()})) << name;
+    EXPECT_EQ(net.loss().kind(), file.value("loss", std::string("softmax_cross_entropy"))) << name;
+    const nlohmann::json& layers = file.at("layers");
+    ASSERT_EQ(net.size(), layers.size()) << name;
+    std::map<std::string, int> index;  // layer name → position, for "inputs"
+    for (std::size_t i = 0; i < layers.size(); ++i) {
+      const nlohmann::json& want = layers[i];
+      const std::string what = name + " layer " + std::to_string(i);
+      EXPECT_EQ(net.layer(i).kind(), want.at("type").get<std::string>()) << what;
+      const nlohmann::json spec = net.layer(i).spec();
+      for (const auto& [key, value] : want.items()) {
+        if (key == "type") continue;
+        if (key == "name") {
+          EXPECT_EQ(net.layer_name(i), value.get<std::string>()) << what;
+          index[value.get<std::string>()] = int(i);
+        } else if (key == "inputs") {
+          std::vector<int> from;
+          for (const auto& v : value) from.push_back(index.at(v.get<std::string>()));
+          EXPECT_EQ(net.layer_inputs(i), from) << what;
+        } else if (key == "lr") {
+          ASSERT_TRUE(net.layer(i).learning_rate.has_value()) << what;
+          EXPECT_DOUBLE_EQ(*net.layer(i).learning_rate, value.get<double>()) << what;
+        } else {
+          ASSERT_TRUE(spec.contains(key)) << what << ": field " << key << " is not in " << spec.dump();
+          if (value.is_number_float())
+            EXPECT_FLOAT_EQ(spec[key].get<float>(), value.get<float>()) << what << ": " << key;
+          else
+            EXPECT_EQ(spec[key], value) << what << ": " << key;
+        }
+        ++fields;
+      }
+    }
+    const Network from_path = load_network(path);
+    EXPECT_EQ(network_to_text(from_path, name), network_to_text(net, name)) << name;
+    EXPECT_EQ(from_path.params().size(), net.params().size()) << name;
+  }
+  EXPECT_GT(fields, 100u);
 }
 
 void expect_error(const std::string& text, const std::vector<std::string>& parts) {

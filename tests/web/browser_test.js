@@ -216,6 +216,28 @@ async function main() {
     if (paths < 1) fail("the loss chart was not drawn");
     if (pageErrors.length) fail("errors in the training page: " + pageErrors.join("; "));
     await tpage.waitForTimeout(300);  // let the chart's animation frame land
+    // A chart's canvas appears even with no data: the charts must hold the run's points, and the epoch row finite
+    // numbers.
+    const charted = await tpage.evaluate(() => ({
+      xs: lossChart.data[0], loss: lossChart.data[1], testLoss: lossChart.data[2],
+      accuracy: accuracyChart.data[1],
+      rows: [...document.querySelectorAll("#epochs tbody tr")].map((tr) => [...tr.cells].map((td) => td.textContent)),
+    }));
+    const finite = (v) => typeof v === "number" && Number.isFinite(v);
+    const trainPoints = charted.loss.filter(finite);
+    if (charted.xs.length < 3 || !charted.xs.every(finite)) fail("the loss chart has too few epoch positions: " + JSON.stringify(charted.xs));
+    if (trainPoints.length < 2) fail("the loss chart holds no running-loss points: " + JSON.stringify(charted.loss));
+    if (!trainPoints.every((v) => v > 0 && v < 10)) fail("running losses out of range: " + JSON.stringify(trainPoints));
+    if (charted.testLoss.filter(finite).length < 1) fail("the loss chart holds no test loss");
+    if (charted.accuracy.length < 1 || !charted.accuracy.every((v) => finite(v) && v >= 0 && v <= 1))
+      fail("the accuracy chart holds no accuracy in [0, 1]: " + JSON.stringify(charted.accuracy));
+    if (charted.rows.length < 1) fail("no epoch row");
+    for (const row of charted.rows) {
+      // epoch, train loss, test loss, test accuracy (with its %), seconds, images/s
+      const values = row.map((t) => parseFloat(t));
+      if (values.length !== 6 || !values.every(Number.isFinite) || values[0] < 1 || values[1] <= 0 || values[2] <= 0)
+        fail("an epoch row without finite values: " + JSON.stringify(row));
+    }
     await tpage.screenshot({path: path.join(artifacts, "train.png"), fullPage: true});
     console.log("web_browser: training page received " + (await tpage.evaluate(() => document.body.dataset.events)) +
                 " events; screenshot " + path.join(artifacts, "train.png"));
