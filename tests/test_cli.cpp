@@ -345,6 +345,13 @@ TEST(Cli, TrainsEvalsAndPredictsOnAPictureFolder) {
   const Result vs_eval = cnn_cmd("eval --model " + s / "v.cnn" + " --data " + s / "flat" + " --val-split 0.2", env);
   ASSERT_EQ(vs_eval.code, 0) << vs_eval.out;
   EXPECT_NE(vs_eval.out.find("(60 images)"), std::string::npos) << vs_eval.out;
+  // a resumed run holds out the same pictures without being told the split again, and refuses another one
+  const Result vs_resume =
+      cnn_cmd("train --resume " + s / "v.cnn" + " --epochs 2 --threads 1 --quiet --out " + s / "v2.cnn", env);
+  ASSERT_EQ(vs_resume.code, 0) << vs_resume.out;
+  EXPECT_NE(vs_resume.out.find("240 training / 60 test images"), std::string::npos) << vs_resume.out;
+  expect_one_line_error(cnn_cmd("train --resume " + s / "v.cnn" + " --epochs 2 --val-split 0.3 --quiet", env), 2,
+                        "--val-split cannot be combined with --resume");
   // a folder of no known layout says all of them
   fs::create_directories(s / "nothing");
   std::ofstream(s / "nothing/readme.txt") << "x";

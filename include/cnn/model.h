@@ -39,6 +39,7 @@ struct TrainingState {
   std::string data;                             // the data folder it was trained on
   Augment augment;                              // training-image augmentation (none by default)
   double label_smoothing = 0.0;                 // ε of the training loss (0: the seeds' cross-entropy)
+  double val_split = 0.0;                       // a one-level folder of pictures: the share held out for testing
 };
 
 struct Model {

@@ -123,7 +123,8 @@ void save_model(const std::string& path, const Network& net, const std::string& 
                      {"test_limit", training->test_limit},
                      {"data", training->data},
                      {"augment", training->augment.str()},
-                     {"label_smoothing", training->label_smoothing}};
+                     {"label_smoothing", training->label_smoothing},
+                     {"val_split", training->val_split}};
   }
   const std::string header = h.dump();
   std::string out(kMagic, 8);
@@ -199,6 +200,7 @@ Model load_model(const std::string& path) {
       s.data = t.value("data", std::string());
       s.augment = parse_augment(t.value("augment", std::string("none")));
       s.label_smoothing = t.value("label_smoothing", 0.0);
+      s.val_split = t.value("val_split", 0.0);
       s.optimizer_state = get_floats(in, at + 4 * (P + B), S);
       m.training = std::move(s);
     } catch (const nlohmann::json::exception& e) {

@@ -80,7 +80,7 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
   if (!a.resume.empty()) {
     for (const char* flag :
          {"--net", "--batch", "--lr", "--lr-decay", "--optimizer", "--momentum", "--nesterov", "--weight-decay",
-          "--seed", "--train-limit", "--test-limit", "--augment", "--label-smoothing", "--fit"})
+          "--seed", "--train-limit", "--test-limit", "--augment", "--label-smoothing", "--fit", "--val-split"})
       if (given(flag))
         throw UsageError(std::string(flag) +
                          " cannot be combined with --resume: the run continues with the settings saved in " + a.resume);
@@ -137,6 +137,10 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
   // A folder of pictures is split with the run's seed and fitted as the run began (a resumed run's saved fit).
   DataOptions data_options = a.data_options;
   data_options.seed = state.seed;
+  if (a.resume.empty())
+    state.val_split = data_options.val_split;
+  else
+    data_options.val_split = state.val_split;  // the same images held out as when the run began
   if (!a.resume.empty() && !net->input_fit().empty()) data_options.fit = net->input_fit();
   DataSplit data = load_data(data_dir, state.train_limit, state.test_limit, data_options, net->input_shape());
   if (a.resume.empty() && is_picture_data(data_dir)) net->set_input_fit(data_options.fit);
