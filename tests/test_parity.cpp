@@ -232,8 +232,10 @@ nlohmann::json manifest(Network& net, const Run& run) {
   man["outputs"] = net.output_shape().sample_size();
   man["modes"] = nlohmann::json::array();
   for (int s = 0; s < steps; ++s) man["modes"].push_back(s < run.train_steps ? "train" : "eval");
+  man["loss"] = net.loss().kind();
   man["layers"] = nlohmann::json::array();
   man["params"] = nlohmann::json::array();
+  std::size_t mask_floats = 0;  // per step, of every dropout layer's mask
   man["buffers"] = nlohmann::json::array();
   for (std::size_t i = 0; i < net.size(); ++i) {
     Layer& l = net.layer(i);
@@ -262,6 +264,17 @@ nlohmann::json manifest(Network& net, const Run& run) {
       man["buffers"].push_back(
           {{"layer", i}, {"name", "running_var"}, {"offset", at(b->running_var())}, {"size", b->channels()}});
     }
+    if (auto* ss = dynamic_cast<Subsampling*>(&l)) {
+      j["channels"] = l.input_shape().c;
+      j["kernel"] = ss->kernel();
+      j["stride"] = ss->stride();
+    }
+    if (l.kind() == "dropout") {
+      const std::size_t size = std::size_t(run.batch) * l.input_shape().sample_size();
+      j["mask_offset"] = mask_floats;
+      j["mask_size"] = size;
+      mask_floats += size;
+    }
     if (auto* nz = dynamic_cast<Normalize*>(&l)) {
       j["channels"] = nz->channels();
       const std::size_t at = net.buffer_offset(i);
@@ -270,6 +283,7 @@ nlohmann::json manifest(Network& net, const Run& run) {
           {{"layer", i}, {"name", "std"}, {"offset", at + std::size_t(nz->channels())}, {"size", nz->channels()}});
     }
     man["layers"].push_back(j);
+    man["mask_floats"] = mask_floats;
     for (ParamView& v : l.params()) {
       const Shape s = v.value.shape();
       std::vector<int> shape;
@@ -316,6 +330,21 @@ Worst run_parity(const Run& run) {
   std::ofstream(dir / "manifest.json") << man.dump(1);
   write_raw(dir / "params.f32", net.params().data(), P);
   write_raw(dir / "buffers.f32", net.buffers().data(), R);
+  // Every dropout layer's mask of every training step, as its forward draws it (a function of its seed, the step
+  // and the position), so that PyTorch drops the same units: the layer's output for an input of ones.
+  {
+    std::vector<float> masks;
+    for (int s = 0; s < S; ++s)
+      for (std::size_t i = 0; i < net.size(); ++i) {
+        Layer& l = net.layer(i);
+        if (l.kind() != "dropout") continue;
+        Tensor ones(l.input_shape().with_batch(B)), y;
+        ones.fill(1.0f);
+        l.forward(ones, y, {train(s) ? Mode::train : Mode::eval, std::uint64_t(s)});
+        masks.insert(masks.end(), y.data(), y.data() + y.size());
+      }
+    write_raw(dir / "dropout_masks.f32", masks.data(), masks.size());
+  }
 
   // The same real batches on both sides: the first S·B training images, in order.
   const DataSplit data = load_mnist_folder(default_data_dir());
@@ -384,7 +413,7 @@ Worst run_parity(const Run& run) {
     return loss;
   };
   // A max-pooling tie is looked for in a pass that keeps every activation (training may skip a ReLU's output);
-  // these nets have no dropout, so it computes the same ones.
+  // a dropout draws the same mask for the same step, so it computes the same ones.
   auto pooling_tie_in = [&](int s) {
     net.set_need_input_gradient(true);
     net.forward(xs[std::size_t(s)], {train(s) ? Mode::train : Mode::eval, std::uint64_t(s)});
@@ -537,6 +566,19 @@ TEST_P(Parity, TwentySgdStepsMatchPyTorch) { expect_parity({GetParam(), 20, 0, 5
 
 INSTANTIATE_TEST_SUITE_P(Nets, Parity, ::testing::Values("seed5", "lenet5"),
                          [](const auto& param_info) { return param_info.param; });
+
+// The other presets that train on 28×28 pictures, a few steps each: sigmoid and average pooling (lenet5-classic),
+// tanh, subsampling and the squared error (seed002), dropout with the mask cnn draws (alexnet-small, batch 20).
+class PresetParity : public ::testing::TestWithParam<std::string> {};
+TEST_P(PresetParity, FiveSgdStepsMatchPyTorch) {
+  expect_parity({GetParam(), 5, 0, GetParam() == "alexnet-small" ? 20 : 50, kLr, true, false, 1});
+}
+INSTANTIATE_TEST_SUITE_P(Nets, PresetParity, ::testing::Values("lenet5-classic", "seed002", "alexnet-small"),
+                         [](const auto& param_info) {
+                           std::string n = param_info.param;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
 
 // ~1.2 million ReLU decisions a step: a few of the 25 steps may have one go the other way.
 TEST(ParityBatchNorm, ResNet8TrainingThenEvalStepsMatchPyTorch) {

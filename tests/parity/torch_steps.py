@@ -22,6 +22,11 @@ DIR/manifest.json (written by the C++ test):
 DIR/params.f32 (P float32, cnn's layout: conv weight [out, in, kh, kw], dense weight [in, out], batchnorm
 [gamma(C), beta(C)]), DIR/buffers.f32 (R float32: [running mean(C), running var(C)] per batchnorm layer),
 DIR/images.f32 (S·B·c·h·w float32), DIR/labels.i32 (S·B int32).
+"loss": "softmax_cross_entropy" (absent) or "squared_error" (cnn's ½Σ(y − onehot)², the batch mean).
+A {"type": "subsampling", "kernel", "stride", "channels"} layer has the parameters "beta" and "bias" (C each):
+β_c·(the k×k block sums) + b_c. A {"type": "dropout", "mask_offset", "mask_size"} layer multiplies, in a training
+step, by cnn's own mask of that step (the same draws on both sides): DIR/dropout_masks.f32 holds S steps of
+"mask_floats" floats, each dropout layer's B·features values 0 or 1/(1 − p) at its mask_offset.
 Writes DIR/torch_losses.f64 (S float64), DIR/torch_logits.f32 (S·B·K), DIR/torch_grads.f32 (S·P, cnn's layout),
 DIR/torch_grads64.f32 (with float64_reference: S·P, every step's gradient computed in float64 from the float32
 run's parameters and buffers of that step, rounded to float32; else empty),
@@ -65,6 +70,31 @@ class Normalize(torch.nn.Module):
 
     def forward(self, x):
         return (x - self.mean[None, :, None, None]) / self.std[None, :, None, None]
+
+
+class Subsampling(torch.nn.Module):
+    """LeNet-5's S layers: per map a trainable coefficient on the k×k block sums and a trainable bias."""
+
+    def __init__(self, channels, kernel, stride):
+        super().__init__()
+        self.kernel, self.stride = kernel, stride
+        self.coef = torch.nn.Parameter(torch.ones(channels))
+        self.shift = torch.nn.Parameter(torch.zeros(channels))
+
+    def forward(self, x):
+        sums = F.avg_pool2d(x, self.kernel, self.stride) * (self.kernel * self.kernel)
+        return self.coef[None, :, None, None] * sums + self.shift[None, :, None, None]
+
+
+class SharedMaskDropout(torch.nn.Module):
+    """Dropout whose mask is given (cnn's, of the current step); the identity in eval mode."""
+
+    def __init__(self):
+        super().__init__()
+        self.mask = None
+
+    def forward(self, x):
+        return x * self.mask.reshape(x.shape) if self.training else x
 
 
 class GlobalAvgPool(torch.nn.Module):
@@ -124,6 +154,11 @@ def layer_module(i, l):
     if t == "normalize":
         m = Normalize(l["channels"])
         return m, m
+    if t == "subsampling":
+        m = Subsampling(l["channels"], l["kernel"], l["stride"])
+        return m, m
+    if t == "dropout":
+        return SharedMaskDropout(), None
     if t == "dense":
         m = torch.nn.Linear(l["in_features"], l["units"])
         return torch.nn.Sequential(torch.nn.Flatten(), m), m
@@ -157,7 +192,10 @@ def build(manifest):
 
 
 def tensor_of(owners, entry):
-    return getattr(owners[entry["layer"]], TORCH_NAME[entry["name"]])
+    owner = owners[entry["layer"]]
+    if isinstance(owner, Subsampling):
+        return owner.coef if entry["name"] == "beta" else owner.shift
+    return getattr(owner, TORCH_NAME[entry["name"]])
 
 
 def transposed(man, entry):
@@ -207,7 +245,15 @@ def main():
         net64.double()
 
     opt = torch.optim.SGD(net.parameters(), lr=man["lr"])
-    loss_fn = torch.nn.CrossEntropyLoss()  # the batch mean, as cnn's SoftmaxCrossEntropy
+    if man.get("loss", "softmax_cross_entropy") == "squared_error":
+        def loss_fn(out, y):  # cnn's SquaredError: ½Σ(out − onehot)² over the batch mean
+            t = F.one_hot(y, out.shape[1]).to(out.dtype)
+            return 0.5 * ((out.reshape(t.shape) - t) ** 2).sum() / out.shape[0]
+    else:
+        loss_fn = torch.nn.CrossEntropyLoss()  # the batch mean, as cnn's SoftmaxCrossEntropy
+    mask_floats = man.get("mask_floats", 0)
+    masks = (np.fromfile(os.path.join(d, "dropout_masks.f32"), dtype=np.float32).reshape(S, mask_floats)
+             if mask_floats else None)
     losses = np.zeros(S, dtype=np.float64)
     logits = np.zeros((S, B, K), dtype=np.float32)
     grads = np.zeros((S, P), dtype=np.float32)
@@ -220,6 +266,12 @@ def main():
         net.train(modes[s] == "train")
         for group in opt.param_groups:
             group["lr"] = man["lr"] if modes[s] == "train" else man.get("eval_lr", man["lr"])
+        for i, l in enumerate(man["layers"]):
+            if l["type"] == "dropout":
+                m = torch.from_numpy(masks[s, l["mask_offset"]:l["mask_offset"] + l["mask_size"]].copy())
+                net.mods[i].mask = m
+                if exact:
+                    net64.mods[i].mask = m.double()
         before[s] = gather(man, owners, params, P, lambda t: t)
         buffers_before[s] = gather(man, owners, buffers, R, lambda t: t)
         if exact:
