@@ -57,6 +57,12 @@ const char* const kLenet5 = R"({"input": [1, 28, 28], "loss": "softmax_cross_ent
   {"type": "dense", "units": 120}, {"type": "relu"}, {"type": "dense", "units": 84}, {"type": "relu"},
   {"type": "dense", "units": 10}]})";
 
+// Leaky ReLU (a slope other than the default) and L2 pooling, which no preset uses.
+const char* const kLeakyL2 = R"({"input": [1, 28, 28], "loss": "softmax_cross_entropy", "layers": [
+  {"type": "conv2d", "filters": 6, "kernel": 5}, {"type": "leaky_relu", "alpha": 0.2},
+  {"type": "l2pool2d", "kernel": 2}, {"type": "conv2d", "filters": 8, "kernel": 3, "padding": "same"},
+  {"type": "tanh"}, {"type": "l2pool2d", "kernel": 3, "stride": 2}, {"type": "dense", "units": 10}]})";
+
 struct Run {
   std::string net;
   int train_steps, eval_steps, batch;
@@ -70,6 +76,7 @@ Network parity_net(const std::string& name) {
   const auto presets = preset_names();
   if (std::find(presets.begin(), presets.end(), name) != presets.end()) return load_network(name);
   if (name == "lenet5") return network_from_text(kLenet5, "lenet5 (inline)");
+  if (name == "leaky-l2pool") return network_from_text(kLeakyL2, "leaky-l2pool (inline)");
   throw Error("no network " + name);
 }
 
@@ -568,12 +575,14 @@ INSTANTIATE_TEST_SUITE_P(Nets, Parity, ::testing::Values("seed5", "lenet5"),
                          [](const auto& param_info) { return param_info.param; });
 
 // The other presets that train on 28×28 pictures, a few steps each: sigmoid and average pooling (lenet5-classic),
-// tanh, subsampling and the squared error (seed002), dropout with the mask cnn draws (alexnet-small, batch 20).
+// tanh, subsampling and the squared error (seed002), dropout with the mask cnn draws (alexnet-small, batch 20);
+// and a net of leaky ReLU and L2 pooling.
 class PresetParity : public ::testing::TestWithParam<std::string> {};
 TEST_P(PresetParity, FiveSgdStepsMatchPyTorch) {
   expect_parity({GetParam(), 5, 0, GetParam() == "alexnet-small" ? 20 : 50, kLr, true, false, 1});
 }
-INSTANTIATE_TEST_SUITE_P(Nets, PresetParity, ::testing::Values("lenet5-classic", "seed002", "alexnet-small"),
+INSTANTIATE_TEST_SUITE_P(Nets, PresetParity,
+                         ::testing::Values("lenet5-classic", "seed002", "alexnet-small", "leaky-l2pool"),
                          [](const auto& param_info) {
                            std::string n = param_info.param;
                            std::replace(n.begin(), n.end(), '-', '_');
