@@ -225,7 +225,8 @@ async function main() {
     }));
     const finite = (v) => typeof v === "number" && Number.isFinite(v);
     const trainPoints = charted.loss.filter(finite);
-    if (charted.xs.length < 3 || !charted.xs.every(finite)) fail("the loss chart has too few epoch positions: " + JSON.stringify(charted.xs));
+    if (charted.xs.length < 3 || !charted.xs.every(finite))
+      fail("the loss chart has too few epoch positions: " + JSON.stringify(charted.xs));
     if (trainPoints.length < 2) fail("the loss chart holds no running-loss points: " + JSON.stringify(charted.loss));
     if (!trainPoints.every((v) => v > 0 && v < 10)) fail("running losses out of range: " + JSON.stringify(trainPoints));
     if (charted.testLoss.filter(finite).length < 1) fail("the loss chart holds no test loss");
