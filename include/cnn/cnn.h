@@ -1,6 +1,7 @@
 // Everything a program needs to build, train and run a network.
 #pragma once
 
+#include "cnn/api.h"
 #include "cnn/dataset.h"
 #include "cnn/error.h"
 #include "cnn/image.h"

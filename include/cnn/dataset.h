@@ -82,7 +82,7 @@ struct FolderOptions {
   double val_split = 0;    // 0 < val_split < 1 for the one-level layout; 0 for train/ and test/
   std::uint64_t seed = 1;  // draws the val_split pictures
   bool strict = false;     // a picture that cannot be read is an error, not a skipped file
-  bool progress = true;    // a progress bar on stderr (a terminal) or one line at the end; skipped files named
+  bool progress = false;   // asked for (the tool does): a bar on stderr (a terminal), a line at the end, skips named
   std::string cache_dir;   // empty: $XDG_CACHE_HOME/cnn or ~/.cache/cnn; "-": no cache
 };
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cnn/version.h"
 #include "common.h"
 
 namespace cnn::tool {
@@ -81,6 +82,7 @@ DataSplit load_data(const std::string& dir, std::size_t train_limit, std::size_t
     fo.val_split = options.val_split;
     fo.seed = options.seed;
     fo.strict = options.strict;
+    fo.progress = true;
     s = load_picture_folder(d, sample, fo);
   } else if (is_cifar10_folder(d)) {
     s = load_cifar10_folder(d);
@@ -141,7 +143,7 @@ int main(int argc, char** argv) {
   using namespace cnn::tool;
   std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes write() fail with a message, not kill the process
   CLI::App app{"cnn: build, train, check, show, export and serve convolutional neural networks", "cnn"};
-  app.set_version_flag("--version", "cnn 0.1.0");
+  app.set_version_flag("--version", std::string("cnn ") + cnn::version());
   app.require_subcommand(1, 1);
   auto& all = verbs();
   std::sort(all.begin(), all.end(), [](const Verb& a, const Verb& b) { return a.name < b.name; });
