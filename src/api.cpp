@@ -34,6 +34,18 @@ void gather(const Images& images, std::span<const int> labels, const std::uint32
   });
 }
 
+// The caller's images and labels as the trainer's source (both must outlive it).
+BatchSource source(const Images& images, std::span<const int> labels, const std::string& name) {
+  return {name,
+          images.sample,
+          0,
+          images.count,
+          [&images, labels](const std::uint32_t* indices, int n, Tensor& x, int* y) {
+            gather(images, labels, indices, n, x, y);
+          },
+          {}};
+}
+
 // What channel_statistics computes for a Dataset, over the caller's images: exact integer sums for bytes.
 ChannelStatistics statistics(const Images& images) {
   const int C = images.sample.c;
@@ -213,46 +225,18 @@ FitResult Net::fit(const Images& images, std::span<const int> labels, const FitO
   }
   statistics_pending_ = false;
 
-  // The loop of Trainer::fit, over the caller's buffer instead of a Dataset: the same order, augmentation draws,
-  // steps and schedule positions, so the same images give the same parameters.
-  using clock = std::chrono::steady_clock;
-  const std::size_t N = images.count, B = std::size_t(state.batch), batches = (N + B - 1) / B;
+  // Trainer::fit over the caller's buffer: the same order, augmentation draws, steps and schedule positions as
+  // `cnn train`, so the same images give the same parameters.
   FitResult result;
-  Tensor x;
-  std::vector<int> y(B);
-  for (int epoch = start_epoch; epoch < total; ++epoch) {
-    const auto order = epoch_order(N, state.seed, epoch);
-    const auto t0 = clock::now();
-    double loss_sum = 0.0;
-    std::size_t seen = 0;
-    for (std::size_t b = 0; b < batches; ++b) {
-      const int n = int(std::min(B, N - b * B));
-      gather(images, labels, order.data() + b * B, n, x, y.data());
-      const std::uint64_t step = std::uint64_t(epoch) * batches + b;
-      augment_batch(state.augment, x, state.seed, step);
-      const double loss = net_.forward_backward(x, y.data(), step);
-      if (!std::isfinite(loss))
-        throw Error("training diverged: the loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
-                    " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
-                    " (try a lower learning rate)");
-      opt.set_position(epoch, b, batches);
-      opt.step(net_);
-      loss_sum += loss * n;
-      seen += std::size_t(n);
-      if (o.on_batch) {
-        const double el = std::chrono::duration<double>(clock::now() - t0).count();
-        o.on_batch({epoch + 1, b + 1, batches, loss_sum / double(seen), double(seen) / std::max(el, 1e-9), el});
-      }
-      if (o.should_stop && o.should_stop()) {
-        // the parameters stay where the run stopped; the training state stays that of the last whole epoch
-        if (!training_) training_ = state;
-        result.stopped = true;
-        return result;
-      }
-    }
-    const double secs = std::chrono::duration<double>(clock::now() - t0).count();
-    EpochReport r{epoch + 1, loss_sum / double(seen), {}, secs, double(seen) / std::max(secs, 1e-9)};
-    if (validation && validation->count) r.test = evaluate(*validation, validation_labels, o.eval_batch);
+  Trainer trainer(net_, opt,
+                  {.epochs = total,
+                   .batch = state.batch,
+                   .seed = state.seed,
+                   .augment = state.augment,
+                   .eval_batch = o.eval_batch});
+  trainer.on_batch = o.on_batch;
+  trainer.should_stop = o.should_stop;
+  trainer.on_epoch = [&](const EpochReport& r) {
     state.epoch = r.epoch;
     state.steps = opt.steps();
     state.optimizer_state = opt.state();
@@ -260,7 +244,13 @@ FitResult Net::fit(const Images& images, std::span<const int> labels, const FitO
     if (!o.checkpoint.empty()) save(o.checkpoint);
     result.epochs.push_back(r);
     if (o.on_epoch) o.on_epoch(r);
-  }
+  };
+  const BatchSource train = source(images, labels, "training images");
+  const bool with_validation = validation && validation->count;
+  const BatchSource test = with_validation ? source(*validation, validation_labels, "validation images") : train;
+  result.stopped = trainer.fit(train, with_validation ? &test : nullptr, start_epoch);
+  // a run stopped between batches keeps the parameters where it stopped and the state of its last whole epoch
+  if (result.stopped && !training_) training_ = state;
   return result;
 }
 
@@ -293,34 +283,7 @@ Evaluation Net::evaluate(const Images& images, std::span<const int> labels, int 
   check_images("images to evaluate", images);
   check_labels("labels to evaluate", images, labels);
   if (batch < 1) throw Error("batch must be at least 1, got " + std::to_string(batch));
-  // as cnn::evaluate does over a Dataset
-  const int K = outputs();
-  Evaluation ev;
-  ev.count = images.count;
-  ev.confusion.assign(std::size_t(K), std::vector<std::size_t>(std::size_t(K), 0));
-  std::vector<std::uint32_t> idx(images.count);
-  std::iota(idx.begin(), idx.end(), 0u);
-  Tensor x;
-  std::vector<int> y(static_cast<std::size_t>(batch));
-  double loss_sum = 0.0;
-  std::size_t correct = 0;
-  for (std::size_t b = 0; b < images.count; b += std::size_t(batch)) {
-    const int n = int(std::min<std::size_t>(std::size_t(batch), images.count - b));
-    gather(images, labels, idx.data() + b, n, x, y.data());
-    const Tensor& out = net_.forward(x, {Mode::eval, 0});
-    loss_sum += net_.loss().compute(out, y.data(), nullptr) * n;
-    for (int i = 0; i < n; ++i) {
-      const float* p = out.sample(i);
-      const int pred = int(std::max_element(p, p + K) - p);
-      correct += pred == y[std::size_t(i)];
-      ++ev.confusion[std::size_t(y[std::size_t(i)])][std::size_t(pred)];
-    }
-  }
-  if (ev.count) {
-    ev.loss = loss_sum / double(ev.count);
-    ev.accuracy = double(correct) / double(ev.count);
-  }
-  return ev;
+  return cnn::evaluate(net_, source(images, labels, "images to evaluate"), batch);
 }
 
 void Net::save(const std::string& path) const {

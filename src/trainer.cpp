@@ -73,21 +73,31 @@ void augment_batch(const Augment& a, Tensor& x, std::uint64_t seed, std::uint64_
   }
 }
 
-Evaluation evaluate(Network& net, const Dataset& data, int batch) {
+BatchSource source_of(const Dataset& data) {
+  return {data.name,
+          data.sample,
+          data.classes,
+          data.count(),
+          [&data](const std::uint32_t* indices, int n, Tensor& x, int* y) { data.batch(indices, n, x, y); },
+          [&data](const std::uint32_t* indices, int n) { data.prefetch(indices, n); }};
+}
+
+Evaluation evaluate(Network& net, const BatchSource& data, int batch) {
   check_sample_shape("evaluate (" + data.name + ")", net.input_shape(), data.sample);
+  if (batch < 1) throw Error("evaluate: batch must be at least 1, got " + std::to_string(batch));
   const int K = int(net.output_shape().sample_size());
   Evaluation ev;
-  ev.count = data.count();
+  ev.count = data.count;
   ev.confusion.assign(std::size_t(std::max(K, data.classes)), std::vector<std::size_t>(std::size_t(K), 0));
-  std::vector<std::uint32_t> idx(data.count());
+  std::vector<std::uint32_t> idx(data.count);
   std::iota(idx.begin(), idx.end(), 0u);
   Tensor x;
   std::vector<int> y(static_cast<std::size_t>(batch));
   double loss_sum = 0.0;
   std::size_t correct = 0;
-  for (std::size_t b = 0; b < data.count(); b += std::size_t(batch)) {
-    const int n = int(std::min<std::size_t>(std::size_t(batch), data.count() - b));
-    data.batch(idx.data() + b, n, x, y.data());
+  for (std::size_t b = 0; b < data.count; b += std::size_t(batch)) {
+    const int n = int(std::min<std::size_t>(std::size_t(batch), data.count - b));
+    data.gather(idx.data() + b, n, x, y.data());
     const Tensor& out = net.forward(x, {Mode::eval, 0});
     loss_sum += net.loss().compute(out, y.data(), nullptr) * n;
     for (int i = 0; i < n; ++i) {
@@ -111,7 +121,14 @@ Trainer::Trainer(Network& net, Optimizer& optimizer, TrainOptions options)
   opt_.set_run_epochs(options_.epochs);
 }
 
-void Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
+bool Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
+  const BatchSource t = source_of(train);
+  if (!test) return fit(t, nullptr, start_epoch);
+  const BatchSource v = source_of(*test);
+  return fit(t, &v, start_epoch);
+}
+
+bool Trainer::fit(const BatchSource& train, const BatchSource* test, int start_epoch) {
   using clock = std::chrono::steady_clock;
   check_sample_shape("training data (" + train.name + ")", net_.input_shape(), train.sample);
   if (test) check_sample_shape("test data (" + test->name + ")", net_.input_shape(), test->sample);
@@ -119,20 +136,21 @@ void Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
   if (train.classes > K)
     throw Error("training data (" + train.name + ") has " + std::to_string(train.classes) +
                 " classes but the network has " + std::to_string(K) + " outputs");
-  if (train.count() == 0) throw Error("training data (" + train.name + ") is empty");
+  if (train.count == 0) throw Error("training data (" + train.name + ") is empty");
   const std::size_t B = std::size_t(options_.batch);
-  const std::size_t batches = (train.count() + B - 1) / B;
+  const std::size_t batches = (train.count + B - 1) / B;
   Tensor x;
   std::vector<int> y(B);
   for (int epoch = start_epoch; epoch < options_.epochs; ++epoch) {
-    const auto order = epoch_order(train.count(), options_.seed, epoch);
+    const auto order = epoch_order(train.count, options_.seed, epoch);
     const auto t0 = clock::now();
     double loss_sum = 0.0;
     std::size_t seen = 0;
     for (std::size_t b = 0; b < batches; ++b) {
-      const int n = int(std::min(B, train.count() - b * B));
-      train.batch(order.data() + b * B, n, x, y.data());
-      if (b + 1 < batches) train.prefetch(order.data() + (b + 1) * B, int(std::min(B, train.count() - (b + 1) * B)));
+      const int n = int(std::min(B, train.count - b * B));
+      train.gather(order.data() + b * B, n, x, y.data());
+      if (train.prefetch && b + 1 < batches)
+        train.prefetch(order.data() + (b + 1) * B, int(std::min(B, train.count - (b + 1) * B)));
       augment_batch(options_.augment, x, options_.seed, std::uint64_t(epoch) * batches + b);
       const double loss = net_.forward_backward(x, y.data(), std::uint64_t(epoch) * batches + b);
       if (!std::isfinite(loss))
@@ -147,12 +165,14 @@ void Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
         const double el = std::chrono::duration<double>(clock::now() - t0).count();
         on_batch({epoch + 1, b + 1, batches, loss_sum / double(seen), double(seen) / std::max(el, 1e-9), el});
       }
+      if (should_stop && should_stop()) return true;
     }
     const double secs = std::chrono::duration<double>(clock::now() - t0).count();
     EpochReport r{epoch + 1, loss_sum / double(seen), {}, secs, double(seen) / std::max(secs, 1e-9)};
-    if (test) r.test = evaluate(net_, *test);
+    if (test && test->count) r.test = evaluate(net_, *test, options_.eval_batch);
     if (on_epoch) on_epoch(r);
   }
+  return false;
 }
 
 }  // namespace cnn

@@ -34,7 +34,21 @@ struct TrainOptions {
   int batch = 50;
   std::uint64_t seed = 1;
   Augment augment;
+  int eval_batch = 500;  // images per forward pass when evaluating the test set
 };
+
+// Where the trainer and evaluate() take labelled images from: a Dataset (source_of), or a caller's own arrays.
+// gather(indices, n, x, y) fills x with the n images (scaled to [0, 1], x resized to n×c×h×w) and y with labels.
+struct BatchSource {
+  std::string name;  // for messages
+  Shape sample;      // per-image shape
+  int classes = 0;   // label range when known (0: not checked)
+  std::size_t count = 0;
+  std::function<void(const std::uint32_t* indices, int n, Tensor& x, int* y)> gather;
+  std::function<void(const std::uint32_t* indices, int n)> prefetch;  // a cache hint; may be empty
+};
+// The source of a Dataset's images (it refers to `data`, which must outlive it).
+BatchSource source_of(const Dataset& data);
 
 struct BatchReport {
   int epoch;
@@ -62,16 +76,22 @@ struct EpochReport {
 std::vector<std::uint32_t> epoch_order(std::size_t count, std::uint64_t seed, int epoch);
 
 // Loss, accuracy and confusion matrix of `net` over `data`, in eval mode.
-Evaluation evaluate(Network& net, const Dataset& data, int batch = 500);
+Evaluation evaluate(Network& net, const BatchSource& data, int batch = 500);
+inline Evaluation evaluate(Network& net, const Dataset& data, int batch = 500) {
+  return evaluate(net, source_of(data), batch);
+}
 
 class Trainer {
  public:
   Trainer(Network& net, Optimizer& optimizer, TrainOptions options);
   std::function<void(const BatchReport&)> on_batch;  // called after every batch
   std::function<void(const EpochReport&)> on_epoch;  // called after every epoch (save the model here)
-  // Trains epochs [start_epoch, options.epochs). Throws cnn::Error naming the epoch and batch if the loss stops
+  std::function<bool()> should_stop;                 // polled after every batch: true ends the run there
+  // Trains epochs [start_epoch, options.epochs); returns true when should_stop ended it between batches (the
+  // parameters are then those of that batch). Throws cnn::Error naming the epoch and batch if the loss stops
   // being a finite number (the parameters of the last finished epoch are what the caller saved).
-  void fit(const Dataset& train, const Dataset* test, int start_epoch = 0);
+  bool fit(const BatchSource& train, const BatchSource* test, int start_epoch = 0);
+  bool fit(const Dataset& train, const Dataset* test, int start_epoch = 0);
 
  private:
   Network& net_;
