@@ -195,3 +195,45 @@ def test_ctrl_c_stops_training_between_batches(digits):
         net.fit(x, y, epochs=1000, threads=1)
     assert time.monotonic() - start < 30
     assert net.predict(x[:5]).shape == (5, 10)  # the net is usable where it stopped
+
+
+def softmax(logits):
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_a_net_trained_in_python_predicts_the_same_in_opencv_and_in_the_command(digits, tmp_path):
+    # OpenCV's dnn is an ONNX reader nobody here wrote; `cnn run` gives every probability, not only predict's top ones
+    import cv2
+    from onnx import TensorProto, numpy_helper
+    x, y, xt, _ = digits
+    net = cnn.Network.preset("seed5")
+    net.fit(x[:2000], y[:2000], epochs=1, seed=5)
+    probs = net.predict(xt[:64])
+    assert probs.max(axis=1).mean() > 0.5  # trained: a wrong export would not hide behind near-uniform outputs
+    batch = xt[:64].reshape(64, 1, 28, 28).astype(np.float32) * np.float32(1 / 255)  # the library's own scaling
+    model = str(tmp_path / "m.cnn")
+    net.save(model)
+    (tmp_path / "x.pb").write_bytes(numpy_helper.from_array(batch, "input").SerializeToString())
+
+    def cnn_run(path):
+        out = tmp_path / "out.pb"
+        tool("run", path, "--input", str(tmp_path / "x.pb"), "--output", str(out))
+        t = TensorProto()
+        t.ParseFromString(out.read_bytes())
+        return numpy_helper.to_array(t)
+
+    np.testing.assert_allclose(softmax(cnn_run(model).astype(np.float64)), probs, rtol=0, atol=1e-6)
+    for with_softmax in (False, True):  # the default export ends in logits, softmax=True in probabilities
+        onnx_path = str(tmp_path / f"m-{with_softmax}.onnx")
+        net.export_onnx(onnx_path, softmax=with_softmax)
+        reader = cv2.dnn.readNetFromONNX(onnx_path)
+        reader.setInput(batch)
+        theirs = reader.forward()
+        assert theirs.shape == (64, 10)
+        if not with_softmax:
+            theirs = softmax(theirs.astype(np.float64))
+        np.testing.assert_allclose(theirs, probs, rtol=0, atol=1e-5, err_msg=f"OpenCV, softmax={with_softmax}")
+        ours = cnn_run(onnx_path).astype(np.float64)
+        np.testing.assert_allclose(ours if with_softmax else softmax(ours), probs, rtol=0, atol=1e-5,
+                                   err_msg=f"cnn run on the ONNX file, softmax={with_softmax}")
