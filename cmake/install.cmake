@@ -1,11 +1,32 @@
-# Install rules: `cmake --install build [--prefix P]` puts
-#   lib/libcnn.so.0.2.0 (SONAME libcnn.so.0) and libcnn.so        component runtime (the .so link: dev)
-#   lib/libcnn.a, include/cnn/…, lib/cmake/cnn/, lib/pkgconfig/cnn.pc  component dev
+# Install rules: `cmake --install build [--prefix P]` puts, with LIB = CMAKE_INSTALL_LIBDIR (lib/x86_64-linux-gnu
+# on Debian's amd64, below),
+#   LIB/libcnn.so.0.2.0 (SONAME libcnn.so.0) and libcnn.so        component runtime (the .so link: dev)
+#   LIB/libcnn.a, include/cnn/…, LIB/cmake/cnn/, LIB/pkgconfig/cnn.pc  component dev
 #   bin/cnn, share/cnn/nets/*.json                              component tool
 # so that another project finds it with find_package(cnn 0.2 REQUIRED) (targets cnn::cnn, the shared library, and
 # cnn::cnn_static) or pkg-config (cnn; --static for the archive). Only include/cnn/ is installed: src/ holds the
 # private headers, and no public header includes one of them.
+# One build makes both an install tree (any prefix) and the .deb (prefix /usr, cmake/package.cmake), and the
+# destinations are fixed when it is configured. GNUInstallDirs picks Debian's multiarch folder only for a build
+# configured with prefix /usr, which would leave the .deb's libraries in /usr/lib; so where the toolchain has a
+# multiarch tuple it is the default for every prefix (-DCMAKE_INSTALL_LIBDIR=lib gives a plain lib/). A cache that
+# GNUInstallDirs filled with its own "lib" before this rule existed is moved over once, and a later change of the
+# prefix keeps the folder (GNUInstallDirs would reset it to "lib" for a prefix other than /usr).
+if(CMAKE_LIBRARY_ARCHITECTURE AND NOT DEFINED CACHE{CNN_MULTIARCH_LIBDIR})
+  if(NOT DEFINED CACHE{CMAKE_INSTALL_LIBDIR} OR
+     (DEFINED CACHE{_GNUInstallDirs_LAST_CMAKE_INSTALL_PREFIX} AND "$CACHE{CMAKE_INSTALL_LIBDIR}" STREQUAL "lib"))
+    set(CMAKE_INSTALL_LIBDIR lib/${CMAKE_LIBRARY_ARCHITECTURE} CACHE PATH
+        "Object code libraries (Debian's multiarch folder)" FORCE)
+  endif()
+  set(CNN_MULTIARCH_LIBDIR ON CACHE INTERNAL "CMAKE_INSTALL_LIBDIR's default was chosen")
+endif()
+set(CNN_LIBDIR_BEFORE "$CACHE{CMAKE_INSTALL_LIBDIR}")
 include(GNUInstallDirs)
+if(CMAKE_LIBRARY_ARCHITECTURE AND CNN_LIBDIR_BEFORE STREQUAL "lib/${CMAKE_LIBRARY_ARCHITECTURE}" AND
+   NOT CMAKE_INSTALL_LIBDIR STREQUAL CNN_LIBDIR_BEFORE)
+  set_property(CACHE CMAKE_INSTALL_LIBDIR PROPERTY VALUE "${CNN_LIBDIR_BEFORE}")
+  set(CMAKE_INSTALL_LIBDIR "${CNN_LIBDIR_BEFORE}")
+endif()
 include(CMakePackageConfigHelpers)
 
 set_target_properties(cnn PROPERTIES EXPORT_NAME cnn_static)

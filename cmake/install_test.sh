@@ -3,9 +3,9 @@
 # shared library's SONAME, the static library, only public headers, the CMake package, the pkg-config file, the
 # tool and the presets), then builds examples/ as an outside project against that prefix, once with CMake's
 # find_package(cnn 0.2) and once with pkg-config, and runs the programs.
-#   install_test.sh BUILD_DIR SOURCE_DIR WORK_DIR
+#   install_test.sh BUILD_DIR SOURCE_DIR WORK_DIR LIBDIR (the build's CMAKE_INSTALL_LIBDIR, e.g. lib/x86_64-linux-gnu)
 set -euo pipefail
-build=$1 src=$2 work=$3
+build=$1 src=$2 work=$3 want_libdir=$4
 rm -rf "$work"
 mkdir -p "$work"
 prefix=$work/prefix
@@ -15,6 +15,7 @@ cmake --install "$build" --prefix "$prefix" >"$work/install.log"
 lib=$(find "$prefix" -name 'libcnn.so.*.*.*' | head -1)
 [ -n "$lib" ] || fail "no versioned libcnn.so.X.Y.Z installed"
 libdir=$(dirname "$lib")
+[ "$libdir" = "$prefix/$want_libdir" ] || fail "$lib: expected in $prefix/$want_libdir (CMAKE_INSTALL_LIBDIR)"
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 [ "$soname" = libcnn.so.0 ] || fail "$lib: SONAME is '$soname', expected libcnn.so.0"
 [ -L "$libdir/libcnn.so.0" ] && [ -L "$libdir/libcnn.so" ] || fail "libcnn.so.0 / libcnn.so links missing in $libdir"

@@ -18,9 +18,13 @@ has() {  # has PACKAGE PATH...: each path is in the package
   shift
   for p in "$@"; do grep -qx "./$p" <<<"$list" || fail "$p is not in the package"; done
 }
-has libcnn0 usr/lib/libcnn.so.0 "usr/lib/libcnn.so.$version"
-has libcnn-dev usr/lib/libcnn.so usr/lib/libcnn.a usr/include/cnn/api.h usr/include/cnn/version.h \
-  usr/lib/cmake/cnn/cnnConfig.cmake usr/lib/pkgconfig/cnn.pc
+# Debian's multiarch library folder (/usr/lib/x86_64-linux-gnu on amd64), where its linker, ld.so, CMake and
+# pkg-config look: asked of dpkg, not of the build
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+lib=usr/lib/$multiarch
+has libcnn0 "$lib/libcnn.so.0" "$lib/libcnn.so.$version"
+has libcnn-dev "$lib/libcnn.so" "$lib/libcnn.a" usr/include/cnn/api.h usr/include/cnn/version.h \
+  "$lib/cmake/cnn/cnnConfig.cmake" "$lib/pkgconfig/cnn.pc"
 has cnn usr/bin/cnn usr/share/cnn/nets/seed5.json
 has python3-cnn "$(contents python3-cnn | grep -o 'usr/lib/python3/dist-packages/cnn\.cpython-.*\.so')"
 ! contents libcnn0 | grep -q 'usr/include' || fail "libcnn0 holds headers"
