@@ -2,7 +2,7 @@
 # on Debian's amd64, below),
 #   LIB/libcnn.so.0.2.0 (SONAME libcnn.so.0) and libcnn.so        component runtime (the .so link: dev)
 #   LIB/libcnn.a, include/cnn/…, LIB/cmake/cnn/, LIB/pkgconfig/cnn.pc  component dev
-#   bin/cnn, share/cnn/nets/*.json                              component tool
+#   bin/cnn, share/cnn/nets/*.json, share/cnn/web/ (the page)   component tool
 # so that another project finds it with find_package(cnn 0.2 REQUIRED) (targets cnn::cnn, the shared library, and
 # cnn::cnn_static) or pkg-config (cnn; --static for the archive). Only include/cnn/ is installed: src/ holds the
 # private headers, and no public header includes one of them.
@@ -57,6 +57,20 @@ if(TARGET cnn_tool)
   install(TARGETS cnn_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT tool)
 endif()
 install(FILES ${CNN_PRESET_FILES} DESTINATION ${CMAKE_INSTALL_DATADIR}/cnn/nets COMPONENT tool)
+# The page of `cnn serve` and `cnn train --serve`, which the tool reads from disk (cmake/web.cmake): web/public and
+# the one npm package it loads, uPlot's dist/ with its licence, in the layout of web/ (`cnn serve --web
+# PREFIX/share/cnn/web`, or CNN_WEB_DIR).
+set(CNN_UPLOT ${CMAKE_SOURCE_DIR}/web/node_modules/uplot)
+if(TARGET cnn_tool)
+  install(DIRECTORY ${CMAKE_SOURCE_DIR}/web/public DESTINATION ${CMAKE_INSTALL_DATADIR}/cnn/web COMPONENT tool)
+  if(EXISTS ${CNN_UPLOT}/dist/uPlot.iife.min.js)
+    install(DIRECTORY ${CNN_UPLOT}/dist DESTINATION ${CMAKE_INSTALL_DATADIR}/cnn/web/node_modules/uplot COMPONENT tool)
+    install(FILES ${CNN_UPLOT}/LICENSE ${CNN_UPLOT}/package.json
+            DESTINATION ${CMAKE_INSTALL_DATADIR}/cnn/web/node_modules/uplot COMPONENT tool)
+  else()
+    message(WARNING "${CNN_UPLOT}: not there (scripts/setup.sh installs it), so an installed cnn serve will not start")
+  endif()
+endif()
 
 # The headers use C++20 (<span>, designated initialisers), so every user of the targets compiles as C++20.
 target_compile_features(cnn PUBLIC cxx_std_20)

@@ -25,7 +25,8 @@ lib=usr/lib/$multiarch
 has libcnn0 "$lib/libcnn.so.0" "$lib/libcnn.so.$version"
 has libcnn-dev "$lib/libcnn.so" "$lib/libcnn.a" usr/include/cnn/api.h usr/include/cnn/version.h \
   "$lib/cmake/cnn/cnnConfig.cmake" "$lib/pkgconfig/cnn.pc"
-has cnn usr/bin/cnn usr/share/cnn/nets/seed5.json
+has cnn usr/bin/cnn usr/share/cnn/nets/seed5.json usr/share/cnn/web/public/index.html \
+  usr/share/cnn/web/node_modules/uplot/dist/uPlot.iife.min.js
 has python3-cnn "$(contents python3-cnn | grep -o 'usr/lib/python3/dist-packages/cnn\.cpython-.*\.so')"
 ! contents libcnn0 | grep -q 'usr/include' || fail "libcnn0 holds headers"
 ! contents libcnn-dev | grep -q 'src/' || fail "libcnn-dev holds private sources"
