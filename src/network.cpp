@@ -7,6 +7,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "kernels/shard.h"
+
 namespace cnn {
 
 Network::Network(Shape input) : input_(input), shapes_{input} {
@@ -175,6 +177,33 @@ double Network::forward_backward(const Tensor& x, const int* labels, std::uint64
   }
   backward(grads_act_.back());
   return l;
+}
+
+double Network::forward_backward(const Tensor& x, const int* labels, std::uint64_t step, const BatchPart& part) {
+  if (!part.comm || part.comm->size() <= 1) {
+    if (part.global_n != x.shape().n)
+      throw Error("network: a batch of " + std::to_string(x.shape().n) + " images, not the " +
+                  std::to_string(part.global_n) + " of the step");
+    return forward_backward(x, labels, step);
+  }
+  kernels::Shard shard(part.global_n, part.comm);
+  if (shard.local_n() != x.shape().n)
+    throw Error("network: rank " + std::to_string(part.comm->rank()) + " holds " + std::to_string(x.shape().n) +
+                " images of the global batch of " + std::to_string(part.global_n) + ", not its " +
+                std::to_string(shard.local_n()));
+  const std::size_t P = grads_.size();
+  subtree_grads_.resize(std::size_t(std::max(shard.subtrees() - 1, 0)) * P);
+  shard.set_gradient_slots(grads_.data(), subtree_grads_.data(), P);
+  double loss;
+  {
+    kernels::ShardScope scope(&shard);
+    loss = forward_backward(x, labels, step);
+  }
+  std::vector<std::pair<std::size_t, std::size_t>> global;  // gradients the layers summed over the global batch
+  for (std::size_t i = 0; i < layers_.size(); ++i)
+    if (layers_[i]->gradient_is_global() && offsets_[i + 1] > offsets_[i]) global.push_back({offsets_[i], offsets_[i + 1]});
+  shard.combine_gradients(global);
+  return loss;
 }
 
 void Network::set_input_fit(std::string fit) {

@@ -48,13 +48,13 @@ Augment parse_augment(const std::string& text) {
   return a;
 }
 
-void augment_batch(const Augment& a, Tensor& x, std::uint64_t seed, std::uint64_t step) {
+void augment_batch(const Augment& a, Tensor& x, std::uint64_t seed, std::uint64_t step, int first) {
   if (!a.any()) return;
   const Shape& s = x.shape();
   const int C = s.c, H = s.h, W = s.w;
   std::vector<float> plane(std::size_t(H) * std::size_t(W));
   for (int i = 0; i < s.n; ++i) {
-    Rng rng(mix64(seed ^ 0xa06e000000000000ULL) ^ mix64(step * 0x10000ULL + std::uint64_t(i)));
+    Rng rng(mix64(seed ^ 0xa06e000000000000ULL) ^ mix64(step * 0x10000ULL + std::uint64_t(first + i)));
     const bool flip = a.flip && (rng.next() & 1);
     const int dx = a.shift ? int(rng.below(std::uint64_t(2 * a.shift + 1))) - a.shift : 0;
     const int dy = a.shift ? int(rng.below(std::uint64_t(2 * a.shift + 1))) - a.shift : 0;
@@ -121,6 +121,41 @@ Trainer::Trainer(Network& net, Optimizer& optimizer, TrainOptions options)
   opt_.set_run_epochs(options_.epochs);
 }
 
+// Rank 0's parameters, buffers and optimizer state, on every rank: a run starts (or resumes) from one state.
+void Trainer::share_state(const Collective& comm) {
+  auto share = [&](std::vector<float>& v) {
+    std::uint64_t n = v.size();
+    comm.broadcast(&n, sizeof n, 0);
+    if (n != v.size())
+      throw Error("rank " + std::to_string(comm.rank()) + ": the network has " + std::to_string(v.size()) +
+                  " values where rank 0's has " + std::to_string(n));
+    comm.broadcast(v.data(), v.size() * sizeof(float), 0);
+  };
+  share(net_.params());
+  share(net_.buffers());
+  std::vector<float> state = opt_.state();
+  share(state);
+  opt_.restore(opt_.steps(), state);
+}
+
+// A hash of the parameters and buffers, compared across the ranks: they must hold the same bits after every epoch.
+void Trainer::check_same_state(const Collective& comm, int epoch) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a over the bytes
+  auto add = [&](const std::vector<float>& v) {
+    const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+    for (std::size_t i = 0; i < v.size() * sizeof(float); ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  };
+  add(net_.params());
+  add(net_.buffers());
+  std::vector<std::uint64_t> all(std::size_t(comm.size()));
+  std::vector<std::size_t> bytes(all.size(), sizeof h);
+  comm.all_gather(&h, bytes.data(), all.data());
+  for (std::size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0])
+      throw Error("after epoch " + std::to_string(epoch) + " rank " + std::to_string(r) +
+                  "'s parameters differ from rank 0's (the ranks must run the same build on the same data)");
+}
+
 bool Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
   const BatchSource t = source_of(train);
   if (!test) return fit(t, nullptr, start_epoch);
@@ -139,6 +174,8 @@ bool Trainer::fit(const BatchSource& train, const BatchSource* test, int start_e
   if (train.count == 0) throw Error("training data (" + train.name + ") is empty");
   const std::size_t B = std::size_t(options_.batch);
   const std::size_t batches = (train.count + B - 1) / B;
+  const Collective* comm = options_.comm && options_.comm->size() > 1 ? options_.comm : nullptr;
+  if (comm) share_state(*comm);
   Tensor x;
   std::vector<int> y(B);
   for (int epoch = start_epoch; epoch < options_.epochs; ++epoch) {
@@ -148,11 +185,17 @@ bool Trainer::fit(const BatchSource& train, const BatchSource* test, int start_e
     std::size_t seen = 0;
     for (std::size_t b = 0; b < batches; ++b) {
       const int n = int(std::min(B, train.count - b * B));
-      train.gather(order.data() + b * B, n, x, y.data());
-      if (train.prefetch && b + 1 < batches)
-        train.prefetch(order.data() + (b + 1) * B, int(std::min(B, train.count - (b + 1) * B)));
-      augment_batch(options_.augment, x, options_.seed, std::uint64_t(epoch) * batches + b);
-      const double loss = net_.forward_backward(x, y.data(), std::uint64_t(epoch) * batches + b);
+      // this process's share of the batch: all of it, or its ranks' block of the batch's chunks
+      const auto [i0, i1] = comm ? local_images(n, comm->rank(), comm->size()) : std::pair<int, int>{0, n};
+      train.gather(order.data() + b * B + i0, i1 - i0, x, y.data());
+      if (train.prefetch && b + 1 < batches) {
+        const int next = int(std::min(B, train.count - (b + 1) * B));
+        const auto [j0, j1] = comm ? local_images(next, comm->rank(), comm->size()) : std::pair<int, int>{0, next};
+        train.prefetch(order.data() + (b + 1) * B + j0, j1 - j0);
+      }
+      const std::uint64_t step = std::uint64_t(epoch) * batches + b;
+      augment_batch(options_.augment, x, options_.seed, step, i0);
+      const double loss = net_.forward_backward(x, y.data(), step, {comm, n});
       if (!std::isfinite(loss))
         throw Error("training diverged: the loss is " + std::string(std::isnan(loss) ? "NaN" : "infinite") +
                     " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(b + 1) +
@@ -169,7 +212,8 @@ bool Trainer::fit(const BatchSource& train, const BatchSource* test, int start_e
     }
     const double secs = std::chrono::duration<double>(clock::now() - t0).count();
     EpochReport r{epoch + 1, loss_sum / double(seen), {}, secs, double(seen) / std::max(secs, 1e-9)};
-    if (test && test->count) r.test = evaluate(net_, *test, options_.eval_batch);
+    if (comm) check_same_state(*comm, epoch + 1);
+    if (test && test->count && (!comm || comm->rank() == 0)) r.test = evaluate(net_, *test, options_.eval_batch);
     if (on_epoch) on_epoch(r);
   }
   return false;

@@ -55,6 +55,9 @@ class Layer {
   // The network hands each layer its slice of the flat parameter and gradient buffers.
   virtual void bind(float* /*params*/, float* /*grads*/) {}
   virtual std::vector<ParamView> params() { return {}; }
+  // Whether backward leaves the gradient summed over the whole global batch of a distributed step (batch
+  // normalisation, whose backward needs those sums itself), rather than this process's share of it (kernels/shard.h).
+  virtual bool gradient_is_global() const { return false; }
   // Default initialisation: the same rule as PyTorch's defaults, U(−1/√fan_in, 1/√fan_in).
   virtual void init(Rng& /*rng*/) {}
   virtual std::size_t macs_per_sample() const { return 0; }

@@ -54,6 +54,8 @@ void save_model(const std::string& path, const Network& net, const std::string& 
 // Throws cnn::Error naming the file and the problem: bad magic, unknown version, wrong size, bad checksum, or a
 // description that does not build.
 Model load_model(const std::string& path);
+// The same from the file's bytes (`path` names them in messages).
+Model parse_model(const std::string& bytes, const std::string& path);
 
 // Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed and synced, then renamed.
 void write_file_atomically(const std::string& path, const std::string& bytes);

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "cnn/collective.h"
 #include "cnn/layer.h"
 #include "cnn/loss.h"
 #include "cnn/plan.h"
@@ -55,6 +56,10 @@ class Network {
   // Forward in training mode, the loss, and backward: fills grads() with the batch-mean gradient.
   // `step` numbers the training step (dropout masks depend on it). Returns the mean loss.
   double forward_backward(const Tensor& x, const int* labels, std::uint64_t step = 0);
+  // The same for one process's share of a global batch (cnn/collective.h): x holds images local_images(...) of the
+  // global batch, and on return every process holds the same loss and the same gradients, those of the global batch,
+  // bit for bit what one process computes for it (forward_backward above is this with one process).
+  double forward_backward(const Tensor& x, const int* labels, std::uint64_t step, const BatchPart& part);
   // Backward from a given ∂L/∂output (for losses computed outside, e.g. gradient checks).
   void backward(const Tensor& dout);
 
@@ -128,6 +133,7 @@ class Network {
   std::vector<std::size_t> offsets_{0};  // layer i's parameters are params_[offsets_[i], offsets_[i+1])
   std::vector<std::size_t> buffer_offsets_{0};
   std::vector<float> params_, grads_, buffers_;
+  std::vector<float> subtree_grads_;  // a distributed step's further gradient subtrees (kernels/shard.h)
   std::unique_ptr<Loss> loss_;
   std::vector<Tensor> acts_;       // acts_[0] = input view, acts_[i+1] = output of layer i
   std::vector<Tensor> grads_act_;  // grads_act_[v] = ∂L/∂acts_[v]

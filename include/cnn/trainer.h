@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "cnn/collective.h"
 #include "cnn/dataset.h"
 #include "cnn/network.h"
 #include "cnn/optimizer.h"
@@ -26,8 +27,9 @@ struct Augment {
 };
 // "none" or a comma-separated list of "flip" and "shift:N" or "crop:N" (1 ≤ N ≤ 8); throws cnn::Error otherwise.
 Augment parse_augment(const std::string& text);
-// Applies the augmentation drawn for batch `step` to the n images of x (in place).
-void augment_batch(const Augment& a, Tensor& x, std::uint64_t seed, std::uint64_t step);
+// Applies the augmentation drawn for batch `step` to the n images of x (in place); x's image i is image first + i of
+// the batch (a process's share of a global batch starts further in).
+void augment_batch(const Augment& a, Tensor& x, std::uint64_t seed, std::uint64_t step, int first = 0);
 
 struct TrainOptions {
   int epochs = 1;
@@ -35,6 +37,10 @@ struct TrainOptions {
   std::uint64_t seed = 1;
   Augment augment;
   int eval_batch = 500;  // images per forward pass when evaluating the test set
+  // Several processes training one model (cnn/collective.h): each works on its share of every batch, and all end
+  // every step with the same parameters, those one process gets. Only rank 0 evaluates the test set. Each epoch the
+  // ranks compare a hash of their parameters and throw cnn::Error on a mismatch.
+  const Collective* comm = nullptr;
 };
 
 // Where the trainer and evaluate() take labelled images from: a Dataset (source_of), or a caller's own arrays.
@@ -94,6 +100,8 @@ class Trainer {
   bool fit(const Dataset& train, const Dataset* test, int start_epoch = 0);
 
  private:
+  void share_state(const Collective& comm);
+  void check_same_state(const Collective& comm, int epoch);
   Network& net_;
   Optimizer& opt_;
   TrainOptions options_;

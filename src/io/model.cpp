@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -143,7 +144,10 @@ Model load_model(const std::string& path) {
   if (!f) throw Error(path + ": " + (std::filesystem::exists(path) ? "cannot open" : "no such file"));
   std::stringstream ss;
   ss << f.rdbuf();
-  const std::string in = ss.str();
+  return parse_model(ss.str(), path);
+}
+
+Model parse_model(const std::string& in, const std::string& path) {
   if (in.size() < 20 || std::memcmp(in.data(), kMagic, 8) != 0)
     throw Error(path + ": not a cnn model file (bad magic)");
   const std::uint32_t version = get_u32(in, 8);
@@ -168,12 +172,24 @@ Model load_model(const std::string& path) {
   } catch (const nlohmann::json::exception&) {
     throw Error(path + ": header lacks param_count/state_count" + std::string(version >= 2 ? "/buffer_count" : ""));
   }
+  // each count below the file's size first, so that 4 × (P + B + S) cannot wrap around to a size that matches
+  if (P > in.size() || B > in.size() || S > in.size())
+    throw Error(path + ": wrong size: " + std::to_string(in.size()) + " bytes, the header describes more");
   const std::size_t want = 16 + std::size_t(hlen) + 4 * (P + B + S) + 4;
   if (in.size() != want)
     throw Error(path + ": wrong size: " + std::to_string(in.size()) + " bytes, the header describes " +
                 std::to_string(want));
   if (stored != actual) throw Error(path + ": bad checksum (the file is corrupt)");
-  Model m{network_from_json(h.at("net"), path), h.value("name", std::string()), {}, std::nullopt};
+  // The checksum only says the bytes are the writer's: a header another program wrote can still lack "net" or hold
+  // a "name" that is no string, which must be a cnn::Error like every other fault, not nlohmann's exception.
+  Model m = [&] {
+    try {
+      if (!h.contains("net")) throw Error(path + ": the header has no \"net\" (the network's description)");
+      return Model{network_from_json(h.at("net"), path), h.value("name", std::string()), {}, std::nullopt};
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(path + ": bad header (" + std::string(e.what()) + ")");
+    }
+  }();
   if (m.net.params().size() != P)
     throw Error(path + ": the description has " + std::to_string(m.net.params().size()) + " parameters, the file " +
                 std::to_string(P));
@@ -185,7 +201,12 @@ Model load_model(const std::string& path) {
                 std::to_string(B));
   const std::vector<float> buffers = get_floats(in, at + 4 * P, B);
   std::copy(buffers.begin(), buffers.end(), m.net.buffers().begin());
-  if (h.contains("class_names")) m.class_names = h["class_names"].get<std::vector<std::string>>();
+  if (h.contains("class_names")) {
+    if (!h["class_names"].is_array() ||
+        !std::all_of(h["class_names"].begin(), h["class_names"].end(), [](const auto& v) { return v.is_string(); }))
+      throw Error(path + ": bad header (\"class_names\" must be an array of strings)");
+    m.class_names = h["class_names"].get<std::vector<std::string>>();
+  }
   if (h.contains("training")) {
     try {
       const auto& t = h["training"];

@@ -239,7 +239,8 @@ namespace cnn::kernels {
 
 // L = −log O_t = −(z_t − m − log Σ_j e^(z_j − m));  dL/dz_i = (O_i − [i = t]) / N
 // With label smoothing ε the target is q = (1 − ε)·onehot(t) + ε/K: L = −Σ_i q_i log O_i, dL/dz_i = (O_i − q_i) / N.
-double softmax_cross_entropy(const float* z, const int* labels, int N, int K, float* dz, float smoothing) {
+double softmax_cross_entropy(const float* z, const int* labels, int N, int K, float* dz, float smoothing, int scale_n) {
+  if (scale_n <= 0) scale_n = N;
   double total = 0.0;
   const float off = smoothing / float(K), on = 1.0f - smoothing + off;
   for (int n = 0; n < N; ++n) {
@@ -264,9 +265,9 @@ double softmax_cross_entropy(const float* z, const int* labels, int N, int K, fl
       }
       const float inv = float(1.0 / fsum);
       if (smoothing == 0.0f)
-        for (int i = 0; i < K; ++i) d[i] = (d[i] * inv - (i == labels[n] ? 1.0f : 0.0f)) / float(N);
+        for (int i = 0; i < K; ++i) d[i] = (d[i] * inv - (i == labels[n] ? 1.0f : 0.0f)) / float(scale_n);
       else
-        for (int i = 0; i < K; ++i) d[i] = (d[i] * inv - (i == labels[n] ? on : off)) / float(N);
+        for (int i = 0; i < K; ++i) d[i] = (d[i] * inv - (i == labels[n] ? on : off)) / float(scale_n);
     }
   }
   return total;

@@ -69,5 +69,7 @@ namespace cnn::kernels {
 //   writes dL/dz_i = (O_i − [i = t]) / N. The same arithmetic as SoftmaxCrossEntropy::compute, with no allocation.
 //   Labels must already be checked (0 ≤ t < K). smoothing ε > 0: the target is (1 − ε)·onehot + ε/K instead
 //   (label smoothing, as PyTorch's CrossEntropyLoss(label_smoothing=ε)), and dL/dz_i = (O_i − q_i) / N.
-double softmax_cross_entropy(const float* z, const int* labels, int N, int K, float* dz, float smoothing = 0.0f);
+//   scale_n > 0 divides the gradient by scale_n instead of N (N images of a bigger batch).
+double softmax_cross_entropy(const float* z, const int* labels, int N, int K, float* dz, float smoothing = 0.0f,
+                             int scale_n = 0);
 }  // namespace cnn::kernels

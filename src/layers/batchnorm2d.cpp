@@ -1,11 +1,13 @@
 // BatchNorm2D: forward and backward side by side, the formulas of include/cnn/layers/batchnorm.h.
-// Each channel is one task of the pool and sums its M values in one fixed order (in double), so the statistics, and
-// with them every bit of the result, do not depend on the thread count.
+// Each channel is one task of the pool; its sums over the batch follow the chunks of the batch in one fixed order (in
+// double), so the statistics, and with them every bit of the result, do not depend on the thread or process count.
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "cnn/layers/batchnorm.h"
 #include "kernels/parallel.h"
+#include "kernels/shard.h"
 
 namespace cnn {
 
@@ -72,39 +74,62 @@ void BatchNorm2D::init(Rng&) {
 float BatchNorm2D::eval_scale(int c) const { return gamma_[c] / std::sqrt(running_var_[c] + eps_); }
 float BatchNorm2D::eval_shift(int c) const { return beta_[c] - running_mean_[c] * eval_scale(c); }
 
+// Σ over the batch of f(n, c, i) for every channel c, the same bits on any number of threads or processes: each
+// chunk of the batch sums its images in order (in double), and the chunks' sums are added up the shard's tree
+// (kernels/shard.h) — with several processes, the ranks exchange them here, in the middle of the pass.
+namespace {
+template <int V, class F>
+void channel_sums(const kernels::Shard& shard, int C, std::vector<double>& part, double* out, F f) {
+  const std::size_t L = std::size_t(shard.local_chunks()), W = std::size_t(V) * C;
+  part.resize(std::max<std::size_t>(L, 1) * W);
+  std::fill(part.begin(), part.end(), 0.0);
+  kernels::parallel_for(C, [&](int c) {
+    for (std::size_t j = 0; j < L; ++j)
+      for (int n = shard.begin(int(j)); n < shard.begin(int(j) + 1); ++n) f(n, c, part.data() + j * W + std::size_t(c) * V);
+  });
+  shard.sum<double>([&](int j) { return part.data() + std::size_t(j) * W; }, W, out);
+}
+}  // namespace
+
 // train: μ, σ² of the batch, x̂ = (x − μ)/√(σ² + ε), y = γ·x̂ + β, running estimates updated
 // eval:  y = γ·(x − running μ)/√(running σ² + ε) + β
 void BatchNorm2D::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   check_input(x);
   const int N = x.shape().n, C = in_.c;
-  const std::size_t HW = std::size_t(in_.h) * in_.w, M = std::size_t(N) * HW;
+  const std::size_t HW = std::size_t(in_.h) * in_.w;
   y.resize(x.shape());
   last_train_ = ctx.mode == Mode::train;
-  if (last_train_ && M < 2)
-    throw Error("batchnorm2d layer: training needs more than one value per channel (batch of " + std::to_string(N) +
-                ", " + std::to_string(HW) + " pixels a map), as in PyTorch");
-  kernels::parallel_for(C, [&](int c) {
-    if (last_train_) {
-      double sum = 0.0;
-      for (int n = 0; n < N; ++n) {
-        const float* p = x.data() + (std::size_t(n) * C + c) * HW;
-        sum += lanes_sum(HW, [p](std::size_t i) { return p[i]; });
-      }
-      const float mean = float(sum / double(M));
-      double sq = 0.0;
-      for (int n = 0; n < N; ++n) {
-        const float* p = x.data() + (std::size_t(n) * C + c) * HW;
-        sq += lanes_sum(HW, [p, mean](std::size_t i) { return (p[i] - mean) * (p[i] - mean); });
-      }
-      const double var = sq / double(M);
-      mean_[c] = mean;
+  if (last_train_) {
+    const kernels::Shard& shard = kernels::shard_for(N);
+    const std::size_t M = std::size_t(shard.global_n()) * HW;
+    if (M < 2)
+      throw Error("batchnorm2d layer: training needs more than one value per channel (batch of " +
+                  std::to_string(shard.global_n()) + ", " + std::to_string(HW) + " pixels a map), as in PyTorch");
+    sums_.resize(2 * std::size_t(C));
+    double *sum = sums_.data(), *sq = sum + C;
+    auto map = [&](int n, int c) { return x.data() + (std::size_t(n) * C + c) * HW; };
+    channel_sums<1>(shard, C, part_, sum, [&](int n, int c, double* s) {
+      const float* p = map(n, c);
+      *s += lanes_sum(HW, [p](std::size_t i) { return p[i]; });
+    });
+    for (int c = 0; c < C; ++c) mean_[std::size_t(c)] = float(sum[std::size_t(c)] / double(M));
+    channel_sums<1>(shard, C, part_, sq, [&](int n, int c, double* s) {
+      const float *p = map(n, c), mean = mean_[std::size_t(c)];
+      *s += lanes_sum(HW, [p, mean](std::size_t i) { return (p[i] - mean) * (p[i] - mean); });
+    });
+    for (int c = 0; c < C; ++c) {
+      const double var = sq[std::size_t(c)] / double(M);
       inv_std_[c] = float(1.0 / std::sqrt(var + eps_));
-      running_mean_[c] = float((1.0 - momentum_) * running_mean_[c] + momentum_ * mean);
+      running_mean_[c] = float((1.0 - momentum_) * running_mean_[c] + momentum_ * mean_[c]);
       running_var_[c] = float((1.0 - momentum_) * running_var_[c] + momentum_ * var * double(M) / double(M - 1));
-    } else {
+    }
+  } else {
+    for (int c = 0; c < C; ++c) {
       mean_[c] = running_mean_[c];
       inv_std_[c] = float(1.0 / std::sqrt(double(running_var_[c]) + eps_));
     }
+  }
+  kernels::parallel_for(C, [&](int c) {
     const float scale = gamma_[c] * inv_std_[c], shift = beta_[c] - mean_[c] * scale;
     for (int n = 0; n < N; ++n) {
       const std::size_t at = (std::size_t(n) * C + c) * HW;
@@ -116,28 +141,29 @@ void BatchNorm2D::forward(const Tensor& x, Tensor& y, const Context& ctx) {
 }
 
 // dβ = Σ dy, dγ = Σ dy·x̂, and (train) dx = γ/√(σ² + ε)·(dy − (1/M)Σ dy − x̂·(1/M)Σ dy·x̂);
-// after an eval forward the statistics are constants: dx = γ/√(running σ² + ε)·dy
+// after an eval forward the statistics are constants: dx = γ/√(running σ² + ε)·dy.
+// The sums are over the global batch, so dγ and dβ are complete here (gradient_is_global).
 void BatchNorm2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
   check_input(x);
   if (!(x.shape() == dy.shape())) check_shape("batchnorm2d layer (backward)", x.shape(), dy.shape());
   const int N = x.shape().n, C = in_.c;
-  const std::size_t HW = std::size_t(in_.h) * in_.w, M = std::size_t(N) * HW;
+  const kernels::Shard& shard = kernels::shard_for(N);
+  const std::size_t HW = std::size_t(in_.h) * in_.w, M = std::size_t(shard.global_n()) * HW;
   if (dx) dx->resize(x.shape());
+  sums_.resize(2 * std::size_t(C));  // per channel: Σ dy, Σ dy·x̂
+  const double* sums = sums_.data();
+  channel_sums<2>(shard, C, part_, sums_.data(), [&](int n, int c, double* s) {
+    const std::size_t at = (std::size_t(n) * C + c) * HW;
+    const float *p = x.data() + at, *d = dy.data() + at, mean = mean_[c], inv_std = inv_std_[c];
+    s[0] += lanes_sum(HW, [d](std::size_t i) { return d[i]; });
+    s[1] += lanes_sum(HW, [p, d, mean, inv_std](std::size_t i) { return d[i] * ((p[i] - mean) * inv_std); });
+  });
+  for (int c = 0; c < C; ++c) dbeta_[c] = float(sums[2 * std::size_t(c)]), dgamma_[c] = float(sums[2 * std::size_t(c) + 1]);
+  if (!dx) return;
   kernels::parallel_for(C, [&](int c) {
-    const float mean = mean_[c], inv_std = inv_std_[c];
-    double sum_dy = 0.0, sum_dy_xhat = 0.0;
-    for (int n = 0; n < N; ++n) {
-      const std::size_t at = (std::size_t(n) * C + c) * HW;
-      const float *p = x.data() + at, *d = dy.data() + at;
-      sum_dy += lanes_sum(HW, [d](std::size_t i) { return d[i]; });
-      sum_dy_xhat += lanes_sum(HW, [p, d, mean, inv_std](std::size_t i) { return d[i] * ((p[i] - mean) * inv_std); });
-    }
-    dbeta_[c] = float(sum_dy);
-    dgamma_[c] = float(sum_dy_xhat);
-    if (!dx) return;
-    const float k = gamma_[c] * inv_std;
-    const float mean_dy = last_train_ ? float(sum_dy / double(M)) : 0.0f;
-    const float mean_dy_xhat = last_train_ ? float(sum_dy_xhat / double(M)) : 0.0f;
+    const float mean = mean_[c], inv_std = inv_std_[c], k = gamma_[c] * inv_std;
+    const float mean_dy = last_train_ ? float(sums[2 * std::size_t(c)] / double(M)) : 0.0f;
+    const float mean_dy_xhat = last_train_ ? float(sums[2 * std::size_t(c) + 1] / double(M)) : 0.0f;
     for (int n = 0; n < N; ++n) {
       const std::size_t at = (std::size_t(n) * C + c) * HW;
       const float *p = x.data() + at, *d = dy.data() + at;

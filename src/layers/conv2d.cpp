@@ -11,6 +11,7 @@
 #include "kernels/conv_plan.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
+#include "kernels/shard.h"
 
 namespace cnn {
 
@@ -186,9 +187,9 @@ void Conv2D::run_forward(const Tensor& x, const float* w, const float* b, Tensor
   z.resize(out_.with_batch(N));
   if (relu) relu->resize(out_.with_batch(N));
   plan_->prepare_forward(w, N);
-  const int chunks = kernels::batch_chunks(N);
-  kernels::parallel_for(chunks, [&](int chunk) {
-    const int n0 = kernels::chunk_begin(N, chunks, chunk), n1 = kernels::chunk_begin(N, chunks, chunk + 1);
+  const kernels::Shard& shard = kernels::shard_for(N);  // the chunks of the batch (a distributed step's own)
+  kernels::parallel_for(shard.local_chunks(), [&](int chunk) {
+    const int n0 = shard.begin(chunk), n1 = shard.begin(chunk + 1);
     plan_->forward(chunk, n0, n1, x.data(), w, b, z.data(), relu ? relu->data() : nullptr);
   });
 }
@@ -208,8 +209,8 @@ void Conv2D::backward_relu(const Tensor& x, const Tensor& z, const Tensor& dr, T
   run_backward(x, dr, dx, &z, &dz);
 }
 
-// Each chunk of the batch sums its own dW and db; the chunks' sums are then added in chunk order, so the result has
-// the same bits whatever the number of threads.
+// Each chunk of the batch sums its own dW and db; the chunks' sums are then added up a fixed tree (kernels/shard.h),
+// so the result has the same bits whatever the number of threads or processes.
 void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const Tensor* relu_z, Tensor* dz_out) {
   check_input(x);
   if (!out_.same_sample(dy.shape())) check_sample_shape("conv2d layer (backward dZ)", out_, dy.shape());
@@ -218,9 +219,9 @@ void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const T
   if (dx) dx->resize(x.shape());
   plan_->prepare_backward(w_, N, dx != nullptr);
   const float* dz = relu_z ? dz_out->data() : dy.data();  // dZ of every image of the batch
-  const int chunks = kernels::batch_chunks(N);
-  kernels::parallel_for(chunks, [&](int chunk) {
-    const int n0 = kernels::chunk_begin(N, chunks, chunk), n1 = kernels::chunk_begin(N, chunks, chunk + 1);
+  const kernels::Shard& shard = kernels::shard_for(N);
+  kernels::parallel_for(shard.local_chunks(), [&](int chunk) {
+    const int n0 = shard.begin(chunk), n1 = shard.begin(chunk + 1);
     float* dw = plan_->partial(chunk);  // this chunk's Σ dW, then Σ db
     float* db = dw + nw;
     // db = ΣdZ (each image's dZ summed while it is in cache from the ReLU's rule)
@@ -235,15 +236,8 @@ void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const T
     // dA = pad(dZ) ⊗ rot180(W):  dA_n[c] = Σ_o pad(dZ_n[o], k − 1) ⊗ rot180(W[o][c]), the input padding cropped away
     if (dx) plan_->input_grad(chunk, n0, n1, dz, w_, dx->data());
   });
-  // dW, db = Σ over chunks, in chunk order
-  const std::size_t P = nw + (has_bias_ ? O : 0);
-  std::copy(plan_->partial(0), plan_->partial(0) + nw, dw_);
-  if (has_bias_) std::copy(plan_->partial(0) + nw, plan_->partial(0) + P, db_);
-  for (int c = 1; c < chunks; ++c) {
-    const float* part = plan_->partial(c);
-    for (std::size_t i = 0; i < nw; ++i) dw_[i] += part[i];
-    for (std::size_t i = nw; i < P; ++i) db_[i - nw] += part[i];
-  }
+  // dW, db = Σ over the chunks, added up the shard's fixed tree (dW then db: the layer's gradients are contiguous)
+  shard.fold_gradient([&](int chunk) { return plan_->partial(chunk); }, nw + (has_bias_ ? O : 0), dw_);
 }
 
 }  // namespace cnn

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "kernels/shard.h"
+
 namespace cnn {
 
 Dropout::Dropout(float p, std::uint64_t seed) : p_(p), seed_(seed) {
@@ -29,7 +31,9 @@ void Dropout::forward(const Tensor& x, Tensor& y, const Context& ctx) {
   }
   scale_.resize(x.size());
   const float keep = 1.0f / (1.0f - p_);
-  const std::uint64_t base = mix64(seed_ ^ mix64(ctx.step));
+  // i counts from the first image of the global batch, so a process holding part of it draws that part's mask
+  const std::uint64_t base = mix64(seed_ ^ mix64(ctx.step)) +
+                             std::uint64_t(kernels::shard_for(x.shape().n).offset()) * x.shape().sample_size();
   for (std::size_t i = 0; i < x.size(); ++i) {
     const float u = float(mix64(base + i) >> 40) * (1.0f / 16777216.0f);
     scale_[i] = u >= p_ ? keep : 0.0f;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kernels/kernels.h"
+#include "kernels/shard.h"
 
 namespace cnn {
 
@@ -71,32 +72,38 @@ void Subsampling::backward(const Tensor& x, const Tensor&, const Tensor& dy, Ten
   check_input(x);
   check_sample_shape("subsampling layer (backward dZ)", out_, dy.shape());
   const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w;
-  for (int c = 0; c < C; ++c) dbeta_[c] = 0.0f, db_[c] = 0.0f;
   if (dx) {
     dx->resize(x.shape());
     dx->fill(0.0f);
   }
-  for (int m = 0; m < N * C; ++m) {
-    const int c = m % C;
-    const float* a = x.data() + std::size_t(m) * H * W;
-    const float* dz = dy.data() + std::size_t(m) * Ho * Wo;
-    float* da = dx ? dx->data() + std::size_t(m) * H * W : nullptr;
-    double sb = 0.0, sbeta = 0.0;
-    for (int oy = 0; oy < Ho; ++oy)
-      for (int ox = 0; ox < Wo; ++ox) {
-        const float g = dz[oy * Wo + ox];
-        const float s = kernels::window_sum(a, W, oy * stride_, ox * stride_, k_);  // down(A) at (oy, ox)
-        sb += g;
-        sbeta += double(g) * s;
-        if (da) {
-          const float gb = beta_[c] * g;
-          for (int i = 0; i < k_; ++i)
-            for (int l = 0; l < k_; ++l) da[(oy * stride_ + i) * W + ox * stride_ + l] += gb;
+  // each chunk of the batch sums its maps (one map's sum in double, then the images in order), then the chunks' sums
+  // are added up the shard's tree: the same result on any number of threads or processes
+  const kernels::Shard& shard = kernels::shard_for(N);
+  part_.assign(std::size_t(shard.local_chunks()) * 2 * C, 0.0f);  // per chunk: dβ, then db
+  for (int j = 0; j < shard.local_chunks(); ++j)
+    for (int m = shard.begin(j) * C; m < shard.begin(j + 1) * C; ++m) {
+      const int c = m % C;
+      const float* a = x.data() + std::size_t(m) * H * W;
+      const float* dz = dy.data() + std::size_t(m) * Ho * Wo;
+      float* da = dx ? dx->data() + std::size_t(m) * H * W : nullptr;
+      double sb = 0.0, sbeta = 0.0;
+      for (int oy = 0; oy < Ho; ++oy)
+        for (int ox = 0; ox < Wo; ++ox) {
+          const float g = dz[oy * Wo + ox];
+          const float s = kernels::window_sum(a, W, oy * stride_, ox * stride_, k_);  // down(A) at (oy, ox)
+          sb += g;
+          sbeta += double(g) * s;
+          if (da) {
+            const float gb = beta_[c] * g;
+            for (int i = 0; i < k_; ++i)
+              for (int l = 0; l < k_; ++l) da[(oy * stride_ + i) * W + ox * stride_ + l] += gb;
+          }
         }
-      }
-    db_[c] += float(sb);  // one map's sum in double, then the samples in order: the same result every run
-    dbeta_[c] += float(sbeta);
-  }
+      float* p = part_.data() + std::size_t(j) * 2 * C;
+      p[c] += float(sbeta);
+      p[C + c] += float(sb);
+    }
+  shard.fold_gradient([&](int j) { return part_.data() + std::size_t(j) * 2 * C; }, 2 * std::size_t(C), dbeta_);
 }
 
 }  // namespace cnn

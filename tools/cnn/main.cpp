@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "cnn/version.h"
+#include "cluster.h"
 #include "common.h"
 
 namespace cnn::tool {
@@ -142,8 +143,9 @@ std::string one_line(std::string s) {
 int main(int argc, char** argv) {
   using namespace cnn::tool;
   std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes write() fail with a message, not kill the process
+  start_cluster(argc, argv);
   CLI::App app{"cnn: build, train, check, show, export and serve convolutional neural networks", "cnn"};
-  app.set_version_flag("--version", std::string("cnn ") + cnn::version());
+  app.set_version_flag("--version", std::string("cnn ") + cnn::version() + "\n" + cluster_description());
   app.require_subcommand(1, 1);
   auto& all = verbs();
   std::sort(all.begin(), all.end(), [](const Verb& a, const Verb& b) { return a.name < b.name; });
@@ -157,22 +159,17 @@ int main(int argc, char** argv) {
   }
   try {
     app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
+  } catch (const CLI::Success& e) {  // --help, --help-all, --version
+    const int rc = app.exit(e);
+    finish_cluster();
+    return rc;
   } catch (const CLI::ParseError& e) {
-    std::cerr << "cnn: error: " << one_line(e.what()) << " (see cnn --help)\n";
-    return 2;
+    abort_cluster(one_line(e.what()) + " (see cnn --help)", 2);
   } catch (const UsageError& e) {
-    std::cerr << "cnn: error: " << one_line(e.what()) << " (see cnn --help)\n";
-    return 2;
+    abort_cluster(one_line(e.what()) + " (see cnn --help)", 2);
   } catch (const std::exception& e) {
-    std::cout.flush();
-    std::cerr << "cnn: error: " << one_line(e.what()) << "\n";
-    return 1;
+    abort_cluster(one_line(e.what()), 1);
   }
+  finish_cluster();
   return 0;
 }

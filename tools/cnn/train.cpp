@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cluster.h"
 #include "common.h"
 #include "web.h"
 
@@ -70,6 +71,24 @@ void apply_recipe(const Recipe& r, const std::function<bool(const std::string&)>
   take("--label-smoothing", r.label_smoothing, a.label_smoothing);
 }
 
+// The bytes of a file as rank 0 reads them, on every rank (the file need exist only where rank 0 runs).
+std::string rank0_file(const std::string& path) {
+  std::string bytes;
+  std::uint64_t size = 0;
+  if (is_writer()) {
+    std::ifstream f(path, std::ios::binary);
+    if (!f) throw Error(path + ": cannot open");
+    bytes.assign(std::istreambuf_iterator<char>(f), {});
+    size = bytes.size();
+  }
+  if (const Collective* comm = cluster()) {
+    comm->broadcast(&size, sizeof size, 0);
+    bytes.resize(size);
+    comm->broadcast(bytes.data(), bytes.size(), 0);
+  }
+  return bytes;
+}
+
 void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
   set_threads(a.threads);
   std::string name = a.net, data_dir = a.data;
@@ -84,7 +103,7 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
       if (given(flag))
         throw UsageError(std::string(flag) +
                          " cannot be combined with --resume: the run continues with the settings saved in " + a.resume);
-    Model m = load_model(a.resume);
+    Model m = parse_model(rank0_file(a.resume), a.resume);  // under mpirun every rank resumes rank 0's state
     if (!m.training) throw Error(a.resume + ": holds no training state (it was not saved by cnn train)");
     state = *m.training;
     name = m.name;
@@ -169,12 +188,14 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
     std::cout << " decay " << state.optimizer.schedule.str();
   if (state.augment.any()) std::cout << ", augment " << state.augment.str();
   if (state.label_smoothing > 0) std::cout << ", label smoothing " << state.label_smoothing;
-  std::cout << ", " << threads() << " thread" << (threads() > 1 ? "s" : "") << ", seed " << state.seed;
+  std::cout << ", ";
+  if (const Collective* comm = cluster()) std::cout << comm->size() << " processes × ";
+  std::cout << threads() << " thread" << (threads() > 1 ? "s" : "") << ", seed " << state.seed;
   if (start_epoch) std::cout << ", resuming after epoch " << start_epoch;
   std::cout << std::endl;
 
   std::unique_ptr<web::TrainMonitor> monitor;  // --serve: loss and accuracy live in a browser
-  if (a.serve >= 0) {
+  if (a.serve >= 0 && is_writer()) {
     monitor = std::make_unique<web::TrainMonitor>(
         "127.0.0.1", a.serve,
         nlohmann::json{{"net", name},
@@ -185,7 +206,9 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
             .dump());
     std::cout << "following the run at " << monitor->url() << std::endl;
   }
-  Trainer trainer(*net, opt, {.epochs = a.epochs, .batch = state.batch, .seed = state.seed, .augment = state.augment});
+  Trainer trainer(*net, opt,
+                  {.epochs = a.epochs, .batch = state.batch, .seed = state.seed, .augment = state.augment,
+                   .comm = cluster()});
   const bool tty = stdout_is_terminal() && !a.quiet;
   trainer.on_batch = [&](const BatchReport& b) {
     if (monitor) monitor->batch(b);
@@ -209,11 +232,12 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
     std::cout << "epoch " << r.epoch << "/" << a.epochs << "  train loss " << fixed(r.train_loss, 4) << "  test loss "
               << fixed(r.test.loss, 4) << "  test accuracy " << fixed(100 * r.test.accuracy, 2) << "%  "
               << fixed(r.seconds, 1) << " s  " << fixed(r.images_per_second, 0) << " img/s" << std::endl;
-    if (!a.metrics.empty()) append_metrics(a.metrics, r);
-    if (monitor) monitor->epoch(r);
     state.epoch = r.epoch;
     state.steps = opt.steps();
     state.optimizer_state = opt.state();
+    if (!is_writer()) return;  // one writer: the ranks hold the same model
+    if (!a.metrics.empty()) append_metrics(a.metrics, r);
+    if (monitor) monitor->epoch(r);
     save_model(out, *net, name, class_names, &state);
   };
   try {

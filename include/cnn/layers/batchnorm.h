@@ -23,6 +23,7 @@ class BatchNorm2D : public Layer {
   std::string summary() const override;
   nlohmann::json spec() const override;
   std::size_t param_count() const override { return 2 * std::size_t(in_.c); }
+  bool gradient_is_global() const override { return true; }
   std::size_t buffer_count() const override { return 2 * std::size_t(in_.c); }
   void bind(float* params, float* grads) override;
   void bind_buffers(float* buffers) override;
@@ -57,6 +58,7 @@ class BatchNorm2D : public Layer {
   float *running_mean_ = nullptr, *running_var_ = nullptr;
   bool last_train_ = false;
   std::vector<float> mean_, inv_std_;  // per channel, of the last forward pass (the batch's, or the running ones)
+  std::vector<double> part_, sums_;    // the chunks' partial sums, and the batch's
 };
 
 }  // namespace cnn

@@ -41,6 +41,7 @@ class Dense : public Layer {
   float *w_ = nullptr, *b_ = nullptr, *dw_ = nullptr, *db_ = nullptr;
   bool small_ = false;     // W fits in L2: the register-tiled kernels (kernels::gemm_small) instead of SGEMM
   std::vector<float> wt_;  // small_: Wᵀ [outputs, inputs] for dA = DZ·Wᵀ (sized once in infer)
+  std::vector<float> partial_, node_;  // backward: the chunks' partial dW and dB, and the subtrees' sums
 };
 
 }  // namespace cnn

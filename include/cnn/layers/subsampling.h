@@ -43,6 +43,7 @@ class Subsampling : public Layer {
 
  private:
   int k_, stride_;
+  std::vector<float> part_;  // backward: each chunk's partial dβ and db
   float *beta_ = nullptr, *b_ = nullptr, *dbeta_ = nullptr, *db_ = nullptr;
 };
 
