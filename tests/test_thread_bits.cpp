@@ -1,11 +1,16 @@
-// Training gives the same bits on 1, 2 and 3 threads for every layer type at once, the im2col convolution (stride 2)
+// Training gives the same bits on 1, 2 and 3 threads — and on 2 to 5 processes, simulated by threads that each hold a
+// copy of the network (cnn::Collective over shared memory) — for every layer type at once, the im2col convolution (stride 2)
 // beside the direct one (stride 1): the outputs, the loss, every gradient (also ∂L/∂x), the running statistics and
 // the parameters after two SGD-with-momentum steps. The first convolution's output is large enough (24 images of
 // 8×16×16) for the element-wise layers to split the batch too.
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "helpers.h"
 #include "kernels/kernels.h"
+#include "kernels/shard.h"
 
 namespace cnn {
 namespace {
@@ -88,6 +93,129 @@ TEST(ThreadBits, EveryLayerTypeTrainsToTheSameBitsOnAnyThreadCount) {
     EXPECT_TRUE(same_bits(one.params, t.params)) << threads << " threads: parameters after two steps";
     EXPECT_TRUE(same_bits(one.buffers, t.buffers)) << threads << " threads: running statistics";
   }
+}
+
+// R ranks in one process: each a thread with its own network; all_gather and broadcast through shared memory.
+class Ranks {
+ public:
+  explicit Ranks(int n) : n_(n), from_(std::size_t(n)) {}
+  class Member : public Collective {
+   public:
+    Member(Ranks& g, int r) : g_(g), r_(r) {}
+    int rank() const override { return r_; }
+    int size() const override { return g_.n_; }
+    void all_gather(const void* mine, const std::size_t* bytes, void* all) const override {
+      g_.from_[std::size_t(r_)] = mine;
+      g_.barrier();
+      std::size_t at = 0;
+      for (int q = 0; q < g_.n_; ++q) {
+        std::memcpy(static_cast<char*>(all) + at, g_.from_[std::size_t(q)], bytes[q]);
+        at += bytes[q];
+      }
+      g_.barrier();
+    }
+    void broadcast(void* data, std::size_t bytes, int root) const override {
+      if (r_ == root) g_.from_[std::size_t(root)] = data;
+      g_.barrier();
+      if (r_ != root) std::memcpy(data, g_.from_[std::size_t(root)], bytes);
+      g_.barrier();
+    }
+
+   private:
+    Ranks& g_;
+    int r_;
+  };
+
+ private:
+  void barrier() {
+    std::unique_lock<std::mutex> lock(m_);
+    const std::uint64_t gen = generation_;
+    if (++arrived_ == n_) {
+      arrived_ = 0, ++generation_;
+      cv_.notify_all();
+    } else {
+      cv_.wait(lock, [&] { return generation_ != gen; });
+    }
+  }
+  int n_;
+  std::vector<const void*> from_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+  std::uint64_t generation_ = 0;
+};
+
+// Two SGD steps of the every-layer net on a global batch of n, as `ranks` processes: rank r's bits.
+std::vector<Bits> train_two_steps_as(int ranks, int n, const char* net_text) {
+  Ranks group(ranks);
+  std::vector<Bits> out(static_cast<std::size_t>(ranks));
+  std::vector<std::thread> threads;
+  for (int r = 0; r < ranks; ++r)
+    threads.emplace_back([&, r] {
+      Ranks::Member comm(group, r);
+      Network net = network_from_text(net_text, "every layer");
+      net.init(3);
+      Optimizer opt({.kind = "sgd", .lr = 0.05, .momentum = 0.9});
+      Bits& b = out[std::size_t(r)];
+      for (int step = 0; step < 2; ++step) {
+        const Tensor x = test::random_tensor({n, 3, 16, 16}, 10 + std::uint64_t(step), 0.0f, 1.0f);
+        std::vector<int> labels(static_cast<std::size_t>(n));
+        for (int i = 0; i < n; ++i) labels[std::size_t(i)] = (i * 7 + step) % 10;
+        const auto [i0, i1] = local_images(n, r, ranks);
+        Tensor mine({i1 - i0, 3, 16, 16});
+        std::copy(x.sample(i0), x.sample(i0) + mine.size(), mine.data());
+        b.loss = net.forward_backward(mine, labels.data() + i0, std::uint64_t(step), {&comm, n});
+        opt.step(net);
+      }
+      b.grads = net.grads();
+      b.params = net.params();
+      b.buffers = net.buffers();
+    });
+  for (auto& t : threads) t.join();
+  return out;
+}
+
+TEST(ProcessBits, EveryLayerTypeTrainsToTheSameBitsOnAnyNumberOfProcesses) {
+  // the softmax cross-entropy loss as well as the squared error; batches that the chunks do not divide evenly, one
+  // of fewer images than processes (ranks with no image still take part), one of more than 8 chunks' worth
+  std::string cross_entropy = kEveryLayer;
+  cross_entropy.replace(cross_entropy.find("squared_error"), 13, "softmax_cross_entropy");
+  const std::string final_softmax = ",\n  {\"type\": \"softmax\"}";
+  cross_entropy.erase(cross_entropy.find(final_softmax), final_softmax.size());
+  for (const std::string& text : {std::string(kEveryLayer), cross_entropy})
+    for (int n : {3, 13, 24}) {
+      const Bits one = train_two_steps_as(1, n, text.c_str())[0];
+      EXPECT_GT(test::max_abs(one.grads.data(), one.grads.size()), 0.0);
+      for (int ranks : {2, 3, 4, 5}) {
+        const std::vector<Bits> all = train_two_steps_as(ranks, n, text.c_str());
+        for (int r = 0; r < ranks; ++r) {
+          const Bits& t = all[std::size_t(r)];
+          const std::string who = std::to_string(ranks) + " processes, batch " + std::to_string(n) + ", rank " +
+                                  std::to_string(r) + (text == kEveryLayer ? " (squared error)" : " (cross-entropy)");
+          EXPECT_EQ(std::memcmp(&one.loss, &t.loss, sizeof(double)), 0) << who << ": loss";
+          EXPECT_TRUE(same_bits(one.grads, t.grads)) << who << ": parameter gradients";
+          EXPECT_TRUE(same_bits(one.params, t.params)) << who << ": parameters after two steps";
+          EXPECT_TRUE(same_bits(one.buffers, t.buffers)) << who << ": running statistics";
+        }
+      }
+    }
+}
+
+// The shares: contiguous blocks of the chunks, every image once, rank order = image order.
+TEST(ProcessBits, RanksTakeContiguousBlocksOfTheChunks) {
+  for (int n : {1, 5, 8, 50, 128})
+    for (int ranks = 1; ranks <= 9; ++ranks) {
+      int at = 0;
+      for (int r = 0; r < ranks; ++r) {
+        const auto [b, e] = local_images(n, r, ranks);
+        EXPECT_EQ(b, at) << n << " images, " << ranks << " ranks, rank " << r;
+        EXPECT_LE(b, e);
+        at = e;
+      }
+      EXPECT_EQ(at, n);
+    }
+  EXPECT_EQ(local_images(128, 1, 2), (std::pair<int, int>{64, 128}));
+  EXPECT_EQ(local_images(50, 0, 4), (std::pair<int, int>{0, 12}));  // chunks of 6, 6, 6, 7, …: two of them
 }
 
 }  // namespace
