@@ -88,10 +88,21 @@ std::size_t Network::macs_per_sample() const {
   return total;
 }
 
+namespace {
+Rng layer_rng(std::uint64_t seed, std::size_t layer) { return Rng(mix64(seed) + layer * 0x632be59bd9b4e019ULL); }
+}  // namespace
+
 void Network::init(std::uint64_t seed) {
   for (std::size_t i = 0; i < layers_.size(); ++i) {
-    Rng rng(mix64(seed) + i * 0x632be59bd9b4e019ULL);
+    Rng rng = layer_rng(seed, i);
     layers_[i]->init(rng);
+  }
+}
+
+void Network::reseed(std::uint64_t seed) {
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    Rng rng = layer_rng(seed, i);
+    layers_[i]->reseed(rng);
   }
 }
 

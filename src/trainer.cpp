@@ -121,13 +121,39 @@ Trainer::Trainer(Network& net, Optimizer& optimizer, TrainOptions options)
   opt_.set_run_epochs(options_.epochs);
 }
 
-// Rank 0's parameters, buffers and optimizer state, on every rank: a run starts (or resumes) from one state.
-void Trainer::share_state(const Collective& comm) {
+namespace {
+std::uint64_t fnv1a(const void* data, std::size_t n, std::uint64_t h = 0xcbf29ce484222325ULL) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
+  return h;
+}
+// The first rank whose hash differs from rank 0's, or 0 when all agree (every rank gets the same answer).
+int differing_rank(const Collective& comm, std::uint64_t h) {
+  std::vector<std::uint64_t> all(std::size_t(comm.size()));
+  std::vector<std::size_t> bytes(all.size(), sizeof h);
+  comm.all_gather(&h, bytes.data(), all.data());
+  for (std::size_t r = 1; r < all.size(); ++r)
+    if (all[r] != all[0]) return int(r);
+  return 0;
+}
+}  // namespace
+
+// Rank 0's parameters, buffers and optimizer state, on every rank: a run starts (or resumes) from one state. First
+// the ranks check that they run the same training: the same settings, the same number of images, the same net.
+void Trainer::share_state(const Collective& comm, const BatchSource& train, int start_epoch) {
+  const std::string settings = std::to_string(options_.seed) + " " + std::to_string(options_.batch) + " " +
+                               std::to_string(options_.epochs) + " " + std::to_string(start_epoch) + " " +
+                               options_.augment.str() + " " + std::to_string(train.count) + " " +
+                               std::to_string(net_.params().size()) + " " + std::to_string(net_.buffers().size());
+  if (const int r = differing_rank(comm, fnv1a(settings.data(), settings.size())))
+    throw Error("rank " + std::to_string(r) + " was started with other settings than rank 0 (seed, batch, epochs, "
+                "augmentation, the number of training images or the net differ): every rank must run the same "
+                "command on the same data");
   auto share = [&](std::vector<float>& v) {
     std::uint64_t n = v.size();
     comm.broadcast(&n, sizeof n, 0);
     if (n != v.size())
-      throw Error("rank " + std::to_string(comm.rank()) + ": the network has " + std::to_string(v.size()) +
+      throw Error("rank " + std::to_string(comm.rank()) + ": the optimizer has " + std::to_string(v.size()) +
                   " values where rank 0's has " + std::to_string(n));
     comm.broadcast(v.data(), v.size() * sizeof(float), 0);
   };
@@ -138,22 +164,13 @@ void Trainer::share_state(const Collective& comm) {
   opt_.restore(opt_.steps(), state);
 }
 
-// A hash of the parameters and buffers, compared across the ranks: they must hold the same bits after every epoch.
+// The parameters and buffers must have the same bits on every rank after every epoch (a hash of them compared).
 void Trainer::check_same_state(const Collective& comm, int epoch) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a over the bytes
-  auto add = [&](const std::vector<float>& v) {
-    const auto* p = reinterpret_cast<const unsigned char*>(v.data());
-    for (std::size_t i = 0; i < v.size() * sizeof(float); ++i) h = (h ^ p[i]) * 0x100000001b3ULL;
-  };
-  add(net_.params());
-  add(net_.buffers());
-  std::vector<std::uint64_t> all(std::size_t(comm.size()));
-  std::vector<std::size_t> bytes(all.size(), sizeof h);
-  comm.all_gather(&h, bytes.data(), all.data());
-  for (std::size_t r = 1; r < all.size(); ++r)
-    if (all[r] != all[0])
-      throw Error("after epoch " + std::to_string(epoch) + " rank " + std::to_string(r) +
-                  "'s parameters differ from rank 0's (the ranks must run the same build on the same data)");
+  const std::uint64_t h = fnv1a(net_.buffers().data(), net_.buffers().size() * sizeof(float),
+                                fnv1a(net_.params().data(), net_.params().size() * sizeof(float)));
+  if (const int r = differing_rank(comm, h))
+    throw Error("after epoch " + std::to_string(epoch) + " rank " + std::to_string(r) +
+                "'s parameters differ from rank 0's (the ranks must run the same build on the same data)");
 }
 
 bool Trainer::fit(const Dataset& train, const Dataset* test, int start_epoch) {
@@ -175,7 +192,7 @@ bool Trainer::fit(const BatchSource& train, const BatchSource* test, int start_e
   const std::size_t B = std::size_t(options_.batch);
   const std::size_t batches = (train.count + B - 1) / B;
   const Collective* comm = options_.comm && options_.comm->size() > 1 ? options_.comm : nullptr;
-  if (comm) share_state(*comm);
+  if (comm) share_state(*comm, train, start_epoch);
   Tensor x;
   std::vector<int> y(B);
   for (int epoch = start_epoch; epoch < options_.epochs; ++epoch) {

@@ -60,6 +60,9 @@ class Layer {
   virtual bool gradient_is_global() const { return false; }
   // Default initialisation: the same rule as PyTorch's defaults, U(−1/√fan_in, 1/√fan_in).
   virtual void init(Rng& /*rng*/) {}
+  // Draws again, from the rng init was given, the part of init's state that model files do not keep (dropout's mask
+  // seed), so that a resumed run goes on as the uninterrupted one.
+  virtual void reseed(Rng& /*rng*/) {}
   virtual std::size_t macs_per_sample() const { return 0; }
   // Non-trainable state that is saved with the model and never seen by the optimizer (PyTorch's buffers: batch
   // normalisation's running mean and variance). The network hands each layer its slice of one flat buffer.

@@ -50,6 +50,8 @@ class Network {
 
   // Draws every parameter afresh (PyTorch's default rule, U(±1/√fan_in)), resets the buffers and reseeds dropout.
   void init(std::uint64_t seed);
+  // What init(seed) draws that a model file does not keep (Layer::reseed), drawn again: for resuming a run.
+  void reseed(std::uint64_t seed);
 
   // Forward pass; returns the last layer's output (the logits for a cross-entropy net).
   const Tensor& forward(const Tensor& x, const Context& ctx = {});

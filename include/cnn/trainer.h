@@ -100,7 +100,7 @@ class Trainer {
   bool fit(const Dataset& train, const Dataset* test, int start_epoch = 0);
 
  private:
-  void share_state(const Collective& comm);
+  void share_state(const Collective& comm, const BatchSource& train, int start_epoch);
   void check_same_state(const Collective& comm, int epoch);
   Network& net_;
   Optimizer& opt_;

@@ -109,6 +109,7 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
     name = m.name;
     class_names = m.class_names;
     net.emplace(std::move(m.net));
+    net->reseed(state.seed);  // dropout's masks as the run drew them
     start_epoch = state.epoch;
     if (!given("--epochs") && net->recipe().epochs) a.epochs = *net->recipe().epochs;
     if (data_dir.empty()) data_dir = state.data == default_data_dir() ? "" : state.data;

@@ -20,6 +20,7 @@ class Dropout : public Layer {
   void set_seed(std::uint64_t seed) { seed_ = seed; }
   // A network's init draws the mask seed like any other layer's initial state.
   void init(Rng& rng) override { seed_ = rng.next(); }
+  void reseed(Rng& rng) override { init(rng); }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
 
