@@ -54,18 +54,22 @@ Idx read_idx(const std::string& path, int want_dims) {
     total *= v;
     if (total > (std::size_t(1) << 33)) throw Error(path + ": IDX file claims more than 8 GiB of data");
   }
-  idx.data.resize(total);
-  std::size_t got = 0;
+  // The buffer grows as the data arrives (64 KiB, then doubling), not to what the header promises: a 20-byte file
+  // that claims 8 GiB is refused as truncated after reading 20 bytes, not after allocating and zeroing 8 GiB.
+  std::size_t got = 0, step = std::size_t(1) << 16;
   while (got < total) {
-    const unsigned chunk = unsigned(std::min<std::size_t>(total - got, std::size_t(1) << 30));
-    const int r = gzread(gz.f, idx.data.data() + got, chunk);
+    const std::size_t chunk = std::min(total - got, step);
+    idx.data.resize(got + chunk);
+    const int r = gzread(gz.f, idx.data.data() + got, unsigned(chunk));
     if (r < 0) {
       int err = 0;
       throw Error(path + ": corrupt compressed data (" + std::string(gzerror(gz.f, &err)) + ")");
     }
-    if (r == 0) break;
     got += std::size_t(r);
+    if (std::size_t(r) < chunk) break;  // gzread gives less only at the end of the data
+    step = std::min(step * 2, std::size_t(1) << 30);
   }
+  idx.data.resize(got);
   if (got != total)
     throw Error(path + ": truncated: the header promises " + std::to_string(total) + " bytes of data, the file has " +
                 std::to_string(got));

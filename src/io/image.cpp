@@ -1,6 +1,8 @@
 #include "cnn/image.h"
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -29,15 +31,31 @@ std::string fit_name(Fit fit) {
 
 namespace picture {
 
-cv::Mat decode(const std::string& path, int channels) {
+cv::Mat decode_bytes(const std::string& bytes, int channels, std::string* why) {
+  const auto refuse = [&](const std::string& reason) {
+    if (why) *why = reason;
+    return cv::Mat();
+  };
+  if (bytes.empty()) return refuse("not a readable image (the file is empty)");
   cv::Mat img;
   try {
-    img = cv::imread(path, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
+    const cv::Mat buf(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+    img = cv::imdecode(buf, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
   } catch (const cv::Exception&) {
+    img = cv::Mat();
+  }
+  if (img.empty()) return refuse("not a readable image (PNG, JPEG, BMP, …)");
+  if (channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
+  return img;
+}
+
+cv::Mat decode(const std::string& path, int channels, std::string* why) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) {
+    if (why) *why = "cannot open";
     return {};
   }
-  if (!img.empty() && channels == 3) cv::cvtColor(img, img, cv::COLOR_BGR2RGB);
-  return img;
+  return decode_bytes(std::string(std::istreambuf_iterator<char>(f), {}), channels, why);
 }
 
 namespace {
@@ -84,8 +102,9 @@ Tensor load_image(const std::string& path, Shape sample, Invert invert, bool* in
   if (!std::filesystem::exists(path)) throw Error(path + ": no such file");
   if (sample.c != 1 && sample.c != 3)
     throw Error(path + ": the network takes " + std::to_string(sample.c) + " channels; images give 1 or 3");
-  cv::Mat img = picture::decode(path, sample.c);
-  if (img.empty()) throw Error(path + ": not a readable image (PNG, JPEG, BMP, …)");
+  std::string why;
+  cv::Mat img = picture::decode(path, sample.c, &why);
+  if (img.empty()) throw Error(path + ": " + why);
 
   // Border brightness decides whether this is dark ink on a light page.
   cv::Mat grey;

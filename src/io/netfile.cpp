@@ -323,7 +323,7 @@ Network network_from_text(const std::string& text, const std::string& source) {
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number such as 1e400
     throw Error(source + ": not valid JSON (" + std::string(e.what()) + ")");
   }
   return network_from_json(j, source);

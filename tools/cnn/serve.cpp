@@ -16,6 +16,7 @@
 #include "cnn/show.h"
 #include "common.h"
 #include "web.h"
+#include "web_body.h"
 #include "web_http.h"
 
 namespace cnn::tool {
@@ -34,44 +35,7 @@ struct ServeArgs {
   std::size_t samples = 48;
 };
 
-// A bad request: the status and one line for the client.
-struct BadRequest : std::invalid_argument {
-  BadRequest(int s, const std::string& message) : std::invalid_argument(message), status(s) {}
-  int status;
-};
-
-// The width and height a PNG, GIF, BMP or JPEG header declares, or {0, 0} for a format it does not know (left to the
-// decoder, which refuses what it cannot read).
-std::pair<std::uint64_t, std::uint64_t> declared_size(const std::string& b) {
-  auto u8 = [&](std::size_t i) { return std::uint64_t(std::uint8_t(b[i])); };
-  auto be16 = [&](std::size_t i) { return u8(i) << 8 | u8(i + 1); };
-  auto be32 = [&](std::size_t i) { return be16(i) << 16 | be16(i + 2); };
-  auto le16 = [&](std::size_t i) { return u8(i) | u8(i + 1) << 8; };
-  auto le32 = [&](std::size_t i) { return le16(i) | le16(i + 2) << 16; };
-  if (b.size() >= 24 && b.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0 && b.compare(12, 4, "IHDR") == 0)
-    return {be32(16), be32(20)};
-  if (b.size() >= 10 && (b.compare(0, 6, "GIF87a") == 0 || b.compare(0, 6, "GIF89a") == 0)) return {le16(6), le16(8)};
-  if (b.size() >= 26 && b.compare(0, 2, "BM") == 0) {
-    if (le32(14) == 12) return {le16(18), le16(20)};  // the old OS/2 header: 16-bit sizes
-    const auto magnitude = [](std::uint64_t v) { return std::uint64_t(std::abs(std::int64_t(std::int32_t(v)))); };
-    return {magnitude(le32(18)), magnitude(le32(22))};  // a negative height is a top-down bitmap
-  }
-  if (b.size() >= 4 && u8(0) == 0xFF && u8(1) == 0xD8) {  // JPEG: markers up to the first start of frame
-    for (std::size_t i = 2; i + 9 <= b.size() && u8(i) == 0xFF;) {
-      const std::uint64_t m = u8(i + 1);
-      if (m == 0xFF) {  // fill byte
-        ++i;
-      } else if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // markers without a length
-        i += 2;
-      } else if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {  // SOFn: P, Y, X
-        return {be16(i + 7), be16(i + 5)};
-      } else {
-        i += 2 + be16(i + 2);
-      }
-    }
-  }
-  return {0, 0};
-}
+using web::BadRequest;
 
 // The test images the page shows as a strip: up to `n`, taking each class's first images in turn (class 0's
 // first, class 1's first, …, then the second of each), so every class shows however the file is ordered.
@@ -177,46 +141,17 @@ class ModelService {
     return {{"source", strip_source_}, {"shape", shape_json(in)}, {"count", strip_.size()}, {"samples", list}};
   }
 
-  // Throws BadRequest with a message for the client on a bad request.
-  nlohmann::json predict(const nlohmann::json& body) {
-    if (!body.is_object())
-      throw BadRequest(422, "the body must be a JSON object {\"image\": [...]} or {\"sample\": N}");
-    bool want_maps = true;
-    if (body.contains("maps")) {
-      if (!body["maps"].is_boolean()) throw BadRequest(422, "\"maps\" must be true or false");
-      want_maps = body["maps"].get<bool>();
-    }
-    if (body.contains("sample")) return predict_sample(body["sample"], want_maps);
-    if (!body.contains("image") || !body["image"].is_array())
-      throw BadRequest(422, "\"image\" must be an array of numbers in 0..1 (or \"sample\": the index of a test image)");
-    const Shape in = m_.net.input_shape();
-    const std::size_t plane = std::size_t(in.h) * in.w, n = body["image"].size();
-    if (n != plane && n != in.sample_size())
-      throw BadRequest(422, "\"image\" has " + std::to_string(n) + " numbers; this model takes " +
-                                std::to_string(in.h) + "x" + std::to_string(in.w) + " = " + std::to_string(plane) +
-                                (in.c > 1 ? " or " + std::to_string(in.c) + "x" + std::to_string(plane) + " = " +
-                                                std::to_string(in.sample_size()) + " (channel after channel"
-                                          : " (") +
-                                ", row-major, 0..1)");
-    Tensor x(in.with_batch(1));
-    for (std::size_t i = 0; i < n; ++i) {
-      const auto& v = body["image"][i];
-      if (!v.is_number()) throw BadRequest(422, "image[" + std::to_string(i) + "] is not a number");
-      const double d = v.get<double>();
-      if (!(d >= 0.0 && d <= 1.0))
-        throw BadRequest(422, "image[" + std::to_string(i) + "] = " + v.dump() + " is outside 0..1");
-      x[i] = float(d);
-    }
-    for (std::size_t c = n / plane; c < std::size_t(in.c); ++c)  // one grey plane for a colour net: every channel
-      std::copy(x.data(), x.data() + plane, x.data() + c * plane);
-    return classify(x, want_maps);
+  // The answer to POST /api/predict; throws BadRequest with a message for the client on a bad request.
+  nlohmann::json predict(const std::string& text) {
+    web::PredictBody p = web::parse_predict_body(text, m_.net.input_shape(), strip_.size());
+    return p.sample ? predict_sample(*p.sample, p.maps) : classify(p.image, p.maps);
   }
 
   // A picture file's bytes (PNG, JPEG, …), fitted to the input exactly as `cnn predict` fits it (the model's fit,
   // the same inversion rule), because it is the same function on the same bytes.
   nlohmann::json predict_picture(const std::string& bytes, bool want_maps) {
     if (bytes.empty()) throw BadRequest(400, "the body is empty: send the bytes of a picture (PNG, JPEG, BMP, …)");
-    const auto [w, h] = declared_size(bytes);
+    const auto [w, h] = web::declared_size(bytes);
     if (w * h > kMaxPixels || w > 65535 || h > 65535)
       throw BadRequest(422, "the picture is " + std::to_string(w) + "x" + std::to_string(h) + " pixels; at most " +
                                 std::to_string(kMaxPixels / 1000000) + " megapixels (" + std::to_string(kMaxSide) +
@@ -261,13 +196,7 @@ class ModelService {
   std::size_t strip_size() const { return strip_.size(); }
 
  private:
-  nlohmann::json predict_sample(const nlohmann::json& v, bool want_maps) {
-    if (strip_.empty())
-      throw BadRequest(422, "this server has no test images: start it with --data DIR to click on samples");
-    if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() >= std::int64_t(strip_.size()))
-      throw BadRequest(
-          422, "\"sample\" = " + v.dump() + ": the strip holds samples 0.." + std::to_string(strip_.size() - 1));
-    const std::size_t k = v.get<std::size_t>();
+  nlohmann::json predict_sample(std::size_t k, bool want_maps) {
     const Shape in = m_.net.input_shape();
     Tensor x(in.with_batch(1));
     constexpr float inv255 = 1.0f / 255.0f;  // as Dataset::batch scales them, so the answer is eval's
@@ -367,10 +296,8 @@ void run(const ServeArgs& a) {
   server.Get("/api/samples",
              [samples_json](const httplib::Request&, httplib::Response& res) { web::send_json(res, samples_json); });
   server.Post("/api/predict", [service](const httplib::Request& req, httplib::Response& res) {
-    const nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-    if (body.is_discarded()) return web::send_error(res, 400, "the body is not valid JSON");
     try {
-      web::send_json(res, service->predict(body));
+      web::send_json(res, service->predict(req.body));
     } catch (const BadRequest& e) {
       web::send_error(res, e.status, e.what());
     }
