@@ -40,17 +40,28 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/cnn ${CMAKE_BINARY_DIR}/generated/
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT dev FILES_MATCHING PATTERN "*.h")
 install(EXPORT cnnTargets NAMESPACE cnn:: DESTINATION ${CNN_CMAKE_DIR} COMPONENT dev)
 install(EXPORT cnnStaticTargets NAMESPACE cnn:: DESTINATION ${CNN_CMAKE_DIR} COMPONENT dev)
-configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/install/cnnConfig.cmake.in
-                              ${CMAKE_BINARY_DIR}/generated/cnnConfig.cmake INSTALL_DESTINATION ${CNN_CMAKE_DIR})
+# cnnConfig.cmake and cnn.pc are written at the end of the configure step: parts included after this file (e.g.
+# cmake/png.cmake) link more libraries to `cnn`, and a user of libcnn.a must find those too.
+function(cnn_write_package_files)
+  get_target_property(libs cnn LINK_LIBRARIES)
+  set(CNN_STATIC_EXTRA_DEPENDENCIES "")
+  set(CNN_PC_REQUIRES_PRIVATE_EXTRA "")
+  if("PNG::PNG" IN_LIST libs)
+    string(APPEND CNN_STATIC_EXTRA_DEPENDENCIES "find_dependency(PNG)")
+    string(APPEND CNN_PC_REQUIRES_PRIVATE_EXTRA " libpng")
+  endif()
+  configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/install/cnnConfig.cmake.in
+                                ${CMAKE_BINARY_DIR}/generated/cnnConfig.cmake INSTALL_DESTINATION ${CNN_CMAKE_DIR})
+  # pkg-config: ${pcfiledir} makes the file relocatable (the install test installs into a temporary prefix).
+  file(RELATIVE_PATH CNN_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
+  configure_file(${CMAKE_SOURCE_DIR}/cmake/install/cnn.pc.in ${CMAKE_BINARY_DIR}/generated/cnn.pc @ONLY)
+endfunction()
+cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL cnn_write_package_files)
 # 0.x: a minor version may change the API, so 0.2 accepts 0.2.y only
 write_basic_package_version_file(${CMAKE_BINARY_DIR}/generated/cnnConfigVersion.cmake
                                  COMPATIBILITY SameMinorVersion)
 install(FILES ${CMAKE_BINARY_DIR}/generated/cnnConfig.cmake ${CMAKE_BINARY_DIR}/generated/cnnConfigVersion.cmake
         DESTINATION ${CNN_CMAKE_DIR} COMPONENT dev)
-
-# pkg-config: ${pcfiledir} makes the file relocatable (the install test installs into a temporary prefix).
-file(RELATIVE_PATH CNN_PC_TO_PREFIX /${CMAKE_INSTALL_LIBDIR}/pkgconfig /)
-configure_file(${CMAKE_SOURCE_DIR}/cmake/install/cnn.pc.in ${CMAKE_BINARY_DIR}/generated/cnn.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/generated/cnn.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig COMPONENT dev)
 
 if(TARGET cnn_tool)
