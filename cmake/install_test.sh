@@ -59,15 +59,18 @@ cmp bars.cnn bars_static.cnn || fail "the shared and the static library trained 
 ./cmake/export_onnx bars.cnn bars.onnx
 [ -s bars.onnx ] || fail "no ONNX file"
 
-# The installed page: `cnn serve` on the installed share/cnn/web serves the page and uPlot as they are in web/.
+# The installed page: the installed `cnn serve`, told nothing, serves share/cnn/web beside its bin/ (marked here so
+# that the source tree's copy cannot pass for it), and uPlot as it is in web/.
 web=$prefix/share/cnn/web
-"$prefix/bin/cnn" serve --model bars.cnn --port 0 --web "$web" >serve.log 2>&1 &
+cmp "$web/public/index.html" "$src/web/public/index.html" || fail "share/cnn/web/public/index.html is not web/'s"
+echo '<!-- the installed copy -->' >>"$web/public/index.html"
+env -u CNN_WEB_DIR "$prefix/bin/cnn" serve --model bars.cnn --port 0 >serve.log 2>&1 &
 serve=$!
 trap 'kill $serve 2>/dev/null || true' EXIT
 for _ in $(seq 100); do grep -q 'http://' serve.log && break; sleep 0.1; done
 url=$(grep -o 'http://[^/]*/' serve.log) || { cat serve.log >&2; fail "the installed cnn serve did not start"; }
-curl -sf "$url" -o index.html && cmp index.html "$src/web/public/index.html" ||
-  fail "$url does not serve the installed web/public/index.html"
+curl -sf "$url" -o index.html && cmp index.html "$web/public/index.html" ||
+  fail "$url does not serve the installed share/cnn/web/public/index.html"
 curl -sf "${url}vendor/uplot/uPlot.iife.min.js" -o uplot.js &&
   cmp uplot.js "$src/web/node_modules/uplot/dist/uPlot.iife.min.js" || fail "${url}vendor/uplot: not uPlot"
 kill $serve

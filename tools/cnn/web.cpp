@@ -27,6 +27,11 @@ std::string web_root(const std::string& given) {
     const char* env = std::getenv("CNN_WEB_DIR");
     root = env && *env ? env : CNN_WEB_DIR;
   }
+  if (given.empty() && !std::getenv("CNN_WEB_DIR")) {  // an installed tool: PREFIX/bin/cnn, PREFIX/share/cnn/web
+    std::error_code ec;
+    const fs::path installed = fs::read_symlink("/proc/self/exe", ec).parent_path().parent_path() / "share/cnn/web";
+    if (!ec && fs::is_regular_file(installed / "public" / "index.html")) root = installed.string();
+  }
   if (!fs::is_regular_file(fs::path(root) / "public" / "index.html"))
     throw Error(root + ": not the page's folder (no public/index.html); pass --web DIR or set CNN_WEB_DIR");
   if (!fs::is_regular_file(fs::path(root) / "node_modules" / "uplot" / "dist" / "uPlot.iife.min.js"))

@@ -11,7 +11,8 @@
 namespace cnn::tool::web {
 
 // The folder with the page (public/) and its npm packages (node_modules/): `given`, else the CNN_WEB_DIR
-// environment variable, else web/ of the source tree this tool was built from. Throws cnn::Error naming what is
+// environment variable, else share/cnn/web beside an installed tool's bin/, else web/ of the source tree this tool
+// was built from. Throws cnn::Error naming what is
 // missing (e.g. "run scripts/setup.sh" when the npm packages are not installed).
 std::string web_root(const std::string& given = "");
 
