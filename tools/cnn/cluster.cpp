@@ -23,6 +23,13 @@ bool launched() {
   return false;
 }
 
+struct Timer {
+  explicit Timer(double& total) : total_(total), t0_(MPI_Wtime()) {}
+  ~Timer() { total_ += MPI_Wtime() - t0_; }
+  double& total_;
+  double t0_;
+};
+
 class MpiCollective : public Collective {
  public:
   MpiCollective() {
@@ -32,6 +39,7 @@ class MpiCollective : public Collective {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   void all_gather(const void* mine, const std::size_t* bytes, void* all) const override {
+    const Timer timer(seconds_);
     std::vector<int> counts(static_cast<std::size_t>(size_)), at(static_cast<std::size_t>(size_));
     long long total = 0;
     for (int r = 0; r < size_; ++r) {
@@ -46,6 +54,7 @@ class MpiCollective : public Collective {
           "MPI_Allgatherv");
   }
   void broadcast(void* data, std::size_t bytes, int root) const override {
+    const Timer timer(seconds_);
     for (std::size_t at = 0; at < bytes;) {  // MPI counts are int
       const std::size_t n = std::min<std::size_t>(bytes - at, std::size_t(1) << 30);
       check(MPI_Bcast(static_cast<char*>(data) + at, int(n), MPI_BYTE, root, MPI_COMM_WORLD), "MPI_Bcast");
@@ -62,6 +71,9 @@ class MpiCollective : public Collective {
     throw Error(std::string(what) + ": " + std::string(text, std::size_t(len)));
   }
   int rank_ = 0, size_ = 1;
+
+ public:
+  mutable double seconds_ = 0;  // in MPI calls, waiting for the other ranks included
 };
 
 MpiCollective* world = nullptr;
@@ -79,6 +91,7 @@ void start_cluster(int& argc, char**& argv) {
 
 const Collective* cluster() { return world && world->size() > 1 ? world : nullptr; }
 bool is_writer() { return !world || world->rank() == 0; }
+double cluster_seconds() { return world ? world->seconds_ : 0.0; }
 
 std::string cluster_description() {
   char version[MPI_MAX_LIBRARY_VERSION_STRING];
@@ -109,6 +122,7 @@ void abort_cluster(const std::string& line, int status) {
 void start_cluster(int&, char**&) {}
 const Collective* cluster() { return nullptr; }
 bool is_writer() { return true; }
+double cluster_seconds() { return 0.0; }
 std::string cluster_description() { return "MPI: not in this build (libopenmpi-dev was not found)"; }
 void finish_cluster() {}
 void abort_cluster(const std::string& line, int status) {

@@ -16,7 +16,9 @@ void start_cluster(int& argc, char**& argv);
 const Collective* cluster();
 // Whether this process writes files and prints: rank 0, or the only process.
 bool is_writer();
-// "processes: 2 (Open MPI v4.1.4 …)" for `cnn --version`, or what the build lacks.
+// Seconds this process has spent in MPI calls so far (the exchanges, and waiting in them for the other ranks).
+double cluster_seconds();
+// "MPI: Open MPI v4.1.4 …" for `cnn --version`, or what the build lacks.
 std::string cluster_description();
 // Ends the launch: normally (every rank), or after an error on this rank: one line naming the rank and the cause on
 // standard error, then MPI_Abort so that every other rank ends within seconds.

@@ -228,11 +228,18 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
                     << fixed(b.running_loss, 4) << ", " << fixed(b.images_per_second, 0) << " img/s" << std::endl;
     }
   };
+  double mpi_seconds = cluster_seconds();
   trainer.on_epoch = [&](const EpochReport& r) {
     if (tty) std::cout << "\r" << std::string(100, ' ') << "\r";
     std::cout << "epoch " << r.epoch << "/" << a.epochs << "  train loss " << fixed(r.train_loss, 4) << "  test loss "
               << fixed(r.test.loss, 4) << "  test accuracy " << fixed(100 * r.test.accuracy, 2) << "%  "
               << fixed(r.seconds, 1) << " s  " << fixed(r.images_per_second, 0) << " img/s" << std::endl;
+    if (const Collective* comm = cluster()) {  // rank 0's time in the exchanges, its wait for the others included
+      const double mpi = cluster_seconds() - mpi_seconds, steps = double(opt.steps() - state.steps);
+      mpi_seconds = cluster_seconds();
+      std::cout << "  " << comm->size() << " processes: " << fixed(mpi, 2) << " s of the epoch in MPI ("
+                << fixed(1000 * mpi / std::max(steps, 1.0), 2) << " ms a step)" << std::endl;
+    }
     state.epoch = r.epoch;
     state.steps = opt.steps();
     state.optimizer_state = opt.state();
