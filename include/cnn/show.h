@@ -70,6 +70,9 @@ struct EpochMetrics {
 // The metrics file `cnn train --metrics` writes: CSV with the header
 // epoch,train_loss,test_loss,test_accuracy,seconds,images_per_second — or JSON lines with those keys.
 std::vector<EpochMetrics> read_metrics(const std::string& path);
+// The last run in a file that holds several: epoch 1 starts a run; an epoch at or below the previous row's is a
+// resumed run taking over from there (its rows replace those from that epoch on). `runs` gets how many began.
+std::vector<EpochMetrics> last_run(const std::vector<EpochMetrics>& metrics, int* runs = nullptr);
 // Two panels side by side: loss per epoch (train and test) and test accuracy per epoch, as an SVG document.
 std::string curves_svg(const std::vector<EpochMetrics>& metrics, const std::string& title);
 void write_curves(const std::vector<EpochMetrics>& metrics, const std::string& path, const std::string& title);

@@ -198,6 +198,22 @@ std::vector<EpochMetrics> read_metrics(const std::string& path) {
   return out;
 }
 
+std::vector<EpochMetrics> last_run(const std::vector<EpochMetrics>& metrics, int* runs) {
+  std::vector<EpochMetrics> run;
+  int n = 0;
+  for (const auto& m : metrics) {
+    if (run.empty() || m.epoch <= 1) {
+      ++n;
+      run.clear();
+    } else {
+      while (!run.empty() && run.back().epoch >= m.epoch) run.pop_back();
+    }
+    run.push_back(m);
+  }
+  if (runs) *runs = n;
+  return run;
+}
+
 std::string curves_svg(const std::vector<EpochMetrics>& metrics, const std::string& title) {
   if (metrics.empty()) throw Error("show curves: no epochs to draw");
   Series train_loss{"train loss", "#1f77b4", {}}, test_loss{"test loss", "#d62728", {}, true},

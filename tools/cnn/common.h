@@ -18,6 +18,12 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Training stopped by Ctrl-C between batches (exit status 130, as a shell reports SIGINT); the text says what the
+// file on disk holds and how to resume.
+struct Interrupted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 struct Verb {
   std::string name;
   std::function<void(CLI::App&)> add;  // adds the subcommand, its options and its callback
@@ -53,6 +59,15 @@ struct ModelOrNet {
   Network& network() { return model ? model->net : *net; }
 };
 ModelOrNet load_model_or_net(const std::string& verb, const std::string& model, const std::string& net);
+// The data folder a verb that needs data reads for model `m` (saved as `model_path`): `given` when set, else the
+// folder the model was trained on (PyTorch and Keras users keep data and model together; evaluating a digits model
+// on the default Fashion-MNIST gives a wrong answer without a word), else "" (Debian's Fashion-MNIST). Throws when
+// the model's own folder is gone, so that no other data is used silently.
+std::string data_dir_for(const Model& m, const std::string& model_path, const std::string& given);
+// One line on stderr when `given` is not the folder the model was trained on and its classes differ from the
+// model's (then the accuracy compares different things); nothing otherwise.
+void warn_if_other_classes(const Model& m, const std::string& model_path, const std::string& given,
+                           const Dataset& data);
 // Class names for messages: the model's, else the data set's, else "0".."K−1".
 std::vector<std::string> class_names_for(const std::vector<std::string>& preferred, int classes);
 // Throws cnn::Error unless the images fit the network's input.

@@ -14,20 +14,26 @@ struct EvalArgs {
   DataOptions data_options;
 };
 
-void run(const EvalArgs& a, bool fit_given) {
+void run(const EvalArgs& a, bool fit_given, bool val_split_given) {
   set_threads(a.threads);
   Model m = load_model(a.model);
   // A folder of pictures is fitted as the model's training pictures were, and split with its training seed, so
   // --val-split gives back the pictures it held out.
   DataOptions o = a.data_options;
   if (!fit_given && !m.net.input_fit().empty()) o.fit = m.net.input_fit();
-  if (m.training) o.seed = m.training->seed;
-  const DataSplit data = load_data(a.data, 1, a.test_limit, o, m.net.input_shape());
+  const std::string dir = data_dir_for(m, a.model, a.data);
+  if (m.training) {
+    o.seed = m.training->seed;
+    if (!val_split_given && dir == m.training->data) o.val_split = m.training->val_split;
+  }
+  const DataSplit data = load_data(dir, 1, a.test_limit, o, m.net.input_shape());
+  warn_if_other_classes(m, a.model, a.data, data.test);
   check_data_fits(m.net, data.test);
   const Evaluation ev = evaluate(m.net, data.test, a.batch);
   const int K = int(m.net.output_shape().sample_size());
   const auto names = class_names_for(m.class_names.empty() ? data.test.class_names : m.class_names, K);
-  std::cout << a.model << " on " << data.test.name << " (" << ev.count << " images)\n"
+  std::cout << a.model << " on " << data.test.name << " (" << ev.count << " images"
+            << (a.data.empty() && !dir.empty() ? ", the data it was trained on" : "") << ")\n"
             << "accuracy " << fixed(100 * ev.accuracy, 2) << "%  loss " << fixed(ev.loss, 4) << "\n\nper class:\n";
   std::size_t wname = 5;
   for (const auto& n : names) wname = std::max(wname, n.size());
@@ -54,12 +60,15 @@ void add(CLI::App& app) {
   c->add_option("--model", a->model, "Model file (from cnn train)")->required()->check(CLI::ExistingFile);
   c->add_option("--data", a->data,
                 "Folder with the four MNIST-format IDX files, CIFAR-10's binary batches, or pictures in "
-                "train/<class>/ and test/<class>/ (default: Debian's Fashion-MNIST)");
+                "train/<class>/ and test/<class>/ (default: the folder the model was trained on)");
   add_data_options(c, a->data_options);
-  c->add_option("--test-limit", a->test_limit, "Use only the first N test images (0: all)");
+  c->add_option("--test-limit", a->test_limit, "Use only the first N test images (0: all)")
+      ->check(CLI::NonNegativeNumber);
   c->add_option("--threads", a->threads, "Threads (0: all cores)")->check(CLI::Range(0, 1024));
   c->add_option("--batch", a->batch, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 100000));
-  c->callback([a, c] { run(*a, c->get_option("--fit")->count() > 0); });
+  c->callback([a, c] {
+    run(*a, c->get_option("--fit")->count() > 0, c->get_option("--val-split")->count() > 0);
+  });
 }
 
 const RegisterVerb reg("eval", add);

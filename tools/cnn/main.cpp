@@ -104,6 +104,34 @@ DataSplit load_data(const std::string& dir, std::size_t train_limit, std::size_t
   return s;
 }
 
+std::string data_dir_for(const Model& m, const std::string& model_path, const std::string& given) {
+  if (!given.empty() || !m.training || m.training->data.empty() || m.training->data == default_data_dir())
+    return given;
+  const std::string& dir = m.training->data;
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec))
+    throw Error(model_path + " was trained on " + dir + ", which is not there any more: pass --data DIR");
+  return dir;
+}
+
+void warn_if_other_classes(const Model& m, const std::string& model_path, const std::string& given,
+                           const Dataset& data) {
+  if (given.empty() || !m.training) return;
+  const std::string trained = m.training->data.empty() ? default_data_dir() : m.training->data;
+  std::error_code ec;
+  if (std::filesystem::equivalent(trained, given, ec)) return;
+  const int K = int(m.net.output_shape().sample_size());
+  const auto ours = class_names_for(m.class_names, K), theirs = class_names_for(data.class_names, K);
+  if (ours == theirs) return;
+  const auto list = [](const std::vector<std::string>& n) {
+    std::string s;
+    for (std::size_t i = 0; i < n.size() && i < 3; ++i) s += (i ? ", " : "") + n[i];
+    return s + (n.size() > 3 ? ", …" : "");
+  };
+  std::cerr << "cnn: warning: " << model_path << " was trained on " << trained << " (classes " << list(ours)
+            << "), but " << given << " has other classes (" << list(theirs) << ")" << std::endl;
+}
+
 std::vector<std::string> class_names_for(const std::vector<std::string>& preferred, int classes) {
   if (int(preferred.size()) == classes) return preferred;
   std::vector<std::string> n;
@@ -167,6 +195,11 @@ int main(int argc, char** argv) {
     abort_cluster(one_line(e.what()) + " (see cnn --help)", 2);
   } catch (const UsageError& e) {
     abort_cluster(one_line(e.what()) + " (see cnn --help)", 2);
+  } catch (const Interrupted& e) {
+    std::cout.flush();
+    std::cerr << "cnn: " << one_line(e.what()) << std::endl;
+    finish_cluster();
+    return 130;
   } catch (const std::exception& e) {
     abort_cluster(one_line(e.what()), 1);
   }

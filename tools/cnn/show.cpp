@@ -52,16 +52,25 @@ void maps(const ShowArgs& a) {
 
 void curves(const ShowArgs& a) {
   need_parent_folder(a.out);
-  const auto metrics = show::read_metrics(a.metrics);
+  int runs = 0;
+  const auto metrics = show::last_run(show::read_metrics(a.metrics), &runs);
   show::write_curves(metrics, a.out, a.title.empty() ? std::filesystem::path(a.metrics).filename().string() : a.title);
-  std::cout << "wrote " << a.out << " (" << metrics.size() << " epoch" << (metrics.size() == 1 ? "" : "s") << ")\n";
+  std::cout << "wrote " << a.out << " (" << metrics.size() << " epoch" << (metrics.size() == 1 ? "" : "s")
+            << (runs > 1 ? ", the last of " + std::to_string(runs) + " runs in " + a.metrics : "") << ")\n";
 }
 
 void confusion(const ShowArgs& a) {
   need_parent_folder(a.out);
   Model m = load_model(a.model);
-  DataSplit data = load_data(
-      a.data.empty() && m.training && m.training->data != default_data_dir() ? m.training->data : a.data, 1, a.limit);
+  const std::string dir = data_dir_for(m, a.model, a.data);
+  DataOptions o;  // a folder of pictures read as the model's training read it (eval does the same)
+  if (!m.net.input_fit().empty()) o.fit = m.net.input_fit();
+  if (m.training) {
+    o.seed = m.training->seed;
+    if (dir == m.training->data) o.val_split = m.training->val_split;
+  }
+  DataSplit data = load_data(dir, 1, a.limit, o, m.net.input_shape());
+  warn_if_other_classes(m, a.model, a.data, data.test);
   check_data_fits(m.net, data.test);
   const Evaluation e = evaluate(m.net, data.test);
   const int K = int(m.net.output_shape().sample_size());
@@ -109,7 +118,7 @@ void add(CLI::App& app) {
   auto* cf = show->add_subcommand("confusion", "The confusion matrix on the test images as a PNG");
   cf->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
   cf->add_option("--data", a->data, "Data folder (default: the model's, else Debian's Fashion-MNIST)");
-  cf->add_option("--limit", a->limit, "Use only the first N test images (0: all)");
+  cf->add_option("--limit", a->limit, "Use only the first N test images (0: all)")->check(CLI::NonNegativeNumber);
   cf->add_option("--out", a->out, "PNG file to write")->required();
   cf->callback([a] { confusion(*a); });
 }
