@@ -16,9 +16,11 @@ jobs=${CNN_FUZZ_JOBS:-2}
 configure_and_build() {
   local flags="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
   if [ ! -f "$build/build.ninja" ]; then
-    # -O1 -g: the sanitizers' reports keep their line numbers; Release only so the top-level file sets no other
+    # -O1 -g: the sanitizers' reports keep their line numbers; Release only so the top-level file sets no other.
+    # The same objects serve scripts/test_sanitizers.sh's ASan + UBSan tests (CNN_ASAN_TESTS).
     cmake -S "$here" -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g" -DCNN_FUZZ=ON -DCNN_WERROR=OFF >/dev/null
+      -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g" -DCNN_FUZZ=ON -DCNN_ASAN_TESTS=ON \
+      -DCNN_WERROR=OFF >/dev/null
   fi
   local targets
   targets=$(cd "$here/tests/fuzz" && ls fuzz_*.cpp | sed 's/\.cpp$//')

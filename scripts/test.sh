@@ -16,3 +16,7 @@ fi
 
 cd "$here/build"
 ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)"
+
+# The same suite under AddressSanitizer + UndefinedBehaviorSanitizer and ThreadSanitizer, and the fuzzers' bounded
+# run (scripts/test_sanitizers.sh says what each of its builds runs).
+bash "$here/scripts/test_sanitizers.sh"
