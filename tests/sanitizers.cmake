@@ -23,13 +23,13 @@ endif()
 # The AddressSanitizer + UndefinedBehaviorSanitizer suite that CI runs (scripts/test_sanitizers.sh, in build-fuzz/):
 # the tests of every reader and of the tool's input paths — IDX, CIFAR-10, pictures and folders of them, model and
 # description files, graphs, ONNX import, the server, the damaged-input and crash tests, the fuzzers' regressions —
-# in one binary, so the sanitizer build compiles 12 test files, not 40. The whole of cnn_tests under ASan is
+# in one binary, so the sanitizer build compiles 13 test files, not 40. The whole of cnn_tests under ASan is
 # `CNN_ASAN_FULL=1 scripts/test_sanitizers.sh`.
 option(CNN_ASAN_TESTS "Build cnn_asan_tests, the readers' tests alone (for an ASan build)" OFF)
 if(CNN_ASAN_TESTS)
   add_executable(cnn_asan_tests test_idx.cpp test_cifar10.cpp test_image.cpp test_folder.cpp test_model.cpp
                                 test_netfile.cpp test_graph.cpp test_onnx_import.cpp test_onnx.cpp test_serve.cpp
-                                test_fuzz_regressions.cpp test_thread_bits.cpp
+                                test_reliability.cpp test_fuzz_regressions.cpp test_thread_bits.cpp
                                 ${CMAKE_SOURCE_DIR}/tools/cnn/web_body.cpp)
   target_link_libraries(cnn_asan_tests PRIVATE cnn cnn_reference GTest::gtest GTest::gtest_main ${OpenCV_LIBS}
                                                onnx onnx_proto protobuf::libprotobuf)

@@ -1,5 +1,11 @@
 #include "cnn/image.h"
 
+#include <png.h>
+
+#include <algorithm>
+#include <cctype>
+#include <csetjmp>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -31,15 +37,116 @@ std::string fit_name(Fit fit) {
 
 namespace picture {
 
-cv::Mat decode_bytes(const std::string& bytes, int channels, std::string* why) {
+namespace {
+
+// What libpng said about a PNG: the error that stopped it, and its warnings.
+struct PngReport {
+  std::string error;
+  std::vector<std::string> warnings;
+};
+
+struct PngInput {
+  const std::string& bytes;
+  std::size_t at = 0;
+  PngReport& report;
+};
+
+void png_on_error(png_structp png, png_const_charp message) {
+  static_cast<PngInput*>(png_get_error_ptr(png))->report.error = message;
+  png_longjmp(png, 1);
+}
+void png_on_warning(png_structp png, png_const_charp message) {
+  static_cast<PngInput*>(png_get_error_ptr(png))->report.warnings.emplace_back(message);
+}
+void png_on_read(png_structp png, png_bytep out, png_size_t n) {
+  auto* in = static_cast<PngInput*>(png_get_io_ptr(png));
+  if (n > in->bytes.size() - in->at) png_error(png, "the file ends early");
+  std::memcpy(out, in->bytes.data() + in->at, n);
+  in->at += n;
+}
+
+// The reading itself, in a frame of its own: libpng's errors longjmp back into it, so nothing here may need a
+// destructor or be read after the jump (the row lives in the caller).
+void read_png(png_structp png, png_infop info, PngInput& in, std::vector<png_byte>& row) {
+  if (setjmp(png_jmpbuf(png))) return;
+  png_set_read_fn(png, &in, png_on_read);
+  png_read_info(png, info);
+  const std::uint64_t w = png_get_image_width(png, info), h = png_get_image_height(png, info);
+  if (w * h > (std::uint64_t(1) << 30)) {  // OpenCV's own ceiling (CV_IO_MAX_IMAGE_PIXELS)
+    in.report.error = std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the 2^30 OpenCV reads";
+    return;
+  }
+  const int passes = png_set_interlace_handling(png);
+  png_read_update_info(png, info);
+  row.resize(png_get_rowbytes(png, info));
+  for (int p = 0; p < passes; ++p)
+    for (std::uint64_t y = 0; y < h; ++y) png_read_row(png, row.data(), nullptr);
+  png_read_end(png, info);
+}
+
+// Reads the whole PNG through libpng, row by row into one row's space, and reports what libpng says. OpenCV creates
+// its PNG reader with no error or warning functions (png_create_read_struct(…, 0, 0, 0)), so libpng's defaults
+// write "libpng error: …" and "libpng warning: …" to stderr, around the project's own message and from any thread;
+// so a PNG reaches OpenCV only after this pass, whose functions keep the messages instead.
+PngReport check_png(const std::string& bytes) {
+  PngReport report;
+  PngInput in{bytes, 0, report};
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &in, png_on_error, png_on_warning);
+  if (!png) return report;  // out of memory: OpenCV's own attempt will say so
+  png_infop info = png_create_info_struct(png);
+  std::vector<png_byte> row;
+  if (info) read_png(png, info, in, row);
+  png_destroy_read_struct(&png, info ? &info : nullptr, nullptr);
+  return report;
+}
+
+// The PNG without its ancillary chunk `name` (tEXt, iCCP, …: nothing OpenCV draws with), every copy of it.
+std::string without_chunk(const std::string& b, const std::string& name) {
+  std::string out = b.substr(0, 8);
+  std::size_t at = 8;
+  while (at + 12 <= b.size()) {
+    const auto u8 = [&](std::size_t i) { return std::uint32_t(std::uint8_t(b[i])); };
+    const std::uint32_t len = u8(at) << 24 | u8(at + 1) << 16 | u8(at + 2) << 8 | u8(at + 3);
+    if (len > b.size() - at - 12) break;
+    if (b.compare(at + 4, 4, name) != 0) out.append(b, at, 12 + len);
+    at += 12 + std::size_t(len);
+  }
+  return out.append(b, std::min(at, b.size()));
+}
+
+// The ancillary chunk a libpng warning names ("tEXt: CRC error", "iCCP: known incorrect sRGB profile"), or "".
+std::string ancillary_chunk_of(const std::string& warning) {
+  if (warning.size() < 6 || warning.compare(4, 2, ": ") != 0) return "";
+  const std::string name = warning.substr(0, 4);
+  const bool letters = std::all_of(name.begin(), name.end(), [](char c) { return std::isalpha((unsigned char)c); });
+  return letters && std::islower((unsigned char)name[0]) ? name : "";  // a lower-case first letter: ancillary
+}
+
+}  // namespace
+
+cv::Mat decode_bytes(const std::string& given, int channels, std::string* why) {
   const auto refuse = [&](const std::string& reason) {
     if (why) *why = reason;
     return cv::Mat();
   };
-  if (bytes.empty()) return refuse("not a readable image (the file is empty)");
+  if (given.empty()) return refuse("not a readable image (the file is empty)");
+  std::string bytes = given;
+  if (bytes.compare(0, 8, "\x89PNG\r\n\x1a\n") == 0) {
+    // A warning about an ancillary chunk (a damaged text, a known bad colour profile) costs that chunk, which the
+    // decoder ignores anyway; any other message means the picture itself is damaged.
+    for (int round = 0;; ++round) {
+      const PngReport r = check_png(bytes);
+      if (!r.error.empty()) return refuse("not a readable image (a damaged PNG: libpng says \"" + r.error + "\")");
+      if (r.warnings.empty()) break;
+      const std::string chunk = ancillary_chunk_of(r.warnings.front());
+      if (chunk.empty() || round == 8)
+        return refuse("not a readable image (a damaged PNG: libpng says \"" + r.warnings.front() + "\")");
+      bytes = without_chunk(bytes, chunk);
+    }
+  }
   cv::Mat img;
   try {
-    const cv::Mat buf(1, int(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+    const cv::Mat buf(1, int(bytes.size()), CV_8U, bytes.data());
     img = cv::imdecode(buf, channels == 1 ? cv::IMREAD_GRAYSCALE : cv::IMREAD_COLOR);
   } catch (const cv::Exception&) {
     img = cv::Mat();
