@@ -179,5 +179,103 @@ TEST(OneLine, PredictOnADamagedPngPrintsOneLine) {
   EXPECT_EQ(ok.out.find("libpng"), std::string::npos) << ok.out;
 }
 
+// A description of one layer after a 1×4×4 input, as text.
+std::string net_with(const std::string& layer) {
+  return R"({"input": [1, 4, 4], "layers": [)" + layer + R"(, {"type": "dense", "units": 2}]})";
+}
+std::string net_error(const std::string& layer) {
+  return error_of([&] { network_from_text(net_with(layer), "n.json"); });
+}
+
+TEST(NotANumber, NetDescriptionsRefuseWhatAFloatCannotHold) {
+  EXPECT_EQ(net_error(R"({"type": "leaky_relu", "alpha": 1e39})"),
+            "n.json: layer 0 (leaky_relu): field \"alpha\" = 1e+39 is beyond the range of a float (3.4e38)");
+  EXPECT_EQ(net_error(R"({"type": "dropout", "rate": 1e-40})"),
+            "n.json: layer 0 (dropout): field \"rate\" = 1e-40 is below the smallest normal float (1.2e-38); "
+            "write 0 for zero");
+  EXPECT_EQ(net_error(R"({"type": "batchnorm2d", "eps": -1e-320})"),
+            "n.json: layer 0 (batchnorm2d): field \"eps\" = -1e-320 is below the smallest normal float (1.2e-38); "
+            "write 0 for zero");
+  EXPECT_EQ(net_error(R"({"type": "normalize", "mean": [0.5], "std": [1e300]})"),
+            "n.json: layer 0 (normalize): field \"std\"[0] = 1e+300 is beyond the range of a float (3.4e38)");
+  // 1e400 is no double: nlohmann refuses it while parsing; NaN and Infinity are no JSON at all
+  EXPECT_EQ(net_error(R"({"type": "leaky_relu", "alpha": 1e400})"),
+            "n.json: not valid JSON ([json.exception.out_of_range.406] number overflow parsing '1e400')");
+  EXPECT_NE(net_error(R"({"type": "leaky_relu", "alpha": NaN})").find("n.json: not valid JSON"), std::string::npos);
+  EXPECT_NE(net_error(R"({"type": "dropout", "rate": -Infinity})").find("n.json: not valid JSON"), std::string::npos);
+  // a description built in code can hold them
+  nlohmann::json j = nlohmann::json::parse(net_with(R"({"type": "leaky_relu", "alpha": 0.1})"));
+  j["layers"][0]["alpha"] = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_EQ(error_of([&] { network_from_json(j, "j"); }),
+            "j: layer 0 (leaky_relu): field \"alpha\" = null is not a finite number");
+  j["layers"][0]["alpha"] = 0.2;
+  j["layers"][0]["lr"] = std::numeric_limits<double>::infinity();
+  EXPECT_EQ(error_of([&] { network_from_json(j, "j"); }),
+            "j: layer 0 (leaky_relu): field \"lr\" must be a positive number");
+  // zero, and ordinary small numbers, are numbers
+  EXPECT_EQ(net_error(R"({"type": "leaky_relu", "alpha": 0})"), "(no error)");
+  EXPECT_EQ(net_error(R"({"type": "batchnorm2d", "eps": 1e-30})"), "(no error)");
+}
+
+TEST(NotANumber, IntegersBeyondAnIntAreRefusedNotWrapped) {
+  // 4294967302 is 2^32 + 6: read as an int it would have been a plausible 6
+  EXPECT_EQ(net_error(R"({"type": "conv2d", "filters": 4294967302, "kernel": 3})"),
+            "n.json: layer 0 (conv2d): field \"filters\" = 4294967302 is beyond the range of an int");
+  EXPECT_NE(net_error(R"({"type": "conv2d", "filters": 2, "kernel": [3, 4294967299]})").find("\"kernel\" must be"),
+            std::string::npos);
+  EXPECT_EQ(error_of([] { network_from_text(R"({"input": [1, 4294967297, 4], "layers": [{"type": "relu"}]})", "n"); }),
+            "n: field \"input\" must be [channels, height, width], three integers");
+}
+
+TEST(NotANumber, ApiBodiesRefuseOverflowsAndNamesAndTakeDenormalsAsZero) {
+  using web = std::pair<int, std::string>;
+  const auto refusal = [](const std::string& body) -> web {
+    try {
+      tool::web::parse_predict_body(body, Shape{1, 1, 1, 2}, 0);
+    } catch (const tool::web::BadRequest& e) {
+      return {e.status, e.what()};
+    }
+    return {0, ""};
+  };
+  EXPECT_EQ(refusal(R"({"image": [0.5, 1e400]})"),
+            web(400, "the body is not valid JSON (number overflow parsing '1e400')"));
+  EXPECT_EQ(refusal(R"({"image": [0.5, NaN]})").first, 400);
+  EXPECT_EQ(refusal(R"({"image": [0.5, Infinity]})").first, 400);
+  EXPECT_EQ(refusal(R"({"image": [0.5, 1e300]})"), web(422, "image[1] = 1e+300 is outside 0..1"));
+  EXPECT_EQ(refusal(R"({"image": [-1e-310, 0.5]})"), web(422, "image[0] = -1e-310 is outside 0..1"));
+  const tool::web::PredictBody p = tool::web::parse_predict_body(R"({"image": [1e-310, 1]})", Shape{1, 1, 1, 2}, 0);
+  EXPECT_EQ(p.image[0], 0.0f);  // a denormal double is the darkest value, 0, as a float
+  EXPECT_EQ(p.image[1], 1.0f);
+}
+
+// model_v1 exported to ONNX, with one value of its first float initializer replaced.
+std::string onnx_with(float value) {
+  const Model m = load_model(std::string(CNN_SOURCE_DIR) + "/tests/data/model_v1.cnn");
+  onnx::ModelProto proto;
+  EXPECT_TRUE(proto.ParseFromString(export_onnx_bytes(m.net)));
+  onnx::TensorProto* t = proto.mutable_graph()->mutable_initializer(0);
+  if (t->has_raw_data()) {
+    std::string raw = t->raw_data();
+    std::memcpy(raw.data() + 4, &value, 4);
+    t->set_raw_data(raw);
+  } else {
+    t->set_float_data(1, value);
+  }
+  return proto.SerializeAsString();
+}
+
+TEST(NotANumber, OnnxInitializersMustBeFiniteDenormalsAreKept) {
+  const std::string nan = error_of([] { import_onnx_bytes(onnx_with(std::nanf("")), "m.onnx"); });
+  EXPECT_NE(nan.find("m.onnx: "), std::string::npos) << nan;
+  EXPECT_NE(nan.find(": value 1 is NaN (a constant of the graph must be a finite float32)"), std::string::npos) << nan;
+  const std::string inf =
+      error_of([] { import_onnx_bytes(onnx_with(-std::numeric_limits<float>::infinity()), "m.onnx"); });
+  EXPECT_NE(inf.find(": value 1 is infinite (a constant of the graph must be a finite float32)"), std::string::npos)
+      << inf;
+  const float denormal = std::numeric_limits<float>::denorm_min() * 7;
+  const OnnxImport kept = import_onnx_bytes(onnx_with(denormal), "m.onnx");
+  EXPECT_NE(std::find(kept.net.params().begin(), kept.net.params().end(), denormal), kept.net.params().end());
+}
+
 }  // namespace
 }  // namespace cnn

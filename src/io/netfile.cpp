@@ -1,6 +1,9 @@
 #include "cnn/netfile.h"
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -29,6 +32,30 @@ namespace {
 
 using nlohmann::json;
 
+// An integer of the description as an int, or nothing when it is none or beyond int's range: 4294967302 would
+// otherwise wrap to 6, a plausible and wrong number.
+std::optional<int> as_int(const json& v) {
+  if (v.is_number_unsigned()) {
+    if (v.get<std::uint64_t>() > std::uint64_t(std::numeric_limits<int>::max())) return std::nullopt;
+    return int(v.get<std::uint64_t>());
+  }
+  if (!v.is_number_integer()) return std::nullopt;
+  const std::int64_t i = v.get<std::int64_t>();
+  if (i < std::numeric_limits<int>::min() || i > std::numeric_limits<int>::max()) return std::nullopt;
+  return int(i);
+}
+
+// Why a number of the description cannot be the float the layers keep, or "" when it can. JSON has no NaN or
+// infinity and nlohmann refuses 1e400 while parsing, but a json built in code may hold them; 1e39 would become an
+// infinity, and a denormal (1e-40) or a value that flushes to zero (1e-50) is almost certainly not what was meant.
+std::string not_a_float(double v) {
+  if (!std::isfinite(v)) return "is not a finite number";
+  if (std::fabs(v) > double(std::numeric_limits<float>::max())) return "is beyond the range of a float (3.4e38)";
+  if (v != 0 && std::fabs(v) < double(std::numeric_limits<float>::min()))
+    return "is below the smallest normal float (1.2e-38); write 0 for zero";
+  return "";
+}
+
 // Reads the fields of one layer entry, checking types and rejecting names the layer does not know.
 class Fields {
  public:
@@ -40,7 +67,9 @@ class Fields {
       throw Error(where_ + ": missing field \"" + key + "\"");
     }
     if (!j_[key].is_number_integer()) throw Error(where_ + ": field \"" + key + "\" must be an integer");
-    return j_[key].get<int>();
+    const std::optional<int> v = as_int(j_[key]);
+    if (!v) throw Error(where_ + ": field \"" + key + "\" = " + j_[key].dump() + " is beyond the range of an int");
+    return *v;
   }
   bool flag(const std::string& key, bool fallback) {
     used_.insert(key);
@@ -56,7 +85,10 @@ class Fields {
     used_.insert(key);
     if (!j_.contains(key)) return fallback;
     if (!j_[key].is_number()) throw Error(where_ + ": field \"" + key + "\" must be a number");
-    return j_[key].get<double>();
+    const double v = j_[key].get<double>();
+    const std::string bad = not_a_float(v);
+    if (!bad.empty()) throw Error(where_ + ": field \"" + key + "\" = " + j_[key].dump() + " " + bad);
+    return v;
   }
   std::string text(const std::string& key, const std::string& fallback) {
     used_.insert(key);
@@ -69,9 +101,8 @@ class Fields {
     used_.insert(key);
     if (!j_.contains(key)) throw Error(where_ + ": missing field \"" + key + "\"");
     const json& v = j_[key];
-    if (v.is_number_integer()) return {v.get<int>(), v.get<int>()};
-    if (v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer())
-      return {v[0].get<int>(), v[1].get<int>()};
+    if (as_int(v)) return {*as_int(v), *as_int(v)};
+    if (v.is_array() && v.size() == 2 && as_int(v[0]) && as_int(v[1])) return {*as_int(v[0]), *as_int(v[1])};
     throw Error(where_ + ": field \"" + key + "\" must be an integer or [height, width]");
   }
   void finish() {
@@ -97,13 +128,15 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
     // "padding": "valid" | "same" | N | [top, left, bottom, right]
     const json* pad = f.value("padding");
     if (pad && pad->is_number_integer()) {
-      const int p = pad->get<int>();
+      if (!as_int(*pad))
+        throw Error(f.where() + ": field \"padding\" = " + pad->dump() + " is beyond the range of an int");
+      const int p = *as_int(*pad);
       if (p < 0) throw Error(f.where() + ": field \"padding\" must not be negative, got " + std::to_string(p));
       return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, Pads{p, p, p, p}, bias);
     }
     if (pad && pad->is_array()) {
       if (pad->size() != 4 || !std::all_of(pad->begin(), pad->end(),
-                                           [](const json& v) { return v.is_number_integer() && v.get<int>() >= 0; }))
+                                           [](const json& v) { return as_int(v) && *as_int(v) >= 0; }))
         throw Error(f.where() + ": field \"padding\" must be [top, left, bottom, right], four integers >= 0");
       const Pads p{(*pad)[0].get<int>(), (*pad)[1].get<int>(), (*pad)[2].get<int>(), (*pad)[3].get<int>()};
       return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, p, bias);
@@ -132,6 +165,11 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
         throw Error(f.where() + ": field \"" + key +
                     "\" must be an array of numbers, one per channel (give both "
                     "\"mean\" and \"std\", or neither for the training set's)");
+      for (std::size_t i = 0; i < v->size(); ++i) {
+        const std::string bad = not_a_float((*v)[i].get<double>());
+        if (!bad.empty())
+          throw Error(f.where() + ": field \"" + key + "\"[" + std::to_string(i) + "] = " + (*v)[i].dump() + " " + bad);
+      }
       return v->get<std::vector<float>>();
     };
     return std::make_unique<Normalize>(numbers(mean, "mean"), numbers(std, "std"));
@@ -172,10 +210,9 @@ Network network_from_json(const json& desc, const std::string& source) {
       throw Error(source + ": unknown top-level field \"" + it.key() + "\"");
   if (!desc.contains("input")) throw Error(source + ": missing field \"input\" ([channels, height, width])");
   const json& in = desc["input"];
-  if (!in.is_array() || in.size() != 3 || !in[0].is_number_integer() || !in[1].is_number_integer() ||
-      !in[2].is_number_integer())
-    throw Error(source + ": field \"input\" must be [channels, height, width]");
-  Network net(Shape{1, in[0].get<int>(), in[1].get<int>(), in[2].get<int>()});
+  if (!in.is_array() || in.size() != 3 || !as_int(in[0]) || !as_int(in[1]) || !as_int(in[2]))
+    throw Error(source + ": field \"input\" must be [channels, height, width], three integers");
+  Network net(Shape{1, *as_int(in[0]), *as_int(in[1]), *as_int(in[2])});
   if (!desc.contains("layers") || !desc["layers"].is_array() || desc["layers"].empty())
     throw Error(source + ": field \"layers\" must be a non-empty array");
   const json& layers = desc["layers"];
@@ -216,7 +253,7 @@ Network network_from_json(const json& desc, const std::string& source) {
     }
     f.finish();
     if (lj.contains("lr")) {
-      if (!lj["lr"].is_number() || !(lj["lr"].get<double>() > 0))
+      if (!lj["lr"].is_number() || !(lj["lr"].get<double>() > 0) || !std::isfinite(lj["lr"].get<double>()))
         throw Error(f.where() + ": field \"lr\" must be a positive number");
       e.layer->learning_rate = lj["lr"].get<double>();
     }

@@ -68,8 +68,14 @@ T load_le(const std::string& raw, std::size_t i) {
   return v;
 }
 
-// The values of a FLOAT or DOUBLE tensor as float32, checked against its dims.
-std::vector<float> float_values(const onnx::TensorProto& t, const std::string& where) {
+// The values of a FLOAT or DOUBLE tensor as float32, checked against its dims. A constant of the graph (a weight,
+// a bias, a scale) must hold finite numbers: a NaN or an infinity there would make every output NaN,
+// silently, so it is refused naming the value (a double beyond float's range, which becomes an infinity, too).
+// Denormals are kept as they are: finite, and what the exporter wrote. A tensor of data (`cnn run`'s inputs) is
+// taken as it is; a bound (Clip's min and max, where an infinity means no bound) may be infinite but not NaN.
+enum class Values { constant, bound, data };
+std::vector<float> float_values(const onnx::TensorProto& t, const std::string& where,
+                                Values kind = Values::constant) {
   if (t.data_location() == onnx::TensorProto::EXTERNAL || t.external_data_size() > 0)
     throw Error(where + ": external data is not supported");
   const std::size_t n = element_count(t.dims(), where);
@@ -99,6 +105,11 @@ std::vector<float> float_values(const onnx::TensorProto& t, const std::string& w
   } else {
     throw Error(where + ": element type " + std::to_string(t.data_type()) + " is not float32 (1) or double (11)");
   }
+  if (kind != Values::data)
+    for (std::size_t i = 0; i < v.size(); ++i)
+      if (std::isnan(v[i]) || (kind == Values::constant && std::isinf(v[i])))
+        throw Error(where + ": value " + std::to_string(i) + " is " + (std::isnan(v[i]) ? "NaN" : "infinite") +
+                    " (a constant of the graph must be a finite float32)");
   return v;
 }
 
@@ -144,8 +155,12 @@ class Attrs {
     const onnx::AttributeProto* a = get(name, onnx::AttributeProto::INT);
     return a ? a->i() : fallback;
   }
-  float f(const std::string& name, float fallback) {
+  // `bound`: an infinity is a meaning (Clip's "no bound"), NaN never is
+  float f(const std::string& name, float fallback, bool bound = false) {
     const onnx::AttributeProto* a = get(name, onnx::AttributeProto::FLOAT);
+    if (a && (std::isnan(a->f()) || (!bound && std::isinf(a->f()))))
+      throw Error(where_ + ": attribute \"" + name + "\" is " + (std::isnan(a->f()) ? "NaN" : "infinite") +
+                  " (it must be a finite number)");
     return a ? a->f() : fallback;
   }
   std::string s(const std::string& name, const std::string& fallback) {
@@ -499,10 +514,10 @@ class Importer {
     if (n.input_size() <= input || n.input(input).empty()) return nullptr;
     return &constant(k, n.input(input), role);
   }
-  std::optional<float> optional_scalar(int k, int input, const std::string& role) {
+  std::optional<float> optional_scalar(int k, int input, const std::string& role, Values kind = Values::constant) {
     const onnx::TensorProto* t = optional_constant(k, input, role);
     if (!t) return std::nullopt;
-    const std::vector<float> v = float_values(*t, where(k) + ": " + role);
+    const std::vector<float> v = float_values(*t, where(k) + ": " + role, kind);
     if (v.size() != 1) throw Error(where(k) + ": " + role + " must be a scalar, got " + dims_str(dims_of(*t)));
     return v[0];
   }
@@ -1262,14 +1277,14 @@ class Importer {
     Attrs a(n, where(k));
     float lo = -std::numeric_limits<float>::infinity(), hi = std::numeric_limits<float>::infinity();
     if (opset_ < 11) {
-      lo = a.f("min", lo);
-      hi = a.f("max", hi);
+      lo = a.f("min", lo, /*bound=*/true);
+      hi = a.f("max", hi, /*bound=*/true);
       if (opset_ < 6) (void)a.ints("consumed_inputs");
     }
     a.finish();
     if (n.input_size() < 1 || n.input_size() > 3) throw Error(where(k) + ": expected inputs input [, min, max]");
-    if (const auto v = optional_scalar(k, 1, "min")) lo = *v;
-    if (const auto v = optional_scalar(k, 2, "max")) hi = *v;
+    if (const auto v = optional_scalar(k, 1, "min", Values::bound)) lo = *v;
+    if (const auto v = optional_scalar(k, 2, "max", Values::bound)) hi = *v;
     if (std::isnan(lo) || std::isnan(hi)) throw Error(where(k) + ": min or max is NaN");
     const Val x = data(k);
     if (lo > hi) {  // ONNX: every value becomes max
@@ -1405,7 +1420,7 @@ OnnxTensor parse_onnx_tensor(const std::string& bytes, const std::string& source
   OnnxTensor r;
   r.name = t.name();
   r.dims = dims_of(t);
-  r.values = float_values(t, source);
+  r.values = float_values(t, source, Values::data);
   return r;
 }
 
