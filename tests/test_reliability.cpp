@@ -277,5 +277,86 @@ TEST(NotANumber, OnnxInitializersMustBeFiniteDenormalsAreKept) {
   EXPECT_NE(std::find(kept.net.params().begin(), kept.net.params().end(), denormal), kept.net.params().end());
 }
 
+// `cnn train … --out OUT` in a child process of its own (killed by the test, so not through a shell).
+pid_t start_training(const std::string& out, int epochs) {
+  const std::string tool = std::string(CNN_BINARY_DIR) + "/cnn";
+  const std::string data = std::string(CNN_BINARY_DIR) + "/data/mnist-digits";
+  const std::string epochs_str = std::to_string(epochs);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    ::execl(tool.c_str(), "cnn", "train", "--net", "seed5", "--data", data.c_str(), "--train-limit", "200",
+            "--test-limit", "50", "--batch", "20", "--epochs", epochs_str.c_str(), "--threads", "1", "--quiet",
+            "--out", out.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return pid;
+}
+
+std::vector<std::string> temporaries(const Scratch& s) {
+  std::vector<std::string> t;
+  for (const auto& e : fs::directory_iterator(s.dir))
+    if (e.path().filename().string().find(".tmp.") != std::string::npos) t.push_back(e.path().string());
+  return t;
+}
+
+// kill -9 at a random moment of a run that saves after every epoch (every few milliseconds here): whatever the
+// moment, the model file is absent (killed before the first save) or loads, and a killed save's temporary file is
+// removed by the next run's first save.
+TEST(CrashSafe, KillDashNineWhileTrainingAndSavingAlwaysLeavesAFileThatLoads) {
+  Scratch s;
+  const std::string out = s / "m.cnn";
+  std::mt19937 rng(2026);
+  int killed = 0, loaded = 0, left_temporaries = 0;
+  for (int round = 0; round < 16; ++round) {
+    const pid_t pid = start_training(out, 100000);
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(150, 1500)(rng)));
+    ASSERT_EQ(::kill(pid, SIGKILL), 0);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    killed += WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    if (fs::exists(out)) {
+      EXPECT_EQ(error_of([&] { load_model(out); }), "(no error)") << "round " << round;
+      ++loaded;
+    }
+    left_temporaries += int(temporaries(s).size());
+  }
+  EXPECT_EQ(killed, 16);
+  EXPECT_GE(loaded, 12) << "most kills come after the first save";
+  // and one left for certain: the temporary file of a process that is gone (a kill mid-save is a matter of luck)
+  const pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ::waitpid(gone, nullptr, 0);
+  std::ofstream(out + ".tmp." + std::to_string(gone)) << "half a save";
+  // a run to its end: its saves remove what the killed ones left, and what it leaves loads
+  const pid_t pid = start_training(out, 2);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(load_model(out).training->epoch, 2);
+  EXPECT_EQ(temporaries(s), std::vector<std::string>()) << left_temporaries << " seen after the kills";
+}
+
+// Two runs saving to the same --out at once: each writes its own temporary file and renames it over the target,
+// so the file is always one run's whole save, never a mix.
+TEST(CrashSafe, TwoRunsWritingTheSameOutNeverTearIt) {
+  Scratch s;
+  const std::string out = s / "m.cnn";
+  const pid_t a = start_training(out, 40), b = start_training(out, 40);
+  int checks = 0, status = 0;
+  while (::waitpid(a, &status, WNOHANG) == 0) {
+    if (fs::exists(out)) {
+      EXPECT_EQ(error_of([&] { load_model(out); }), "(no error)");
+      ++checks;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::waitpid(b, &status, 0);
+  EXPECT_EQ(error_of([&] { load_model(out); }), "(no error)");
+  EXPECT_GT(checks, 0);
+}
+
 }  // namespace
 }  // namespace cnn
