@@ -448,6 +448,11 @@ TEST(ServeCommand, RefusesAPortInUseWithOneLine) {
 TEST(TrainServe, StreamsBatchesAndEpochsAsServerSentEvents) {
   const fs::path dir = fs::temp_directory_path() / ("cnn_train_serve_" + std::to_string(::getpid()));
   fs::create_directories(dir);
+  // the run's folder goes after the run: it is still saving when the stream shows the epoch
+  struct RemoveAfter {
+    fs::path dir;
+    ~RemoveAfter() { fs::remove_all(dir); }
+  } remove_after{dir};
   ServerProcess train({"train", "--epochs", "2", "--train-limit", "2000", "--test-limit", "200", "--threads", "1",
                        "--quiet", "--serve", "0", "--out", (dir / "m.cnn").string()});
   ASSERT_GT(train.port(), 0) << train.output();
@@ -463,7 +468,6 @@ TEST(TrainServe, StreamsBatchesAndEpochsAsServerSentEvents) {
   EXPECT_NE(stream.find("event: run"), std::string::npos) << stream.substr(0, 500);
   EXPECT_NE(stream.find("\"type\":\"batch\""), std::string::npos) << stream.substr(0, 500);
   EXPECT_TRUE(saw_epoch) << stream.substr(0, 500);
-  fs::remove_all(dir);
 }
 
 }  // namespace
