@@ -2,7 +2,7 @@
 # Tests under the sanitizers, and the fuzzers' bounded run; scripts/test.sh calls this after the ordinary run. Two
 # more builds of the same sources, each with clang 14 at -O1 -g:
 #   build-fuzz/  -fsanitize=fuzzer-no-link,address,undefined (scripts/fuzz.sh build):
-#                - the seven fuzz targets, each run for CNN_FUZZ_SECONDS (default 10) from its seed corpus;
+#                - the seven fuzz targets, each run for CNN_FUZZ_SECONDS (default 5) from its seed corpus;
 #                - cnn_asan_tests (tests/sanitizers.cmake: the tests of every reader, the server, the damaged-input,
 #                  crash and fuzz-regression tests, 13 test files) with the tool they run, under AddressSanitizer +
 #                  UndefinedBehaviorSanitizer. CNN_ASAN_FULL=1 runs the whole of cnn_tests instead (all 40 files,
@@ -18,7 +18,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${CNN_SANITIZER_JOBS:-2}
 what=${CNN_SANITIZERS:-fuzz,asan,tsan}
 full=${CNN_ASAN_FULL:-0}
-fuzz_seconds=${CNN_FUZZ_SECONDS:-10}
+fuzz_seconds=${CNN_FUZZ_SECONDS:-5}
 # minutes each under ASan, and FastNetwork's allocation count measures ASan's allocator, not the library's
 default_skip=Catalogue.*:Parity*.*:*Parity.*:OptimizerParity.*:OneCycleSchedule.*:OnnxTorch.*:FastNetwork.Steady*
 skip=${CNN_ASAN_SKIP-$default_skip}

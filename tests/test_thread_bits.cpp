@@ -109,7 +109,7 @@ class Ranks {
       g_.barrier();
       std::size_t at = 0;
       for (int q = 0; q < g_.n_; ++q) {
-        std::memcpy(static_cast<char*>(all) + at, g_.from_[std::size_t(q)], bytes[q]);
+        if (bytes[q]) std::memcpy(static_cast<char*>(all) + at, g_.from_[std::size_t(q)], bytes[q]);  // none: null
         at += bytes[q];
       }
       g_.barrier();
