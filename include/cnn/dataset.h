@@ -37,7 +37,12 @@ struct DataSplit {
 Dataset load_idx(const std::string& images_path, const std::string& labels_path, int classes = 10);
 // A folder with the four MNIST-named files (train-images-idx3-ubyte, train-labels-idx1-ubyte,
 // t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte), each `.gz` or not: MNIST, Fashion-MNIST, or a user's own.
-DataSplit load_mnist_folder(const std::string& dir);
+// The files may also sit where torchvision's datasets.MNIST / FashionMNIST put them: DIR/raw/ or
+// DIR/{MNIST,FashionMNIST}/raw/. Without `need_train` a folder with only the two t10k files is enough (the
+// training set is then empty). A missing file is named with all four and the other formats the tool reads.
+DataSplit load_mnist_folder(const std::string& dir, bool need_train = true);
+// The folder among `dir` and those torchvision places that holds a file with one of the four MNIST names, or "".
+std::string find_mnist_folder(const std::string& dir);
 // Where Debian's dataset-fashion-mnist package puts its files.
 std::string default_data_dir();
 // Fashion-MNIST's class names when the folder holds Fashion-MNIST, the digits 0–9 otherwise.

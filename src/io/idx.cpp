@@ -2,7 +2,9 @@
 // files alike, so `.gz` is handled by the same code path.
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <filesystem>
 #include <memory>
 
@@ -79,16 +81,32 @@ Idx read_idx(const std::string& path, int want_dims) {
   return idx;
 }
 
+const char* const kMnistStems[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                                   "t10k-labels-idx1-ubyte"};
+
+// The file for one of the four names in `dir`, or "" when there is none.
 std::string find_file(const std::string& dir, const std::string& stem) {
   namespace fs = std::filesystem;
+  std::error_code ec;
   for (const std::string& name : {stem, stem + ".gz"})
-    if (fs::exists(fs::path(dir) / name)) return (fs::path(dir) / name).string();
+    if (fs::is_regular_file(fs::path(dir) / name, ec)) return (fs::path(dir) / name).string();
   // Some copies use a dot instead of the dash before "idx" (train-images.idx3-ubyte).
   std::string dotted = stem;
   dotted[dotted.rfind("-idx")] = '.';
   for (const std::string& name : {dotted, dotted + ".gz"})
-    if (fs::exists(fs::path(dir) / name)) return (fs::path(dir) / name).string();
-  throw Error(dir + ": no " + stem + " (or " + stem + ".gz) in this folder");
+    if (fs::is_regular_file(fs::path(dir) / name, ec)) return (fs::path(dir) / name).string();
+  return "";
+}
+
+bool has_any_mnist_file(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return false;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    for (const char* stem : kMnistStems)
+      if (n.starts_with(std::string(stem).substr(0, 11))) return true;  // "train-image", "t10k-labels", …
+  }
+  return false;
 }
 
 }  // namespace
@@ -112,14 +130,52 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
   return d;
 }
 
-DataSplit load_mnist_folder(const std::string& dir) {
-  if (!std::filesystem::is_directory(dir)) throw Error(dir + ": no such folder");
-  DataSplit s{load_idx(find_file(dir, "train-images-idx3-ubyte"), find_file(dir, "train-labels-idx1-ubyte")),
-              load_idx(find_file(dir, "t10k-images-idx3-ubyte"), find_file(dir, "t10k-labels-idx1-ubyte"))};
-  if (!s.train.sample.same_sample(s.test.sample))
-    throw Error(dir + ": training images are " + s.train.sample.sample_str() + " but test images are " +
-                s.test.sample.sample_str());
-  if (dir.find("fashion") != std::string::npos) s.train.class_names = s.test.class_names = fashion_mnist_class_names();
+std::string find_mnist_folder(const std::string& dir) {
+  const std::filesystem::path d(dir);
+  for (const auto& f : {d, d / "raw", d / "MNIST" / "raw", d / "FashionMNIST" / "raw"})
+    if (has_any_mnist_file(f)) return f.string();
+  return "";
+}
+
+DataSplit load_mnist_folder(const std::string& given, bool need_train) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(given, ec))
+    throw Error(given + ": is a file, not a folder (give the folder that holds the data files)");
+  if (!std::filesystem::is_directory(given, ec)) throw Error(given + ": no such folder");
+  const std::string found = find_mnist_folder(given), dir = found.empty() ? given : found;
+  std::string paths[4], first, others;
+  for (int i = 0; i < 4; ++i) paths[i] = find_file(dir, kMnistStems[i]);
+  // half a training set is a broken copy even where only the test set is needed
+  const bool test_only = !need_train && paths[0].empty() && paths[1].empty();
+  for (int i = 0; i < 4; ++i) {
+    if (!paths[i].empty() || (test_only && i < 2)) continue;
+    if (first.empty())
+      first = kMnistStems[i];
+    else
+      others += std::string(others.empty() ? ", nor " : ", ") + kMnistStems[i];
+  }
+  if (!first.empty())
+    throw Error(dir + ": no " + first + " (or " + first + ".gz) in this folder" + others +
+                " (an MNIST-format folder holds train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                "t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each plain or .gz; " +
+                "other data: CIFAR-10's binary batches, or a folder of pictures DIR/train/<class>/, "
+                "DIR/test/<class>/)");
+  DataSplit s;
+  s.test = load_idx(paths[2], paths[3]);
+  if (!paths[0].empty() || !paths[1].empty()) {
+    s.train = load_idx(paths[0], paths[1]);
+    if (!s.train.sample.same_sample(s.test.sample))
+      throw Error(dir + ": training images are " + s.train.sample.sample_str() + " but test images are " +
+                  s.test.sample.sample_str());
+  } else {  // a test-only folder: no training images, of the test images' size
+    s.train.name = dir;
+    s.train.sample = s.test.sample;
+    s.train.classes = s.test.classes;
+  }
+  std::string lower = dir;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+  if (lower.find("fashion") != std::string::npos)
+    s.train.class_names = s.test.class_names = fashion_mnist_class_names();
   return s;
 }
 

@@ -46,9 +46,9 @@ struct DataOptions {
 void add_data_options(CLI::App* verb, DataOptions& o);
 // The data folder: `dir`, or Debian's Fashion-MNIST when empty: MNIST-format IDX files, CIFAR-10's binary batches,
 // or a folder of pictures (then decoded for the network's input `sample`, as `options` say). Limits (0 = all) keep
-// the first N images.
+// the first N images. Without `need_train` an IDX folder may hold only the test files (for eval).
 DataSplit load_data(const std::string& dir, std::size_t train_limit = 0, std::size_t test_limit = 0,
-                    const DataOptions& options = {}, Shape sample = {});
+                    const DataOptions& options = {}, Shape sample = {}, bool need_train = true);
 // Whether load_data reads `dir` as a folder of pictures (rather than IDX files or CIFAR-10).
 bool is_picture_data(const std::string& dir);
 // `--model FILE` or `--net NAME|FILE`, exactly one of them (UsageError otherwise, naming the verb): the model as

@@ -26,7 +26,7 @@ void run(const EvalArgs& a, bool fit_given, bool val_split_given) {
     o.seed = m.training->seed;
     if (!val_split_given && dir == m.training->data) o.val_split = m.training->val_split;
   }
-  const DataSplit data = load_data(dir, 1, a.test_limit, o, m.net.input_shape());
+  const DataSplit data = load_data(dir, 1, a.test_limit, o, m.net.input_shape(), false);
   warn_if_other_classes(m, a.model, a.data, data.test);
   check_data_fits(m.net, data.test);
   const Evaluation ev = evaluate(m.net, data.test, a.batch);

@@ -34,17 +34,11 @@ ModelOrNet load_model_or_net(const std::string& verb, const std::string& model, 
 }
 
 namespace {
-// Any file named like one of MNIST's four: the folder is meant as IDX data (and load_mnist_folder names what is
-// missing), whatever else it holds.
+// Any file named like one of MNIST's four (here or where torchvision puts them): the folder is meant as IDX data
+// (and load_mnist_folder names what is missing), whatever else it holds.
 bool has_mnist_names(const std::string& dir) {
-  const auto mnist_name = [](const std::filesystem::directory_entry& e) {
-    const std::string n = e.path().filename().string();
-    return n.starts_with("train-images") || n.starts_with("train-labels") || n.starts_with("t10k-images") ||
-           n.starts_with("t10k-labels");
-  };
   std::error_code ec;
-  return !std::filesystem::is_directory(dir, ec) ||
-         std::ranges::any_of(std::filesystem::directory_iterator(dir, ec), mnist_name);
+  return !std::filesystem::is_directory(dir, ec) || !find_mnist_folder(dir).empty();
 }
 }  // namespace
 
@@ -66,7 +60,7 @@ bool is_picture_data(const std::string& dir) {
 }
 
 DataSplit load_data(const std::string& dir, std::size_t train_limit, std::size_t test_limit, const DataOptions& options,
-                    Shape sample) {
+                    Shape sample, bool need_train) {
   const std::string d = dir.empty() ? default_data_dir() : dir;
   if (dir.empty() && !std::filesystem::exists(d))
     throw Error(d +
@@ -88,7 +82,7 @@ DataSplit load_data(const std::string& dir, std::size_t train_limit, std::size_t
   } else if (is_cifar10_folder(d)) {
     s = load_cifar10_folder(d);
   } else if (has_mnist_names(d)) {
-    s = load_mnist_folder(d);
+    s = load_mnist_folder(d, need_train);
   } else {
     // A folder with none of the known names is not a half-copied MNIST folder: say every layout, not one missing
     // file.

@@ -69,7 +69,7 @@ void confusion(const ShowArgs& a) {
     o.seed = m.training->seed;
     if (dir == m.training->data) o.val_split = m.training->val_split;
   }
-  DataSplit data = load_data(dir, 1, a.limit, o, m.net.input_shape());
+  DataSplit data = load_data(dir, 1, a.limit, o, m.net.input_shape(), false);
   warn_if_other_classes(m, a.model, a.data, data.test);
   check_data_fits(m.net, data.test);
   const Evaluation e = evaluate(m.net, data.test);
