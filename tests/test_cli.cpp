@@ -6,6 +6,7 @@
 #include <numeric>
 #include <regex>
 
+#include "cli_helpers.h"
 #include "helpers.h"
 
 namespace cnn {
@@ -29,27 +30,9 @@ Result cnn_cmd(const std::string& args, const std::string& prefix = "") {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
 }
 
-struct Scratch {
-  fs::path dir;
-  Scratch() {
-    dir = fs::temp_directory_path() / ("cnn_cli_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir);
-  }
-  ~Scratch() { fs::remove_all(dir); }
-  std::string operator/(const std::string& n) const { return (dir / n).string(); }
-};
-
-std::string read_all(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
-
-double accuracy_of(const std::string& eval_output) {
-  std::smatch m;
-  if (!std::regex_search(eval_output, m, std::regex("accuracy ([0-9.]+)%"))) return -1;
-  return std::stod(m[1]) / 100.0;
-}
+using test::accuracy_of;
+using test::read_all;
+using test::Scratch;
 
 // Exactly one line, starting "cnn: error:", naming `part`.
 void expect_one_line_error(const Result& r, int code, const std::string& part) {

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "cnn/show.h"
+#include "cli_helpers.h"
 #include "helpers.h"
 
 namespace cnn {
@@ -46,27 +47,11 @@ void expect_one_line_error(const Result& r, int code, const std::string& part) {
   EXPECT_NE(line.find(part), std::string::npos) << "'" << part << "' not in: " << line;
 }
 
-struct Scratch {
-  fs::path dir;
-  Scratch() {
-    dir = fs::temp_directory_path() / ("cnn_first_hour_" + std::to_string(::getpid()) + "_" +
-                                       ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::create_directories(dir);
-  }
-  ~Scratch() { fs::remove_all(dir); }
-  std::string operator/(const std::string& n) const { return (dir / n).string(); }
+using test::accuracy_of;
+using test::read_all;
+struct Scratch : test::Scratch {
+  Scratch() : test::Scratch("cnn_first_hour_") {}
 };
-
-std::string read_all(const std::string& p) {
-  std::ifstream f(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(f), {}};
-}
-
-double accuracy_of(const std::string& eval_output) {
-  std::smatch m;
-  if (!std::regex_search(eval_output, m, std::regex("accuracy ([0-9.]+)%"))) return -1;
-  return std::stod(m[1]) / 100.0;
-}
 
 bool has(const Result& r, const std::string& part) { return r.out.find(part) != std::string::npos; }
 
