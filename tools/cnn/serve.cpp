@@ -282,7 +282,7 @@ void run(const ServeArgs& a) {
   auto service = std::make_shared<ModelService>(std::move(model), data ? &data->test : nullptr, a.samples);
   data.reset();  // the strip keeps its own copy of its few images
   const std::string root = web::web_root(a.web);
-  httplib::Server server;
+  web::Server server;
   server.set_payload_max_length(kMaxBody);
   web::mount_page(server, root);
   web::json_errors(server);
