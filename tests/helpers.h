@@ -7,13 +7,42 @@
 #include <cmath>
 #include <functional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cnn/cnn.h"
 #include "cnn/layers/batchnorm.h"
 #include "cnn/layers/merge.h"
+#include "kernels/isa.h"
 
 namespace cnn::test {
+
+// Every instruction set this CPU runs, portable first: the fast-path tests go through each, so that one machine
+// checks the AVX2 kernels as well as the AVX-512 ones against the reference.
+inline std::vector<kernels::Isa> isas() {
+  std::vector<kernels::Isa> all;
+  for (kernels::Isa i : {kernels::Isa::portable, kernels::Isa::avx2, kernels::Isa::avx512})
+    if (kernels::isa_supported(i)) all.push_back(i);
+  return all;
+}
+
+// Test names for parameters (instruction set, thread count): "avx2_3threads".
+inline std::string isa_and_threads(const ::testing::TestParamInfo<std::tuple<kernels::Isa, int>>& p) {
+  return std::string(kernels::isa_name(std::get<0>(p.param))) + "_" + std::to_string(std::get<1>(p.param)) + "threads";
+}
+
+// Sets the thread count and the instruction set for a test, and puts back 1 thread and the set chosen at start
+// when it ends, even when it fails.
+struct FastPathSettings {
+  FastPathSettings(int threads, kernels::Isa isa) {
+    set_threads(threads);
+    kernels::set_isa(isa);
+  }
+  ~FastPathSettings() {
+    set_threads(1);
+    kernels::set_simd_enabled(true);
+  }
+};
 
 inline Tensor random_tensor(Shape s, std::uint64_t seed, float lo = -1.0f, float hi = 1.0f) {
   Tensor t(s);

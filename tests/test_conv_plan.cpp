@@ -12,17 +12,8 @@
 namespace cnn {
 namespace {
 
-// Restores the thread count and the SIMD switch when a test ends, even when it fails.
-struct Settings {
-  Settings(int threads, bool simd) {
-    set_threads(threads);
-    kernels::set_simd_enabled(simd);
-  }
-  ~Settings() {
-    set_threads(1);
-    kernels::set_simd_enabled(true);
-  }
-};
+using Settings = test::FastPathSettings;
+using kernels::Isa;
 
 struct PadCase {
   int n, c, h, w, o, kh, kw, stride;
@@ -121,11 +112,11 @@ const PadCase kCases[] = {
     {1, 32, 16, 16, 32, 3, 3, 1, {1, 1, 1, 1}, false},  // ResNet's second stage
 };
 
-class ConvPads : public ::testing::TestWithParam<std::tuple<bool, int>> {};
+class ConvPads : public ::testing::TestWithParam<std::tuple<Isa, int>> {};
 
 TEST_P(ConvPads, ExplicitPadsAndNoBiasMatchTheReference) {
-  const auto [simd, threads] = GetParam();
-  Settings settings(threads, simd);
+  const auto [isa, threads] = GetParam();
+  Settings settings(threads, isa);
   std::set<std::string> plans;
   for (const PadCase& p : kCases)
     for (bool relu : {false, true}) {
@@ -134,7 +125,7 @@ TEST_P(ConvPads, ExplicitPadsAndNoBiasMatchTheReference) {
     }
   std::string seen;
   for (const std::string& s : plans) seen += " [" + s + "]";
-  std::printf("[conv plan] simd %d, %d thread(s): plans%s\n", simd, threads, seen.c_str());
+  std::printf("[conv plan] %s, %d thread(s): plans%s\n", kernels::isa_name(isa), threads, seen.c_str());
   if (!kernels::simd_available()) {
     EXPECT_EQ(plans, std::set<std::string>{"im2col"});
     return;
@@ -153,13 +144,15 @@ TEST_P(ConvPads, ExplicitPadsAndNoBiasMatchTheReference) {
       << "no case took dA tap by tap";
 }
 
-INSTANTIATE_TEST_SUITE_P(SimdAndThreads, ConvPads, ::testing::Combine(::testing::Bool(), ::testing::Values(1, 3)));
+INSTANTIATE_TEST_SUITE_P(IsaAndThreads, ConvPads,
+                         ::testing::Combine(::testing::ValuesIn(test::isas()), ::testing::Values(1, 3)),
+                         test::isa_and_threads);
 
 // Random shapes and pads (each pad 0 to 3), with and without a bias.
 TEST_P(ConvPads, RandomPadsMatchTheReference) {
-  const auto [simd, threads] = GetParam();
-  Settings settings(threads, simd);
-  Rng rng(simd ? 505 : 606);
+  const auto [isa, threads] = GetParam();
+  Settings settings(threads, isa);
+  Rng rng(505 + 101 * int(isa));
   for (int t = 0; t < 40; ++t) {
     PadCase p;
     const int batches[] = {1, 2, 5, 9, 13};
@@ -222,8 +215,21 @@ TEST(ConvPlanChoice, ResNetShapes) {
   }
 }
 
+// A plan made while the kernels use AVX2 calls the AVX2 kernels (and one made for AVX-512 the AVX-512 ones), whatever
+// the set is later: what each set computes is checked against the reference by ConvPads and FastConv.
+TEST(ConvPlanChoice, APlanKeepsTheInstructionSetItWasMadeFor) {
+  const kernels::ConvShape shape{.C = 6, .H = 12, .W = 12, .O = 12, .kh = 5, .kw = 5, .Ho = 8, .Wo = 8};
+  for (Isa isa : test::isas()) {
+    Settings settings(1, isa);
+    const kernels::ConvPlan plan(shape);
+    kernels::set_isa(Isa::portable);
+    EXPECT_EQ(plan.isa(), isa) << kernels::isa_name(isa);
+    EXPECT_EQ(plan.describe() == "im2col", isa == Isa::portable) << plan.describe();
+  }
+}
+
 TEST(ConvPlanChoice, WithoutSimdEveryShapeTakesIm2col) {
-  Settings settings(1, false);
+  Settings settings(1, Isa::portable);
   const kernels::ConvPlan plan({.C = 6, .H = 12, .W = 12, .O = 12, .kh = 5, .kw = 5, .Ho = 8, .Wo = 8});
   EXPECT_EQ(plan.describe(), "im2col");
   EXPECT_EQ(plan.forward_kernel(), kernels::ForwardKernel::im2col);

@@ -10,17 +10,8 @@
 namespace cnn {
 namespace {
 
-// Restores the thread count and the SIMD switch when a test ends, even when it fails.
-struct FastPathSettings {
-  FastPathSettings(int threads, bool simd) {
-    set_threads(threads);
-    kernels::set_simd_enabled(simd);
-  }
-  ~FastPathSettings() {
-    set_threads(1);
-    kernels::set_simd_enabled(true);
-  }
-};
+using kernels::Isa;
+using test::FastPathSettings;
 
 struct RandomConv {
   int n, c, h, w, o, kh, kw, stride;
@@ -79,12 +70,12 @@ void check_conv(const RandomConv& p, bool fused_relu) {
   test::expect_close(conv.bias_grad(), g.db, 1e-5, what + ": db");
 }
 
-class FastConv : public ::testing::TestWithParam<std::tuple<bool, int>> {};
+class FastConv : public ::testing::TestWithParam<std::tuple<Isa, int>> {};
 
 TEST_P(FastConv, RandomShapesMatchTheReference) {
-  const auto [simd, threads] = GetParam();
-  FastPathSettings settings(threads, simd);
-  Rng rng(simd ? 101 : 202);
+  const auto [isa, threads] = GetParam();
+  FastPathSettings settings(threads, isa);
+  Rng rng(101 + 101 * int(isa));
   for (int t = 0; t < 60; ++t) {
     const RandomConv p = random_conv(rng);
     check_conv(p, t % 3 == 0);
@@ -95,8 +86,8 @@ TEST_P(FastConv, RandomShapesMatchTheReference) {
 // The seed nets' convolutions, each through the kernels chosen for it (the three forms of the direct dA among them:
 // across the batch for valid padding, as a forward convolution for a 7-wide kernel, tap by tap for "same").
 TEST_P(FastConv, TheSeedNetShapesMatchTheReference) {
-  const auto [simd, threads] = GetParam();
-  FastPathSettings settings(threads, simd);
+  const auto [isa, threads] = GetParam();
+  FastPathSettings settings(threads, isa);
   const RandomConv shapes[] = {
       {5, 1, 28, 28, 6, 5, 5, 1, Padding::valid},   {5, 6, 12, 12, 12, 5, 5, 1, Padding::valid},
       {3, 1, 28, 28, 6, 5, 5, 1, Padding::same},    {3, 6, 14, 14, 16, 5, 5, 1, Padding::valid},
@@ -110,10 +101,12 @@ TEST_P(FastConv, TheSeedNetShapesMatchTheReference) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(SimdAndThreads, FastConv, ::testing::Combine(::testing::Bool(), ::testing::Values(1, 3)));
+INSTANTIATE_TEST_SUITE_P(IsaAndThreads, FastConv,
+                         ::testing::Combine(::testing::ValuesIn(test::isas()), ::testing::Values(1, 3)),
+                         test::isa_and_threads);
 
 TEST(FastConvChoice, TheSeedShapesTakeTheDirectKernels) {
-  if (!kernels::simd_available()) GTEST_SKIP() << "no AVX-512 on this CPU";
+  if (!kernels::simd_available()) GTEST_SKIP() << "no AVX2 or AVX-512 on this CPU";
   Network net = load_network("seed5");
   EXPECT_EQ(dynamic_cast<Conv2D&>(net.layer(0)).kernel_name(), "direct, dA over the batch");
   EXPECT_EQ(dynamic_cast<Conv2D&>(net.layer(3)).kernel_name(), "direct, dW over channels, dA over the batch");
@@ -135,8 +128,11 @@ TEST(FastConvChoice, TheSeedShapesTakeTheDirectKernels) {
 // Conv2D → ReLU → MaxPool2D runs backward with the ReLU folded into the pooling's pass unless every input
 // gradient is asked for; both ways give the same bits (half the pre-activations are negative, so the mask matters).
 TEST(FastConvReluPool, FoldedBackwardEqualsTheLayerByLayerOne) {
-  for (auto [threads, simd] : {std::pair{1, true}, std::pair{3, true}, std::pair{1, false}}) {
-    FastPathSettings settings(threads, simd);
+  std::vector<std::pair<int, Isa>> runs;
+  for (Isa isa : test::isas()) runs.push_back({1, isa});
+  runs.push_back({3, kernels::isa()});
+  for (auto [threads, isa] : runs) {
+    FastPathSettings settings(threads, isa);
     std::vector<std::vector<float>> grads;
     for (bool every_gradient : {false, true}) {
       Network net({1, 3, 13, 19});  // pooled rows of 9: the vectorised kernel, with an odd last row and column
@@ -152,7 +148,7 @@ TEST(FastConvReluPool, FoldedBackwardEqualsTheLayerByLayerOne) {
       net.forward_backward(x, labels, 0);
       grads.push_back(net.grads());
     }
-    EXPECT_EQ(grads[0], grads[1]) << threads << " threads, simd " << simd;
+    EXPECT_EQ(grads[0], grads[1]) << threads << " threads, " << kernels::isa_name(isa);
   }
 }
 
@@ -160,8 +156,8 @@ TEST(FastConvReluPool, FoldedBackwardEqualsTheLayerByLayerOne) {
 // argmax included: on rows shorter and longer than one vector, odd sizes, windows with no positive pixel, and the
 // generic k×k path.
 TEST(FastPool, MaxPoolWithTheReluFoldedInEqualsPoolingTheReluOutput) {
-  for (bool simd : {false, true}) {
-    FastPathSettings settings(1, simd);
+  for (Isa isa : test::isas()) {
+    FastPathSettings settings(1, isa);
     for (auto [h, w, k, s] :
          {std::array{10, 10, 2, 2}, std::array{13, 19, 2, 2}, std::array{28, 28, 2, 2}, std::array{9, 11, 3, 2}}) {
       const int ho = (h - k) / s + 1, wo = (w - k) / s + 1, planes = 12;
@@ -173,15 +169,15 @@ TEST(FastPool, MaxPoolWithTheReluFoldedInEqualsPoolingTheReluOutput) {
       std::vector<unsigned> a1(y1.size()), a2(y1.size());
       kernels::maxpool_forward(r.data(), planes, h, w, k, s, ho, wo, y1.data(), a1.data());
       kernels::maxpool_forward(z.data(), planes, h, w, k, s, ho, wo, y2.data(), a2.data(), true);
-      EXPECT_EQ(y1, y2) << h << "x" << w << " k" << k << " s" << s << " simd " << simd;
-      EXPECT_EQ(a1, a2) << h << "x" << w << " k" << k << " s" << s << " simd " << simd;
+      EXPECT_EQ(y1, y2) << h << "x" << w << " k" << k << " s" << s << " " << kernels::isa_name(isa);
+      EXPECT_EQ(a1, a2) << h << "x" << w << " k" << k << " s" << s << " " << kernels::isa_name(isa);
     }
   }
 }
 
 TEST(FastTranspose, AnyShapeAndStrides) {
-  for (bool simd : {false, true}) {
-    FastPathSettings settings(1, simd);
+  for (Isa isa : test::isas()) {
+    FastPathSettings settings(1, isa);
     for (auto [rows, cols] :
          {std::pair{1, 1}, std::pair{8, 8}, std::pair{16, 100}, std::pair{13, 21}, std::pair{150, 12}}) {
       const std::size_t ld_src = cols + 3, ld_dst = rows + 5;
@@ -198,8 +194,9 @@ TEST(FastTranspose, AnyShapeAndStrides) {
 }
 
 TEST(FastDense, RandomShapesMatchTheReference) {
-  for (int threads : {1, 3}) {
-    FastPathSettings settings(threads, true);
+  for (auto [threads, isa] : {std::pair{1, Isa::avx2}, std::pair{1, Isa::avx512}, std::pair{3, kernels::isa()}}) {
+    if (!kernels::isa_supported(isa)) continue;
+    FastPathSettings settings(threads, isa);
     Rng rng(303);
     for (int t = 0; t < 12; ++t) {
       const int batches[] = {1, 2, 7, 50, 33};
@@ -253,7 +250,7 @@ TEST(FastPool, MaxPool2x2KeepsTheFirstMaximumOnTies) {
 
 TEST(FastPool, MaxPoolWithArgmaxMatchesTheReference) {
   for (int threads : {1, 3}) {
-    FastPathSettings settings(threads, true);
+    FastPathSettings settings(threads, kernels::isa());
     Rng rng(404);
     for (int t = 0; t < 20; ++t) {
       const int batches[] = {1, 3, 8, 11};
@@ -274,7 +271,7 @@ TEST(FastPool, MaxPoolWithArgmaxMatchesTheReference) {
 
 TEST(FastActivations, ReLUForwardAndBackwardMatchTheSeedsRule) {
   for (int threads : {1, 3}) {
-    FastPathSettings settings(threads, true);
+    FastPathSettings settings(threads, kernels::isa());
     Network net({1, 6, 24, 24});
     net.add<ReLU>();
     net.set_need_input_gradient(true);

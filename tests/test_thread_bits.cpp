@@ -1,8 +1,8 @@
 // Training gives the same bits on 1, 2 and 3 threads — and on 2 to 5 processes, simulated by threads that each hold a
-// copy of the network (cnn::Collective over shared memory) — for every layer type at once, the im2col convolution (stride 2)
-// beside the direct one (stride 1): the outputs, the loss, every gradient (also ∂L/∂x), the running statistics and
-// the parameters after two SGD-with-momentum steps. The first convolution's output is large enough (24 images of
-// 8×16×16) for the element-wise layers to split the batch too.
+// copy of the network (cnn::Collective over shared memory) — for every layer type at once, the im2col convolution
+// (stride 2) beside the direct one (stride 1): the outputs, the loss, every gradient (also ∂L/∂x), the running
+// statistics and the parameters after two SGD-with-momentum steps. The first convolution's output is large enough (24
+// images of 8×16×16) for the element-wise layers to split the batch too.
 #include <condition_variable>
 #include <cstring>
 #include <mutex>
@@ -75,23 +75,29 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
+// On each instruction set with vectors the CPU has (AVX2 and AVX-512 have their own register tiles, so their bits
+// differ from each other's, but on either the thread count must not matter), and on the portable path.
 TEST(ThreadBits, EveryLayerTypeTrainsToTheSameBitsOnAnyThreadCount) {
-  const Bits one = train_two_steps(1);
-  std::printf("[thread bits] every layer type, convolutions %s\n", one.kernels.c_str());
-  EXPECT_NE(one.kernels.find("im2col"), std::string::npos) << one.kernels;
-  if (kernels::simd_available()) {
-    EXPECT_NE(one.kernels.find("direct"), std::string::npos) << one.kernels;
-  }
-  EXPECT_GT(test::max_abs(one.dx.data(), one.dx.size()), 0.0);
-  EXPECT_GT(test::max_abs(one.grads.data(), one.grads.size()), 0.0);
-  for (int threads : {2, 3}) {
-    const Bits t = train_two_steps(threads);
-    EXPECT_EQ(std::memcmp(&one.loss, &t.loss, sizeof(double)), 0) << threads << " threads: loss";
-    EXPECT_TRUE(same_bits(one.out, t.out)) << threads << " threads: output";
-    EXPECT_TRUE(same_bits(one.dx, t.dx)) << threads << " threads: input gradient";
-    EXPECT_TRUE(same_bits(one.grads, t.grads)) << threads << " threads: parameter gradients";
-    EXPECT_TRUE(same_bits(one.params, t.params)) << threads << " threads: parameters after two steps";
-    EXPECT_TRUE(same_bits(one.buffers, t.buffers)) << threads << " threads: running statistics";
+  for (kernels::Isa isa : test::isas()) {
+    test::FastPathSettings settings(1, isa);
+    const char* name = kernels::isa_name(isa);
+    const Bits one = train_two_steps(1);
+    std::printf("[thread bits] every layer type, %s, convolutions %s\n", name, one.kernels.c_str());
+    EXPECT_NE(one.kernels.find("im2col"), std::string::npos) << one.kernels;
+    if (isa != kernels::Isa::portable) {
+      EXPECT_NE(one.kernels.find("direct"), std::string::npos) << one.kernels;
+    }
+    EXPECT_GT(test::max_abs(one.dx.data(), one.dx.size()), 0.0);
+    EXPECT_GT(test::max_abs(one.grads.data(), one.grads.size()), 0.0);
+    for (int threads : {2, 3}) {
+      const Bits t = train_two_steps(threads);
+      EXPECT_EQ(std::memcmp(&one.loss, &t.loss, sizeof(double)), 0) << name << ", " << threads << " threads: loss";
+      EXPECT_TRUE(same_bits(one.out, t.out)) << name << ", " << threads << " threads: output";
+      EXPECT_TRUE(same_bits(one.dx, t.dx)) << name << ", " << threads << " threads: input gradient";
+      EXPECT_TRUE(same_bits(one.grads, t.grads)) << name << ", " << threads << " threads: parameter gradients";
+      EXPECT_TRUE(same_bits(one.params, t.params)) << name << ", " << threads << " threads: parameters after two steps";
+      EXPECT_TRUE(same_bits(one.buffers, t.buffers)) << name << ", " << threads << " threads: running statistics";
+    }
   }
 }
 

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <array>
 
-#include "kernels/avx512.h"
 #include "kernels/conv_kernels.h"
+#include "kernels/simd.h"
 
 #if defined(CNN_HAVE_X86)
 namespace cnn::kernels {
@@ -17,7 +17,7 @@ namespace {
 // one row reach through the KW taps of that kernel row,
 //   acc[c][d] = Σ_o Σ_(p + j = d) W[o][c][i][j]·dZ[o][y][x0 + p],  then added onto dA[c][y + i][x0 + d].
 template <int CT, int PX, int KW>
-CNN_AVX512 void input_grad_bv_tile(const float* dzb, int O, int plane_out, const float* w, int CKK, int KK, float* dab,
+CNN_TARGET void input_grad_bv_tile(const float* dzb, int O, int plane_out, const float* w, int CKK, int KK, float* dab,
                                    int plane_in) {
   constexpr int D = PX + KW - 1;
   __m256 acc[CT][D];
@@ -48,7 +48,9 @@ CNN_AVX512 void input_grad_bv_tile(const float* dzb, int O, int plane_out, const
 }
 
 using InputGradBvTile = void (*)(const float*, int, int, const float*, int, int, float*, int);
-constexpr int kMaxBvCT = 3, kBvPX = 4;
+// CT × (PX + KW − 1) accumulators, PX dZ vectors and one broadcast weight in registers: with AVX2's 16, one
+// channel at a time
+constexpr int kMaxBvCT = kVectorRegisters == 32 ? 3 : 1, kBvPX = 4;
 template <int CT, int KW>
 constexpr std::array<InputGradBvTile, kBvPX> bv_px_row() {
   return {&input_grad_bv_tile<CT, 1, KW>, &input_grad_bv_tile<CT, 2, KW>, &input_grad_bv_tile<CT, 3, KW>,
@@ -56,13 +58,17 @@ constexpr std::array<InputGradBvTile, kBvPX> bv_px_row() {
 }
 template <int KW>
 constexpr std::array<std::array<InputGradBvTile, kBvPX>, kMaxBvCT> bv_ct_rows() {
+#if defined(CNN_KERNELS_AVX2)
+  return {bv_px_row<1, KW>()};
+#else
   return {bv_px_row<1, KW>(), bv_px_row<2, KW>(), bv_px_row<3, KW>()};
+#endif
 }
 // [KW − 1][CT − 1][PX − 1]
 const std::array<std::array<std::array<InputGradBvTile, kBvPX>, kMaxBvCT>, kBatchMaxKW> kInputGradBv = {
     bv_ct_rows<1>(), bv_ct_rows<2>(), bv_ct_rows<3>(), bv_ct_rows<4>(), bv_ct_rows<5>()};
 
-CNN_AVX512 void input_grad_batch(const ConvShape& s, const float* dz, int images, const float* w, float* dx,
+CNN_TARGET void input_grad_batch(const ConvShape& s, const float* dz, int images, const float* w, float* dx,
                                  float* work) {
   const int C = s.C, H = s.H, W = s.W, O = s.O, kh = s.kh, kw = s.kw, ho = s.Ho, wo = s.Wo;
   const int plane_out = ho * wo, plane_in = H * W, KK = kh * kw, CKK = C * KK;
@@ -112,7 +118,9 @@ CNN_AVX512 void input_grad_batch(const ConvShape& s, const float* dz, int images
 
 }  // namespace
 
-void conv_input_grad_batch(const ConvShape& s, const float* dz, int images, const float* w, float* dx, float* work) {
+template <>
+void conv_input_grad_batch<kIsa>(const ConvShape& s, const float* dz, int images, const float* w, float* dx,
+                                 float* work) {
   input_grad_batch(s, dz, images, w, dx, work);
 }
 

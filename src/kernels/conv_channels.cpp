@@ -4,8 +4,8 @@
 // (no horizontal sums at all). conv_plan.cpp decides when they pay.
 #include <algorithm>
 
-#include "kernels/avx512.h"
 #include "kernels/conv_kernels.h"
+#include "kernels/simd.h"
 
 #if defined(CNN_HAVE_X86)
 namespace cnn::kernels {
@@ -16,7 +16,7 @@ namespace {
 //   acc[p][v] = Σ_c Σ_i Σ_j x[c][y + i][x0 + p + j] · wT[c][i][j][8v .. 8v + 7]
 // (one broadcast input pixel feeds OV multiply-adds; every lane does useful work whatever the row length).
 template <int XT, int OV>
-CNN_AVX512 void forward_cv_tile(const float* x, int C, int HW, int W, const float* wT, int O, int kh, int kw,
+CNN_TARGET void forward_cv_tile(const float* x, int C, int HW, int W, const float* wT, int O, int kh, int kw,
                                 const float* bias, float* z, float* relu, int plane_out) {
   __m256 acc[XT][OV];
   __m256 b[OV];
@@ -44,7 +44,6 @@ CNN_AVX512 void forward_cv_tile(const float* x, int C, int HW, int W, const floa
     }
   // back to planes: 8 pixels × 8 channels at a time by an 8×8 transpose, the rest of the row one by one
   constexpr int XV = XT / 8 * 8;
-  const __m256 zero = _mm256_setzero_ps();
 #pragma GCC unroll 2
   for (int v = 0; v < OV; ++v)
     for (int p0 = 0; p0 < XV; p0 += 8) {
@@ -56,7 +55,7 @@ CNN_AVX512 void forward_cv_tile(const float* x, int C, int HW, int W, const floa
       for (int k = 0; k < 8; ++k) {
         const std::size_t at = std::size_t(8 * v + k) * plane_out + p0;
         _mm256_storeu_ps(z + at, c[k]);
-        if (relu) _mm256_storeu_ps(relu + at, _mm256_maskz_mov_ps(_mm256_cmp_ps_mask(c[k], zero, _CMP_GE_OQ), c[k]));
+        if (relu) _mm256_storeu_ps(relu + at, nonnegative(c[k]));
       }
     }
   if constexpr (XV < XT) {
@@ -76,22 +75,28 @@ CNN_AVX512 void forward_cv_tile(const float* x, int C, int HW, int W, const floa
 
 using ForwardCvTile = void (*)(const float*, int, int, int, const float*, int, int, int, const float*, float*, float*,
                                int);
-constexpr int kMaxXT = 12;
+// XT × OV accumulators, OV weight vectors and one broadcast pixel in registers: with AVX2's 16, one vector of
+// channels at a time
+constexpr int kMaxXT = 12, kMaxOV = kVectorRegisters == 32 ? 2 : 1, kWeightGradAcc = kVectorRegisters == 32 ? 24 : 12;
 #define CNN_FCV(ov)                                                                                           \
   {                                                                                                           \
     &forward_cv_tile<1, ov>, &forward_cv_tile<2, ov>, &forward_cv_tile<3, ov>, &forward_cv_tile<4, ov>,       \
         &forward_cv_tile<5, ov>, &forward_cv_tile<6, ov>, &forward_cv_tile<7, ov>, &forward_cv_tile<8, ov>,   \
         &forward_cv_tile<9, ov>, &forward_cv_tile<10, ov>, &forward_cv_tile<11, ov>, &forward_cv_tile<12, ov> \
   }
-const ForwardCvTile kForwardCv[2][kMaxXT] = {CNN_FCV(1), CNN_FCV(2)};
+#if defined(CNN_KERNELS_AVX2)
+const ForwardCvTile kForwardCv[kMaxOV][kMaxXT] = {CNN_FCV(1)};
+#else
+const ForwardCvTile kForwardCv[kMaxOV][kMaxXT] = {CNN_FCV(1), CNN_FCV(2)};
+#endif
 #undef CNN_FCV
 
 // One tile of the weight gradient over one image: R kernel rows (from i0) × KW taps × OV vectors of 8 output
 // channels, accumulated onto dwT[c][i][j][o] (read at the start, written at the end: no horizontal sums at all):
 //   dwT[c][i0 + r][j][8v ..] += Σ_y Σ_x x[c][y + i0 + r][x + j] · dzT[y][x][8v ..]
 template <int KW, int R, int OV>
-CNN_AVX512 void weight_grad_cv_tile(const float* x, int W, const float* dzT, int O, int ho, int wo, float* dwT) {
-  if constexpr (KW * R * OV <= 24) {
+CNN_TARGET void weight_grad_cv_tile(const float* x, int W, const float* dzT, int O, int ho, int wo, float* dwT) {
+  if constexpr (KW * R * OV <= kWeightGradAcc) {
     __m256 acc[R][KW][OV];
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r)
@@ -134,18 +139,23 @@ constexpr int kMaxCvR = 4;
   }
 #define CNN_WCV(ov) \
   { CNN_WCV_R(1, ov), CNN_WCV_R(2, ov), CNN_WCV_R(3, ov), CNN_WCV_R(4, ov), CNN_WCV_R(5, ov), CNN_WCV_R(6, ov) }
-const WeightGradCvTile kWeightGradCv[2][kChannelsMaxKW][kMaxCvR] = {CNN_WCV(1), CNN_WCV(2)};
+#if defined(CNN_KERNELS_AVX2)
+const WeightGradCvTile kWeightGradCv[kMaxOV][kChannelsMaxKW][kMaxCvR] = {CNN_WCV(1)};
+#else
+const WeightGradCvTile kWeightGradCv[kMaxOV][kChannelsMaxKW][kMaxCvR] = {CNN_WCV(1), CNN_WCV(2)};
+#endif
 #undef CNN_WCV
 #undef CNN_WCV_R
 
 }  // namespace
 
-void conv_forward_channels(const ConvShape& s, const float* x, const float* wT, const float* bias, float* z,
-                           float* relu) {
+template <>
+CNN_TARGET void conv_forward_channels<kIsa>(const ConvShape& s, const float* x, const float* wT, const float* bias,
+                                            float* z, float* relu) {
   const int C = s.C, H = s.Hp(), W = s.Wp(), O = s.O, kh = s.kh, kw = s.kw, ho = s.Ho, wo = s.Wo;
   const int plane_out = ho * wo, xt = even_tile(wo, kMaxXT);
-  for (int o0 = 0; o0 < O; o0 += 16) {
-    const int ov = std::min(2, (O - o0) / 8);
+  for (int o0 = 0; o0 < O; o0 += 8 * kMaxOV) {
+    const int ov = std::min(kMaxOV, (O - o0) / 8);
     for (int y = 0; y < ho; ++y)
       for (int x0 = 0; x0 < wo; x0 += xt) {
         const int xtc = std::min(xt, wo - x0);
@@ -156,11 +166,12 @@ void conv_forward_channels(const ConvShape& s, const float* x, const float* wT, 
   }
 }
 
-void conv_weight_grad_channels(const ConvShape& s, const float* x, const float* dzT, float* dwT) {
+template <>
+CNN_TARGET void conv_weight_grad_channels<kIsa>(const ConvShape& s, const float* x, const float* dzT, float* dwT) {
   const int C = s.C, H = s.Hp(), W = s.Wp(), O = channels_padded(s.O), kh = s.kh, kw = s.kw, ho = s.Ho, wo = s.Wo;
-  for (int o0 = 0; o0 < O; o0 += 16) {
-    const int ov = std::min(2, (O - o0) / 8);
-    const int rmax = std::clamp(24 / (kw * ov), 1, kMaxCvR), rt = even_tile(kh, rmax);
+  for (int o0 = 0; o0 < O; o0 += 8 * kMaxOV) {
+    const int ov = std::min(kMaxOV, (O - o0) / 8);
+    const int rmax = std::clamp(kWeightGradAcc / (kw * ov), 1, kMaxCvR), rt = even_tile(kh, rmax);
     for (int c = 0; c < C; ++c)
       for (int i0 = 0; i0 < kh; i0 += rt) {
         const int rc = std::min(rt, kh - i0);

@@ -7,12 +7,14 @@
 //   rows       stride 1, straight from the zero-bordered image rows, vectors along an output row (conv_rows.cpp).
 //   channels   stride 1, vectors across 8 output channels, for rows too short to fill vectors (conv_channels.cpp).
 //   batch      stride 1, no padding: dA with vectors across 8 images of the batch (conv_batch.cpp).
-// The last three exist only on x86-64 and run only where the CPU has AVX-512F and AVX-512VL: the plan checks.
+// The last three exist only on x86-64, compiled once per instruction set with vectors (Isa::avx2, Isa::avx512: the
+// template argument; simd.h says how), and run only where the CPU has that set: the plan checks.
 #pragma once
 
 #include <cstddef>
 
 #include "kernels/conv_shape.h"
+#include "kernels/isa.h"
 
 namespace cnn::kernels {
 
@@ -38,23 +40,28 @@ constexpr int kChannelsMaxKW = 6, kBatchMaxKW = 5;
 // One image:  z[o][y][x] = Σ_c Σ_i Σ_j x[c][y + i][x + j]·w[o][c][i][j] + bias[o]   (bias null: none)
 // relu not null: it also receives max(z, 0). When only rows [nz_top, nz_top + nz_rows) of x can be nonzero (a
 // zero-bordered dZ, for dA as a forward convolution), the products with the other rows are skipped (nz_rows < 0:
-// every row may be nonzero).
+// every row may be nonzero, the usual case: nz_top = 0, nz_rows = -1).
+template <Isa I>
 void conv_forward_rows(const ConvShape& s, const float* x, const float* w, const float* bias, float* z, float* relu,
-                       int nz_top = 0, int nz_rows = -1);
+                       int nz_top, int nz_rows);
 // `images` consecutive images (dz s.out_size() floats apart), added into dw:
 //   dw[o][c][i][j] += Σ_n Σ_y Σ_x dz_n[o][y][x]·x_n[c][y + i][x + j]
+template <Isa I>
 void conv_weight_grad_rows(const ConvShape& s, const float* x, const float* dz, int images, float* dw);
 // One image, tap by tap:  dA[c][y + i − pt][x + j − pl] += Σ_o W[o][c][i][j]·dZ[o][y][x]  (every multiply-add of
 // dA = pad(dZ) ⊗ rot180(W), none with a padding zero; any padding). dx (C×H×W) is overwritten.
+template <Isa I>
 void conv_input_grad_taps(const ConvShape& s, const float* dz, const float* w, float* dx);
 
 // ---- over channels (conv_channels.cpp) -------------------------------------------------------------------------
 // One image, as conv_forward_rows, with the weights laid out wT[c][i][j][o]; s.O must be a multiple of 8.
+template <Isa I>
 void conv_forward_channels(const ConvShape& s, const float* x, const float* wT, const float* bias, float* z,
                            float* relu);
 // One image, added into dwT[c][i][j][o]:  dwT[c][i][j][o] += Σ_y Σ_x dzT[y·Wo + x][o]·x[c][y + i][x + j]
 // (dzT is the image's dZ with the channel axis last; both have channels_padded(O) channels, the padding lanes of dzT
 // zero: those of dwT are then never worth reading).
+template <Isa I>
 void conv_weight_grad_channels(const ConvShape& s, const float* x, const float* dzT, float* dwT);
 
 // ---- over the batch (conv_batch.cpp) ---------------------------------------------------------------------------
@@ -62,6 +69,7 @@ void conv_weight_grad_channels(const ConvShape& s, const float* x, const float* 
 //   dA_n[c][y + i][x + j] = Σ_o Σ_(y,x) W[o][c][i][j]·dZ_n[o][y][x]   (dx overwritten)
 // work: conv_input_grad_batch_work(s) floats. Each image's sums run in the same order whatever images share its
 // vectors, so the results do not depend on how the batch is cut into chunks.
+template <Isa I>
 void conv_input_grad_batch(const ConvShape& s, const float* dz, int images, const float* w, float* dx, float* work);
 #endif
 

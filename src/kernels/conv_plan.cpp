@@ -10,9 +10,25 @@
 
 namespace cnn::kernels {
 
+// The direct kernels of one instruction set, so that a plan calls the set it was made for.
+struct DirectKernels {
+  decltype(&conv_forward_rows<Isa::avx512>) forward_rows;
+  decltype(&conv_weight_grad_rows<Isa::avx512>) weight_grad_rows;
+  decltype(&conv_input_grad_taps<Isa::avx512>) input_grad_taps;
+  decltype(&conv_forward_channels<Isa::avx512>) forward_channels;
+  decltype(&conv_weight_grad_channels<Isa::avx512>) weight_grad_channels;
+  decltype(&conv_input_grad_batch<Isa::avx512>) input_grad_batch;
+};
+
 namespace {
 // The share of the 8-float vector lanes a row of w pixels fills.
 double lane_fill(int w) { return double(w) / (8 * ((w + 7) / 8)); }
+
+#if defined(__x86_64__)
+template <Isa I>
+constexpr DirectKernels kDirect{&conv_forward_rows<I>,     &conv_weight_grad_rows<I>,     &conv_input_grad_taps<I>,
+                                &conv_forward_channels<I>, &conv_weight_grad_channels<I>, &conv_input_grad_batch<I>};
+#endif
 }  // namespace
 
 ConvPlan::ConvPlan(const ConvShape& s) : s_(s) {
@@ -22,8 +38,13 @@ ConvPlan::ConvPlan(const ConvShape& s) : s_(s) {
   // least 60% of the lanes: wo = 5, 6, 7, 8, 10, …) and the dot products are short (C·kh·kw up to a few hundred:
   // seed5, LeNet-5; a CIFAR ResNet's 3×3 pad 1 on 16, 32, 64 maps of 32, 16, 8 pixels, batch 50: forward 84 against
   // 25, 45, 61 GFLOP/s, backward 66–83 against 23–60); for long ones (AlexNet's 256·3·3) SGEMM's blocking wins.
+  // The same thresholds for AVX2, whose tiles are smaller but whose alternative is the same SGEMM.
   const int lanes = 8 * ((s.Wo + 7) / 8);
   const bool direct = simd_available() && s.stride == 1 && s.taps() <= 600 && s.Wo * 10 >= lanes * 6;
+  if (direct) {
+    isa_ = kernels::isa();
+    direct_ = isa_ == Isa::avx2 ? &kDirect<Isa::avx2> : &kDirect<Isa::avx512>;
+  }
 #else
   const bool direct = false;
 #endif
@@ -147,9 +168,9 @@ void ConvPlan::forward(int chunk, int n0, int n1, const float* x, const float* w
 #if defined(__x86_64__)
     const float* xn = padded_image(x, n);
     if (forward_ == ForwardKernel::channels)
-      conv_forward_channels(s_, xn, wt_.data(), b, zn, rn);
+      direct_->forward_channels(s_, xn, wt_.data(), b, zn, rn);
     else
-      conv_forward_rows(s_, xn, w, b, zn, rn);
+      direct_->forward_rows(s_, xn, w, b, zn, rn, 0, -1);
 #endif
   }
 }
@@ -181,12 +202,12 @@ void ConvPlan::weight_grad(int chunk, int n0, int n1, const float* x, const floa
     std::fill(dwt, dwt + std::size_t(K) * Op, 0.0f);
     for (int n = n0; n < n1; ++n) {
       transpose(dz + std::size_t(n) * out, O, HW, HW, dzt, Op);
-      conv_weight_grad_channels(s_, xs + std::size_t(n - n0) * s_.padded_size(), dzt, dwt);
+      direct_->weight_grad_channels(s_, xs + std::size_t(n - n0) * s_.padded_size(), dzt, dwt);
     }
     transpose(dwt, K, O, Op, dw, K);
   } else {  // the whole chunk in one call: the register sums run across its images
     std::fill(dw, dw + s_.weights(), 0.0f);
-    conv_weight_grad_rows(s_, xs, dz + std::size_t(n0) * out, n1 - n0, dw);
+    direct_->weight_grad_rows(s_, xs, dz + std::size_t(n0) * out, n1 - n0, dw);
   }
 #endif
 }
@@ -207,8 +228,8 @@ void ConvPlan::input_grad(int chunk, int n0, int n1, const float* dz, const floa
     }
 #if defined(__x86_64__)
     case InputGradKernel::batch:
-      conv_input_grad_batch(s_, dz + std::size_t(n0) * out, n1 - n0, w, dx + std::size_t(n0) * in,
-                            work(chunk) + da_at_);
+      direct_->input_grad_batch(s_, dz + std::size_t(n0) * out, n1 - n0, w, dx + std::size_t(n0) * in,
+                                work(chunk) + da_at_);
       return;
     case InputGradKernel::as_forward: {
       // dA[c] = Σ_o pad(dZ[o], k − 1) ⊗ rot180(W[o][c]) once the input padding is cropped away: dZ row y sits at row
@@ -223,12 +244,13 @@ void ConvPlan::input_grad(int chunk, int n0, int n1, const float* dz, const floa
           for (int y = 0; y < Ho; ++y)
             std::copy(dzn + (std::size_t(o) * Ho + y) * Wo, dzn + (std::size_t(o) * Ho + y + 1) * Wo,
                       dzpad + (std::size_t(o) * Hd + y + top) * Wd + left);
-        conv_forward_rows(da_shape_, dzpad, wrot_.data(), nullptr, dx + std::size_t(n) * in, nullptr, top, Ho);
+        direct_->forward_rows(da_shape_, dzpad, wrot_.data(), nullptr, dx + std::size_t(n) * in, nullptr, top, Ho);
       }
       return;
     }
     case InputGradKernel::taps:
-      for (int n = n0; n < n1; ++n) conv_input_grad_taps(s_, dz + std::size_t(n) * out, w, dx + std::size_t(n) * in);
+      for (int n = n0; n < n1; ++n)
+        direct_->input_grad_taps(s_, dz + std::size_t(n) * out, w, dx + std::size_t(n) * in);
       return;
 #else
     default:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/conv_shape.h"
+#include "kernels/isa.h"
 
 namespace cnn::kernels {
 
@@ -16,17 +17,20 @@ enum class WeightGradKernel { im2col, rows, channels };
 // taps: conv_input_grad_taps; as_forward: a forward convolution of the zero-bordered dZ with rot180(W) along rows;
 // batch: conv_input_grad_batch
 enum class InputGradKernel { im2col, taps, as_forward, batch };
+struct DirectKernels;  // one instruction set's direct kernels (conv_plan.cpp)
 
 class ConvPlan {
  public:
-  // Chooses for simd_available() as it is now (a plan made with SIMD switched off stays on the portable path) and
-  // sizes the workspaces of kMaxChunks chunks (kernels/parallel.h).
+  // Chooses for isa() as it is now (a plan made with SIMD switched off stays on the portable path, one made for
+  // AVX2 on AVX2) and sizes the workspaces of kMaxChunks chunks (kernels/parallel.h).
   explicit ConvPlan(const ConvShape& s);
 
   const ConvShape& shape() const { return s_; }
   ForwardKernel forward_kernel() const { return forward_; }
   WeightGradKernel weight_grad_kernel() const { return weight_grad_; }
   InputGradKernel input_grad_kernel() const { return input_grad_; }
+  // The instruction set of the direct kernels (portable for im2col)
+  Isa isa() const { return isa_; }
   // "im2col", or "direct" and the direct variants chosen: ", forward over channels", ", dW over channels",
   // ", dA as forward", ", dA over the batch" (in that order).
   std::string describe() const;
@@ -49,7 +53,9 @@ class ConvPlan {
 
  private:
   ConvShape s_;
-  ConvShape da_shape_;  // dA as a forward convolution: C maps from O zero-bordered dZ planes
+  Isa isa_ = Isa::portable;
+  const DirectKernels* direct_ = nullptr;  // null: im2col + SGEMM
+  ConvShape da_shape_;                     // dA as a forward convolution: C maps from O zero-bordered dZ planes
   ForwardKernel forward_ = ForwardKernel::im2col;
   WeightGradKernel weight_grad_ = WeightGradKernel::im2col;
   InputGradKernel input_grad_ = InputGradKernel::im2col;

@@ -1,5 +1,6 @@
 // Element-wise and pooling kernels: bound by memory, not arithmetic. Plain loops where the compiler vectorises them;
-// AVX-512 by hand for 2×2 max pooling (both ways, the argmax kept) and the 8-bit pixel conversion, which it does not.
+// AVX-512 by hand for 2×2 max pooling (both ways, the argmax kept) and the 8-bit pixel conversion, which it does not
+// (the AVX2 set takes the plain loops here: its 16-lane permutes would need two instructions each).
 #include <algorithm>
 #include <bit>
 #include <cstddef>
@@ -106,7 +107,7 @@ CNN_AVX512 void scale_u8_avx512(const std::uint8_t* src, std::size_t n, float sc
 // scalar here: a uint8_t store may alias anything, so the compiler cannot vectorise it; it was 40 µs a batch.)
 void scale_u8(const std::uint8_t* src, std::size_t n, float scale, float* dst) {
 #if defined(__x86_64__)
-  if (simd_available()) {
+  if (isa() == Isa::avx512) {
     scale_u8_avx512(src, n, scale, dst);
     return;
   }
@@ -145,7 +146,7 @@ void maxpool_backward(const float* dy, const unsigned* arg, const float* z, int 
   const std::size_t HW = std::size_t(H) * W, HWo = std::size_t(Ho) * Wo;
 #if defined(__x86_64__)
   // (rows of 8 outputs or more: for shorter ones the zero fill and scatter below is quicker)
-  if (k == 2 && stride == 2 && Wo >= 8 && simd_available()) {
+  if (k == 2 && stride == 2 && Wo >= 8 && isa() == Isa::avx512) {
     for (int m = 0; m < planes; ++m) {
       float* d = dx + m * HW;
       const float* zm = z ? z + m * HW : nullptr;
@@ -181,7 +182,7 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
                      unsigned* arg, bool relu) {
   if (k == 2 && stride == 2) {
 #if defined(__x86_64__)
-    const bool simd = simd_available();
+    const bool simd = isa() == Isa::avx512;
 #endif
     for (int m = 0; m < planes; ++m) {
       const float* a = x + std::size_t(m) * H * W;

@@ -7,28 +7,22 @@
 // feeds MT multiply-adds and every broadcast A element NV. Each C element is one sum in k order whatever the
 // tiling or the caller's cut into chunks, so results do not depend on the thread count.
 #include <algorithm>
-#include <cstdlib>
 
-#include "kernels/kernels.h"
+#include "kernels/simd.h"
 
-#if defined(__x86_64__)
-#include <immintrin.h>
-#define CNN_AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
-#endif
-
+#if defined(CNN_HAVE_X86)
 namespace cnn::kernels {
 
 namespace {
-constexpr std::size_t kSmallGemmMaxB = 64 * 1024;  // floats of B (256 KB): it stays in L2 while every row tile uses it
-constexpr int kMaxMT = 6, kMaxNV = 4;
+// MT × NV accumulators, NV vectors of B and one broadcast in registers: 6 × 4 with AVX-512's 32, 6 × 2 with 16.
+constexpr int kMaxMT = 6, kMaxNV = kVectorRegisters == 32 ? 4 : 2;
 
-#if defined(__x86_64__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 // Masked selects the last vector's lanes with `tail` (columns past N are neither read nor written).
 template <int MT, int NV, bool Masked>
-CNN_AVX512 void gemm_tile(int K, const float* a, std::size_t a_ms, std::size_t a_ks, const float* b, std::size_t ldb,
-                          float* c, std::size_t ldc, bool accumulate, __mmask8 tail) {
+CNN_TARGET void gemm_tile(int K, const float* a, std::size_t a_ms, std::size_t a_ks, const float* b, std::size_t ldb,
+                          float* c, std::size_t ldc, bool accumulate, Mask8 tail) {
   __m256 acc[MT][NV];
 #pragma GCC unroll 6
   for (int m = 0; m < MT; ++m)
@@ -36,14 +30,14 @@ CNN_AVX512 void gemm_tile(int K, const float* a, std::size_t a_ms, std::size_t a
     for (int v = 0; v < NV; ++v) {
       const float* at = c + m * ldc + 8 * v;
       acc[m][v] = !accumulate               ? _mm256_setzero_ps()
-                  : (Masked && v == NV - 1) ? _mm256_maskz_loadu_ps(tail, at)
+                  : (Masked && v == NV - 1) ? load_masked(tail, at)
                                             : _mm256_loadu_ps(at);
     }
   for (int k = 0; k < K; ++k, a += a_ks, b += ldb) {
     __m256 bv[NV];
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v)
-      bv[v] = (Masked && v == NV - 1) ? _mm256_maskz_loadu_ps(tail, b + 8 * v) : _mm256_loadu_ps(b + 8 * v);
+      bv[v] = (Masked && v == NV - 1) ? load_masked(tail, b + 8 * v) : _mm256_loadu_ps(b + 8 * v);
 #pragma GCC unroll 6
     for (int m = 0; m < MT; ++m) {
       const __m256 av = _mm256_set1_ps(a[m * a_ms]);
@@ -57,7 +51,7 @@ CNN_AVX512 void gemm_tile(int K, const float* a, std::size_t a_ms, std::size_t a
     for (int v = 0; v < NV; ++v) {
       float* at = c + m * ldc + 8 * v;
       if (Masked && v == NV - 1)
-        _mm256_mask_storeu_ps(at, tail, acc[m][v]);
+        store_masked(at, tail, acc[m][v]);
       else
         _mm256_storeu_ps(at, acc[m][v]);
     }
@@ -65,36 +59,35 @@ CNN_AVX512 void gemm_tile(int K, const float* a, std::size_t a_ms, std::size_t a
 #pragma GCC diagnostic pop
 
 using GemmTile = void (*)(int, const float*, std::size_t, std::size_t, const float*, std::size_t, float*, std::size_t,
-                          bool, __mmask8);
+                          bool, Mask8);
+#if defined(CNN_KERNELS_AVX2)
+#define CNN_GT_NV(mt, m) \
+  { &gemm_tile<mt, 1, m>, &gemm_tile<mt, 2, m> }
+#else
 #define CNN_GT_NV(mt, m) \
   { &gemm_tile<mt, 1, m>, &gemm_tile<mt, 2, m>, &gemm_tile<mt, 3, m>, &gemm_tile<mt, 4, m> }
+#endif
 #define CNN_GT(m) \
   { CNN_GT_NV(1, m), CNN_GT_NV(2, m), CNN_GT_NV(3, m), CNN_GT_NV(4, m), CNN_GT_NV(5, m), CNN_GT_NV(6, m) }
 const GemmTile kGemmTile[2][kMaxMT][kMaxNV] = {CNN_GT(false), CNN_GT(true)};  // [masked][MT − 1][NV − 1]
 #undef CNN_GT
 #undef CNN_GT_NV
-#endif
 }  // namespace
 
-bool gemm_small_fits(int K, int N) { return simd_available() && std::size_t(K) * N <= kSmallGemmMaxB; }
-
-void gemm_small(int M, int N, int K, const float* a, std::size_t a_ms, std::size_t a_ks, const float* b,
-                std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
-#if defined(__x86_64__)
-  for (int n0 = 0; n0 < N; n0 += 8 * kMaxNV) {  // a 32-column slab of B, used by every row tile while in cache
+template <>
+CNN_TARGET void gemm_small_tiles<kIsa>(int M, int N, int K, const float* a, std::size_t a_ms, std::size_t a_ks,
+                                       const float* b, std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
+  for (int n0 = 0; n0 < N; n0 += 8 * kMaxNV) {  // a slab of B's columns, used by every row tile while in cache
     const int cols = std::min(8 * kMaxNV, N - n0), nv = (cols + 7) / 8;
     const bool masked = cols % 8 != 0;
-    const __mmask8 tail = __mmask8((1u << (cols - 8 * (nv - 1))) - 1u);
+    const Mask8 tail = mask_first(cols - 8 * (nv - 1));
     for (int m0 = 0; m0 < M; m0 += kMaxMT) {
       const int mt = std::min(kMaxMT, M - m0);
       kGemmTile[masked][mt - 1][nv - 1](K, a + m0 * a_ms, a_ms, a_ks, b + n0, ldb, c + m0 * ldc + n0, ldc, accumulate,
                                         tail);
     }
   }
-#else
-  (void)M, (void)N, (void)K, (void)a, (void)a_ms, (void)a_ks, (void)b, (void)ldb, (void)c, (void)ldc, (void)accumulate;
-  std::abort();  // unreachable: gemm_small_fits is false without AVX-512
-#endif
 }
 
 }  // namespace cnn::kernels
+#endif

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/isa.h"
+
 namespace cnn::kernels {
 
 // Σ_{i,j<k} a[y0 + i][x0 + j] over one map of row length W: seed 002's down(·), and average pooling before its 1/k².
@@ -16,21 +18,13 @@ inline float window_sum(const float* a, int W, int y0, int x0, int k) {
   return s;
 }
 
-// ---- CPU features -------------------------------------------------------------------------------------------
-// True when the CPU has AVX-512F and AVX-512VL (checked once at run time) and SIMD was not switched off.
-bool simd_available();
-// Switches the SIMD kernels off (false) or back on where the CPU has them; for tests and benchmarks. Element-wise
-// kernels look at every call; a convolution layer chooses its kernels once, when it is set up (its ConvPlan), so a
-// layer built with SIMD off stays on the portable path.
-void set_simd_enabled(bool on);
-
 // ---- GEMM ---------------------------------------------------------------------------------------------------
 // C[M×N] = alpha·op(A)·op(B) + beta·C, all row-major (OpenBLAS SGEMM, always on the calling thread: parallelism
 // is the library's own, one level up, so that results never depend on the thread count).
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
           int ldb, float beta, float* C, int ldc);
 
-// Register-tiled GEMM for small products (kernels/gemm_small.cpp), when B (K×N) fits in L2 and the CPU has AVX-512:
+// Register-tiled GEMM for small products (kernels/gemm_small.cpp), when B (K×N) fits in L2 and isa() has vectors:
 //   C[m][n] = (accumulate ? C[m][n] : 0) + Σ_k A(m, k)·B[k][n]  with A(m, k) = a[m·a_ms + k·a_ks] (any strides, so
 // A or Aᵀ), B and C row-major. Each C element is one sum in k order, however the caller cuts M or N into chunks.
 bool gemm_small_fits(int K, int N);
@@ -38,7 +32,7 @@ void gemm_small(int M, int N, int K, const float* a, std::size_t a_ms, std::size
                 std::size_t ldb, float* c, std::size_t ldc, bool accumulate);
 
 // ---- transpose (transpose.cpp) ------------------------------------------------------------------------------
-// dst[c·ld_dst + r] = src[r·ld_src + c] for r < rows, c < cols (8×8 blocks with AVX where the CPU has it)
+// dst[c·ld_dst + r] = src[r·ld_src + c] for r < rows, c < cols (8×8 blocks of vectors where isa() has them)
 void transpose(const float* src, int rows, int cols, std::size_t ld_src, float* dst, std::size_t ld_dst);
 
 // ---- element-wise and pooling ---------------------------------------------------------------------------------
