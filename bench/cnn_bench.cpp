@@ -120,8 +120,14 @@ int main(int argc, char** argv) try {
     infer_s = std::min(infer_s, std::chrono::duration<double>(clock::now() - t0).count());
   }
   const double infer_ips = double(data.test.count()) / infer_s;
-  std::printf("net=%s threads=%d train_ips=%.0f infer_ips=%.0f accuracy=%.4f peak_rss_mb=%.1f train_s=%.3f loss=%.4f\n",
-              net_name.c_str(), cnn::threads(), train_ips, infer_ips, ev.accuracy, peak_rss_mb(), train_s, loss);
+  // The limit in the same run: one thread's FMA peak with the vectors the kernels use (256-bit), and the work of a
+  // training image as 3 × its forward multiply-adds (the forward, dW and dA products) × 2 flops.
+  const CpuInfo cpu = cpu_info(true);
+  std::printf(
+      "net=%s threads=%d train_ips=%.0f infer_ips=%.0f accuracy=%.4f peak_rss_mb=%.1f train_s=%.3f loss=%.4f "
+      "isa=%s macs=%zu peak256_gflops=%.1f peak512_gflops=%.1f\n",
+      net_name.c_str(), cnn::threads(), train_ips, infer_ips, ev.accuracy, peak_rss_mb(), train_s, loss,
+      cpu.kernels.c_str(), net.macs_per_sample(), cpu.peak_256, cpu.peak_512);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "cnn_bench: error: %s\n", e.what());

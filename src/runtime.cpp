@@ -1,6 +1,7 @@
 #include "cnn/runtime.h"
 
 #include <algorithm>
+#include <fstream>
 #include <thread>
 
 #include "cnn/error.h"
@@ -18,5 +19,27 @@ void set_threads(int n) {
 }
 
 int threads() { return kernels::pool_threads(); }
+
+CpuInfo cpu_info(bool measure) {
+  CpuInfo c;
+  c.model = "unknown";
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) {
+      c.model = line.substr(line.find(':') + 1);
+      c.model.erase(0, c.model.find_first_not_of(" \t"));
+      break;
+    }
+  for (kernels::Isa i : {kernels::Isa::avx512, kernels::Isa::avx2, kernels::Isa::portable})
+    if (kernels::isa_supported(i)) c.supported.push_back(kernels::isa_name(i));
+  c.kernels = kernels::isa_name(kernels::isa());
+  c.reason = kernels::isa_reason();
+  if (measure) {
+    const kernels::Isa best = kernels::isa_supported(kernels::Isa::avx512) ? kernels::Isa::avx512 : kernels::Isa::avx2;
+    c.peak_256 = kernels::fma_peak_gflops(best, 256);
+    c.peak_512 = kernels::fma_peak_gflops(best, 512);
+  }
+  return c;
+}
 
 }  // namespace cnn

@@ -15,6 +15,11 @@
 #include "cnn/layers/merge.h"
 #include "kernels/isa.h"
 
+namespace cnn::kernels {
+// gtest's name for a parameter (else "4-byte object <01-00 00-00>")
+inline void PrintTo(Isa isa, std::ostream* os) { *os << isa_name(isa); }
+}  // namespace cnn::kernels
+
 namespace cnn::test {
 
 // Every instruction set this CPU runs, portable first: the fast-path tests go through each, so that one machine

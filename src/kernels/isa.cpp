@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 
@@ -50,7 +51,7 @@ const Choice& initial_choice() {
     Isa wanted;
     if (!parse_isa(env, wanted)) {
       std::fprintf(stderr, "cnn: CNN_ISA=%s is not one of portable, avx2, avx512; using %s\n", env, isa_name(best));
-      return Choice{best, "the best this CPU has (CNN_ISA not understood)"};
+      return Choice{best, std::string("the best this CPU has; CNN_ISA=") + env + " is no set"};
     }
     const Isa got = lower_to_supported(wanted);
     if (got != wanted) return Choice{got, std::string("CNN_ISA=") + env + ", which this CPU lacks"};
@@ -100,6 +101,33 @@ void set_isa(Isa wanted) { g_chosen.store(int(lower_to_supported(wanted)), std::
 
 bool simd_available() { return isa() != Isa::portable; }
 void set_simd_enabled(bool on) { set_isa(on ? initial_choice().isa : Isa::portable); }
+
+double fma_peak_gflops(Isa set, int bits, double seconds) {
+#if defined(__x86_64__)
+  if (set == Isa::portable || !cpu_has(set) || (bits == 512 && set != Isa::avx512) || (bits != 256 && bits != 512))
+    return 0.0;
+  const auto chains = set == Isa::avx512 ? fma_chains<Isa::avx512> : fma_chains<Isa::avx2>;
+  // a short run first, which also wakes the core up to its clock, to size the timed ones
+  long iters = 1 << 14;
+  double best = 0.0;
+  volatile float sink = 0.0f;
+  for (double spent = 0.0; spent < seconds;) {
+    const auto t0 = std::chrono::steady_clock::now();
+    sink = sink + chains(bits, iters);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    spent += s;
+    if (s < seconds / 8) {
+      iters *= 2;
+      continue;
+    }
+    best = std::max(best, double(iters) * 12 * (bits / 32) * 2 / s / 1e9);
+  }
+  return best;
+#else
+  (void)set, (void)bits, (void)seconds;
+  return 0.0;
+#endif
+}
 
 void transpose(const float* src, int rows, int cols, std::size_t ld_src, float* dst, std::size_t ld_dst) {
   int r0 = 0;

@@ -34,6 +34,10 @@ bool simd_available();
 // layer built with SIMD off stays on the portable path.
 void set_simd_enabled(bool on);
 
+// One thread's fused multiply-add peak in GFLOP/s with vectors of `bits` (256 for avx2 and avx512, 512 for avx512
+// only; 0 for a set or width the CPU lacks), measured over about `seconds`: the best of a few timed runs.
+double fma_peak_gflops(Isa isa, int bits, double seconds = 0.05);
+
 // Per-set entry points (the definitions are in the vector kernel files, one specialisation per compiled set).
 // dst[c·ld_dst + r] = src[r·ld_src + c] over the whole 8×8 blocks of a rows × cols matrix
 template <Isa I>
@@ -42,5 +46,9 @@ void transpose_blocks(const float* src, int rows, int cols, std::size_t ld_src, 
 template <Isa I>
 void gemm_small_tiles(int M, int N, int K, const float* a, std::size_t a_ms, std::size_t a_ks, const float* b,
                       std::size_t ldb, float* c, std::size_t ldc, bool accumulate);
+
+// `iters` rounds of 12 independent FMA chains of `bits`-bit vectors (the checksum keeps them from being dropped)
+template <Isa I>
+float fma_chains(int bits, long iters);
 
 }  // namespace cnn::kernels

@@ -10,7 +10,29 @@ namespace {
 
 struct InfoArgs {
   std::string model, net;
+  bool cpu = false;
 };
+
+// cnn info --cpu: the CPU, the instruction set the kernels use and why, and the core's measured FMA peak.
+void print_cpu() {
+  const CpuInfo c = cpu_info(true);
+  std::string sets;
+  for (const std::string& s : c.supported) sets += (sets.empty() ? "" : ", ") + s;
+  std::cout << "cpu: " << c.model << "\n"
+            << "instruction sets it runs: " << sets << "\n"
+            << "kernels: " << c.kernels << " (" << c.reason << "; CNN_ISA=avx512|avx2|portable chooses another)\n";
+  if (c.peak_256 > 0) {
+    std::cout << "FMA peak, 1 thread: " << fixed(c.peak_256, 1) << " GFLOP/s with 256-bit vectors";
+    if (c.peak_512 > 0) std::cout << ", " << fixed(c.peak_512, 1) << " with 512-bit";
+    std::cout << "\n";
+    if (c.peak_512 > 1.3 * c.peak_256)
+      std::cout << "this core's 512-bit vectors reach " << fixed(c.peak_512 / c.peak_256, 2)
+                << "x the 256-bit peak; the kernels use 8-float (256-bit) vectors, so they can reach about half of "
+                   "it\n";
+    else if (c.peak_256 > 0)
+      std::cout << "8-float (256-bit) vectors, which the kernels use, reach this core's peak\n";
+  }
+}
 
 std::string thousands(std::size_t v) {
   const std::string digits = std::to_string(v);
@@ -23,6 +45,11 @@ std::string thousands(std::size_t v) {
 }
 
 void run(const InfoArgs& a) {
+  if (a.cpu) {
+    print_cpu();
+    if (a.model.empty() && a.net.empty()) return;
+    std::cout << "\n";
+  }
   ModelOrNet loaded = load_model_or_net("info", a.model, a.net);
   const std::optional<Model>& m = loaded.model;
   const Network& net = loaded.network();
@@ -89,6 +116,7 @@ void add(CLI::App& app) {
   auto* c = app.add_subcommand("info", "Show a network's layers, output shapes, parameter counts and multiply-adds");
   c->add_option("--model", a->model, "Model file")->check(CLI::ExistingFile);
   c->add_option("--net", a->net, "Preset name or description file");
+  c->add_flag("--cpu", a->cpu, "Show the CPU, the instruction set the kernels use on it and why, and its FMA peak");
   c->callback([a] { run(*a); });
 }
 
