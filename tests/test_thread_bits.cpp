@@ -75,9 +75,11 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-// On each instruction set with vectors the CPU has (AVX2 and AVX-512 have their own register tiles, so their bits
-// differ from each other's, but on either the thread count must not matter), and on the portable path.
+// On each instruction set the CPU has. AVX2's register tiles are smaller than AVX-512's, but every output is still one
+// sum in the same order, so the two sets must give the same bits as well (the portable path, im2col + OpenBLAS,
+// sums in another order).
 TEST(ThreadBits, EveryLayerTypeTrainsToTheSameBitsOnAnyThreadCount) {
+  std::vector<Bits> vector_sets;
   for (kernels::Isa isa : test::isas()) {
     test::FastPathSettings settings(1, isa);
     const char* name = kernels::isa_name(isa);
@@ -98,6 +100,49 @@ TEST(ThreadBits, EveryLayerTypeTrainsToTheSameBitsOnAnyThreadCount) {
       EXPECT_TRUE(same_bits(one.params, t.params)) << name << ", " << threads << " threads: parameters after two steps";
       EXPECT_TRUE(same_bits(one.buffers, t.buffers)) << name << ", " << threads << " threads: running statistics";
     }
+    if (isa != kernels::Isa::portable) vector_sets.push_back(one);
+  }
+  for (std::size_t i = 1; i < vector_sets.size(); ++i) {
+    const Bits &a = vector_sets[0], &b = vector_sets[i];
+    EXPECT_EQ(std::memcmp(&a.loss, &b.loss, sizeof(double)), 0) << "avx2 against avx512: loss";
+    EXPECT_TRUE(same_bits(a.out, b.out)) << "avx2 against avx512: output";
+    EXPECT_TRUE(same_bits(a.dx, b.dx)) << "avx2 against avx512: input gradient";
+    EXPECT_TRUE(same_bits(a.grads, b.grads)) << "avx2 against avx512: parameter gradients";
+    EXPECT_TRUE(same_bits(a.params, b.params)) << "avx2 against avx512: parameters after two steps";
+  }
+}
+
+// The presets, whose shapes take every direct kernel family (rows, channels, dA over the batch, as a forward
+// convolution, tap by tap) and the small GEMM: two momentum-SGD steps on AVX2 give AVX-512's bits.
+TEST(IsaBits, EveryPresetTrainsToTheSameBitsWithAvx2AsWithAvx512) {
+  if (!kernels::isa_supported(kernels::Isa::avx512)) GTEST_SKIP() << "needs both sets on this CPU";
+  for (const char* preset : {"seed5", "lenet5", "alexnet-small", "resnet8", "book6x6"}) {
+    std::vector<float> params[2], grads[2];
+    std::string plans[2];
+    for (int i = 0; i < 2; ++i) {
+      test::FastPathSettings settings(1, i ? kernels::Isa::avx2 : kernels::Isa::avx512);
+      Network net = load_network(preset);
+      net.init(5);
+      for (std::size_t l = 0; l < net.size(); ++l)
+        if (const auto* c = dynamic_cast<const Conv2D*>(&net.layer(l)))
+          plans[i].append("[").append(c->kernel_name()).append("] ");
+      Optimizer opt({.kind = "sgd", .lr = 0.01, .momentum = 0.9});
+      const int n = 10, classes = int(net.output_shape().sample_size());
+      std::vector<int> labels(n);
+      for (int step = 0; step < 2; ++step) {
+        const Tensor x = test::random_tensor(net.input_shape().with_batch(n), 20 + std::uint64_t(step), 0.0f, 1.0f);
+        for (int k = 0; k < n; ++k) labels[std::size_t(k)] = (k * 3 + step) % classes;
+        net.forward_backward(x, labels.data(), std::uint64_t(step));
+        opt.step(net);
+      }
+      params[i] = net.params();
+      grads[i] = net.grads();
+    }
+    std::printf("[isa bits] %s: %s\n", preset, plans[0].c_str());
+    EXPECT_EQ(plans[0], plans[1]) << preset;
+    EXPECT_GT(test::max_abs(grads[0].data(), grads[0].size()), 0.0) << preset;
+    EXPECT_TRUE(same_bits(grads[0], grads[1])) << preset << ": gradients";
+    EXPECT_TRUE(same_bits(params[0], params[1])) << preset << ": parameters after two steps";
   }
 }
 
