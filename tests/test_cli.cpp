@@ -406,3 +406,54 @@ TEST(Cli, CnnIsaChoosesTheInstructionSetAndInfoSaysWhich) {
 }
 }  // namespace
 }  // namespace cnn
+
+namespace cnn {
+namespace {
+// `cnn --help` lists the verbs in the order a user meets them, with an example to start from; and every option that
+// a verb's --help lists is in the README's synopsis (the fenced block of "The `cnn` command", read from the file).
+TEST(Cli, HelpListsTheVerbsInOrderAndTheReadmeSynopsisHasEveryOption) {
+  const Result help = cnn_cmd("--help");
+  ASSERT_EQ(help.code, 0) << help.out;
+  std::size_t at = 0;
+  for (const char* verb : {"  train ", "  eval ", "  predict ", "  info ", "  show ", "  serve ", "  export "}) {
+    const std::size_t p = help.out.find(verb);
+    ASSERT_NE(p, std::string::npos) << verb << " not in:\n" << help.out;
+    EXPECT_GT(p, at) << verb << " out of order:\n" << help.out;
+    at = p;
+  }
+  EXPECT_NE(help.out.find("Start here"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("  cnn train --net lenet5"), std::string::npos) << help.out;
+
+  const std::string readme = read_all(std::string(CNN_SOURCE_DIR) + "/README.md");
+  const std::size_t section = readme.find("## The `cnn` command");
+  ASSERT_NE(section, std::string::npos);
+  const std::size_t open = readme.find("```sh\n", section), close = readme.find("\n```", open + 6);
+  ASSERT_NE(close, std::string::npos);
+  const std::string synopsis = readme.substr(open, close - open);
+  std::vector<std::string> verbs = {"train",  "eval",   "predict", "info",    "serve",
+                                    "export", "import", "run",     "kernels", "profile"};
+  for (const char* s : {"kernels", "maps", "curves", "confusion"}) verbs.push_back(std::string("show ") + s);
+  int options = 0;
+  for (const std::string& verb : verbs) {
+    const Result r = cnn_cmd(verb + " --help");
+    ASSERT_EQ(r.code, 0) << verb << ": " << r.out;
+    // the lines that start an option: spaces, an optional short form, then --name
+    const std::regex option(R"((^|\n) +(-[a-zA-Z], ?)?(--[a-z][a-z0-9-]*))");
+    std::string line;  // the synopsis lines of this verb: from "cnn VERB " to the next "cnn " at a line's start
+    const std::size_t from = synopsis.find("cnn " + verb + " ");
+    ASSERT_NE(from, std::string::npos) << "cnn " << verb << " is not in the README's synopsis";
+    const std::size_t to = synopsis.find("\ncnn ", from + 1);
+    line = synopsis.substr(from, to == std::string::npos ? std::string::npos : to - from);
+    for (auto m = std::sregex_iterator(r.out.begin(), r.out.end(), option); m != std::sregex_iterator(); ++m) {
+      const std::string name = (*m)[3];
+      if (name == "--help") continue;
+      ++options;
+      EXPECT_NE(line.find(name), std::string::npos) << "cnn " << verb << " " << name << " is not in the README's "
+                                                    << "synopsis:\n"
+                                                    << line;
+    }
+  }
+  EXPECT_GT(options, 50);
+}
+}  // namespace
+}  // namespace cnn

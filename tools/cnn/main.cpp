@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <iostream>
 
-#include "cnn/version.h"
 #include "cluster.h"
+#include "cnn/version.h"
 #include "common.h"
 
 namespace cnn::tool {
@@ -99,8 +99,7 @@ DataSplit load_data(const std::string& dir, std::size_t train_limit, std::size_t
 }
 
 std::string data_dir_for(const Model& m, const std::string& model_path, const std::string& given) {
-  if (!given.empty() || !m.training || m.training->data.empty() || m.training->data == default_data_dir())
-    return given;
+  if (!given.empty() || !m.training || m.training->data.empty() || m.training->data == default_data_dir()) return given;
   const std::string& dir = m.training->data;
   std::error_code ec;
   if (!std::filesystem::exists(dir, ec))
@@ -169,8 +168,20 @@ int main(int argc, char** argv) {
   CLI::App app{"cnn: build, train, check, show, export and serve convolutional neural networks", "cnn"};
   app.set_version_flag("--version", std::string("cnn ") + cnn::version() + "\n" + cluster_description());
   app.require_subcommand(1, 1);
+  app.footer(
+      "Start here (Fashion-MNIST from Debian's dataset-fashion-mnist unless --data names a folder):\n"
+      "  cnn train --net lenet5 --epochs 5 --out model.cnn\n"
+      "  cnn predict --model model.cnn picture.png\n"
+      "Each command's options: cnn COMMAND --help");
+  // in the order a user meets them; any other verb after these, by name
+  static const std::vector<std::string> order = {"train",  "eval",   "predict", "info",    "show",   "serve",
+                                                 "export", "import", "run",     "kernels", "profile"};
+  const auto rank = [](const Verb& v) {
+    return std::size_t(std::find(order.begin(), order.end(), v.name) - order.begin());
+  };
   auto& all = verbs();
-  std::sort(all.begin(), all.end(), [](const Verb& a, const Verb& b) { return a.name < b.name; });
+  std::sort(all.begin(), all.end(),
+            [&](const Verb& a, const Verb& b) { return std::pair(rank(a), a.name) < std::pair(rank(b), b.name); });
   for (const Verb& v : all) v.add(app);
   if (argc > 1 && argv[1][0] != '-' &&
       std::none_of(all.begin(), all.end(), [&](const Verb& v) { return v.name == argv[1]; })) {

@@ -338,7 +338,7 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
 
 void add(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
-  auto* c = app.add_subcommand("train", "Train a network on an MNIST-format data set and save it");
+  auto* c = app.add_subcommand("train", "Train a network on a data set (MNIST-format IDX files, CIFAR-10, a folder of pictures) and save it");
   c->add_option(
        "--net", a->net,
        "Preset name (" +
