@@ -233,24 +233,30 @@ TEST(FastDense, RandomShapesMatchTheReference) {
 // The vectorised 2×2 kernel on ties (values from {0, 1, 2}): the first maximum in row-major order takes the
 // gradient, as in the reference; odd and even sizes, rows shorter and longer than one vector.
 TEST(FastPool, MaxPool2x2KeepsTheFirstMaximumOnTies) {
-  for (const Shape s : {Shape{3, 2, 9, 21}, Shape{2, 3, 8, 16}, Shape{1, 1, 2, 2}, Shape{4, 6, 28, 28}}) {
-    Network net({1, s.c, s.h, s.w});
-    net.add<MaxPool2D>(2, 2);
-    net.set_need_input_gradient(true);
-    Tensor x(s);
-    Rng rng(77);
-    for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(rng.below(3));
-    const std::string what = "maxpool 2/2 with ties on " + s.str();
-    test::expect_close(net.forward(x), ref::maxpool_forward(x, 2, 2), 0.0, what + ": forward");
-    const Tensor dz = test::random_tensor(net.output_shape().with_batch(s.n), 5);
-    net.backward(dz);
-    test::expect_close(net.input_gradient(0), ref::maxpool_backward(x, dz, 2, 2), 0.0, what + ": backward");
-  }
+  for (Isa isa : test::isas())
+    for (const Shape s :
+         {Shape{3, 2, 9, 21}, Shape{2, 3, 8, 16}, Shape{1, 1, 2, 2}, Shape{4, 6, 28, 28}, Shape{2, 2, 6, 38}}) {
+      FastPathSettings settings(1, isa);
+      Network net({1, s.c, s.h, s.w});
+      net.add<MaxPool2D>(2, 2);
+      net.set_need_input_gradient(true);
+      Tensor x(s);
+      Rng rng(77);
+      for (std::size_t i = 0; i < x.size(); ++i) x[i] = float(rng.below(3));
+      const std::string what = std::string("maxpool 2/2 with ties, ") + kernels::isa_name(isa) + ", on " + s.str();
+      test::expect_close(net.forward(x), ref::maxpool_forward(x, 2, 2), 0.0, what + ": forward");
+      const Tensor dz = test::random_tensor(net.output_shape().with_batch(s.n), 5);
+      net.backward(dz);
+      test::expect_close(net.input_gradient(0), ref::maxpool_backward(x, dz, 2, 2), 0.0, what + ": backward");
+    }
 }
 
 TEST(FastPool, MaxPoolWithArgmaxMatchesTheReference) {
-  for (int threads : {1, 3}) {
-    FastPathSettings settings(threads, kernels::isa());
+  std::vector<std::pair<int, Isa>> runs;
+  for (Isa isa : test::isas()) runs.push_back({1, isa});
+  runs.push_back({3, kernels::isa()});
+  for (auto [threads, isa] : runs) {
+    FastPathSettings settings(threads, isa);
     Rng rng(404);
     for (int t = 0; t < 20; ++t) {
       const int batches[] = {1, 3, 8, 11};
@@ -260,7 +266,8 @@ TEST(FastPool, MaxPoolWithArgmaxMatchesTheReference) {
       net.add<MaxPool2D>(k, s);
       net.set_need_input_gradient(true);
       const Tensor x = test::spaced_tensor({n, c, h, w}, 9 + t);
-      const std::string what = "maxpool " + std::to_string(k) + "/" + std::to_string(s) + " on " + x.shape().str();
+      const std::string what = "maxpool " + std::to_string(k) + "/" + std::to_string(s) + ", " +
+                               kernels::isa_name(isa) + ", on " + x.shape().str();
       test::expect_close(net.forward(x), ref::maxpool_forward(x, k, s), 0.0, what + ": forward");
       const Tensor dz = test::random_tensor(net.output_shape().with_batch(n), 4);
       net.backward(dz);

@@ -1,6 +1,6 @@
 // Element-wise and pooling kernels: bound by memory, not arithmetic. Plain loops where the compiler vectorises them;
 // AVX-512 by hand for 2×2 max pooling (both ways, the argmax kept) and the 8-bit pixel conversion, which it does not
-// (the AVX2 set takes the plain loops here: its 16-lane permutes would need two instructions each).
+// (and the same 2×2 pooling in AVX2, with vmaskmov for the masks and two 8-float halves for each 16-float vector).
 #include <algorithm>
 #include <bit>
 #include <cstddef>
@@ -11,6 +11,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #define CNN_AVX512 __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#define CNN_AVX2 __attribute__((target("avx2,fma")))
 #endif
 
 namespace cnn::kernels {
@@ -90,6 +91,84 @@ CNN_AVX512 void maxpool2x2_backward_row_avx512(const float* dy, const unsigned* 
   }
 }
 
+// The first n of 8 lanes (AVX2's form of a mask: all 32 bits set).
+CNN_AVX2 inline __m256i first_lanes(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+// 16 consecutive floats as their 8 even- and 8 odd-indexed ones (lanes past n2 read as 0 and are not read).
+CNN_AVX2 inline void load_deinterleaved(const float* p, int n2, __m256& even, __m256& odd) {
+  const __m256 lo = _mm256_maskload_ps(p, first_lanes(n2)), hi = _mm256_maskload_ps(p + 8, first_lanes(n2 - 8));
+  // shuffle_ps works within 128-bit halves: [0 2 8 10 | 4 6 12 14], put in order by swapping the middle quarters
+  even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xD8));
+  odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
+}
+
+// maxpool2x2_row_avx512 in AVX2: the same comparisons in the same order, so the same outputs and argmax.
+CNN_AVX2 void maxpool2x2_row_avx2(const float* r0, const float* r1, int W, int base0, int Wo, float* z, unsigned* g,
+                                  bool relu) {
+  const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  for (int ox = 0; ox < Wo; ox += 8) {
+    const int n = std::min(8, Wo - ox);
+    __m256 p00, p01, p10, p11;
+    load_deinterleaved(r0 + 2 * ox, 2 * n, p00, p01);
+    load_deinterleaved(r1 + 2 * ox, 2 * n, p10, p11);
+    const __m256i base = _mm256_add_epi32(_mm256_set1_epi32(base0 + 2 * ox), lane2);
+    __m256 best = p00;
+    __m256i at = base;
+    const auto take = [&](__m256 p, int offset) CNN_AVX2 {
+      const __m256 k = _mm256_cmp_ps(p, best, _CMP_GT_OQ);
+      best = _mm256_blendv_ps(best, p, k);
+      at = _mm256_blendv_epi8(at, _mm256_add_epi32(base, _mm256_set1_epi32(offset)), _mm256_castps_si256(k));
+    };
+    take(p01, 1);
+    take(p10, W);
+    take(p11, W + 1);
+    if (relu) {  // max(·, 0) folded in: a window with no positive pixel is all zeros, whose first is the maximum
+      const __m256 pos = _mm256_cmp_ps(best, _mm256_setzero_ps(), _CMP_GT_OQ);
+      best = _mm256_and_ps(pos, best);
+      at = _mm256_blendv_epi8(base, at, _mm256_castps_si256(pos));
+    }
+    const __m256i out = first_lanes(n);
+    _mm256_maskstore_ps(z + ox, out, best);
+    _mm256_maskstore_epi32(reinterpret_cast<int*>(g + ox), out, at);
+  }
+}
+
+// maxpool2x2_backward_row_avx512 in AVX2: every pixel of the two input rows written.
+CNN_AVX2 void maxpool2x2_backward_row_avx2(const float* dy, const unsigned* g, const float* z0, const float* z1, int W,
+                                           int base0, int Wo, float* d0, float* d1) {
+  const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  const __m256i dup_lo = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3), dup_hi = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+  const __m256i parity = _mm256_setr_epi32(0, 1, 0, 1, 0, 1, 0, 1);
+  const __m256i parity2 = _mm256_add_epi32(parity, _mm256_set1_epi32(2));
+  const __m256 zero = _mm256_setzero_ps();
+  for (int ox = 0; ox < Wo; ox += 8) {
+    const int n = std::min(8, Wo - ox);
+    const __m256i out = first_lanes(n), in_lo = first_lanes(2 * n), in_hi = first_lanes(2 * n - 8);
+    const __m256 grad = _mm256_maskload_ps(dy + ox, out);
+    // where in its window the maximum was: 0, 1 (top row), W, W + 1 (bottom row) → code 0, 1, 2, 3
+    __m256i off = _mm256_sub_epi32(_mm256_maskload_epi32(reinterpret_cast<const int*>(g + ox), out),
+                                   _mm256_add_epi32(_mm256_set1_epi32(base0 + 2 * ox), lane2));
+    const __m256i bottom = _mm256_cmpgt_epi32(off, _mm256_set1_epi32(W - 1));
+    off = _mm256_sub_epi32(off, _mm256_and_si256(bottom, _mm256_set1_epi32(W - 2)));
+    const __m256i mask_lanes[2] = {in_lo, in_hi};
+    const __m256i dup[2] = {dup_lo, dup_hi};
+    for (int h = 0; h < 2; ++h) {  // output pixels 4h .. 4h + 3, input pixels 8h .. 8h + 7 of the block
+      const __m256 g8 = _mm256_permutevar8x32_ps(grad, dup[h]);
+      const __m256i c8 = _mm256_permutevar8x32_epi32(off, dup[h]);
+      __m256 top = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(c8, parity)), g8);
+      __m256 bot = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(c8, parity2)), g8);
+      const int at = 2 * ox + 8 * h;
+      if (z0) {
+        top = _mm256_and_ps(_mm256_cmp_ps(_mm256_maskload_ps(z0 + at, mask_lanes[h]), zero, _CMP_GE_OQ), top);
+        bot = _mm256_and_ps(_mm256_cmp_ps(_mm256_maskload_ps(z1 + at, mask_lanes[h]), zero, _CMP_GE_OQ), bot);
+      }
+      _mm256_maskstore_ps(d0 + at, mask_lanes[h], top);
+      _mm256_maskstore_ps(d1 + at, mask_lanes[h], bot);
+    }
+  }
+}
+
 CNN_AVX512 void scale_u8_avx512(const std::uint8_t* src, std::size_t n, float scale, float* dst) {
   const __m512 s = _mm512_set1_ps(scale);
   std::size_t i = 0;
@@ -146,14 +225,15 @@ void maxpool_backward(const float* dy, const unsigned* arg, const float* z, int 
   const std::size_t HW = std::size_t(H) * W, HWo = std::size_t(Ho) * Wo;
 #if defined(__x86_64__)
   // (rows of 8 outputs or more: for shorter ones the zero fill and scatter below is quicker)
-  if (k == 2 && stride == 2 && Wo >= 8 && isa() == Isa::avx512) {
+  if (k == 2 && stride == 2 && Wo >= 8 && isa() != Isa::portable) {
+    const auto row = isa() == Isa::avx512 ? maxpool2x2_backward_row_avx512 : maxpool2x2_backward_row_avx2;
     for (int m = 0; m < planes; ++m) {
       float* d = dx + m * HW;
       const float* zm = z ? z + m * HW : nullptr;
       for (int oy = 0; oy < Ho; ++oy) {
         float* d0 = d + 2 * oy * W;
-        maxpool2x2_backward_row_avx512(dy + m * HWo + oy * Wo, arg + m * HWo + oy * Wo, zm ? zm + 2 * oy * W : nullptr,
-                                       zm ? zm + (2 * oy + 1) * W : nullptr, W, 2 * oy * W, Wo, d0, d0 + W);
+        row(dy + m * HWo + oy * Wo, arg + m * HWo + oy * Wo, zm ? zm + 2 * oy * W : nullptr,
+            zm ? zm + (2 * oy + 1) * W : nullptr, W, 2 * oy * W, Wo, d0, d0 + W);
         if (W > 2 * Wo) d0[W - 1] = d0[2 * W - 1] = 0.0f;  // an odd last column belongs to no window
       }
       std::fill(d + 2 * Ho * W, d + HW, 0.0f);  // an odd last row likewise
@@ -182,7 +262,9 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
                      unsigned* arg, bool relu) {
   if (k == 2 && stride == 2) {
 #if defined(__x86_64__)
-    const bool simd = isa() == Isa::avx512;
+    const Isa set = isa();
+    const bool simd = set != Isa::portable;
+    const auto vector_row = set == Isa::avx512 ? maxpool2x2_row_avx512 : maxpool2x2_row_avx2;
 #endif
     for (int m = 0; m < planes; ++m) {
       const float* a = x + std::size_t(m) * H * W;
@@ -193,7 +275,7 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
         const float* r1 = r0 + W;
 #if defined(__x86_64__)
         if (simd) {
-          maxpool2x2_row_avx512(r0, r1, W, 2 * oy * W, Wo, z + oy * Wo, g + oy * Wo, relu);
+          vector_row(r0, r1, W, 2 * oy * W, Wo, z + oy * Wo, g + oy * Wo, relu);
           continue;
         }
 #endif
