@@ -6,12 +6,14 @@
 // epoch's order (PREFIX.order.u32), from which bench/torch_bench.py --start PREFIX trains PyTorch's copy of the net.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <numeric>
 #include <string>
+#include <vector>
 
 #include "cnn/cnn.h"
 
@@ -24,10 +26,10 @@ double peak_rss_mb() {
 }
 
 void usage() {
-  std::fprintf(
-      stderr,
-      "usage: cnn_bench [--net seed5] [--threads N] [--batch 50] [--lr 0.1] [--epochs 1] [--seed 1]\n"
-      "                 [--data DIR] [--train-limit N] [--infer-batch 50] [--profile] [--save-start PREFIX]\n");
+  std::fprintf(stderr,
+               "usage: cnn_bench [--net seed5] [--threads N] [--batch 50] [--lr 0.1] [--epochs 1] [--seed 1]\n"
+               "                 [--data DIR] [--train-limit N] [--infer-batch 50] [--profile] [--save-start PREFIX]\n"
+               "                 [--save MODEL.cnn]\n");
 }
 
 }  // namespace
@@ -41,7 +43,7 @@ int main(int argc, char** argv) try {
   std::uint64_t seed = 1;
   std::size_t train_limit = 0;
   bool profile = false;
-  std::string save_start;
+  std::string save_start, save_path;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -71,6 +73,8 @@ int main(int argc, char** argv) try {
       train_limit = std::stoul(next());
     else if (a == "--save-start")
       save_start = next();
+    else if (a == "--save")
+      save_path = next();
     else if (a == "--profile")
       profile = true;
     else {
@@ -120,14 +124,27 @@ int main(int argc, char** argv) try {
     infer_s = std::min(infer_s, std::chrono::duration<double>(clock::now() - t0).count());
   }
   const double infer_ips = double(data.test.count()) / infer_s;
+  // Latency: one image at a time (the first 200 test images, after 20 to warm up), the median.
+  std::vector<double> latency;
+  Tensor x1;
+  int y1 = 0;
+  for (std::uint32_t i = 0; i < 220 && i < data.test.count(); ++i) {
+    data.test.batch(&i, 1, x1, &y1);
+    const auto t0 = clock::now();
+    net.forward(x1);
+    if (i >= 20) latency.push_back(std::chrono::duration<double, std::micro>(clock::now() - t0).count());
+  }
+  std::nth_element(latency.begin(), latency.begin() + std::ptrdiff_t(latency.size() / 2), latency.end());
+  const double latency1_us = latency.empty() ? 0.0 : latency[latency.size() / 2];
+  if (!save_path.empty()) save_model(save_path, net, net_name, fashion_mnist_class_names(), nullptr);
   // The limit in the same run: one thread's FMA peak with the vectors the kernels use (256-bit), and the work of a
   // training image as 3 × its forward multiply-adds (the forward, dW and dA products) × 2 flops.
   const CpuInfo cpu = cpu_info(true);
   std::printf(
       "net=%s threads=%d train_ips=%.0f infer_ips=%.0f accuracy=%.4f peak_rss_mb=%.1f train_s=%.3f loss=%.4f "
-      "isa=%s macs=%zu peak256_gflops=%.1f peak512_gflops=%.1f\n",
+      "isa=%s macs=%zu peak256_gflops=%.1f peak512_gflops=%.1f latency1_us=%.1f\n",
       net_name.c_str(), cnn::threads(), train_ips, infer_ips, ev.accuracy, peak_rss_mb(), train_s, loss,
-      cpu.kernels.c_str(), net.macs_per_sample(), cpu.peak_256, cpu.peak_512);
+      cpu.kernels.c_str(), net.macs_per_sample(), cpu.peak_256, cpu.peak_512, latency1_us);
   return 0;
 } catch (const std::exception& e) {
   std::fprintf(stderr, "cnn_bench: error: %s\n", e.what());
