@@ -100,6 +100,9 @@ TEST(Cli, TrainEvalResumeOnFashionMnist) {
   EXPECT_NE(tr.out.find("cnn predict --model"), std::string::npos) << tr.out;
   const Result ev = cnn_cmd("eval --model " + s / "m.cnn" + " --test-limit 1000");
   ASSERT_EQ(ev.code, 0) << ev.out;
+  EXPECT_TRUE(std::regex_search(ev.out, std::regex(R"(\([0-9.]+ s, [1-9][0-9]* img/s on [0-9]+ threads?\))")))
+      << "eval says how fast it went:\n"
+      << ev.out;
   const double acc = accuracy_of(ev.out);
   std::printf("[cli] seed5, 2 epochs on 6,000 Fashion-MNIST images: test accuracy %.2f%% (first 1,000 test images)\n",
               100 * acc);

@@ -1,4 +1,6 @@
 // cnn eval: accuracy, per-class accuracy and the confusion matrix of a saved model on a test set.
+#include <chrono>
+#include <cstdint>
 #include <iomanip>
 #include <iostream>
 
@@ -29,12 +31,16 @@ void run(const EvalArgs& a, bool fit_given, bool val_split_given) {
   const DataSplit data = load_data(dir, 1, a.test_limit, o, m.net.input_shape(), false);
   warn_if_other_classes(m, a.model, a.data, data.test);
   check_data_fits(m.net, data.test);
+  const auto t0 = std::chrono::steady_clock::now();
   const Evaluation ev = evaluate(m.net, data.test, a.batch);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const int K = int(m.net.output_shape().sample_size());
   const auto names = class_names_for(m.class_names.empty() ? data.test.class_names : m.class_names, K);
   std::cout << a.model << " on " << data.test.name << " (" << ev.count << " images"
             << (a.data.empty() && !dir.empty() ? ", the data it was trained on" : "") << ")\n"
-            << "accuracy " << fixed(100 * ev.accuracy, 2) << "%  loss " << fixed(ev.loss, 4) << "\n\nper class:\n";
+            << "accuracy " << fixed(100 * ev.accuracy, 2) << "%  loss " << fixed(ev.loss, 4) << "  ("
+            << fixed(seconds, 2) << " s, " << std::int64_t(double(ev.count) / std::max(seconds, 1e-9)) << " img/s on "
+            << threads() << (threads() == 1 ? " thread" : " threads") << ")\n\nper class:\n";
   std::size_t wname = 5;
   for (const auto& n : names) wname = std::max(wname, n.size());
   for (int k = 0; k < K; ++k) {
@@ -66,9 +72,7 @@ void add(CLI::App& app) {
       ->check(CLI::NonNegativeNumber);
   c->add_option("--threads", a->threads, "Threads (0: all cores)")->check(CLI::Range(0, 1024));
   c->add_option("--batch", a->batch, "Images per forward pass")->capture_default_str()->check(CLI::Range(1, 100000));
-  c->callback([a, c] {
-    run(*a, c->get_option("--fit")->count() > 0, c->get_option("--val-split")->count() > 0);
-  });
+  c->callback([a, c] { run(*a, c->get_option("--fit")->count() > 0, c->get_option("--val-split")->count() > 0); });
 }
 
 const RegisterVerb reg("eval", add);
