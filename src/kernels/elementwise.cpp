@@ -169,6 +169,41 @@ CNN_AVX2 void maxpool2x2_backward_row_avx2(const float* dy, const unsigned* g, c
   }
 }
 
+// One output row of k×k max pooling every 2 pixels (AlexNet's overlapping 3/2), 8 outputs at a time: the window's
+// pixels in row-major order with a strict >, as the scalar loop, so the same outputs and argmax. (Both vector sets
+// run it: it reads each pixel k times, so it is bound by the comparisons, not by the vector width.)
+CNN_AVX2 void maxpool_stride2_row_avx2(const float* a, int W, int k, int oy, int Wo, float* z, unsigned* g, bool relu) {
+  const __m256i lane2 = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+  for (int ox = 0; ox < Wo; ox += 8) {
+    const int n = std::min(8, Wo - ox);
+    const __m256i base = _mm256_add_epi32(_mm256_set1_epi32(2 * oy * W + 2 * ox), lane2);
+    __m256 best = _mm256_setzero_ps(), odd;
+    __m256i at = base;
+    for (int i = 0; i < k; ++i) {
+      const float* r = a + (2 * oy + i) * W + 2 * ox;
+      for (int j = 0; j < k; ++j) {
+        __m256 v;  // lane l: r[2l + j], reading no further than the last window's pixel
+        load_deinterleaved(r + j, 2 * n - 1, v, odd);
+        if (i == 0 && j == 0) {
+          best = v;
+          continue;
+        }
+        const __m256 take = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
+        best = _mm256_blendv_ps(best, v, take);
+        at = _mm256_blendv_epi8(at, _mm256_add_epi32(base, _mm256_set1_epi32(i * W + j)), _mm256_castps_si256(take));
+      }
+    }
+    if (relu) {
+      const __m256 pos = _mm256_cmp_ps(best, _mm256_setzero_ps(), _CMP_GT_OQ);
+      best = _mm256_and_ps(pos, best);
+      at = _mm256_blendv_epi8(base, at, _mm256_castps_si256(pos));
+    }
+    const __m256i out = first_lanes(n);
+    _mm256_maskstore_ps(z + ox, out, best);
+    _mm256_maskstore_epi32(reinterpret_cast<int*>(g + ox), out, at);
+  }
+}
+
 CNN_AVX512 void scale_u8_avx512(const std::uint8_t* src, std::size_t n, float scale, float* dst) {
   const __m512 s = _mm512_set1_ps(scale);
   std::size_t i = 0;
@@ -294,6 +329,15 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
     }
     return;
   }
+#if defined(__x86_64__)
+  if (stride == 2 && isa() != Isa::portable) {
+    for (int m = 0; m < planes; ++m)
+      for (int oy = 0; oy < Ho; ++oy)
+        maxpool_stride2_row_avx2(x + std::size_t(m) * H * W, W, k, oy, Wo, y + (std::size_t(m) * Ho + oy) * Wo,
+                                 arg + (std::size_t(m) * Ho + oy) * Wo, relu);
+    return;
+  }
+#endif
   for (int m = 0; m < planes; ++m) {
     const float* a = x + std::size_t(m) * H * W;
     float* z = y + std::size_t(m) * Ho * Wo;
