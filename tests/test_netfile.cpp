@@ -127,6 +127,36 @@ TEST(NetFile, BadFilesNameTheLayerAndTheField) {
   EXPECT_THROW(load_network("no-such-net"), Error);
 }
 
+// A typo or a capital gets a "did you mean": a misspelt required field is named with the field it was meant to be,
+// an unknown one with the closest the layer knows, a layer type with the closest type; and a bad value's message
+// says "padding" once.
+TEST(NetFile, TyposGetADidYouMean) {
+  const std::string in = R"("input": [1, 28, 28], )";
+  expect_error("{" + in + R"("layers": [{"type": "conv2d", "filters": 6, "kernal": 5}]})",
+               {"layer 0", "missing field \"kernel\"", "\"kernal\": a typo for \"kernel\"?"});
+  expect_error("{" + in + R"("layers": [{"type": "Dense", "units": 10}]})",
+               {"layer 0", "unknown layer type \"Dense\" (did you mean \"dense\"?)"});
+  expect_error("{" + in + R"("layers": [{"type": "dense", "units": 10, "unit": 3}]})",
+               {"unknown field \"unit\" (did you mean \"units\"?)"});
+  expect_error("{" + in + R"("layers": [{"type": "maxpool2d", "kernel": 2, "strides": 2}]})",
+               {"unknown field \"strides\" (did you mean \"stride\"?)"});
+  expect_error("{" + in + R"("layers": [{"type": "dense", "units": 10, "colour": 3}]})", {"unknown field \"colour\""});
+  try {
+    network_from_text("{" + in + R"("layers": [{"type": "dense", "units": 10, "colour": 3}]})", "bad.json");
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("did you mean"), std::string::npos) << "nothing is close: " << e.what();
+  }
+  try {
+    network_from_text("{" + in + R"("layers": [{"type": "conv2d", "filters": 6, "kernel": 5, "padding": "Same"}]})",
+                      "bad.json");
+    FAIL() << "accepted padding \"Same\"";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("did you mean \"same\"?"), std::string::npos) << m;
+    EXPECT_EQ(m.find("padding"), m.rfind("padding")) << "\"padding\" said twice: " << m;
+  }
+}
+
 TEST(NetFile, PerLayerLearningRatesAreRead) {
   Network net = network_from_text(R"({"input": [1, 6, 6], "layers": [
       {"type": "conv2d", "filters": 2, "kernel": 3, "lr": 0.05}, {"type": "dense", "units": 3, "lr": 0.2}]})",

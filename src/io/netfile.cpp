@@ -1,13 +1,14 @@
 #include "cnn/netfile.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
-#include <limits>
-#include <optional>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -56,6 +57,33 @@ std::string not_a_float(double v) {
   return "";
 }
 
+// The number of one-character insertions, deletions and substitutions from a to b (Levenshtein), ignoring case.
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const bool same =
+          std::tolower(static_cast<unsigned char>(a[i - 1])) == std::tolower(static_cast<unsigned char>(b[j - 1]));
+      const std::size_t next = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = row[j];
+      row[j] = next;
+    }
+  }
+  return row[b.size()];
+}
+
+// " (did you mean \"x\"?)" for the candidate closest to `word` within two edits (a typo, a capital), or "".
+std::string did_you_mean(const std::string& word, const std::vector<std::string>& candidates) {
+  std::string best;
+  std::size_t best_d = 3;
+  for (const std::string& c : candidates)
+    if (const std::size_t d = edit_distance(word, c); d < best_d && c != word) best = c, best_d = d;
+  return best.empty() ? "" : " (did you mean \"" + best + "\"?)";
+}
+
 // Reads the fields of one layer entry, checking types and rejecting names the layer does not know.
 class Fields {
  public:
@@ -64,7 +92,7 @@ class Fields {
     used_.insert(key);
     if (!j_.contains(key)) {
       if (fallback) return *fallback;
-      throw Error(where_ + ": missing field \"" + key + "\"");
+      missing(key);
     }
     if (!j_[key].is_number_integer()) throw Error(where_ + ": field \"" + key + "\" must be an integer");
     const std::optional<int> v = as_int(j_[key]);
@@ -99,24 +127,36 @@ class Fields {
   // "kernel": 5 or [kh, kw]
   std::pair<int, int> pair(const std::string& key) {
     used_.insert(key);
-    if (!j_.contains(key)) throw Error(where_ + ": missing field \"" + key + "\"");
+    if (!j_.contains(key)) missing(key);
     const json& v = j_[key];
     if (as_int(v)) return {*as_int(v), *as_int(v)};
     if (v.is_array() && v.size() == 2 && as_int(v[0]) && as_int(v[1])) return {*as_int(v[0]), *as_int(v[1])};
     throw Error(where_ + ": field \"" + key + "\" must be an integer or [height, width]");
   }
   void finish() {
+    std::vector<std::string> known(used_.begin(), used_.end());
+    known.insert(known.end(), std::begin(kCommon), std::end(kCommon));
     for (auto it = j_.begin(); it != j_.end(); ++it)
-      if (!used_.count(it.key()) && it.key() != "type" && it.key() != "lr" && it.key() != "name" &&
-          it.key() != "inputs")
-        throw Error(where_ + ": unknown field \"" + it.key() + "\"");
+      if (std::find(known.begin(), known.end(), it.key()) == known.end())
+        throw Error(where_ + ": unknown field \"" + it.key() + "\"" + did_you_mean(it.key(), known));
   }
   const std::string& where() const { return where_; }
 
  private:
+  static constexpr const char* kCommon[] = {"type", "lr", "name", "inputs"};  // fields every layer may have
   const json& j_;
   std::string where_;
   std::set<std::string> used_;
+
+  // A required field is absent: name it, and the entry's unknown field it was probably meant to be.
+  [[noreturn]] void missing(const std::string& key) const {
+    std::string hint;
+    for (auto it = j_.begin(); it != j_.end() && hint.empty(); ++it)
+      if (!used_.count(it.key()) && std::find(std::begin(kCommon), std::end(kCommon), it.key()) == std::end(kCommon) &&
+          !did_you_mean(it.key(), {key}).empty())
+        hint = " (the entry has \"" + it.key() + "\": a typo for \"" + key + "\"?)";
+    throw Error(where_ + ": missing field \"" + key + "\"" + hint);
+  }
 };
 
 LayerPtr make_layer(const std::string& type, Fields& f) {
@@ -135,8 +175,8 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
       return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, Pads{p, p, p, p}, bias);
     }
     if (pad && pad->is_array()) {
-      if (pad->size() != 4 || !std::all_of(pad->begin(), pad->end(),
-                                           [](const json& v) { return as_int(v) && *as_int(v) >= 0; }))
+      if (pad->size() != 4 ||
+          !std::all_of(pad->begin(), pad->end(), [](const json& v) { return as_int(v) && *as_int(v) >= 0; }))
         throw Error(f.where() + ": field \"padding\" must be [top, left, bottom, right], four integers >= 0");
       const Pads p{(*pad)[0].get<int>(), (*pad)[1].get<int>(), (*pad)[2].get<int>(), (*pad)[3].get<int>()};
       return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, p, bias);
@@ -145,11 +185,12 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
       throw Error(f.where() +
                   ": field \"padding\" must be \"valid\", \"same\", a number or [top, left, bottom, right]");
     Padding mode;
-    try {
-      mode = parse_padding(pad ? pad->get<std::string>() : "valid");
-    } catch (const Error& e) {
-      throw Error(f.where() + ": field \"padding\": " + e.what());
-    }
+    const std::string name = pad ? pad->get<std::string>() : "valid";
+    if (name != "valid" && name != "same")
+      throw Error(f.where() +
+                  ": field \"padding\" must be \"valid\", \"same\", a number or [top, left, bottom, right], got \"" +
+                  name + "\"" + did_you_mean(name, {"valid", "same"}));
+    mode = parse_padding(name);
     return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, mode, bias);
   }
   if (type == "batchnorm2d")
@@ -195,8 +236,12 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
   if (type == "softmax") return std::make_unique<Softmax>();
   if (type == "flatten") return std::make_unique<Flatten>();
   if (type == "dropout") return std::make_unique<Dropout>(float(f.number("rate", 0.5)));
-  throw Error(f.where() + ": unknown layer type \"" + type +
-              "\" (known: conv2d, maxpool2d, avgpool2d, l2pool2d, subsampling, global_avgpool2d, batchnorm2d, dense, "
+  const std::vector<std::string> types = {
+      "conv2d",      "maxpool2d", "avgpool2d", "l2pool2d",   "subsampling", "global_avgpool2d",
+      "batchnorm2d", "dense",     "relu",      "leaky_relu", "sigmoid",     "tanh",
+      "softmax",     "flatten",   "dropout",   "add",        "concat",      "normalize"};
+  throw Error(f.where() + ": unknown layer type \"" + type + "\"" + did_you_mean(type, types) +
+              " (known: conv2d, maxpool2d, avgpool2d, l2pool2d, subsampling, global_avgpool2d, batchnorm2d, dense, "
               "relu, leaky_relu, sigmoid, tanh, softmax, flatten, dropout, add, concat, normalize)");
 }
 
