@@ -1,28 +1,68 @@
 #!/bin/bash
 # Builds a copy of cnn_tests with mutated copies of some library sources, without touching the source tree (others
 # build it at the same time): each mutated file is compiled from a copy with its compile_commands.json command, the
-# objects replace theirs in a copy of libcnn.a, and the test binary is linked to OUT.
+# library archives (libcnn.a, libcnn_reference.a) are remade in a temporary folder with those objects in place of
+# theirs, and the test binary is linked to OUT.
 #   build_mutant.sh BUILD_DIR OUT SRC=MUTATED [SRC=MUTATED ...]     (SRC relative to the repository, e.g. src/loss.cpp)
-# BUILD_DIR must have an up-to-date cnn_tests; prints nothing on success, the compiler's errors otherwise.
+#   build_mutant.sh --object BUILD_DIR OBJ SRC=MUTATED               (only compiles the copy, to OBJ)
+# MUTATED may be an object already compiled with --object. BUILD_DIR must have an up-to-date cnn_tests; prints
+# nothing on success, the compiler's errors otherwise.
 set -euo pipefail
+object_only=0
+if [ "$1" = --object ]; then object_only=1; shift; fi
 build=$(cd "$1" && pwd) out=$2
 shift 2
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-cp "$build/libcnn.a" "$work/libcnn.a"
+
+# compile SRC's copy MUTATED to OBJ with the build's command for SRC; prints the object's path in the build
+compile() {
+  local src=$1 mutated=$2 obj=$3 found
+  found=$(python3 -c 'import json,sys
+for e in json.load(open(sys.argv[1])):
+    c = e["command"]
+    if e["file"].endswith("/" + sys.argv[2]) and ("cnn_objects.dir" in c or "cnn_reference.dir" in c):
+        print(c.split(" -o ")[1].split()[0]); print(c); break' "$build/compile_commands.json" "$src")
+  [ -n "$found" ] || { echo "no compile command for $src" >&2; exit 2; }
+  local cmd=${found#*$'\n'}
+  # the same command, reading the mutated copy (its quoted includes resolve through -I, as the original's do)
+  (cd "$build" && eval "${cmd/ -o * -c */ -o $obj -c $(realpath "$mutated")}") >&2
+  echo "${found%%$'\n'*}"
+}
+
+if [ $object_only = 1 ]; then
+  src=${1%%=*} mutated=${1#*=}
+  compile "$src" "$mutated" "$(realpath -m "$out")" >/dev/null
+  exit 0
+fi
+
+declare -A replace  # object path in the build → mutated object
+n=0
 for pair in "$@"; do
   src=${pair%%=*} mutated=${pair#*=}
-  cmd=$(python3 -c 'import json,sys
+  n=$((n + 1))
+  obj=$work/$n-$(basename "$src").o
+  if [[ $mutated == *.o ]]; then
+    cp "$mutated" "$obj"
+    built=$(python3 -c 'import json,sys
 for e in json.load(open(sys.argv[1])):
-    if e["file"].endswith("/" + sys.argv[2]) and "cnn_objects.dir" in e["command"]: print(e["command"]); break' \
-    "$build/compile_commands.json" "$src")
-  [ -n "$cmd" ] || { echo "no compile command for $src" >&2; exit 2; }
-  obj=$work/$(basename "$src").o  # the archive's member names are the objects' base names (all distinct)
-  # the same command, reading the mutated copy (its quoted includes resolve through -I, as the original's do)
-  (cd "$build" && eval "${cmd/ -o * -c */ -o $obj -c $(realpath "$mutated")}")
-  ar r "$work/libcnn.a" "$obj"  # replaces the member of that name
+    c = e["command"]
+    if e["file"].endswith("/" + sys.argv[2]) and ("cnn_objects.dir" in c or "cnn_reference.dir" in c):
+        print(c.split(" -o ")[1].split()[0]); break' "$build/compile_commands.json" "$src")
+  else
+    built=$(compile "$src" "$mutated" "$obj")
+  fi
+  replace[$built]=$obj
 done
+# Remake each archive from its objects (two members may share a base name, e.g. kernels/conv_rows.cpp and
+# kernels/avx2/conv_rows.cpp, so members are not replaced by name).
 link=$(cd "$build" && ninja -t commands tests/cnn_tests | tail -1)
-link=${link/ libcnn.a / $work/libcnn.a }
+for lib in libcnn.a libcnn_reference.a; do
+  objs=$(cd "$build" && ninja -t commands $lib | tail -1 | tr ' ' '\n' | grep '\.o$')
+  list=()
+  for o in $objs; do list+=("${replace[$o]:-$build/$o}"); done
+  ar qcs "$work/$lib" "${list[@]}"
+  link=${link// $lib / $work/$lib }
+done
 link=${link/-o tests\/cnn_tests/-o $(realpath -m "$out")}
 (cd "$build" && eval "$link")
