@@ -7,13 +7,17 @@
 // the geometry test (centre of mass off by pixels, and MNIST's own digits changed) and the CLI test (16 photos of
 // 20 read right, against the 17 asked); thresholding without flattening the light first (the ground one mean
 // tone) fails the CLI test (10 of 20: shadows and dark corners become ink).
+#include <httplib.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <regex>
+#include <thread>
 
 #include "cli_helpers.h"
 #include "cnn/cnn.h"
@@ -241,6 +245,39 @@ TEST(PredictPhoto, PhotosOfDigitsAreReadWhenFittedTheMnistWay) {
   EXPECT_NE(mixed.err.find("cnn: warning: " + s / "blank.png: the picture is blank"), std::string::npos) << mixed.err;
   EXPECT_NE(mixed.err.find("cnn: error: " + s / "bad.png: not a readable image"), std::string::npos) << mixed.err;
   EXPECT_NE(mixed.err.find("1 of 3 pictures could not be read"), std::string::npos) << mixed.err;
+
+  // The server fits an upload as predict fits the file, unless ?fit= says otherwise.
+  std::system(("(" + kCnn + " serve --model " + s / "m.cnn --port 0 >" + s / "serve.out" + " 2>&1 & echo $! >" +
+               s / "serve.pid" + ")")
+                  .c_str());
+  std::smatch port;
+  for (int i = 0; i < 200; ++i) {
+    const std::string o = test::read_all(s / "serve.out");
+    if (std::regex_search(o, port, std::regex(R"(http://127\.0\.0\.1:(\d+)/)"))) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_FALSE(port.empty()) << test::read_all(s / "serve.out");
+  struct Stop {
+    int pid;
+    ~Stop() { ::kill(pid, SIGTERM); }
+  } stop{std::stoi(test::read_all(s / "serve.pid"))};
+  httplib::Client client("127.0.0.1", std::stoi(port[1]));
+  client.set_read_timeout(20, 0);
+  const std::string bytes = test::read_all(photos[1]);
+  const auto up = client.Post("/api/predict/image?maps=false", bytes, "image/jpeg");
+  ASSERT_TRUE(up);
+  ASSERT_EQ(up->status, 200) << up->body;
+  const nlohmann::json a = nlohmann::json::parse(up->body);
+  EXPECT_EQ(a["fit"], "mnist");
+  EXPECT_EQ(a["inverted"], true);
+  const ToolRun one = run_cnn("predict --model " + s / "m.cnn --top 1 " + photos[1], s);
+  EXPECT_NE(one.out.find(": " + std::to_string(a["predicted"].get<int>()) + " "), std::string::npos) << one.out;
+  const auto padded_up = client.Post("/api/predict/image?maps=false&fit=pad", bytes, "image/jpeg");
+  ASSERT_TRUE(padded_up);
+  EXPECT_EQ(nlohmann::json::parse(padded_up->body)["fit"], "pad");
+  const auto wrong = client.Post("/api/predict/image?fit=squash", bytes, "image/jpeg");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 422);
 
   // --invert yes on light strokes on black does it, and says that the picture did not look like ink on paper.
   ASSERT_TRUE(cv::imwrite(s / "raw.png", digit_mat(0)));

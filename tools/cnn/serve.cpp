@@ -74,7 +74,7 @@ class ModelService {
   ModelService(Model m, const Dataset* test, std::size_t strip_size) : m_(std::move(m)) {
     K_ = int(m_.net.output_shape().sample_size());
     names_ = class_names_for(m_.class_names.empty() && test ? test->class_names : m_.class_names, K_);
-    fit_ = m_.net.input_fit().empty() ? Fit::pad : parse_fit(m_.net.input_fit());
+    fit_ = default_fit(m_.net.input_fit(), m_.net.input_shape(), names_);  // as cnn predict fits pictures
     if (test) {
       check_data_fits(m_.net, *test);
       strip_source_ = test->name;
@@ -147,9 +147,9 @@ class ModelService {
     return p.sample ? predict_sample(*p.sample, p.maps) : classify(p.image, p.maps);
   }
 
-  // A picture file's bytes (PNG, JPEG, …), fitted to the input exactly as `cnn predict` fits it (the model's fit,
-  // the same inversion rule), because it is the same function on the same bytes.
-  nlohmann::json predict_picture(const std::string& bytes, bool want_maps) {
+  // A picture file's bytes (PNG, JPEG, …), fitted to the input exactly as `cnn predict` fits it (the same default
+  // fit, or `fit` when given; the same inversion rule), because it is the same function on the same bytes.
+  nlohmann::json predict_picture(const std::string& bytes, bool want_maps, std::optional<Fit> fit = std::nullopt) {
     if (bytes.empty()) throw BadRequest(400, "the body is empty: send the bytes of a picture (PNG, JPEG, BMP, …)");
     const auto [w, h] = web::declared_size(bytes);
     if (w * h > kMaxPixels || w > 65535 || h > 65535)
@@ -178,17 +178,18 @@ class ModelService {
     }
     ::close(fd);
     if (done != bytes.size()) throw Error(path + ": cannot write the upload (disk full?)");
-    bool inverted = false;
+    PictureNotes notes;
     Tensor x;
     try {
-      x = load_image(path, in, Invert::automatic, &inverted, fit_);
+      x = load_picture(path, in, Invert::automatic, fit.value_or(fit_), &notes);
     } catch (const Error&) {
       throw BadRequest(415, "the body is not a picture that can be read (PNG, JPEG, BMP, GIF, TIFF, WebP, …); " +
                                 std::to_string(bytes.size()) + " bytes starting " + printable_start(bytes));
     }
     nlohmann::json a = classify(x, want_maps);
-    a["fit"] = fit_name(fit_);
-    a["inverted"] = inverted;
+    a["fit"] = fit_name(fit.value_or(fit_));
+    a["inverted"] = notes.inverted;
+    if (notes.uniform) a["warning"] = "the picture is blank or of one tone; its answer means nothing";
     return a;
   }
 
@@ -309,8 +310,12 @@ void run(const ServeArgs& a) {
         req.is_multipart_form_data() && !req.files.empty() ? req.files.begin()->second.content : req.body;
     const std::string maps = req.has_param("maps") ? req.get_param_value("maps") : "true";
     if (maps != "true" && maps != "false") return web::send_error(res, 422, "?maps= must be true or false");
+    const std::string fit = req.has_param("fit") ? req.get_param_value("fit") : "auto";
+    if (fit != "auto" && fit != "mnist" && fit != "pad" && fit != "crop" && fit != "stretch")
+      return web::send_error(res, 422, "?fit= must be auto, mnist, pad, crop or stretch");
     try {
-      web::send_json(res, service->predict_picture(bytes, maps == "true"));
+      web::send_json(res, service->predict_picture(bytes, maps == "true",
+                                                   fit == "auto" ? std::nullopt : std::optional<Fit>(parse_fit(fit))));
     } catch (const BadRequest& e) {
       web::send_error(res, e.status, e.what());
     }
