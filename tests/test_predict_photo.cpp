@@ -286,5 +286,32 @@ TEST(PredictPhoto, PhotosOfDigitsAreReadWhenFittedTheMnistWay) {
       << yes.out;
 }
 
+// Item 9: an ONNX file runs under predict as its model file does; show maps takes --label by name or index.
+TEST(PredictPhoto, OnnxFilesPredictAndShowMapsTakesAClassName) {
+  test::Scratch s("cnn_photo_");
+  Network net = load_network("seed5");
+  net.init(5);
+  const std::vector<std::string> names = {"zero", "one", "two",   "three", "four",
+                                          "five", "six", "seven", "eight", "Nine"};
+  save_model(s / "m.cnn", net, "seed5", names, nullptr);
+  ASSERT_TRUE(cv::imwrite(s / "raw.png", digit_mat(0)));
+  ASSERT_EQ(run_cnn("export --model " + s / "m.cnn --onnx " + s / "m.onnx", s).code, 0);
+  const ToolRun own = run_cnn("predict --model " + s / "m.cnn " + s / "raw.png", s);
+  const ToolRun onnx = run_cnn("predict --model " + s / "m.onnx " + s / "raw.png", s);
+  ASSERT_EQ(onnx.code, 0) << onnx.err;
+  EXPECT_EQ(onnx.out, own.out);
+  for (const char* label : {"three", "3", "nine"}) {
+    const ToolRun r =
+        run_cnn("show maps --model " + s / "m.cnn " + s / "raw.png --out " + s / "maps --label " + label, s);
+    EXPECT_EQ(r.code, 0) << label << ": " << r.err;
+    EXPECT_NE(r.out.find(std::string("gradients for class ") + (label[0] == 'n' ? "9 Nine" : "3 three")),
+              std::string::npos)
+        << r.out;
+  }
+  const ToolRun bad = run_cnn("show maps --model " + s / "m.cnn " + s / "raw.png --out " + s / "maps --label sevn", s);
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_NE(bad.err.find("--label sevn: not one of the model's classes (0 zero, 1 one"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace cnn

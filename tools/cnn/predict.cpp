@@ -1,8 +1,10 @@
 // cnn predict: the three most likely classes of each image, one line per image.
 #include <algorithm>
+#include <fstream>
 #include <iostream>
 #include <numeric>
 
+#include "cnn/onnx.h"
 #include "common.h"
 
 namespace cnn::tool {
@@ -23,12 +25,22 @@ std::string inversion_note(const PictureNotes& n, Invert inv) {
   return "";
 }
 
+// A model file, or an ONNX graph read as `cnn import` reads it (one output, computed by its last layer).
+Model open_model(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char magic[8] = {};
+  f.read(magic, 8);
+  if (f.gcount() == 8 && std::string(magic, 8) == "CNNMODEL") return load_model(path);
+  if (!path.ends_with(".onnx")) return load_model(path);  // its own message for what is neither
+  OnnxImport r = import_onnx(path);
+  if (r.outputs.size() != 1 || r.net.size() == 0 || r.outputs[0].value != int(r.net.size()) - 1)
+    throw Error(path + ": the graph's output is not one output computed by its last layer; cnn run reads such graphs");
+  return Model{std::move(r.net), r.name, r.class_names, std::nullopt};
+}
+
 void run(const PredictArgs& a) {
   set_threads(1);
-  if (a.model.ends_with(".onnx"))
-    throw UsageError(a.model + ": an ONNX file; run it with `cnn run --model " + a.model +
-                     " IMAGE…`, or make a model file of it with `cnn import`");
-  Model m = load_model(a.model);
+  Model m = open_model(a.model);
   const int K = int(m.net.output_shape().sample_size());
   const auto names = class_names_for(m.class_names, K);
   const Invert inv = a.invert == "yes" ? Invert::always : a.invert == "no" ? Invert::never : Invert::automatic;
@@ -75,7 +87,9 @@ void add(CLI::App& app) {
   auto a = std::make_shared<PredictArgs>();
   auto* c =
       app.add_subcommand("predict", "Classify image files (PNG, JPEG, BMP, …): the top classes with probabilities");
-  c->add_option("--model", a->model, "Model file (from cnn train)")->required()->check(CLI::ExistingFile);
+  c->add_option("--model", a->model, "Model file (from cnn train), or an ONNX file (.onnx) as cnn import reads it")
+      ->required()
+      ->check(CLI::ExistingFile);
   c->add_option(
        "--invert", a->invert,
        "auto: invert pictures with a light border (dark ink on paper), as the data sets are light on black; yes; no")

@@ -1,5 +1,7 @@
 // cnn show: pictures of a model — its kernels, one image's feature and gradient maps, the training curves, the
 // confusion matrix. The drawing lives in the library (cnn/show.h); this file only loads and wires.
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <iostream>
 
@@ -10,8 +12,7 @@ namespace cnn::tool {
 namespace {
 
 struct ShowArgs {
-  std::string model, out, image, metrics, data, invert = "auto", title;
-  int label = -1;
+  std::string model, out, image, metrics, data, invert = "auto", title, label;
   std::size_t limit = 0;
 };
 
@@ -30,18 +31,38 @@ void kernels(const ShowArgs& a) {
   print_written(show::write_kernels(m.net, a.out));
 }
 
+// --label as a class: its name (as the model calls it, in any case) or its index.
+int label_index(const std::string& given, const std::vector<std::string>& names) {
+  const auto lower = [](std::string t) {
+    std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return char(std::tolower(c)); });
+    return t;
+  };
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == given) return int(i);
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (lower(names[i]) == lower(given)) return int(i);
+  const bool number =
+      !given.empty() && std::all_of(given.begin(), given.end(), [](unsigned char c) { return std::isdigit(c) != 0; });
+  if (number && given.size() < 10 && std::stoi(given) < int(names.size())) return std::stoi(given);
+  std::string list;
+  for (std::size_t i = 0; i < names.size(); ++i) list += (i ? ", " : "") + std::to_string(i) + " " + names[i];
+  throw UsageError(
+      "--label " + given + ": " +
+      (number ? "the model has only " + std::to_string(names.size()) + " classes" : "not one of the model's classes") +
+      " (" + list + ")");
+}
+
 void maps(const ShowArgs& a) {
   set_threads(1);
   Model m = load_model(a.model);
   const Invert inv = a.invert == "yes" ? Invert::always : a.invert == "no" ? Invert::never : Invert::automatic;
   const int K = int(m.net.output_shape().sample_size());
-  if (a.label >= K)
-    throw UsageError("--label " + std::to_string(a.label) + ": the model has only " + std::to_string(K) + " classes");
-  // Fitted as cnn predict fits it: the way the model's training fitted its pictures, else padded.
-  const Fit fit = m.net.input_fit().empty() ? Fit::pad : parse_fit(m.net.input_fit());
-  const Tensor x = load_image(a.image, m.net.input_shape(), inv, nullptr, fit);
-  const show::MapsReport r = show::compute_maps(m.net, x, a.label);
   const auto names = class_names_for(m.class_names, K);
+  const int label = a.label.empty() ? -1 : label_index(a.label, names);
+  // Fitted as cnn predict fits it by default.
+  const Fit fit = default_fit(m.net.input_fit(), m.net.input_shape(), m.class_names);
+  const Tensor x = load_picture(a.image, m.net.input_shape(), inv, fit);
+  const show::MapsReport r = show::compute_maps(m.net, x, label);
   print_written(show::write_maps(r, a.out));
   std::cout
       << a.image << ": predicted "
@@ -101,8 +122,8 @@ void add(CLI::App& app) {
   mp->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
   mp->add_option("image", a->image, "Image file (PNG, JPEG, …)")->required()->check(CLI::ExistingFile);
   mp->add_option("--out", a->out, "Folder to write the pictures to (created if missing)")->required();
-  mp->add_option("--label", a->label, "The image's true class: gradients for it (default: for the predicted class)")
-      ->check(CLI::NonNegativeNumber);
+  mp->add_option("--label", a->label,
+                 "The image's true class, by name or index: gradients for it (default: for the predicted class)");
   mp->add_option("--invert", a->invert, "auto, yes or no (as for cnn predict)")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "yes", "no"}));
