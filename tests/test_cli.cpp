@@ -112,13 +112,17 @@ TEST(Cli, TrainEvalResumeOnFashionMnist) {
   // metrics: a header and one row per epoch
   const std::string csv = read_all(s / "m.csv");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3) << csv;
-  // stopping after one epoch and resuming gives exactly the same model file
-  ASSERT_EQ(cnn_cmd("train --epochs 1 --out " + s / "half.cnn" + kSlice).code, 0);
-  const Result re =
-      cnn_cmd("train --resume " + s / "half.cnn" + " --epochs 2 --out " + s / "resumed.cnn" + " --threads 1 --quiet");
+  // stopping after one epoch and resuming gives exactly the same model file (the same settings, the metrics file
+  // among them: the resumed run appends to the one its model names)
+  ASSERT_EQ(
+      cnn_cmd("train --epochs 1 --out " + s / "resumed.cnn" + " --metrics " + s / "m.csv" + " --append" + kSlice).code,
+      0);
+  const Result re = cnn_cmd("train --resume " + s / "resumed.cnn" + " --epochs 2 --threads 1 --quiet");
   ASSERT_EQ(re.code, 0) << re.out;
   EXPECT_TRUE(read_all(s / "resumed.cnn") == read_all(s / "m.cnn")) << "the files differ";
-  expect_one_line_error(cnn_cmd("train --resume " + s / "half.cnn" + " --lr 0.5"), 2,
+  const std::string csv2 = read_all(s / "m.csv");
+  EXPECT_EQ(std::count(csv2.begin(), csv2.end(), '\n'), 5) << csv2;  // the second run's two epochs after the first's
+  expect_one_line_error(cnn_cmd("train --resume " + s / "resumed.cnn" + " --lr 0.5"), 2,
                         "--lr cannot be combined with --resume");
   const Result info = cnn_cmd("info --model " + s / "m.cnn");
   EXPECT_NE(info.out.find("3,898"), std::string::npos) << info.out;

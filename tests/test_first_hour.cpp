@@ -6,8 +6,8 @@
 #include <fstream>
 #include <regex>
 
-#include "cnn/show.h"
 #include "cli_helpers.h"
+#include "cnn/show.h"
 #include "helpers.h"
 
 namespace cnn {
@@ -98,8 +98,9 @@ TEST(FirstHour, ResumeContinuesTheModelFileInPlace) {
                             s / "m.csv" + kSmall);
   ASSERT_EQ(tr.code, 0) << tr.out;
   EXPECT_TRUE(has(tr, "use it:  cnn eval --model " + s / "m.cnn" + " --data " + digits_dir())) << tr.out;
-  const Result re = cnn_cmd("train --resume " + s / "m.cnn" + " --epochs 2 --metrics " + s / "m.csv" +
-                                " --threads 1 --quiet", "cd " + s.dir.string() + " && ");
+  // (no --metrics: the run's own metrics file, saved in the model, is appended to)
+  const Result re =
+      cnn_cmd("train --resume " + s / "m.cnn" + " --epochs 2 --threads 1 --quiet", "cd " + s.dir.string() + " && ");
   ASSERT_EQ(re.code, 0) << re.out;
   EXPECT_FALSE(fs::exists(s / "model.cnn")) << "the resumed run wrote model.cnn, not the file it resumed";
   EXPECT_TRUE(has(cnn_cmd("info --model " + s / "m.cnn"), "2 epochs trained"));
@@ -110,6 +111,7 @@ TEST(FirstHour, ResumeContinuesTheModelFileInPlace) {
   ASSERT_EQ(cnn_cmd("train --resume " + s / "m.cnn" + " --epochs 3 --out " + s / "o.cnn --threads 1 --quiet").code, 0);
   EXPECT_TRUE(has(cnn_cmd("info --model " + s / "m.cnn"), "2 epochs trained"));
   EXPECT_TRUE(has(cnn_cmd("info --model " + s / "o.cnn"), "3 epochs trained"));
+  EXPECT_EQ(read_all(s / "m.csv"), csv) << "a run sent elsewhere with --out appended to the metrics of the one it left";
 }
 
 // Item 4: softmax twice is refused; a softmax output under squared_error still trains; negative counts are usage
@@ -135,15 +137,16 @@ TEST(FirstHour, SoftmaxBeforeCrossEntropyAndNegativeCountsAreRefused) {
 TEST(FirstHour, InterruptSaysWhatIsSavedAndHowToResume) {
   Scratch s;
   const std::string log = s / "log";
-  const Result r = sh(kCnn + " train --data " + digits_dir() + " --epochs 1000 --out " + s / "m.cnn" +
-                      " --metrics " + s / "m.csv" + " --train-limit 2000 --test-limit 200 --threads 1 > " + log +
+  const Result r = sh(kCnn + " train --data " + digits_dir() + " --epochs 1000 --out " + s / "m.cnn" + " --metrics " +
+                      s / "m.csv" + " --train-limit 2000 --test-limit 200 --threads 1 > " + log +
                       " 2>&1 & p=$!; for i in $(seq 1200); do grep -q saved " + log +
                       " && break; sleep 0.05; done; kill -INT $p; wait $p; echo rc=$?; cat " + log);
   EXPECT_TRUE(has(r, "rc=130")) << r.out;
   EXPECT_TRUE(has(r, "img/s  saved " + s / "m.cnn")) << r.out;
   std::smatch m;
-  const std::regex line("cnn: interrupted at epoch [0-9]+, batch [0-9]+/40: (.*) holds the model after epoch "
-                        "([0-9]+); resume with: (.*)");
+  const std::regex line(
+      "cnn: interrupted at epoch [0-9]+, batch [0-9]+/40: (.*) holds the model after epoch "
+      "([0-9]+); resume with: (.*)");
   ASSERT_TRUE(std::regex_search(r.out, m, line)) << r.out;
   EXPECT_EQ(m[1].str(), s / "m.cnn");
   const std::string epochs = m[2].str();
@@ -161,8 +164,8 @@ TEST(FirstHour, InterruptSaysWhatIsSavedAndHowToResume) {
 // Item 6: a metrics file holds one run unless --append; show curves draws the last one.
 TEST(FirstHour, MetricsFileHoldsOneRunUnlessAppend) {
   Scratch s;
-  const std::string run = "train --data " + digits_dir() + " --epochs 1 --out " + s / "m.cnn" + " --metrics " +
-                          s / "m.csv" + kSmall;
+  const std::string run =
+      "train --data " + digits_dir() + " --epochs 1 --out " + s / "m.cnn" + " --metrics " + s / "m.csv" + kSmall;
   ASSERT_EQ(cnn_cmd(run).code, 0);
   expect_one_line_error(cnn_cmd(run), 2, "already holds a run (1 epochs): pass --append");
   ASSERT_EQ(cnn_cmd(run + " --append").code, 0);
@@ -194,8 +197,9 @@ TEST(FirstHour, DataFoldersAreFoundOrExplained) {
   fs::create_directories(s / "half");
   fs::copy_file(digits_dir() + "/train-images-idx3-ubyte", s / "half/train-images-idx3-ubyte");
   const Result half = cnn_cmd("train --data " + s / "half" + " --epochs 1" + kSmall);
-  expect_one_line_error(half, 1, "no train-labels-idx1-ubyte (or train-labels-idx1-ubyte.gz) in this folder, nor "
-                                 "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte");
+  expect_one_line_error(half, 1,
+                        "no train-labels-idx1-ubyte (or train-labels-idx1-ubyte.gz) in this folder, nor "
+                        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte");
   EXPECT_TRUE(has(half, "CIFAR-10") && has(half, "folder of pictures")) << half.out;
   expect_one_line_error(cnn_cmd("train --data " + digits_dir() + "/train-images-idx3-ubyte --epochs 1" + kSmall), 1,
                         "train-images-idx3-ubyte: is a file, not a folder");

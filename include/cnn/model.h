@@ -40,6 +40,7 @@ struct TrainingState {
   Augment augment;                              // training-image augmentation (none by default)
   double label_smoothing = 0.0;                 // ε of the training loss (0: the seeds' cross-entropy)
   double val_split = 0.0;                       // a one-level folder of pictures: the share held out for testing
+  std::string metrics;                          // the metrics file the run appends its epochs to ("": none)
 };
 
 struct Model {

@@ -146,6 +146,7 @@ void save_model(const std::string& path, const Network& net, const std::string& 
                      {"augment", training->augment.str()},
                      {"label_smoothing", training->label_smoothing},
                      {"val_split", training->val_split}};
+    if (!training->metrics.empty()) h["training"]["metrics"] = training->metrics;
   }
   const std::string header = h.dump();
   std::string out(kMagic, 8);
@@ -242,6 +243,7 @@ Model parse_model(const std::string& in, const std::string& path) {
       s.augment = parse_augment(t.value("augment", std::string("none")));
       s.label_smoothing = t.value("label_smoothing", 0.0);
       s.val_split = t.value("val_split", 0.0);
+      s.metrics = t.value("metrics", std::string());
       s.optimizer_state = get_floats(in, at + 4 * (P + B), S);
       m.training = std::move(s);
     } catch (const nlohmann::json::exception& e) {

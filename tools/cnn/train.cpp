@@ -138,6 +138,7 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
     if (!given("--epochs") && net->recipe().epochs) a.epochs = *net->recipe().epochs;
     if (data_dir.empty()) data_dir = state.data == default_data_dir() ? "" : state.data;
     if (!given("--out")) a.out = a.resume;  // a resumed run continues its file, as Keras's fit(initial_epoch) would
+    if (!given("--metrics") && !given("--out")) a.metrics = state.metrics;  // and appends to its metrics file
     if (a.epochs <= start_epoch)
       throw UsageError("--epochs " + std::to_string(a.epochs) + " is not beyond the " + std::to_string(start_epoch) +
                        " epochs already in " + a.resume + " (--epochs is the total)");
@@ -179,7 +180,8 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
   // against 90%); PyTorch's CrossEntropyLoss and Keras's from_logits carry the same trap.
   if (net->size() > 0 && net->layer(net->size() - 1).kind() == "softmax" &&
       net->loss().kind() == "softmax_cross_entropy")
-    throw Error(name + ": the last layer is softmax, but the loss softmax_cross_entropy already includes it: remove "
+    throw Error(name +
+                ": the last layer is softmax, but the loss softmax_cross_entropy already includes it: remove "
                 "the layer (predict shows probabilities; export --softmax adds it to an ONNX file)");
   net->set_label_smoothing(float(state.label_smoothing));
   Optimizer opt(state.optimizer);
@@ -196,6 +198,7 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
   DataSplit data = load_data(data_dir, state.train_limit, state.test_limit, data_options, net->input_shape());
   if (a.resume.empty() && is_picture_data(data_dir)) net->set_input_fit(data_options.fit);
   state.data = data_dir.empty() ? default_data_dir() : data_dir;
+  state.metrics = a.metrics;
   check_data_fits(*net, data.train);
   check_data_fits(*net, data.test);
   if (class_names.empty()) class_names = data.train.class_names;
@@ -242,9 +245,9 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
             .dump());
     std::cout << "following the run at " << monitor->url() << std::endl;
   }
-  Trainer trainer(*net, opt,
-                  {.epochs = a.epochs, .batch = state.batch, .seed = state.seed, .augment = state.augment,
-                   .comm = cluster()});
+  Trainer trainer(
+      *net, opt,
+      {.epochs = a.epochs, .batch = state.batch, .seed = state.seed, .augment = state.augment, .comm = cluster()});
   const bool tty = stdout_is_terminal() && !a.quiet;
   trainer.on_batch = [&](const BatchReport& b) {
     if (monitor) monitor->batch(b);
@@ -338,7 +341,8 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
 
 void add(CLI::App& app) {
   auto a = std::make_shared<TrainArgs>();
-  auto* c = app.add_subcommand("train", "Train a network on a data set (MNIST-format IDX files, CIFAR-10, a folder of pictures) and save it");
+  auto* c = app.add_subcommand(
+      "train", "Train a network on a data set (MNIST-format IDX files, CIFAR-10, a folder of pictures) and save it");
   c->add_option(
        "--net", a->net,
        "Preset name (" +
@@ -393,9 +397,10 @@ void add(CLI::App& app) {
       ->capture_default_str();
   c->add_option("--metrics", a->metrics,
                 "Write per-epoch figures to this file (.csv, or .jsonl for JSON lines); one that already holds a run "
-                "needs --append (a resumed run appends to it)");
-  c->add_flag("--append", a->append, "Add this run to a --metrics file that already holds one (show curves draws the "
-                                     "last run)");
+                "needs --append (a resumed run appends to the file its run wrote, unless this names another)");
+  c->add_flag("--append", a->append,
+              "Add this run to a --metrics file that already holds one (show curves draws the "
+              "last run)");
   c->add_option("--resume", a->resume,
                 "Continue the run saved in this model file up to --epochs, saving to the same file (unless --out)")
       ->check(CLI::ExistingFile);
