@@ -26,15 +26,17 @@ train=(train --net net.json --train-limit 1003 --test-limit 200 --momentum 0.9 -
 
 case $case_name in
 bits)
-  "$cnn" "${train[@]}" --epochs 2 --threads 1 --out one.cnn >/dev/null
+  # every run names the same metrics file (the model keeps its name, for a resumed run), moved away after each
+  "$cnn" "${train[@]}" --epochs 2 --threads 1 --out one.cnn --metrics m.csv >/dev/null && rm m.csv
   for np in 1 2 4; do
-    "${mpi[@]}" -np $np "$cnn" "${train[@]}" --epochs 2 --threads 1 --out np$np.cnn --metrics np$np.csv > np$np.log
+    "${mpi[@]}" -np $np "$cnn" "${train[@]}" --epochs 2 --threads 1 --out np$np.cnn --metrics m.csv > np$np.log
+    mv m.csv np$np.csv
     cmp one.cnn np$np.cnn || fail "-np $np --threads 1 wrote another model than one process"
     [ "$(wc -l < np$np.csv)" -eq 3 ] || fail "-np $np: the metrics file has $(wc -l < np$np.csv) lines, not 1 + 2 epochs"
     [ "$(grep -c '^epoch' np$np.log)" -eq 2 ] || fail "-np $np: printed $(grep -c '^epoch' np$np.log) epoch lines, not 2"
   done
   grep -q "4 processes × 1 thread" np4.log || fail "the first line does not say 4 processes"
-  "${mpi[@]}" -np 2 "$cnn" "${train[@]}" --epochs 2 --threads 2 --out np2t2.cnn >/dev/null
+  "${mpi[@]}" -np 2 "$cnn" "${train[@]}" --epochs 2 --threads 2 --out np2t2.cnn --metrics m.csv >/dev/null
   cmp one.cnn np2t2.cnn || fail "-np 2 --threads 2 wrote another model than one process"
   echo "mpirun -np 1, 2, 4 (1 thread) and -np 2 (2 threads): the model file of one process, byte for byte"
   ;;
