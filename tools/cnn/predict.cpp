@@ -92,7 +92,8 @@ void add(CLI::App& app) {
       ->check(CLI::ExistingFile);
   c->add_option(
        "--invert", a->invert,
-       "auto: invert pictures with a light border (dark ink on paper), as the data sets are light on black; yes; no")
+       "auto: invert dark ink on light paper, as the data sets are light on black (with --fit mnist the paper's tone "
+       "decides, read so that a dim or unevenly lit page is still paper; else a light border); yes; no")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "yes", "no"}));
   c->add_option("--fit", a->fit,
