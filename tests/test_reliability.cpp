@@ -2,6 +2,8 @@
 // through OpenCV), and numbers that are not numbers (NaN, infinities, 1e400, denormals) refused or given a meaning.
 #include <signal.h>
 #include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -277,8 +279,10 @@ TEST(NotANumber, OnnxInitializersMustBeFiniteDenormalsAreKept) {
   EXPECT_NE(std::find(kept.net.params().begin(), kept.net.params().end(), denormal), kept.net.params().end());
 }
 
-// `cnn train … --out OUT` in a child process of its own (killed by the test, so not through a shell).
-pid_t start_training(const std::string& out, int epochs) {
+// `cnn train … --out OUT` in a child process of its own (killed by the test, so not through a shell). `in_child`
+// runs in the child before the tool starts; its stderr goes to `err`.
+pid_t start_training(const std::string& out, int epochs, const std::function<void()>& in_child = {},
+                     const std::string& err = "/dev/null") {
   const std::string tool = std::string(CNN_BINARY_DIR) + "/cnn";
   const std::string data = std::string(CNN_BINARY_DIR) + "/data/mnist-digits";
   const std::string epochs_str = std::to_string(epochs);
@@ -286,7 +290,8 @@ pid_t start_training(const std::string& out, int epochs) {
   if (pid == 0) {
     const int null = ::open("/dev/null", O_WRONLY);
     ::dup2(null, 1);
-    ::dup2(null, 2);
+    ::dup2(::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644), 2);
+    if (in_child) in_child();
     ::execl(tool.c_str(), "cnn", "train", "--net", "seed5", "--data", data.c_str(), "--train-limit", "200",
             "--test-limit", "50", "--batch", "20", "--epochs", epochs_str.c_str(), "--threads", "1", "--quiet",
             "--out", out.c_str(), static_cast<char*>(nullptr));
@@ -356,6 +361,79 @@ TEST(CrashSafe, TwoRunsWritingTheSameOutNeverTearIt) {
   ::waitpid(b, &status, 0);
   EXPECT_EQ(error_of([&] { load_model(out); }), "(no error)");
   EXPECT_GT(checks, 0);
+}
+
+// The status of a training run to its end, and its stderr.
+std::pair<int, std::string> train_to_end(const Scratch& s, const std::string& out,
+                                         const std::function<void()>& in_child) {
+  const std::string err = s / "stderr.txt";
+  int status = 0;
+  ::waitpid(start_training(out, 1, in_child, err), &status, 0);
+  return {status, read_all(err)};
+}
+
+// A save that cannot be written whole keeps the previous file, byte for byte, and says so in one line: with a limit
+// on the size of the files the run writes (`ulimit -f`, below the model's size). The kernel sends a process that
+// writes past the limit SIGXFSZ, which kills it; the tool ignores it, so the write fails as on a full disk (EFBIG
+// rather than ENOSPC). Fails if the model is written in place (the previous file is then half overwritten), if the
+// temporary file is left behind, or if the signal is not ignored (the run dies mid-save, without a word).
+TEST(CrashSafe, AFileSizeLimitKeepsThePreviousFileWithOneLine) {
+  Scratch s;
+  const std::string out = s / "m.cnn";
+  ASSERT_EQ(train_to_end(s, out, {}).first, 0);
+  const std::string previous = read_all(out);
+  ASSERT_GT(previous.size(), 8192u);
+  const auto [status, err] = train_to_end(s, out, [&] {
+    const rlimit r{previous.size() / 2, previous.size() / 2};
+    ::setrlimit(RLIMIT_FSIZE, &r);
+  });
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("cnn: error: " + out + ": cannot save: File too large (the previous file is untouched)"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(read_all(out), previous);
+  EXPECT_EQ(temporaries(s), std::vector<std::string>());
+}
+
+// The same on a disk that is full: a 256 KiB tmpfs holding the previous model and a file filling the rest. Mounting
+// one needs root; elsewhere the file size limit above stands for it.
+TEST(CrashSafe, AFullDiskKeepsThePreviousFileWithOneLine) {
+  Scratch s;
+  const std::string disk = s / "disk";
+  fs::create_directories(disk);
+  if (::mount("tmpfs", disk.c_str(), "tmpfs", 0, "size=256k") != 0)
+    GTEST_SKIP() << "cannot mount a tmpfs (" << std::strerror(errno) << "): not root";
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { ::umount2(dir.c_str(), MNT_DETACH); }
+  } unmount{disk};
+  const std::string first = s / "first.cnn";
+  ASSERT_EQ(train_to_end(s, first, {}).first, 0);
+  const std::string previous = read_all(first);
+  const std::string out = disk + "/m.cnn";
+  std::ofstream(out, std::ios::binary) << previous;
+  ASSERT_EQ(read_all(out), previous);
+  {
+    const int fd = ::open((disk + "/filler").c_str(), O_WRONLY | O_CREAT, 0644);
+    ASSERT_GE(fd, 0);
+    const std::string block(4096, 'x');
+    while (::write(fd, block.data(), block.size()) > 0) {
+    }
+    EXPECT_EQ(errno, ENOSPC);
+    ::close(fd);
+  }
+  const auto [status, err] = train_to_end(s, out, {});
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_NE(err.find("cnn: error: " + out + ": cannot save: No space left on device (the previous file is untouched)"),
+            std::string::npos)
+      << err;
+  EXPECT_EQ(read_all(out), previous);
+  std::vector<std::string> left;
+  for (const auto& e : fs::directory_iterator(disk)) left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"filler", "m.cnn"}));
 }
 
 }  // namespace
