@@ -121,5 +121,75 @@ TEST(Network, BatchGradientIsTheMeanOfPerImageGradients) {
   for (std::size_t i = 0; i < mean.size(); ++i) EXPECT_NEAR(batch[i], mean[i], 1e-5 + 1e-4 * std::fabs(mean[i]));
 }
 
+// Each layer checks the shapes it is handed, forward and backward, not only the network before it: a layer run on
+// the wrong tensor otherwise reads past it or silently mixes samples, and no numeric test notices the check gone.
+TEST(Network, EveryLayerRefusesAnInputOrGradientOfTheWrongShape) {
+  struct Case {
+    std::function<void(Network&)> add;
+    bool backward_reads_x;  // the layers whose backward reads x check it there too
+  };
+  const std::vector<Case> cases = {
+      {[](Network& n) { n.add<Conv2D>(3, 3); }, true},
+      {[](Network& n) { n.add<Dense>(3); }, true},
+      {[](Network& n) { n.add<MaxPool2D>(2); }, true},
+      {[](Network& n) { n.add<AvgPool2D>(2); }, true},
+      {[](Network& n) { n.add<L2Pool2D>(2); }, true},
+      {[](Network& n) { n.add<Subsampling>(2); }, true},
+      {[](Network& n) { n.add<BatchNorm2D>(); }, true},
+      {[](Network& n) { n.add<ReLU>(); }, false},
+      {[](Network& n) { n.add<LeakyReLU>(); }, false},
+      {[](Network& n) { n.add<Sigmoid>(); }, false},
+      {[](Network& n) { n.add<Tanh>(); }, false},
+      {[](Network& n) { n.add<Softmax>(); }, false},
+      {[](Network& n) { n.add<Dropout>(0.5f); }, false},
+      {[](Network& n) { n.add<Flatten>(); }, false},
+      {[](Network& n) { n.add<GlobalAvgPool2D>(); }, false},
+  };
+  const Tensor x = test::random_tensor({2, 2, 4, 4}, 1, 0.1f, 1.0f);
+  const Tensor bad = test::random_tensor({2, 3, 4, 4}, 2, 0.1f, 1.0f);
+  for (const Case& c : cases) {
+    Network net({1, 2, 4, 4});
+    c.add(net);
+    net.init(1);
+    Layer& layer = net.layer(0);
+    const Context ctx{Mode::train, 1};
+    Tensor y, dx;
+    layer.forward(x, y, ctx);
+    const Tensor dy = test::random_tensor(y.shape(), 3);
+    const Shape s = y.shape();
+    const Tensor bad_dy = test::random_tensor({s.n, s.c + 1, s.h, s.w}, 4);
+    EXPECT_THROW(layer.forward(bad, y, ctx), Error) << layer.kind();
+    layer.forward(x, y, ctx);
+    EXPECT_THROW(layer.backward(x, y, bad_dy, &dx), Error) << layer.kind();
+    if (c.backward_reads_x) {
+      EXPECT_THROW(layer.backward(bad, y, dy, &dx), Error) << layer.kind();
+    }
+  }
+  // the merge layers: each input against its own shape
+  for (const bool concat : {false, true}) {
+    std::unique_ptr<Layer> m;
+    if (concat)
+      m = std::make_unique<Concat>();
+    else
+      m = std::make_unique<Add>();
+    const std::vector<Shape> shapes = {{1, 2, 4, 4}, {1, 2, 4, 4}};
+    m->setup(std::span<const Shape>(shapes));
+    Tensor y;
+    const std::vector<const Tensor*> xs = {&x, &bad};
+    EXPECT_THROW(m->forward(std::span<const Tensor* const>(xs), y, Context{}), Error) << m->kind();
+  }
+}
+
+// A label outside 0..K−1 is refused in every sample, the first included.
+TEST(Network, LossesRefuseALabelOutsideTheClasses) {
+  const Tensor out = test::random_tensor({2, 3, 1, 1}, 5);
+  for (const std::string kind : {"softmax_cross_entropy", "squared_error"}) {
+    const auto loss = make_loss(kind);
+    Tensor d;
+    for (const std::array<int, 2> labels : {std::array<int, 2>{3, 0}, {0, 3}, {-1, 0}, {0, -1}})
+      EXPECT_THROW(loss->compute(out, labels.data(), &d), Error) << kind << " " << labels[0] << "," << labels[1];
+  }
+}
+
 }  // namespace
 }  // namespace cnn

@@ -4,6 +4,7 @@
 # library archives (libcnn.a, libcnn_reference.a) are remade in a temporary folder with those objects in place of
 # theirs, and the test binary is linked to OUT.
 #   build_mutant.sh BUILD_DIR OUT SRC=MUTATED [SRC=MUTATED ...]     (SRC relative to the repository, e.g. src/loss.cpp)
+# SRC may also be a test source (tests/test_*.cpp), to try a new test against a mutant before building it.
 #   build_mutant.sh --object BUILD_DIR OBJ SRC=MUTATED               (only compiles the copy, to OBJ)
 # MUTATED may be an object already compiled with --object. BUILD_DIR must have an up-to-date cnn_tests; prints
 # nothing on success, the compiler's errors otherwise.
@@ -21,12 +22,16 @@ compile() {
   found=$(python3 -c 'import json,sys
 for e in json.load(open(sys.argv[1])):
     c = e["command"]
-    if e["file"].endswith("/" + sys.argv[2]) and ("cnn_objects.dir" in c or "cnn_reference.dir" in c):
+    if e["file"].endswith("/" + sys.argv[2]) and any(t + ".dir/" in c for t in ("cnn_objects", "cnn_reference",
+                                                                                    "cnn_tests")):
         print(c.split(" -o ")[1].split()[0]); print(c); break' "$build/compile_commands.json" "$src")
   [ -n "$found" ] || { echo "no compile command for $src" >&2; exit 2; }
-  local cmd=${found#*$'\n'}
-  # the same command, reading the mutated copy (its quoted includes resolve through -I, as the original's do)
-  (cd "$build" && eval "${cmd/ -o * -c */ -o $obj -c $(realpath "$mutated")}") >&2
+  local cmd=${found#*$'\n'} copy original
+  copy=$(realpath "$mutated") original=$(cd "$build" && realpath "$(echo "$cmd" | sed 's/.* -c //' | cut -d' ' -f1)")
+  # the same command, reading the mutated copy (its quoted includes resolve through -I, as the original's do); with
+  # the copy's folder named as the original's in the object, an unchanged copy gives the build's object byte for byte
+  local map=-ffile-prefix-map=$(dirname "$copy")=$(dirname "$original")
+  (cd "$build" && eval "${cmd/ -o * -c */ $map -o $obj -c $copy}") >&2
   echo "${found%%$'\n'*}"
 }
 
@@ -47,7 +52,8 @@ for pair in "$@"; do
     built=$(python3 -c 'import json,sys
 for e in json.load(open(sys.argv[1])):
     c = e["command"]
-    if e["file"].endswith("/" + sys.argv[2]) and ("cnn_objects.dir" in c or "cnn_reference.dir" in c):
+    if e["file"].endswith("/" + sys.argv[2]) and any(t + ".dir/" in c for t in ("cnn_objects", "cnn_reference",
+                                                                                    "cnn_tests")):
         print(c.split(" -o ")[1].split()[0]); break' "$build/compile_commands.json" "$src")
   else
     built=$(compile "$src" "$mutated" "$obj")
@@ -64,5 +70,6 @@ for lib in libcnn.a libcnn_reference.a; do
   ar qcs "$work/$lib" "${list[@]}"
   link=${link// $lib / $work/$lib }
 done
+for o in "${!replace[@]}"; do link=${link/ $o / ${replace[$o]} }; done  # test sources (tests/test_*.cpp)
 link=${link/-o tests\/cnn_tests/-o $(realpath -m "$out")}
 (cd "$build" && eval "$link")
