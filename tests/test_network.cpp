@@ -175,8 +175,8 @@ TEST(Network, EveryLayerRefusesAnInputOrGradientOfTheWrongShape) {
     const std::vector<Shape> shapes = {{1, 2, 4, 4}, {1, 2, 4, 4}};
     m->setup(std::span<const Shape>(shapes));
     Tensor y;
-    const std::vector<const Tensor*> xs = {&x, &bad};
-    EXPECT_THROW(m->forward(std::span<const Tensor* const>(xs), y, Context{}), Error) << m->kind();
+    for (const std::vector<const Tensor*>& xs : {std::vector<const Tensor*>{&x, &bad}, {&bad, &x}})
+      EXPECT_THROW(m->forward(std::span<const Tensor* const>(xs), y, Context{}), Error) << m->kind();
   }
 }
 
@@ -189,6 +189,20 @@ TEST(Network, LossesRefuseALabelOutsideTheClasses) {
     for (const std::array<int, 2> labels : {std::array<int, 2>{3, 0}, {0, 3}, {-1, 0}, {0, -1}})
       EXPECT_THROW(loss->compute(out, labels.data(), &d), Error) << kind << " " << labels[0] << "," << labels[1];
   }
+}
+
+// Squared error against given targets: L = ½·Σ (y − t)² / N and dL/dy = (y − t) / N.
+TEST(Network, SquaredErrorAgainstTargets) {
+  const Tensor out = test::random_tensor({2, 3, 1, 1}, 7), t = test::random_tensor({2, 3, 1, 1}, 8);
+  Tensor d;
+  const double loss = SquaredError().compute_targets(out, t, &d);
+  double want = 0.0;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const double e = double(out[i]) - t[i];
+    want += 0.5 * e * e / 2.0;
+    EXPECT_FLOAT_EQ(d[i], float(e) / 2.0f) << i;
+  }
+  EXPECT_NEAR(loss, want, 1e-12);
 }
 
 }  // namespace

@@ -26,8 +26,7 @@ TEST(Normalize, SubtractsTheMeanAndDividesByTheDeviationPerChannel) {
   const float mean[3] = {0.5f, 0.25f, -1.0f}, dev[3] = {2.0f, 0.5f, 4.0f};
   for (int n = 0; n < 2; ++n)
     for (int c = 0; c < 3; ++c)
-      for (int i = 0; i < 36; ++i)
-        ASSERT_EQ(y.at(n, c, i / 6, i % 6), (x.at(n, c, i / 6, i % 6) - mean[c]) / dev[c]);
+      for (int i = 0; i < 36; ++i) ASSERT_EQ(y.at(n, c, i / 6, i % 6), (x.at(n, c, i / 6, i % 6) - mean[c]) / dev[c]);
   const test::GradCheck g = test::check_gradients(net, x, 3);
   std::printf("[gradcheck] normalize + conv + tanh + dense: max relative error %.3g over %zu coordinates\n",
               g.max_rel_error, g.checked);
@@ -42,7 +41,8 @@ TEST(Normalize, SubtractsTheMeanAndDividesByTheDeviationPerChannel) {
 TEST(Normalize, BadStatisticsAreOneLine) {
   auto error_of = [](const std::string& layer) {
     try {
-      network_from_text(R"({"input": [2, 4, 4], "layers": [)" + layer + R"(, {"type": "dense", "units": 2}]})", "b.json");
+      network_from_text(R"({"input": [2, 4, 4], "layers": [)" + layer + R"(, {"type": "dense", "units": 2}]})",
+                        "b.json");
     } catch (const Error& e) {
       return std::string(e.what());
     }
@@ -102,6 +102,24 @@ TEST(Normalize, TrainSetsTheTrainingSetsStatisticsAndTheModelKeepsThem) {
   EXPECT_NEAR(norm.mean(0), 0.286, 0.01);  // Fashion-MNIST's, as commonly quoted (0.2860, 0.3530)
   EXPECT_NEAR(norm.std_dev(0), 0.353, 0.01);
   fs::remove_all(dir);
+}
+
+// A layer without fixed statistics takes the ones set_statistics gives it (what training sets from the data).
+TEST(Normalize, SetStatisticsIsWhatForwardUses) {
+  Network net =
+      network_from_text(R"({"input": [2, 3, 3], "layers": [{"type": "normalize"}, {"type": "flatten"}]})", "s.json");
+  net.init(1);
+  auto& norm = dynamic_cast<Normalize&>(net.layer(0));
+  norm.set_statistics({0.5f, -2.0f}, {4.0f, 0.25f});
+  const Tensor x = test::random_tensor({2, 2, 3, 3}, 6);
+  net.forward(x);
+  const Tensor& y = net.activation(0);
+  const float mean[2] = {0.5f, -2.0f}, dev[2] = {4.0f, 0.25f};
+  for (int n = 0; n < 2; ++n)
+    for (int c = 0; c < 2; ++c)
+      for (int i = 0; i < 9; ++i) ASSERT_EQ(y.at(n, c, i / 3, i % 3), (x.at(n, c, i / 3, i % 3) - mean[c]) / dev[c]);
+  EXPECT_THROW(norm.set_statistics({0.0f, 0.0f}, {1.0f, 0.0f}), Error);
+  EXPECT_THROW(norm.set_statistics({0.0f}, {1.0f}), Error);
 }
 
 }  // namespace
