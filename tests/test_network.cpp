@@ -21,6 +21,9 @@ TEST(Network, ShapesAreCheckedWhenLayersAreAdded) {
   EXPECT_THROW(Network({1, 0, 28, 28}), Error);
   EXPECT_THROW(Conv2D(0, 3), Error);
   EXPECT_THROW(Conv2D(3, 3, 0), Error);
+  // a pooling window of no pixels, or a negative stride, is refused when the layer is added
+  EXPECT_THROW(Network({1, 1, 4, 4}).add<MaxPool2D>(0, 1), Error);
+  EXPECT_THROW(Network({1, 1, 4, 4}).add<AvgPool2D>(2, -1), Error);
 }
 
 TEST(Network, ParametersLiveInOneBufferAndLayersViewIt) {
@@ -164,6 +167,7 @@ TEST(Network, EveryLayerRefusesAnInputOrGradientOfTheWrongShape) {
     if (c.backward_reads_x) {
       EXPECT_THROW(layer.backward(bad, y, dy, &dx), Error) << layer.kind();
     }
+    layer.backward(x, y, dy, nullptr);  // the first layer of a net: no input gradient wanted
   }
   // the merge layers: each input against its own shape
   for (const bool concat : {false, true}) {

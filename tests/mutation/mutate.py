@@ -220,7 +220,7 @@ def run_mutant(args, path, text, baseline, build):
         if same:
             return "same code", ""
         binary = os.path.join(work, "cnn_tests")
-        r = subprocess.run(["bash", os.path.join(HERE, "build_mutant.sh"), build, binary] + objects,
+        r = subprocess.run(["bash", os.path.join(HERE, "build_mutant.sh"), build, binary] + objects + args.extra,
                            capture_output=True, text=True)
         if r.returncode != 0:
             return "did not link", r.stderr[-400:]
@@ -292,6 +292,10 @@ def main():
     ap.add_argument("--jobs", type=int, default=1, help="mutants built and run at once")
     ap.add_argument("--report", default="mutation-report.md", help="markdown report to write")
     ap.add_argument("--list", action="store_true", help="only list the sampled mutants")
+    ap.add_argument("--survivors-of", metavar="REPORT",
+                    help="run only the mutants that survived in REPORT (a report of a run with the same sample options)")
+    ap.add_argument("--with", dest="extra", action="append", default=[], metavar="SRC=OBJECT",
+                    help="link this object for SRC too (e.g. a test file with new tests, compiled with --object)")
     ap.add_argument("--write", nargs=2, metavar=("FILE:LINE:MUTATION", "OUT"),
                     help="write that mutant (as --list names it; the first of its kind on the line) to OUT")
     args = ap.parse_args()
@@ -318,6 +322,14 @@ def main():
     rng.shuffle(sample)
     sample = sample[:args.max]
     sample.sort(key=lambda m: (m[0], m[1]))
+    if args.survivors_of:
+        rows = [r.split(" | ") for r in open(args.survivors_of) if r.startswith("| src/")]
+        rows = [(r[0][2:], int(r[1]), r[2].strip("`"), r[3]) for r in rows]
+        results_of = {}  # the same mutation twice on a line: the report keeps them in the sample's order
+        for r in rows:
+            results_of.setdefault(r[:3], []).append(r[3])
+        kept = [m for m in sample if results_of.get(m[:3]) and results_of[m[:3]].pop(0) == "survived"]
+        sample = kept
     if args.list:
         for path, line, what, _ in sample:
             print(f"{path}:{line}: {what}")
