@@ -209,5 +209,18 @@ TEST(Network, SquaredErrorAgainstTargets) {
   EXPECT_NEAR(loss, want, 1e-12);
 }
 
+// A ReLU layer over 32768 values or more is cut into one chunk per image: every chunk where its images are.
+TEST(Network, ReLUOnALargeBatchChunkByChunk) {
+  Network net({1, 1, 100, 100});
+  net.add<ReLU>();
+  net.set_need_input_gradient(true);
+  const Tensor x = test::random_tensor({4, 1, 100, 100}, 9), dz = test::random_tensor({4, 1, 100, 100}, 10);
+  const Tensor& y = net.forward(x);
+  for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(y[i], std::max(x[i], 0.0f)) << i;
+  net.backward(dz);
+  const Tensor& dx = net.input_gradient(0);
+  for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(dx[i], x[i] >= 0.0f ? dz[i] : 0.0f) << i;
+}
+
 }  // namespace
 }  // namespace cnn
