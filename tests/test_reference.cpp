@@ -76,6 +76,24 @@ TEST(DenseVsReference, ForwardAndBackwardMatch) {
   }
 }
 
+// A dense layer set up while the vector kernels run keeps its small-matrix plan; run after a switch to the portable
+// set, its products take the portable loops of that plan (the same formulas, element by element).
+TEST(DenseVsReference, SetUpWithVectorsRunOnThePortableSet) {
+  if (!kernels::simd_available()) GTEST_SKIP() << "no vector set on this CPU";
+  Network net({1, 12, 2, 2});
+  net.add<Dense>(5);
+  net.init(3);
+  net.set_need_input_gradient(true);
+  auto& d = dynamic_cast<Dense&>(net.layer(0));
+  const test::FastPathSettings portable(1, kernels::Isa::portable);
+  const Tensor x = test::random_tensor({6, 12, 2, 2}, 5), dz = test::random_tensor({6, 5, 1, 1}, 6);
+  test::expect_close(net.forward(x), ref::dense_forward(x, d.weight(), d.bias()), 1e-5, "dense forward");
+  net.backward(dz);
+  const ref::DenseGrads g = ref::dense_backward(x, d.weight(), dz);
+  test::expect_close(net.input_gradient(0), g.dx, 1e-5, "dense dA");
+  test::expect_close(d.params()[0].grad, g.dw, 1e-5, "dense dW");
+}
+
 TEST(PoolVsReference, MaxAvgL2ForwardAndBackwardMatch) {
   for (auto [n, c, h, w, k, s] : std::vector<std::array<int, 6>>{
            {2, 3, 8, 8, 2, 2}, {1, 2, 7, 9, 3, 2}, {3, 1, 6, 6, 3, 3}, {1, 2, 5, 5, 2, 1}}) {
