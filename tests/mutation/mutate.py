@@ -61,10 +61,14 @@ SLOW = ["FastNetwork.SteadyStateTrainingStepAllocatesNothing", "OneCycleSchedule
 WRAPPED = {os.path.basename(p) for p in glob.glob(os.path.join(REPO, "src/kernels/avx2/*.cpp"))}
 
 
+# every layer's shape checks and set-up refusals, whatever suites exercise its arithmetic
+LAYER_CHECKS = ["Network.EveryLayer*", "Network.Shapes*"]
+
+
 def suites_for(path, default):
     for pattern, suites in SUITES:
         if fnmatch.fnmatch(path, pattern):
-            return suites
+            return suites + (LAYER_CHECKS if path.startswith("src/layers/") else [])
     return default
 
 
@@ -293,7 +297,7 @@ def main():
     ap.add_argument("--report", default="mutation-report.md", help="markdown report to write")
     ap.add_argument("--list", action="store_true", help="only list the sampled mutants")
     ap.add_argument("--survivors-of", metavar="REPORT",
-                    help="run only the mutants that survived in REPORT (a report of a run with the same sample options)")
+                    help="run only the mutants that survived in REPORT (of a run with the same sample options)")
     ap.add_argument("--with", dest="extra", action="append", default=[], metavar="SRC=OBJECT",
                     help="link this object for SRC too (e.g. a test file with new tests, compiled with --object)")
     ap.add_argument("--write", nargs=2, metavar=("FILE:LINE:MUTATION", "OUT"),
