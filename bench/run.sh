@@ -40,8 +40,10 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S . -B build-bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DCNN_BUILD_BENCH=ON -DCNN_BUILD_TESTS=OFF >/dev/null
-ninja -C build-bench cnn_bench cnn_microbench >/dev/null
+bb=${CNN_BENCH_BUILD:-build-bench}  # another build folder configured with -DCNN_BUILD_BENCH=ON also does
+[ -f "$bb/build.ninja" ] ||
+  cmake -S . -B "$bb" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCNN_BUILD_BENCH=ON -DCNN_BUILD_TESTS=OFF >/dev/null
+ninja -C "$bb" cnn_bench cnn_microbench >/dev/null
 
 mkdir -p bench/results
 start=$(mktemp -d)  # each seed's initial weights and first-epoch order, shared by both sides
@@ -55,10 +57,10 @@ for net in $nets; do
   for t in $threads_list; do
     for seed in $(seq 1 "$seeds"); do
       echo "bench: $net, $t thread(s), seed $seed: ours, pytorch" >&2
-      OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t ./build-bench/bench/cnn_bench --net "$net" --threads "$t" \
+      OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "./$bb/bench/cnn_bench" --net "$net" --threads "$t" \
         --seed "$seed" --save-start "$start/$net-$seed" | sed "s/^/ours seed=$seed /" >>"$out"
       if [[ $avx2 == 1 ]]; then
-        CNN_ISA=avx2 OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t ./build-bench/bench/cnn_bench --net "$net" \
+        CNN_ISA=avx2 OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "./$bb/bench/cnn_bench" --net "$net" \
           --threads "$t" --seed "$seed" | sed "s/^/ours-avx2 seed=$seed /" >>"$out"
       fi
       OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t /usr/bin/python3 bench/torch_bench.py \
@@ -71,5 +73,5 @@ done
 echo "(raw lines: $out)"
 
 if ((micro)); then
-  ./build-bench/bench/cnn_microbench --benchmark_min_time=0.2
+  "./$bb/bench/cnn_microbench" --benchmark_min_time=0.2
 fi

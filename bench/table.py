@@ -40,7 +40,7 @@ def ratio(o, p, k):  # the median over seeds of ours / PyTorch, each pair run ba
 def gflops(rs, macs):
     return med(rs, "train_ips") * 6 * macs / 1e9
 speed = {}
-peaks = set()
+peaks = []
 for (net, t), r in sorted(runs.items()):
     o, p = r.get("ours"), r.get("torch")
     if not o or not p:
@@ -49,7 +49,7 @@ for (net, t), r in sorted(runs.items()):
     macs = float(o[0].get("macs", 0))
     peak = med(o, "peak256_gflops") if "peak256_gflops" in o[0] else 0.0
     if peak:
-        peaks.add((o[0]["isa"], med(o, "peak256_gflops"), med(o, "peak512_gflops")))
+        peaks += o
     share = lambda rs: f"{100 * gflops(rs, macs) / (peak * t):.0f}%" if peak else "-"
     print(fmt.format(net, t, f"{med(o, 'train_ips'):.0f}", f"{med(p, 'train_ips'):.0f}",
                      f"{ratio(o, p, 'train_ips'):.2f}x", f"{gflops(o, macs):.1f}", f"{gflops(p, macs):.1f}",
@@ -58,9 +58,10 @@ for (net, t), r in sorted(runs.items()):
                      f"{ratio(o, p, 'infer_ips'):.2f}x",
                      f"{max(float(x['peak_rss_mb']) for x in o):.1f}", f"{max(float(x['peak_rss_mb']) for x in p):.1f}",
                      acc(o), acc(p), diff(o, p)))
-for isa, p256, p512 in sorted(peaks):
-    print(f"the limit: one core's FMA peak, measured in the runs: {p256:.1f} GFLOP/s with 256-bit vectors"
-          + (f", {p512:.1f} with 512-bit" if p512 else "") + f" (kernels: {isa})")
+if peaks:
+    p256, p512 = med(peaks, "peak256_gflops"), med(peaks, "peak512_gflops")
+    print(f"the limit: one core's FMA peak, the median over the runs: {p256:.1f} GFLOP/s with 256-bit vectors"
+          + (f", {p512:.1f} with 512-bit" if p512 else "") + f" (kernels: {peaks[0]['isa']})")
 for net in sorted({n for n, _ in speed}):
     if (net, 1) in speed and (net, 2) in speed:
         print(f"{net} training, ours, 2 threads / 1 thread: {speed[(net, 2)] / speed[(net, 1)]:.2f}x")
