@@ -18,6 +18,7 @@
 #include <set>
 
 #include "helpers.h"
+#include "serve_process.h"
 
 namespace cnn {
 namespace {
@@ -25,55 +26,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// A child process running `cnn ARGS…`, its stdout read line by line until a line holds "http://HOST:PORT/".
-class ServerProcess {
- public:
-  explicit ServerProcess(const std::vector<std::string>& args) {
-    int fds[2];
-    if (::pipe(fds) != 0) throw std::runtime_error("pipe");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::dup2(fds[1], STDOUT_FILENO);
-      ::close(fds[0]);
-      ::close(fds[1]);
-      const std::string exe = std::string(CNN_BINARY_DIR) + "/cnn";
-      std::vector<char*> argv{const_cast<char*>(exe.c_str())};
-      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-      argv.push_back(nullptr);
-      ::execv(exe.c_str(), argv.data());
-      ::_exit(127);
-    }
-    ::close(fds[1]);
-    out_ = ::fdopen(fds[0], "r");
-    char line[4096];
-    while (std::fgets(line, sizeof line, out_)) {
-      output_ += line;
-      const std::string s = line;
-      const auto at = s.find("http://127.0.0.1:");
-      if (at != std::string::npos) {
-        port_ = std::stoi(s.substr(at + 17));
-        break;
-      }
-    }
-  }
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-    if (out_) std::fclose(out_);
-  }
-  int port() const { return port_; }
-  const std::string& output() const { return output_; }
-  bool alive() const { return pid_ > 0 && ::waitpid(pid_, nullptr, WNOHANG) == 0; }
-
- private:
-  pid_t pid_ = -1;
-  FILE* out_ = nullptr;
-  int port_ = 0;
-  std::string output_;
-};
+using test::ServerProcess;
 
 // One small trained model per test process (about two seconds of training on Fashion-MNIST).
 const std::string& trained_model() {
