@@ -103,6 +103,19 @@ CNN_AVX2 inline void load_deinterleaved(const float* p, int n2, __m256& even, __
   odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xDD)), 0xD8));
 }
 
+// 8 pooled outputs and their argmax, the first n stored; relu: max(·, 0) folded in (a window with no positive
+// pixel is all zeros, whose first pixel, `base`, is the maximum).
+CNN_AVX2 inline void store_pooled(__m256 best, __m256i at, __m256i base, int n, bool relu, float* z, unsigned* g) {
+  if (relu) {
+    const __m256 pos = _mm256_cmp_ps(best, _mm256_setzero_ps(), _CMP_GT_OQ);
+    best = _mm256_and_ps(pos, best);
+    at = _mm256_blendv_epi8(base, at, _mm256_castps_si256(pos));
+  }
+  const __m256i out = first_lanes(n);
+  _mm256_maskstore_ps(z, out, best);
+  _mm256_maskstore_epi32(reinterpret_cast<int*>(g), out, at);
+}
+
 // maxpool2x2_row_avx512 in AVX2: the same comparisons in the same order, so the same outputs and argmax.
 CNN_AVX2 void maxpool2x2_row_avx2(const float* r0, const float* r1, int W, int base0, int Wo, float* z, unsigned* g,
                                   bool relu) {
@@ -123,14 +136,7 @@ CNN_AVX2 void maxpool2x2_row_avx2(const float* r0, const float* r1, int W, int b
     take(p01, 1);
     take(p10, W);
     take(p11, W + 1);
-    if (relu) {  // max(·, 0) folded in: a window with no positive pixel is all zeros, whose first is the maximum
-      const __m256 pos = _mm256_cmp_ps(best, _mm256_setzero_ps(), _CMP_GT_OQ);
-      best = _mm256_and_ps(pos, best);
-      at = _mm256_blendv_epi8(base, at, _mm256_castps_si256(pos));
-    }
-    const __m256i out = first_lanes(n);
-    _mm256_maskstore_ps(z + ox, out, best);
-    _mm256_maskstore_epi32(reinterpret_cast<int*>(g + ox), out, at);
+    store_pooled(best, at, base, n, relu, z + ox, g + ox);
   }
 }
 
@@ -193,14 +199,7 @@ CNN_AVX2 void maxpool_stride2_row_avx2(const float* a, int W, int k, int oy, int
         at = _mm256_blendv_epi8(at, _mm256_add_epi32(base, _mm256_set1_epi32(i * W + j)), _mm256_castps_si256(take));
       }
     }
-    if (relu) {
-      const __m256 pos = _mm256_cmp_ps(best, _mm256_setzero_ps(), _CMP_GT_OQ);
-      best = _mm256_and_ps(pos, best);
-      at = _mm256_blendv_epi8(base, at, _mm256_castps_si256(pos));
-    }
-    const __m256i out = first_lanes(n);
-    _mm256_maskstore_ps(z + ox, out, best);
-    _mm256_maskstore_epi32(reinterpret_cast<int*>(g + ox), out, at);
+    store_pooled(best, at, base, n, relu, z + ox, g + ox);
   }
 }
 
