@@ -32,10 +32,7 @@ run_suite() {
   [ -e "$dir/data/mnist-digits" ] || ln -s "$digits" "$dir/data/mnist-digits"
   local t0=$SECONDS rc=0
   local tsan="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/tsan.supp:log_path=$logs/tsan"
-  # alloc_dealloc_mismatch=0: tests/test_fast_network.cpp replaces operator new and delete to count allocations,
-  # but not the nothrow new that std::stable_sort's buffer uses, which ASan's runtime then serves: its delete
-  # (free) of that buffer is reported as a mismatch though the program is right
-  ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:alloc_dealloc_mismatch=0:log_path=$logs/asan:${ASAN_OPTIONS:-}" \
+  ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:log_path=$logs/asan:${ASAN_OPTIONS:-}" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan:${UBSAN_OPTIONS:-}" \
   TSAN_OPTIONS="$tsan:${TSAN_OPTIONS:-}" \
     "$dir/tests/$binary" --gtest_filter="$filter" --gtest_brief=1 >"$logs/gtest.log" 2>&1 || rc=$?

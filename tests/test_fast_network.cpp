@@ -23,12 +23,34 @@ void* counted_alloc_aligned(std::size_t size, std::size_t align) {
   if (void* p = std::aligned_alloc(align, rounded ? rounded : align)) return p;
   throw std::bad_alloc();
 }
+void* counted_alloc_nothrow(std::size_t size) noexcept {
+  if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1, std::memory_order_relaxed);
+  return std::malloc(size ? size : 1);
+}
 }  // namespace
 
 void* operator new(std::size_t size) { return counted_alloc(size); }
 void* operator new[](std::size_t size) { return counted_alloc(size); }
 void* operator new(std::size_t size, std::align_val_t a) { return counted_alloc_aligned(size, std::size_t(a)); }
 void* operator new[](std::size_t size, std::align_val_t a) { return counted_alloc_aligned(size, std::size_t(a)); }
+// The nothrow forms too (std::stable_sort's buffer comes from one): left to the runtime, its pointer would reach the
+// free() below, which AddressSanitizer rightly reports as a mismatched delete.
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept { return counted_alloc_nothrow(size); }
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept { return counted_alloc_nothrow(size); }
+void* operator new(std::size_t size, std::align_val_t a, const std::nothrow_t&) noexcept {
+  try {
+    return counted_alloc_aligned(size, std::size_t(a));
+  } catch (const std::bad_alloc&) {
+    return nullptr;
+  }
+}
+void* operator new[](std::size_t size, std::align_val_t a, const std::nothrow_t& t) noexcept {
+  return operator new(size, a, t);
+}
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete[](void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }

@@ -279,6 +279,39 @@ TEST(NotANumber, OnnxInitializersMustBeFiniteDenormalsAreKept) {
   EXPECT_NE(std::find(kept.net.params().begin(), kept.net.params().end(), denormal), kept.net.params().end());
 }
 
+// A model with a NaN weight predicts NaN for every picture, and argmax over NaNs is a silent class 0: such a model
+// is never written (the file already there stays as it was), and a file holding one, checksum and all (another
+// program wrote it), is refused with the layer named. Fails if either check is dropped.
+TEST(NotANumber, ModelFilesNeverHoldANaNWeight) {
+  Scratch s;
+  const std::string good = (s.dir / "m.cnn").string();
+  Model m = load_model(std::string(CNN_SOURCE_DIR) + "/tests/data/model_v1.cnn");
+  save_model(good, m.net, "m", m.class_names, nullptr);
+  const std::string before = read_all(good);
+  std::size_t last = m.net.size() - 1;  // the last layer with parameters
+  while (m.net.param_count(last) == 0) --last;
+  m.net.params()[m.net.param_offset(last) + 2] = std::nanf("");
+  m.net.params()[m.net.param_offset(last) + 5] = std::numeric_limits<float>::infinity();
+  const std::string saved = error_of([&] { save_model(good, m.net, "m", m.class_names, nullptr); });
+  EXPECT_EQ(saved, good + ": cannot save: layer " + std::to_string(last + 1) + " (" + m.net.layer(last).kind() +
+                       ") parameter 3 of " + std::to_string(m.net.param_count(last)) +
+                       " is NaN, and 1 more value is not finite (the previous file is untouched)");
+  EXPECT_EQ(read_all(good), before);
+
+  // The same bytes as a good file, one weight made NaN and the checksum made right again.
+  std::string bytes = before;
+  std::uint32_t hlen;
+  std::memcpy(&hlen, bytes.data() + 12, 4);
+  const float nan = std::nanf("");
+  std::memcpy(bytes.data() + 16 + hlen + 4 * 7, &nan, 4);
+  const auto crc = std::uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(bytes.data()), uInt(bytes.size() - 4)));
+  std::memcpy(bytes.data() + bytes.size() - 4, &crc, 4);
+  const std::string loaded = error_of([&] { parse_model(bytes, "n.cnn"); });
+  EXPECT_EQ(loaded, "n.cnn: layer 1 (" + m.net.layer(0).kind() + ") parameter 8 of " +
+                        std::to_string(m.net.param_count(0)) +
+                        " is NaN: the model cannot predict (retrain it, or resume from an earlier file)");
+}
+
 // `cnn train … --out OUT` in a child process of its own (killed by the test, so not through a shell). `in_child`
 // runs in the child before the tool starts; its stderr goes to `err`.
 pid_t start_training(const std::string& out, int epochs, const std::function<void()>& in_child = {},

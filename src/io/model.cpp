@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -90,6 +91,34 @@ void remove_stale_temporaries(const std::filesystem::path& target) {
   }
 }
 
+// The first parameter or buffer value that is not a finite number, named by layer ("layer 3 (conv2d) parameter 17
+// of 150 is NaN, and 4 more values are not finite"), or "" when all are. A NaN weight makes every prediction NaN,
+// and argmax over NaNs a silent class 0: such a model is neither saved nor loaded.
+std::string first_non_finite(const Network& net) {
+  std::string first;
+  std::size_t more = 0;
+  auto scan = [&](const float* v, std::size_t n, std::size_t layer, const char* what) {
+    for (std::size_t k = 0; k < n; ++k) {
+      if (std::isfinite(v[k])) continue;
+      if (!first.empty()) {
+        ++more;
+        continue;
+      }
+      first = "layer " + std::to_string(layer + 1) + " (" + net.layer(layer).kind() + ") " + what + " " +
+              std::to_string(k + 1) + " of " + std::to_string(n) + " is " +
+              (std::isnan(v[k]) ? "NaN"
+               : v[k] > 0       ? "+infinity"
+                                : "-infinity");
+    }
+  };
+  for (std::size_t i = 0; i < net.size(); ++i) {
+    scan(net.params().data() + net.param_offset(i), net.param_count(i), i, "parameter");
+    scan(net.buffers().data() + net.buffer_offset(i), net.layer(i).buffer_count(), i, "buffer value");
+  }
+  if (more) first += ", and " + std::to_string(more) + " more value" + (more > 1 ? "s are" : " is") + " not finite";
+  return first;
+}
+
 }  // namespace
 
 void write_file_atomically(const std::string& path, const std::string& bytes) {
@@ -127,6 +156,8 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
 
 void save_model(const std::string& path, const Network& net, const std::string& name,
                 const std::vector<std::string>& class_names, const TrainingState* training) {
+  if (const std::string bad = first_non_finite(net); !bad.empty())
+    throw Error(path + ": cannot save: " + bad + " (the previous file is untouched)");
   nlohmann::json h;
   h["net"] = net.spec();
   h["name"] = name;
@@ -222,6 +253,8 @@ Model parse_model(const std::string& in, const std::string& path) {
                 std::to_string(B));
   const std::vector<float> buffers = get_floats(in, at + 4 * P, B);
   std::copy(buffers.begin(), buffers.end(), m.net.buffers().begin());
+  if (const std::string bad = first_non_finite(m.net); !bad.empty())
+    throw Error(path + ": " + bad + ": the model cannot predict (retrain it, or resume from an earlier file)");
   if (h.contains("class_names")) {
     if (!h["class_names"].is_array() ||
         !std::all_of(h["class_names"].begin(), h["class_names"].end(), [](const auto& v) { return v.is_string(); }))
