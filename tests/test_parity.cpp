@@ -8,8 +8,10 @@
 // Two things are not arithmetic. A ReLU decision (let the gradient through or not) for a pre-activation within
 // ~1e-7 of zero, or a max-pooling window whose two largest values are that close, can come out the other way in one
 // of the two float orders of summation, and then a tensor's gradient legitimately differs by a percent (seen with
-// LeNet-5 at step 20: C3 channel 5). PyTorch reports every ReLU's decisions, so a step where one went the other way
-// is named and not compared, nor is one next to a max-pooling tie; a run may have only a few.
+// LeNet-5 at step 20: C3 channel 5). PyTorch reports every ReLU's decisions; where one went the other way, or a
+// max-pooling window is that close to a tie, the step is still compared, but for the gradient coordinates (and the
+// weights they update) that the decision touches: the filter or unit of its channel and the layers before it
+// (mark_touched). The steps where that happens are named; a run may have only a few.
 // And a sum of ~10^4 products that nearly cancel, the first convolution's dW in a conv → batchnorm net, carries
 // float32 rounding of ~1e-4 of its scale in PyTorch itself: there the resnet8 test also has PyTorch compute each
 // step in float64 from the same state, and a gradient (and the weights it leaves) agrees when it is within 1e-4 of
@@ -37,7 +39,9 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
+#include <tuple>
 
 #include "cnn/cnn.h"
 
@@ -47,6 +51,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr double kLr = 0.1, kTolerance = 1e-4;
+// The share of a run's gradient coordinates (over all its steps) that decisions gone the other way may excuse: beyond
+// it, too little was compared to call the run a comparison.
+constexpr double kMaxExcused = 0.25;
 const char* const kPython = "/usr/bin/python3";
 
 // LeNet-5 in its modern form, for checkouts whose nets/ lacks the preset.
@@ -69,7 +76,6 @@ struct Run {
   double eval_lr;
   bool own_run_compared;   // whether our own untouched run must end within the tolerance of PyTorch's
   bool float64_reference;  // whether PyTorch also computes every step's gradient in float64
-  int max_skipped;         // steps where a decision went the other way that the run may have
 };
 
 Network parity_net(const std::string& name) {
@@ -129,16 +135,19 @@ struct Worst {
   Phase train, eval;
   Largest trained_logits;          // the first eval-mode step: the trained nets on new pictures
   Largest own_weight, own_buffer;  // our own untouched run against PyTorch's
-  int skipped = 0;
-  std::size_t flips = 0;  // ReLU decisions that went the other way, over all steps
+  int skipped = 0;                 // steps where decisions excused some coordinates
+  std::size_t excused = 0;         // the coordinates they excused, over all steps
+  std::size_t coordinates = 0;     // the gradient coordinates of all steps
+  std::size_t flips = 0;           // ReLU decisions that went the other way, over all steps
 };
 
-// Largest |a − b| / max|b| of one tensor; infinite where either holds a NaN or an infinity.
-double scaled_diff(const float* a, const float* b, std::size_t n) {
+// Largest |a − b| / max|b| of one tensor; infinite where either holds a NaN or an infinity. Elements where `skip`
+// (when given) is set count in the scale, not in the difference.
+double scaled_diff(const float* a, const float* b, std::size_t n, const char* skip = nullptr) {
   double d = 0, scale = 0;
   for (std::size_t i = 0; i < n; ++i) {
     if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return HUGE_VAL;
-    d = std::max(d, std::fabs(double(a[i]) - double(b[i])));
+    if (!skip || !skip[i]) d = std::max(d, std::fabs(double(a[i]) - double(b[i])));
     scale = std::max(scale, std::fabs(double(b[i])));
   }
   return scale > 0 ? d / scale : d;
@@ -156,25 +165,40 @@ double scaled_change_diff(const float* a, const float* b, const float* start, st
   return scale > 0 ? d / scale : d;
 }
 
+// A decision (let the gradient through or not, which input of a window takes it) of layer `layer`, a ReLU or a max
+// pooling, about a unit of channel `channel` of its input, that may have gone the other way in PyTorch's pass.
+struct Decision {
+  std::size_t layer;
+  int channel;
+  bool operator<(const Decision& o) const { return std::tie(layer, channel) < std::tie(o.layer, o.channel); }
+};
+
 // How many of the ReLUs' decisions (let the gradient through or not) of the last forward pass went the other way
 // in PyTorch's: `torch_bits` holds, per ReLU layer in order, its input's bits x > 0 (numpy.packbits, each layer
-// starting on a new byte); ours lets the gradient through where x ≥ 0. Advances `torch_bits` past this pass.
-std::size_t relu_flips(const Network& net, const Tensor& input, const std::uint8_t*& torch_bits) {
+// starting on a new byte); ours lets the gradient through where x ≥ 0. Advances `torch_bits` past this pass; adds
+// each flip's layer and channel to `where`.
+std::size_t relu_flips(const Network& net, const Tensor& input, const std::uint8_t*& torch_bits,
+                       std::set<Decision>& where) {
   std::size_t flips = 0;
   for (std::size_t i = 0; i < net.size(); ++i) {
     if (net.layer(i).kind() != "relu") continue;
     const int from = net.layer_inputs(i)[0];
     const Tensor& in = from == Network::kInput ? input : net.activation(std::size_t(from));
+    const std::size_t plane = std::size_t(in.shape().h) * in.shape().w;
     for (std::size_t k = 0; k < in.size(); ++k)
-      flips += (in[k] >= 0.0f) != bool(torch_bits[k / 8] & (0x80u >> (k % 8)));
+      if ((in[k] >= 0.0f) != bool(torch_bits[k / 8] & (0x80u >> (k % 8)))) {
+        ++flips;
+        where.insert({i, int(k / plane % std::size_t(in.shape().c))});
+      }
     torch_bits += (in.size() + 7) / 8;
   }
   return flips;
 }
 
-// Whether the last forward pass (of `input`, keeping every activation) had a max-pooling window whose two largest
-// inputs are within `tol` of each other (relative to the tensor's scale), which may route the gradient to the other.
-bool near_a_pooling_tie(const Network& net, const Tensor& input, double tol = 1e-7) {
+// The max-pooling windows of the last forward pass (of `input`, keeping every activation) whose two largest inputs
+// are within `tol` of each other (relative to the tensor's scale), which may route the gradient to the other.
+std::set<Decision> pooling_ties(const Network& net, const Tensor& input, double tol = 1e-6) {
+  std::set<Decision> ties;
   for (std::size_t i = 0; i < net.size(); ++i) {
     auto* p = dynamic_cast<const MaxPool2D*>(&net.layer(i));
     if (!p) continue;
@@ -196,25 +220,96 @@ bool near_a_pooling_tie(const Network& net, const Tensor& input, double tol = 1e
               else if (e > b)
                 b = e;
             }
-          if (a > 0 && a != b && a - b < tol * scale) return true;
+          if (a > 0 && a != b && a - b < tol * scale) ties.insert({i, m % s.c});
         }
   }
-  return false;
+  return ties;
 }
 
-// A batch of grey 28×28 pictures as the network's input: as they are, or, for a 3×32×32 input, padded by 2 zero
-// pixels all round and turned into the three channels x, 1 − x, x².
+// The parameters whose gradient a decision about channel c of the output of layer j can change beyond rounding:
+// those that make that channel (filter c of a convolution, unit c of a dense layer, and on the way there batch
+// normalisation's or subsampling's per-channel parameters of c, through element-wise and pooling layers and both
+// branches of a residual add), and every parameter of the layers before those, which the changed gradient reaches.
+// The layers after the decision see the same forward values (its two sides are within ~1e-7), so their gradients,
+// and every other filter's, are still compared: a decision excuses the coordinates it touches, not the step.
+void mark_touched(Network& net, int j, int c, std::vector<char>& touched) {
+  if (j == Network::kInput) return;
+  Layer& l = net.layer(std::size_t(j));
+  const auto mark_before = [&] {
+    std::vector<int> todo = net.layer_inputs(std::size_t(j));
+    std::set<int> seen;
+    while (!todo.empty()) {
+      const int u = todo.back();
+      todo.pop_back();
+      if (u == Network::kInput || !seen.insert(u).second) continue;
+      std::fill_n(touched.begin() + std::ptrdiff_t(net.param_offset(std::size_t(u))), net.param_count(std::size_t(u)),
+                  char(1));
+      for (int v : net.layer_inputs(std::size_t(u))) todo.push_back(v);
+    }
+  };
+  const auto at = [&](const ParamView& v) { return std::size_t(v.value.data() - net.params().data()); };
+  const int C = l.output_shape().c;
+  const std::vector<ParamView> views = l.params();
+  if (auto* conv = dynamic_cast<Conv2D*>(&l)) {
+    for (const ParamView& v : views) {
+      const std::size_t per = v.value.size() / std::size_t(conv->out_channels());
+      std::fill_n(touched.begin() + std::ptrdiff_t(at(v) + std::size_t(c) * per), per, char(1));
+    }
+    return mark_before();
+  }
+  if (auto* d = dynamic_cast<Dense*>(&l)) {
+    for (const ParamView& v : views) {
+      if (v.name == "weight")  // [inputs][outputs]: column c
+        for (int i = 0; i < d->inputs(); ++i) touched[at(v) + std::size_t(i) * std::size_t(d->outputs()) + c] = 1;
+      else
+        touched[at(v) + std::size_t(c)] = 1;
+    }
+    return mark_before();
+  }
+  static const std::set<std::string> elementwise = {"relu",      "leaky_relu", "sigmoid",         "tanh",
+                                                    "dropout",   "maxpool2d",  "avgpool2d",       "l2pool2d",
+                                                    "normalize", "add",        "global_avgpool2d"};
+  const bool per_channel = !views.empty() && std::all_of(views.begin(), views.end(), [&](const ParamView& v) {
+    return v.value.size() == std::size_t(C);
+  });
+  if (per_channel || elementwise.count(l.kind())) {  // channel c of the output is made from channel c of the input
+    for (const ParamView& v : views) touched[at(v) + std::size_t(c)] = 1;
+    for (int u : net.layer_inputs(std::size_t(j))) mark_touched(net, u, c, touched);
+    return;
+  }
+  std::fill_n(touched.begin() + std::ptrdiff_t(net.param_offset(std::size_t(j))), net.param_count(std::size_t(j)),
+              char(1));
+  mark_before();  // any other layer mixes channels: all of it, and all before it
+}
+
+// A batch of grey 28×28 pictures as the network's input: as they are; for a 3×32×32 input, padded by 2 zero pixels
+// all round and turned into the three channels x, 1 − x, x²; for 3×224×224 (AlexNet), the same three channels, each
+// pixel an 8×8 block; for book6x6's 1×6×6, the centre 24×24 in 4×4 block means.
 Tensor as_input(const Tensor& grey, Shape in) {
   const Shape g = grey.shape();
   if (in.same_sample(g)) return grey;
-  if (!(g.c == 1 && in.c == 3 && in.h == g.h + 4 && in.w == g.w + 4))
-    throw Error("parity: no way to make " + in.sample_str() + " inputs from " + g.sample_str() + " pictures");
   Tensor x(in.with_batch(g.n));
+  if (g.c == 1 && in.c == 1 && in.h * 4 <= g.h && in.w * 4 <= g.w) {
+    const int y0 = (g.h - 4 * in.h) / 2, x0 = (g.w - 4 * in.w) / 2;
+    for (int n = 0; n < g.n; ++n)
+      for (int y = 0; y < in.h; ++y)
+        for (int z = 0; z < in.w; ++z) {
+          float sum = 0;
+          for (int u = 0; u < 4; ++u)
+            for (int v = 0; v < 4; ++v) sum += grey.at(n, 0, y0 + 4 * y + u, x0 + 4 * z + v);
+          x.at(n, 0, y, z) = sum / 16;
+        }
+    return x;
+  }
+  const int pad = in.h == g.h + 4 && in.w == g.w + 4 ? 2 : 0, block = in.h == 8 * g.h && in.w == 8 * g.w ? 8 : 1;
+  if (!(g.c == 1 && in.c == 3 && (pad || block > 1)))
+    throw Error("parity: no way to make " + in.sample_str() + " inputs from " + g.sample_str() + " pictures");
   for (int n = 0; n < g.n; ++n)
     for (int y = 0; y < in.h; ++y)
       for (int z = 0; z < in.w; ++z) {
-        const bool inside = y >= 2 && y < g.h + 2 && z >= 2 && z < g.w + 2;
-        const float v = inside ? grey.at(n, 0, y - 2, z - 2) : 0.0f;
+        const int gy = (y - pad) / block, gz = (z - pad) / block;
+        const bool inside = y >= pad && z >= pad && gy < g.h && gz < g.w;
+        const float v = inside ? grey.at(n, 0, gy, gz) : 0.0f;
         x.at(n, 0, y, z) = v;
         x.at(n, 1, y, z) = 1.0f - v;
         x.at(n, 2, y, z) = v * v;
@@ -365,6 +460,7 @@ Worst run_parity(const Run& run) {
     Tensor grey;
     data.train.batch(idx.data(), B, grey, ys[std::size_t(s)].data());
     Tensor& x = xs[std::size_t(s)] = as_input(grey, net.input_shape());
+    for (int& y : ys[std::size_t(s)]) y %= int(K);  // book6x6 tells 3 classes apart
     images.insert(images.end(), x.data(), x.data() + x.size());
     labels.insert(labels.end(), ys[std::size_t(s)].begin(), ys[std::size_t(s)].end());
   }
@@ -419,19 +515,27 @@ Worst run_parity(const Run& run) {
     (train(s) ? sgd : eval_sgd).step(net);
     return loss;
   };
-  // A max-pooling tie is looked for in a pass that keeps every activation (training may skip a ReLU's output);
-  // a dropout draws the same mask for the same step, so it computes the same ones.
-  auto pooling_tie_in = [&](int s) {
+  // Max-pooling ties are looked for in a pass that keeps every activation (training may skip a ReLU's output), from
+  // the parameters and buffers the step started from; a dropout draws the same mask for the same step, so it
+  // computes the same ones.
+  auto pooling_ties_in = [&](int s) {
+    const std::vector<float> after(net.params().begin(), net.params().end());
+    const std::vector<float> left(net.buffers().begin(), net.buffers().end());
+    std::copy_n(t_before.data() + std::size_t(s) * P, P, net.params().begin());
+    std::copy_n(t_buffers_before.data() + std::size_t(s) * R, R, net.buffers().begin());
     net.set_need_input_gradient(true);
     net.forward(xs[std::size_t(s)], {train(s) ? Mode::train : Mode::eval, std::uint64_t(s)});
-    const bool tie = near_a_pooling_tie(net, xs[std::size_t(s)]);
+    std::set<Decision> ties = pooling_ties(net, xs[std::size_t(s)]);
     net.set_need_input_gradient(false);
-    return tie;
+    std::copy(after.begin(), after.end(), net.params().begin());
+    std::copy(left.begin(), left.end(), net.buffers().begin());
+    return ties;
   };
 
   // Teacher forcing: every step starts from PyTorch's parameters and buffers of that step.
   Worst w;
-  std::vector<int> skipped;  // steps where a ReLU or max-pooling decision went the other way
+  std::vector<int> excused_steps;  // steps where a ReLU or max-pooling decision went the other way
+  std::vector<char> touched;       // the gradient coordinates such a step's decisions touch
   for (int s = 0; s < S; ++s) {
     const std::string at = "step " + std::to_string(s + 1);
     std::copy_n(t_before.data() + std::size_t(s) * P, P, net.params().begin());
@@ -457,27 +561,42 @@ Worst run_parity(const Run& run) {
     }
     if (!train(s) && !std::equal(start, start + R, net.buffers().begin())) ph.buffer_change.add(HUGE_VAL, at);
     const std::uint8_t* bits = t_relu.data() + std::size_t(s) * relu_bytes;
-    const std::size_t flips = relu_flips(net, xs[std::size_t(s)], bits);
+    std::set<Decision> decisions;
+    const std::size_t flips = relu_flips(net, xs[std::size_t(s)], bits, decisions);
     w.flips += flips;
     Largest grad, exact, agreed, rounding;
-    for (const auto& e : man["params"]) {
-      const std::size_t o = std::size_t(s) * P + std::size_t(e["offset"]), n = e["size"];
-      const float* ours = net.grads().data() + std::size_t(e["offset"]);
-      const double d = scaled_diff(ours, t_grads.data() + o, n);
-      const std::string where = name_of(e) + ", " + at;
-      grad.add(d, where);
-      if (!run.float64_reference) {
-        agreed.add(d, where);
-        continue;
+    // The gradients and the weights the step leaves, but for the coordinates in `skip` (when given).
+    const auto compare_step = [&](const char* skip) {
+      grad = exact = agreed = rounding = Largest{};
+      for (const auto& e : man["params"]) {
+        const std::size_t o = std::size_t(s) * P + std::size_t(e["offset"]), n = e["size"];
+        const float* ours = net.grads().data() + std::size_t(e["offset"]);
+        const char* sk = skip ? skip + std::size_t(e["offset"]) : nullptr;
+        const double d = scaled_diff(ours, t_grads.data() + o, n, sk);
+        const std::string where = name_of(e) + ", " + at;
+        grad.add(d, where);
+        if (!run.float64_reference) {
+          agreed.add(d, where);
+          continue;
+        }
+        const double d64 = scaled_diff(ours, t_grads64.data() + o, n, sk);
+        exact.add(d64, where);
+        agreed.add(std::min(d, d64), where);
+        rounding.add(scaled_diff(t_grads.data() + o, t_grads64.data() + o, n), where);
       }
-      const double d64 = scaled_diff(ours, t_grads64.data() + o, n);
-      exact.add(d64, where);
-      agreed.add(std::min(d, d64), where);
-      rounding.add(scaled_diff(t_grads.data() + o, t_grads64.data() + o, n), where);
-    }
-    if (agreed.value > kTolerance && (flips > 0 || pooling_tie_in(s))) {  // named, not compared
-      skipped.push_back(s + 1);
-      continue;
+    };
+    compare_step(nullptr);
+    const char* skip = nullptr;
+    if (agreed.value > kTolerance) {
+      for (const Decision& t : pooling_ties_in(s)) decisions.insert(t);
+      if (!decisions.empty()) {  // compared but for the coordinates the decisions touch
+        touched.assign(P, 0);
+        for (const Decision& d : decisions) mark_touched(net, net.layer_inputs(d.layer)[0], d.channel, touched);
+        skip = touched.data();
+        compare_step(skip);
+        excused_steps.push_back(s + 1);
+        w.excused += std::size_t(std::count(touched.begin(), touched.end(), char(1)));
+      }
     }
     ph.grad.add(grad.value, grad.where);
     ph.grad_exact.add(exact.value, exact.where);
@@ -486,18 +605,15 @@ Worst run_parity(const Run& run) {
     // the weights this step leaves: PyTorch's, or (float64_reference) PyTorch's start less lr times its float64
     // gradient, whichever is nearer
     const float* t_after = last ? t_params.data() : t_before.data() + std::size_t(s + 1) * P;
-    if (!run.float64_reference) {
-      compare(man["params"], net.params().data(), t_after, ph.weight, at);
-      continue;
-    }
     const float lr = float(train(s) ? kLr : run.eval_lr);
-    std::vector<float> after64(P);
-    for (std::size_t k = 0; k < P; ++k)
+    std::vector<float> after64(run.float64_reference ? P : 0);
+    for (std::size_t k = 0; k < after64.size(); ++k)
       after64[k] = t_before[std::size_t(s) * P + k] - lr * t_grads64[std::size_t(s) * P + k];
     for (const auto& e : man["params"]) {
       const std::size_t o = e["offset"], n = e["size"];
-      const double d = std::min(scaled_diff(net.params().data() + o, t_after + o, n),
-                                scaled_diff(net.params().data() + o, after64.data() + o, n));
+      const char* sk = skip ? skip + o : nullptr;
+      double d = scaled_diff(net.params().data() + o, t_after + o, n, sk);
+      if (run.float64_reference) d = std::min(d, scaled_diff(net.params().data() + o, after64.data() + o, n, sk));
       ph.weight.add(d, name_of(e) + ", " + at);
     }
   }
@@ -510,9 +626,10 @@ Worst run_parity(const Run& run) {
   compare(man["buffers"], net.buffers().data(), t_buffers.data(), w.own_buffer, "");
 
   std::ostringstream skip_stream;  // (not string +: GCC 12's false -Wrestrict)
-  for (int s : skipped) skip_stream << " " << s;
+  for (int s : excused_steps) skip_stream << " " << s;
   const std::string skip_list = skip_stream.str();
-  w.skipped = int(skipped.size());
+  w.skipped = int(excused_steps.size());
+  w.coordinates = std::size_t(S) * P;
   const char* name = run.net.c_str();
   for (const Phase* ph : {&w.train, &w.eval}) {
     if (ph->steps == 0) continue;
@@ -538,9 +655,9 @@ Worst run_parity(const Run& run) {
               run.own_run_compared ? "" : " (printed, not compared)", w.own_weight.str().c_str());
   if (R) std::printf(", final buffers %s", w.own_buffer.str().c_str());
   std::printf(
-      "\n[ parity ] %-7s ReLU decisions that went the other way: %zu; steps not compared for one (or for a "
-      "max-pooling tie):%s\n",
-      name, w.flips, skip_list.empty() ? " none" : skip_list.c_str());
+      "\n[ parity ] %-7s ReLU decisions that went the other way: %zu; steps whose gradients and weights were "
+      "compared but for the %zu coordinates (of %zu a step) such a decision or a max-pooling tie touched:%s\n",
+      name, w.flips, w.excused, P, skip_list.empty() ? " none" : skip_list.c_str());
   return w;
 }
 
@@ -563,26 +680,31 @@ void expect_parity(const Run& run) {
     EXPECT_LE(w.own_weight.value, kTolerance) << w.own_weight.where;
     EXPECT_LE(w.own_buffer.value, kTolerance) << w.own_buffer.where;
   }
-  EXPECT_LE(w.skipped, run.max_skipped) << "too many steps where a decision went the other way to call this a "
-                                           "comparison";
+  EXPECT_LE(double(w.excused), kMaxExcused * double(w.coordinates))
+      << "decisions that went the other way excused too many coordinates to call this a comparison";
 }
 
 class Parity : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(Parity, TwentySgdStepsMatchPyTorch) { expect_parity({GetParam(), 20, 0, 50, kLr, true, false, 2}); }
+TEST_P(Parity, TwentySgdStepsMatchPyTorch) { expect_parity({GetParam(), 20, 0, 50, kLr, true, false}); }
 
 INSTANTIATE_TEST_SUITE_P(Nets, Parity, ::testing::Values("seed5", "lenet5"),
                          [](const auto& param_info) { return param_info.param; });
 
-// The other presets that train on 28×28 pictures, a few steps each: sigmoid and average pooling (lenet5-classic),
-// tanh, subsampling and the squared error (seed002), dropout with the mask cnn draws (alexnet-small, batch 20);
-// and a net of leaky ReLU and L2 pooling.
+// The other presets, a few steps each: sigmoid and average pooling (lenet5-classic), tanh, subsampling and the
+// squared error (seed002), dropout with the mask cnn draws (alexnet-small, and alexnet-cifar on 3×32×32 inputs
+// after its input standardisation, batch 20), the seeds' 6×6 book example (sigmoid outputs, squared error over 3
+// classes); and a net of leaky ReLU and L2 pooling. alexnet-cifar's gradients are also computed by PyTorch in float64:
+// its float32 run has ReLU decisions of its own (a 1.5% difference in one bias seen against its float64 run, which
+// ours stays within 1e-6 of).
 class PresetParity : public ::testing::TestWithParam<std::string> {};
 TEST_P(PresetParity, FiveSgdStepsMatchPyTorch) {
-  expect_parity({GetParam(), 5, 0, GetParam() == "alexnet-small" ? 20 : 50, kLr, true, false, 1});
+  const bool dropout = GetParam().rfind("alexnet", 0) == 0, deep = GetParam() == "alexnet-cifar";
+  expect_parity({GetParam(), 5, 0, dropout ? 20 : 50, kLr, true, deep});
 }
 INSTANTIATE_TEST_SUITE_P(Nets, PresetParity,
-                         ::testing::Values("lenet5-classic", "seed002", "alexnet-small", "leaky-l2pool"),
+                         ::testing::Values("lenet5-classic", "seed002", "alexnet-small", "alexnet-cifar", "book6x6",
+                                           "leaky-l2pool"),
                          [](const auto& param_info) {
                            std::string n = param_info.param;
                            std::replace(n.begin(), n.end(), '-', '_');
@@ -591,8 +713,17 @@ INSTANTIATE_TEST_SUITE_P(Nets, PresetParity,
 
 // ~1.2 million ReLU decisions a step: a few of the 25 steps may have one go the other way.
 TEST(ParityBatchNorm, ResNet8TrainingThenEvalStepsMatchPyTorch) {
-  expect_parity({"resnet8", 20, 5, 16, 0.01, false, true, 3});
+  expect_parity({"resnet8", 20, 5, 16, 0.01, false, true});
 }
+
+// resnet20 (three stages of three blocks, after its input standardisation): fewer steps, the same checks.
+TEST(ParityBatchNorm, ResNet20TrainingThenEvalStepsMatchPyTorch) {
+  expect_parity({"resnet20", 5, 2, 16, 0.01, false, true});
+}
+
+// The seeds' AlexNet on 3×224×224 inputs (58 million parameters): one step of two pictures (several would hold
+// several copies of every parameter and gradient on both sides: memory a small CI machine may lack).
+TEST(AlexNetParity, OneSgdStepMatchesPyTorch) { expect_parity({"alexnet", 1, 0, 2, kLr, true, false}); }
 
 }  // namespace
 }  // namespace cnn
