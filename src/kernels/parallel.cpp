@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -35,17 +36,26 @@ class Pool {
  public:
   ~Pool() { resize(1); }
 
+  // Where the system refuses a thread (the process limit, ulimit -u or a container's pids limit), the pool is
+  // made again with as many as it gave: fewer threads give the same bits (kernels/shard.h), and the caller sees
+  // the count in threads().
   void resize(int threads) {
     std::lock_guard<std::mutex> lock(run_mutex_);
     threads = std::clamp(threads, 1, kMaxThreads);
-    if (threads - 1 == int(workers_.size())) return;
-    stop_.store(true);
-    publish();
-    for (auto& t : workers_) t.join();
-    workers_.clear();
-    stop_.store(false);
-    team_ = threads;  // written before the workers exist, read by them only: no job runs while this changes
-    for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+    for (bool whole = threads - 1 == int(workers_.size()); !whole;) {
+      stop_.store(true);
+      publish();
+      for (auto& t : workers_) t.join();
+      workers_.clear();
+      stop_.store(false);
+      team_ = threads;  // written before the workers exist, read by them only: no job runs while this changes
+      try {
+        for (int i = 1; i < threads; ++i) workers_.emplace_back([this, i] { work(i); });
+        whole = true;
+      } catch (const std::system_error&) {
+        threads = int(workers_.size()) + 1;  // the workers that did start were told of a larger team
+      }
+    }
   }
   int threads() const { return int(workers_.size()) + 1; }
 

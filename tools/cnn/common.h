@@ -24,6 +24,10 @@ struct Interrupted : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// set_threads(n), and one warning line on stderr when the system gave fewer (the process limit): the run goes on
+// with those, and its results are the same bits.
+void use_threads(int n);
+
 struct Verb {
   std::string name;
   std::function<void(CLI::App&)> add;  // adds the subcommand, its options and its callback

@@ -17,7 +17,7 @@ struct EvalArgs {
 };
 
 void run(const EvalArgs& a, bool fit_given, bool val_split_given) {
-  set_threads(a.threads);
+  use_threads(a.threads);
   Model m = load_model(a.model);
   // A folder of pictures is fitted as the model's training pictures were, and split with its training seed, so
   // --val-split gives back the pictures it held out.

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <thread>
 
 #include "cluster.h"
 #include "cnn/version.h"
@@ -53,6 +54,15 @@ void add_data_options(CLI::App* verb, DataOptions& o) {
                    "set (drawn with --seed)")
       ->check(CLI::Range(0.0, 0.99));
   verb->add_flag("--strict", o.strict, "Stop at a picture that cannot be read instead of skipping it");
+}
+
+void use_threads(int n) {
+  set_threads(n);
+  const int want = n > 0 ? n : int(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads() < want)
+    std::cerr << "cnn: warning: the system started " << threads() << " of the " << want
+              << " threads asked for (the process limit, ulimit -u, or a container's pids limit); going on with "
+              << threads() << "\n";
 }
 
 bool is_picture_data(const std::string& dir) {

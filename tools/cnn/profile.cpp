@@ -14,7 +14,7 @@ struct ProfileArgs {
 };
 
 void run(const ProfileArgs& a) {
-  set_threads(a.threads);
+  use_threads(a.threads);
   ModelOrNet loaded = load_model_or_net("profile", a.model, a.net);
   Network& net = loaded.network();
   const Shape in = net.input_shape().with_batch(a.batch);

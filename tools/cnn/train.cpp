@@ -114,12 +114,12 @@ std::string rank0_file(const std::string& path) {
 }
 
 void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
-  set_threads(a.threads);
+  use_threads(a.threads);
   std::string name = a.net, data_dir = a.data;
   TrainingState state;
   std::vector<std::string> class_names;
   std::optional<Network> net;
-  int start_epoch = 0;
+  int start_epoch = 0, saved_epoch = 0;  // saved_epoch: what the file on disk holds, for the last line
   if (!a.resume.empty()) {
     for (const char* flag :
          {"--net", "--batch", "--lr", "--lr-decay", "--optimizer", "--momentum", "--nesterov", "--weight-decay",
@@ -134,7 +134,7 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
     class_names = m.class_names;
     net.emplace(std::move(m.net));
     net->reseed(state.seed);  // dropout's masks as the run drew them
-    start_epoch = state.epoch;
+    start_epoch = saved_epoch = state.epoch;
     if (!given("--epochs") && net->recipe().epochs) a.epochs = *net->recipe().epochs;
     if (data_dir.empty()) data_dir = state.data == default_data_dir() ? "" : state.data;
     if (!given("--out")) a.out = a.resume;  // a resumed run continues its file, as Keras's fit(initial_epoch) would
@@ -284,6 +284,7 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
       if (monitor) monitor->epoch(r);
       save_model(out, *net, name, class_names, &state);
     }
+    saved_epoch = r.epoch;
     // printed after the save, so that the line says what the file on disk holds
     std::cout << "epoch " << r.epoch << "/" << a.epochs << "  train loss " << fixed(r.train_loss, 4) << "  test loss "
               << fixed(r.test.loss, 4) << "  test accuracy " << fixed(100 * r.test.accuracy, 2) << "%  "
@@ -312,8 +313,8 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
     if (monitor) monitor->finish(e.what());
     if (tty) std::cout << "\n";
     std::string kept;
-    if (state.epoch > start_epoch)
-      kept = "; " + out + " holds the model after epoch " + std::to_string(state.epoch);
+    if (saved_epoch > start_epoch)
+      kept = "; " + out + " holds the model after epoch " + std::to_string(saved_epoch);
     else if (!a.resume.empty())
       kept = "; " + a.resume + " still holds the model after epoch " + std::to_string(start_epoch);
     throw Error(std::string(e.what()) + kept);
@@ -321,10 +322,10 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
   if (stopped) {
     if (tty) std::cout << "\n";
     std::string held;
-    if (state.epoch > start_epoch || !a.resume.empty())
-      held = (state.epoch > start_epoch ? out : a.resume) + " holds the model after epoch " +
-             std::to_string(state.epoch) + "; resume with: cnn train --resume " +
-             (state.epoch > start_epoch ? out : a.resume) + " --epochs " + std::to_string(a.epochs) +
+    if (saved_epoch > start_epoch || !a.resume.empty())
+      held = (saved_epoch > start_epoch ? out : a.resume) + " holds the model after epoch " +
+             std::to_string(saved_epoch) + "; resume with: cnn train --resume " +
+             (saved_epoch > start_epoch ? out : a.resume) + " --epochs " + std::to_string(a.epochs) +
              (a.metrics.empty() ? "" : " --metrics " + a.metrics);
     else
       held = "no epoch finished, nothing was saved";
