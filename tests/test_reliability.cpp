@@ -181,6 +181,39 @@ TEST(OneLine, PredictOnADamagedPngPrintsOneLine) {
   EXPECT_EQ(ok.out.find("libpng"), std::string::npos) << ok.out;
 }
 
+// Damaged ONNX files through the tool, as protobuf meets them: cut short, a length beyond the file, nesting deeper
+// than protobuf's limit of 100, bytes that are no UTF-8 in a name. Each is one line of the project's and nothing of
+// protobuf's ("[libprotobuf ERROR …]") or ONNX's around it.
+TEST(OneLine, DamagedOnnxFilesArePlainOneLineRefusals) {
+  Scratch s;
+  const Model m = load_model(std::string(CNN_SOURCE_DIR) + "/tests/data/model_v1.cnn");
+  const std::string good = export_onnx_bytes(m.net);
+  onnx::ModelProto deep;
+  onnx::GraphProto* g = deep.mutable_graph();
+  for (int i = 0; i < 150; ++i) {
+    onnx::AttributeProto* a = g->add_node()->add_attribute();
+    a->set_name("then_branch");
+    a->set_type(onnx::AttributeProto::GRAPH);
+    g = a->mutable_g();
+  }
+  std::string utf8 = good;
+  utf8[utf8.find("Conv")] = char(0xff);
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"short.onnx", good.substr(0, good.size() / 2)},
+      {"length.onnx", std::string("\x3a\xff\xff\xff\xff\x0f", 6) + std::string(10, '\0')},
+      {"deep.onnx", deep.SerializeAsString()},
+      {"utf8.onnx", utf8}};
+  for (const auto& [name, bytes] : files) {
+    const CmdResult r = cnn_cmd("import " + s.put(name, bytes) + " --out " + (s / "m.cnn"));
+    EXPECT_EQ(r.code, 1) << name << ": " << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << name << ": " << r.out;
+    EXPECT_EQ(r.out.rfind("cnn: error: " + (s / name) + ": ", 0), 0u) << r.out;
+    EXPECT_EQ(r.out.find("protobuf ERROR"), std::string::npos) << r.out;
+  }
+  // the byte that is no UTF-8 is shown escaped, the rest of the name as it is
+  EXPECT_NE(cnn_cmd("import " + (s / "utf8.onnx") + " --out " + (s / "m.cnn")).out.find("\\xffonv"), std::string::npos);
+}
+
 // A description of one layer after a 1×4×4 input, as text.
 std::string net_with(const std::string& layer) {
   return R"({"input": [1, 4, 4], "layers": [)" + layer + R"(, {"type": "dense", "units": 2}]})";

@@ -74,8 +74,7 @@ T load_le(const std::string& raw, std::size_t i) {
 // Denormals are kept as they are: finite, and what the exporter wrote. A tensor of data (`cnn run`'s inputs) is
 // taken as it is; a bound (Clip's min and max, where an infinity means no bound) may be infinite but not NaN.
 enum class Values { constant, bound, data };
-std::vector<float> float_values(const onnx::TensorProto& t, const std::string& where,
-                                Values kind = Values::constant) {
+std::vector<float> float_values(const onnx::TensorProto& t, const std::string& where, Values kind = Values::constant) {
   if (t.data_location() == onnx::TensorProto::EXTERNAL || t.external_data_size() > 0)
     throw Error(where + ": external data is not supported");
   const std::size_t n = element_count(t.dims(), where);
@@ -1376,16 +1375,27 @@ class Importer {
   std::map<std::string, Val> vals_;
 };
 
-// Names in messages come from the file: control bytes are escaped so that an error stays one printable line.
+// Names in messages come from the file: control bytes, and bytes that are no part of a UTF-8 character, are
+// escaped, so that an error stays one printable line.
 std::string printable(const std::string& s) {
   std::string r;
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t len = c < 0x80                 ? 1
+                      : c >= 0xc2 && c <= 0xdf ? 2
+                      : c >= 0xe0 && c <= 0xef ? 3
+                      : c >= 0xf0 && c <= 0xf4 ? 4
+                                               : 0;
+    for (std::size_t k = 1; k < len; ++k)
+      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) len = 0;
+    if (len == 0 || c < 0x20 || c == 0x7f) {
       char buf[8];
       std::snprintf(buf, sizeof buf, "\\x%02x", unsigned(c));
       r += buf;
+      ++i;
     } else {
-      r += char(c);
+      r.append(s, i, len);
+      i += len;
     }
   }
   return r;
