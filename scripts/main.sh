@@ -17,14 +17,12 @@ rm -f "$out/$net-metrics.csv"
 echo
 "$cnn" eval --model "$model"
 echo
-# Pictures of the trained model, when this build has the `show` command.
-if "$cnn" show --help >/dev/null 2>&1; then
-  mkdir -p "$out/pictures"
-  "$cnn" show kernels --model "$model" --out "$out/pictures"
-  "$cnn" show curves "$out/$net-metrics.csv" --out "$out/pictures/curves.svg"
-  "$cnn" show confusion --model "$model" --out "$out/pictures/confusion.png"
-  echo "pictures: $out/pictures/"
-fi
+# Pictures of the trained model: its kernels, its learning curves, its confusion matrix.
+mkdir -p "$out/pictures"
+"$cnn" show kernels --model "$model" --out "$out/pictures"
+"$cnn" show curves "$out/$net-metrics.csv" --out "$out/pictures/curves.svg"
+"$cnn" show confusion --model "$model" --out "$out/pictures/confusion.png"
+echo "pictures: $out/pictures/"
 echo "model:    $model"
 echo "metrics:  $out/$net-metrics.csv"
 echo "next:     $cnn predict --model $model YOUR_IMAGE.png"

@@ -17,7 +17,7 @@ namespace {
 // Kernel rows i outside [i0, i1) would only read rows of x that are known to be zero, and are skipped.
 // Rows of at least 8 pixels need no masks (Masked = false): their last block is moved back to end at the row's end,
 // overlapping the block before it, whose pixels it then writes again with the same values (the masked loads cost
-// a mask-register reload per block and tap; the README's results give the measured gain).
+// a mask-register reload per block and tap; bench/README.md gives the measured gain).
 template <int OT, int PT, bool Masked>
 CNN_TARGET void forward_tile(const float* x, int C, int HW, int W, const float* w, int CKK, int i0, int i1, int kh,
                              int kw, const float* bias, const int* in_off, const int* out_off, const Mask8* mask,
