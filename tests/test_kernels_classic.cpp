@@ -1,6 +1,11 @@
 // What a classic kernel sees (seed 004): every kernel `cnn kernels` applies, run through this project's Conv2D,
 // equals OpenCV's filter2D (correlation, like our ⊗) on a photograph-like picture, with zero padding on both sides.
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "cnn/show.h"
@@ -8,6 +13,8 @@
 
 namespace cnn {
 namespace {
+
+namespace fs = std::filesystem;
 
 // A picture with what photographs have: smooth shading, hard-edged shapes at every angle, fine texture and sensor
 // noise — so every kernel (edges, lines, diagonals, blur, spots) has something to respond to.
@@ -115,6 +122,59 @@ TEST(ClassicKernels, RespondWhereTheSeedSaysTheyShould) {
   EXPECT_FLOAT_EQ(sy.at(0, 0, 4, 4), 0.0f);
   EXPECT_FLOAT_EQ(line.at(0, 0, 4, 4), 15.0f);  // 3 × 5 on the bar
   EXPECT_FLOAT_EQ(line.at(0, 0, 4, 3), -3.0f);  // the bar under a −1 column
+}
+
+// Zero padding gives a light picture a bright frame that says nothing about the picture: the colour scale is the
+// inside's, so a faint spot in grey paper reaches the end of the scale instead of fading beside the frame.
+TEST(ClassicKernels, TheZeroPaddingFrameStaysOutOfTheColourScale) {
+  Tensor img({1, 1, 16, 16});
+  img.fill(0.5f);
+  img.at(0, 0, 8, 8) = 0.6f;
+  const auto kernels = show::classic_kernels();
+  const auto& laplacian =
+      *std::find_if(kernels.begin(), kernels.end(), [](const auto& k) { return k.name == "laplacian"; });
+  const Tensor r = show::apply_kernel(img, laplacian);
+  const show::Frame f = show::padding_frame(laplacian);
+  EXPECT_EQ(f.top + f.bottom + f.left + f.right, 4);
+  const auto [lo, hi] = show::inner_range(r, f);
+  EXPECT_NEAR(lo, -0.8f, 1e-5);        // −8 × 0.1 at the spot
+  EXPECT_NEAR(hi, 0.1f, 1e-5);         // its neighbours
+  EXPECT_LT(r.at(0, 0, 0, 0), -2.0f);  // the frame: the corner sees five zeros
+  const std::string path = (fs::temp_directory_path() / ("cnn_frame_" + std::to_string(::getpid()) + ".png")).string();
+  show::write_map_picture(path, r, "laplacian", "", false, f);
+  const cv::Mat png = cv::imread(path);
+  fs::remove(path);
+  ASSERT_FALSE(png.empty());
+  const int cell = 320 / 16;  // the map drawn 20 pixels a value, at (10, 48)
+  const cv::Vec3b spot = png.at<cv::Vec3b>(48 + 8 * cell + cell / 2, 10 + 8 * cell + cell / 2);
+  const show::Rgb end = show::diverging(-1.0);
+  EXPECT_EQ(spot, cv::Vec3b(end.b, end.g, end.r)) << "the spot is not the darkest blue of the scale";
+}
+
+// A page of dark ink is inverted by predict's rule (a light border), a picture of light strokes on black is not.
+TEST(ClassicKernels, LoadGreyInvertsDarkInkOnLightPaper) {
+  const fs::path dir = fs::temp_directory_path() / ("cnn_grey_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  Tensor page({1, 1, 20, 20});
+  page.fill(0.9f);
+  for (int y = 4; y < 16; ++y) page.at(0, 0, y, 10) = 0.1f;
+  save_grey_png((dir / "page.png").string(), page.data(), 20, 20);
+  Tensor strokes({1, 1, 20, 20});
+  for (int y = 4; y < 16; ++y) strokes.at(0, 0, y, 10) = 1.0f;
+  save_grey_png((dir / "strokes.png").string(), strokes.data(), 20, 20);
+  bool inverted = false;
+  const Tensor a = show::load_grey((dir / "page.png").string(), 0, Invert::automatic, &inverted);
+  EXPECT_TRUE(inverted);
+  EXPECT_NEAR(a.at(0, 0, 0, 0), 0.1f, 0.01f);
+  EXPECT_NEAR(a.at(0, 0, 8, 10), 0.9f, 0.01f);
+  const Tensor b = show::load_grey((dir / "strokes.png").string(), 0, Invert::automatic, &inverted);
+  EXPECT_FALSE(inverted);
+  EXPECT_EQ(b.at(0, 0, 8, 10), 1.0f);
+  show::load_grey((dir / "page.png").string(), 0, Invert::never, &inverted);
+  EXPECT_FALSE(inverted);
+  show::load_grey((dir / "strokes.png").string(), 0, Invert::always, &inverted);
+  EXPECT_TRUE(inverted);
+  fs::remove_all(dir);
 }
 
 TEST(ClassicKernels, RejectsWhatIsNotOneGreyImage) {

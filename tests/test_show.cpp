@@ -137,7 +137,7 @@ TEST(ShowMaps, AColourInputIsDrawnInColourAndItsGradientAsAColourMap) {
     for (int c = 0; c < 4; ++c) x.at(0, c < 2 ? 0 : 2, y, c) = 1.0f;  // red left half, blue right half
   const show::MapsReport r = show::compute_maps(net, x, 1);
   const auto files = show::write_maps(r, t / "m");
-  ASSERT_EQ(files.size(), 2 + 2 * net.size());
+  ASSERT_EQ(files.size(), 3 + 2 * net.size());
   const cv::Mat input = cv::imread(t / "m/input.png"), grad = cv::imread(t / "m/input-gradient.png");
   ASSERT_FALSE(input.empty());
   ASSERT_FALSE(grad.empty());
@@ -196,10 +196,46 @@ TEST(ShowMaps, WritesInputGradientAndTwoPicturesPerLayer) {
   Network net = seed5();
   const auto files =
       show::write_maps(show::compute_maps(net, random_tensor({1, 1, 28, 28}, 6, 0.0f, 1.0f)), t / "maps");
-  EXPECT_EQ(files.size(), 2 + 2 * net.size());
+  EXPECT_EQ(files.size(), 3 + 2 * net.size());
   for (const auto& f : files) EXPECT_FALSE(cv::imread(f).empty()) << f;
   EXPECT_TRUE(fs::exists(t / "maps/maps-layer0-conv2d.png"));
   EXPECT_TRUE(fs::exists(t / "maps/grad-layer6-dense.png"));
+}
+
+// A grey net's first layer reads one channel: its 6 kernels as a grid of 3 by 2, not a 6-tall column of one.
+TEST(ShowKernels, AOneChannelLayerIsANearSquareGrid) {
+  TempDir t;
+  const Network net = seed5();
+  const auto files = show::write_kernels(net, t / "k");
+  const cv::Mat img = cv::imread(files.at(0));
+  ASSERT_FALSE(img.empty());
+  EXPECT_LT(img.rows, img.cols) << img.cols << "x" << img.rows << ": a strip, not a grid";
+  // Every weight drawn: the extreme of the layer's scale appears in one 5×5 tile of 19×19-pixel cells.
+  EXPECT_GE(count_colour(img, show::diverging(1.0)) + count_colour(img, show::diverging(-1.0)), 19 * 19);
+}
+
+// The input of a grey net is a picture: black where it is 0, white where it is 1, not the diverging colours (in
+// which 0 is white); and one sheet holds every layer.
+TEST(ShowMaps, AGreyInputIsDrawnInGreyAndOneSheetHoldsEveryLayer) {
+  TempDir t;
+  Network net = seed5();
+  Tensor x({1, 1, 28, 28});
+  for (int y = 0; y < 28; ++y)
+    for (int c = 14; c < 28; ++c) x.at(0, 0, y, c) = 1.0f;  // black left half, white right half
+  const auto files = show::write_maps(show::compute_maps(net, x, 2), t / "m");
+  ASSERT_EQ(files.size(), 3 + 2 * net.size());
+  EXPECT_EQ(fs::path(files[0]).filename(), "overview.png");
+  const cv::Mat input = cv::imread(t / "m/input.png");
+  ASSERT_FALSE(input.empty());
+  const int half = 28 * 14 * 8 * 8;  // 28×14 pixels drawn 8×8 each
+  EXPECT_GE(count_colour(input, {0, 0, 0}), half);
+  EXPECT_GE(count_colour(input, {255, 255, 255}), half);
+  EXPECT_EQ(count_colour(input, show::diverging(1.0)), 0);
+  const cv::Mat sheet = cv::imread(files[0]);
+  ASSERT_FALSE(sheet.empty());
+  // A row per layer and the input's, each at least a label and a strip of units tall.
+  EXPECT_GT(sheet.rows, int(net.size() + 1) * 40);
+  EXPECT_GE(count_colour(sheet, {0, 0, 0}), 28 * 14 * 2 * 2);  // the input, in grey, two pixels a value
 }
 
 TEST(ShowCurves, ReadsCsvAndJsonLinesAlike) {
@@ -267,6 +303,10 @@ TEST(ShowCommand, WritesWhereItSaysForAModelFile) {
   out = run_cnn("show maps --model " + t / "m.cnn" + " " + t / "img.png" + " --label 2 --out " + t / "maps", &code);
   EXPECT_EQ(code, 0) << out;
   EXPECT_NE(out.find("wrote " + t / "maps/grad-layer3-conv2d.png"), std::string::npos) << out;
+  EXPECT_NE(out.find("wrote " + t / "maps/overview.png"), std::string::npos) << out;
+  const auto said = out.find("gradients for class 2");
+  ASSERT_NE(said, std::string::npos) << out;
+  EXPECT_EQ(out.find("gradients for class", said + 1), std::string::npos) << "said more than once:\n" << out;
   EXPECT_TRUE(fs::exists(t / "maps/input-gradient.png"));
   out = run_cnn("show curves " + t / "m.csv" + " --out " + t / "curves.svg", &code);
   EXPECT_EQ(code, 0) << out;
@@ -279,6 +319,46 @@ TEST(ShowCommand, WritesWhereItSaysForAModelFile) {
   out = run_cnn("kernels " + t / "img.png" + " --out " + t / "classic", &code);
   EXPECT_EQ(code, 0) << out;
   for (const auto& k : show::classic_kernels()) EXPECT_TRUE(fs::exists(t / ("classic/" + k.name + ".png"))) << k.name;
+}
+
+// `cnn kernels` on a small dark-on-light picture: inverted by predict's rule (and said so), drawn large enough to
+// see, each picture with its title and its colour bar.
+TEST(ShowCommand, ClassicKernelsInvertDarkOnLightAndDrawTitledLargePictures) {
+  TempDir t;
+  Tensor page({1, 1, 28, 28});
+  page.fill(1.0f);
+  for (int y = 6; y < 22; ++y) page.at(0, 0, y, 13) = page.at(0, 0, y, 14) = 0.0f;  // a dark stroke on white
+  save_grey_png(t / "ink.png", page.data(), 28, 28);
+  int code = 0;
+  std::string out = run_cnn("kernels " + t / "ink.png" + " --out " + t / "k", &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("(inverted: dark on light)"), std::string::npos) << out;
+  const cv::Mat input = cv::imread(t / "k/input.png"), line = cv::imread(t / "k/line.png");
+  ASSERT_FALSE(input.empty());
+  ASSERT_FALSE(line.empty());
+  EXPECT_GE(input.cols, 280) << "a 28x28 picture drawn at its own size is a speck";
+  // Inverted: the paper is black and the stroke white, each value an 11×11 block or more.
+  EXPECT_GE(count_colour(input, {0, 0, 0}), 28 * 20 * 11 * 11);
+  EXPECT_GE(count_colour(input, {255, 255, 255}), 2 * 16 * 11 * 11);
+  // The title: dark text on the white band above the map.
+  int title_pixels = 0;
+  for (int y = 0; y < 30; ++y)
+    for (int x = 0; x < line.cols; ++x) title_pixels += line.at<cv::Vec3b>(y, x)[0] < 100;
+  EXPECT_GT(title_pixels, 50);
+  // The colour bar, right of the map: deep red at its top, deep blue at its bottom.
+  int reds = 0, blues = 0;
+  for (int y = 0; y < line.rows; ++y)
+    for (int x = 10 + 28 * 11 + 2; x < line.cols; ++x) {
+      const cv::Vec3b p = line.at<cv::Vec3b>(y, x);
+      reds += p[2] > p[0] + 100;
+      blues += p[0] > p[2] + 100;
+    }
+  EXPECT_GE(reds, 14 * 20);
+  EXPECT_GE(blues, 14 * 20);
+  out = run_cnn("kernels " + t / "ink.png" + " --invert no --out " + t / "raw", &code);
+  ASSERT_EQ(code, 0) << out;
+  EXPECT_EQ(out.find("inverted"), std::string::npos) << out;
+  EXPECT_GE(count_colour(cv::imread(t / "raw/input.png"), {255, 255, 255}), 28 * 20 * 11 * 11);
 }
 
 TEST(ShowCommand, AColourModelsPictureAndKernelsInColour) {

@@ -8,8 +8,10 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "cnn/image.h"
 #include "cnn/network.h"
 #include "cnn/tensor.h"
 
@@ -25,10 +27,11 @@ Rgb sequential(double t);
 
 // ---- Kernels ----------------------------------------------------------------------------------------------
 // One PNG per Conv2D layer, `kernels-layer<i>.png` in `dir`: a grid with one row per output map and one column
-// per input channel, each kernel drawn weight by weight on one symmetric scale ±max|W| printed in a legend.
-// The colour layer (colour_kernel_layer) is drawn instead as one colour patch per output map, as in the AlexNet
-// paper's picture of its first-layer filters. Returns the files written; throws cnn::Error when the net has no
-// Conv2D layer or a file cannot be written.
+// per input channel, each kernel drawn weight by weight on one symmetric scale ±max|W| printed in a legend. A layer
+// that reads one channel (a grey net's first) lays its kernels out as a near-square grid of numbered tiles instead
+// of one tall column. The colour layer (colour_kernel_layer) is drawn as one colour patch per output map, as in the
+// AlexNet paper's picture of its first-layer filters. Returns the files written; throws cnn::Error when the net has
+// no Conv2D layer or a file cannot be written.
 std::vector<std::string> write_kernels(const Network& net, const std::string& dir);
 // The layer whose kernels look at colours: the first conv2d of a net whose input has 3 channels (R, G, B), when
 // it reads 3 channels. -1 when there is none (a grey net).
@@ -55,11 +58,14 @@ struct MapsReport {
 // Runs `image` (1×c×h×w) forward and the loss for class `label` (or, when label < 0, the predicted class)
 // backward, keeping every layer's output and its gradient dL/dA.
 MapsReport compute_maps(Network& net, const Tensor& image, int label = -1);
-// input.png, input-gradient.png, then per layer maps-layer<i>-<kind>.png and grad-layer<i>-<kind>.png: every
-// channel of the layer as one tile of a grid (a dense layer's units as one strip). A colour input (3 channels) is
-// drawn as the colour picture, and ∂L/∂input as a colour map (R, G, B the gradient of each channel, mid-grey at
-// zero, kernel_colour's rule on the one scale max|∂L/∂input|) beside each channel's gradient in the diverging
-// colours; the layers' maps stay one diverging tile per channel. Returns the files written.
+// overview.png (every layer on one sheet: a row each, the input first, its first feature maps on the left and
+// their gradients on the right, each on its own scale), input.png, input-gradient.png, then per layer
+// maps-layer<i>-<kind>.png and grad-layer<i>-<kind>.png: every channel of the layer as one tile of a grid (a dense
+// layer's units as one strip). A grey input (1 channel) is drawn as the grey picture it is (black 0, white 1); a
+// colour input (3 channels) as the colour picture, and ∂L/∂input as a colour map (R, G, B the gradient of each
+// channel, mid-grey at zero, kernel_colour's rule on the one scale max|∂L/∂input|) beside each channel's gradient
+// in the diverging colours; the layers' maps stay one diverging tile per channel. Returns the files written, the
+// overview first.
 std::vector<std::string> write_maps(const MapsReport& report, const std::string& dir);
 
 // ---- Training curves ---------------------------------------------------------------------------------------
@@ -97,8 +103,26 @@ std::vector<ClassicKernel> classic_kernels();
 // hand and `same` zero padding). image: 1×1×h×w; the response has the same shape.
 Tensor apply_kernel(const Tensor& image, const ClassicKernel& kernel);
 // A picture file as one grey image (1×1×h×w, values in [0, 1]) at its own size, shrunk (area interpolation) so
-// that its longer side is at most max_side when max_side > 0. Throws cnn::Error naming the file.
-Tensor load_grey(const std::string& path, int max_side = 0);
+// that its longer side is at most max_side when max_side > 0. Decoded as cnn predict decodes it (a PNG's
+// transparency laid on paper), and inverted by the rule cnn predict follows for a picture taken whole (its default
+// for any fit but mnist: a border that is light on the whole is ink on paper) when `invert` is automatic, or always
+// when it is Invert::always: the classic kernels, like the data sets, look for light strokes on black. `inverted`
+// reports it. Throws cnn::Error naming the file.
+Tensor load_grey(const std::string& path, int max_side = 0, Invert invert = Invert::never, bool* inverted = nullptr);
+// The rows and columns of a response that `same` zero padding reached: the kernel's window there overlaps the
+// zeros around the picture, so a light picture gets a bright frame that says nothing about the picture.
+struct Frame {
+  int top = 0, bottom = 0, left = 0, right = 0;
+};
+Frame padding_frame(const ClassicKernel& kernel);
+// Smallest and largest value of `response` (1×1×h×w) inside the frame (all of it when the frame leaves nothing).
+std::pair<float, float> inner_range(const Tensor& response, const Frame& frame);
+// A titled picture of a grey image or a kernel's response: `title` and `note` above it, the map drawn with
+// whole pixels per value so that its longer side reaches at least min_side pixels (small pictures are upscaled, never
+// smoothed), and its colour bar beside it. `grey`: black 0 to white 1; else the diverging colours on
+// ±max|v| over the values inside `frame` (the frame is drawn, clamped to that scale, and outlined).
+void write_map_picture(const std::string& path, const Tensor& map, const std::string& title, const std::string& note,
+                       bool grey, const Frame& frame = {}, int min_side = 320);
 
 // ---- Plain images ------------------------------------------------------------------------------------------
 // A signed map (h×w floats) as a PNG in the diverging colours, scaled so that ±max|v| reach the ends; each

@@ -377,6 +377,16 @@ bool dark_on_light(const cv::Mat& grey_in, bool* uniform) {
   return darker > lighter;
 }
 
+bool dark_on_light(const cv::Mat& grey, Fit fit, bool* uniform) {
+  if (fit == Fit::mnist) return dark_on_light(grey, uniform);
+  // Border brightness decides whether this is dark ink on a light page.
+  const int bh = std::max(1, grey.rows / 10), bw = std::max(1, grey.cols / 10);
+  cv::Mat mask = cv::Mat::ones(grey.size(), CV_8U) * 255;
+  mask(cv::Rect(bw, bh, std::max(0, grey.cols - 2 * bw), std::max(0, grey.rows - 2 * bh))).setTo(0);
+  dark_on_light(grey, uniform);
+  return cv::mean(grey, mask)[0] / 255.0 > 0.5;
+}
+
 cv::Mat fit_to(const cv::Mat& img, int h, int w, Fit fit, bool* blank) {
   if (blank) *blank = false;
   if (fit == Fit::mnist) {
@@ -427,16 +437,7 @@ Tensor load_picture(const std::string& path, Shape sample, Invert invert, Fit fi
   else
     cv::cvtColor(img, grey, cv::COLOR_RGB2GRAY);
   bool one_tone = false;
-  if (fit == Fit::mnist) {
-    found.dark_on_light = picture::dark_on_light(grey, &one_tone);
-  } else {
-    // Border brightness decides whether this is dark ink on a light page.
-    const int bh = std::max(1, grey.rows / 10), bw = std::max(1, grey.cols / 10);
-    cv::Mat mask = cv::Mat::ones(grey.size(), CV_8U) * 255;
-    mask(cv::Rect(bw, bh, std::max(0, grey.cols - 2 * bw), std::max(0, grey.rows - 2 * bh))).setTo(0);
-    found.dark_on_light = cv::mean(grey, mask)[0] / 255.0 > 0.5;
-    picture::dark_on_light(grey, &one_tone);
-  }
+  found.dark_on_light = picture::dark_on_light(grey, fit, &one_tone);
   // A colour network was trained on photos, not on strokes: a photo with a bright sky is no page of ink, so `auto`
   // never inverts one (only `always` does); asked to fit ink the MNIST way, it is a page of ink.
   found.inverted = invert == Invert::always ||

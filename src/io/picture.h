@@ -22,6 +22,9 @@ cv::Mat fit_to(const cv::Mat& img, int h, int w, Fit fit, bool* blank = nullptr)
 // Whether a grey picture is dark ink on light paper, read robustly (see cnn::load_picture); `uniform` is set when
 // it has no ink of either kind.
 bool dark_on_light(const cv::Mat& grey, bool* uniform = nullptr);
+// The reading Invert::automatic follows for a picture fitted by `fit` (cnn predict, cnn serve, cnn kernels): with
+// Fit::mnist the robust reading above, else a border that is light on the whole (mean above one half).
+bool dark_on_light(const cv::Mat& grey, Fit fit, bool* uniform = nullptr);
 // An h×w 8-bit Mat of `channels` channels as planes: out[(c·h + y)·w + x] (the Dataset's layout).
 void to_planes(const cv::Mat& img, std::uint8_t* out);
 

@@ -2,6 +2,7 @@
 // their responses computed by this library's own Conv2D, so what a student sees is what the network computes.
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numbers>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -9,6 +10,8 @@
 #include "cnn/error.h"
 #include "cnn/layers/conv2d.h"
 #include "cnn/show.h"
+#include "draw.h"
+#include "io/picture.h"
 
 namespace cnn::show {
 
@@ -77,9 +80,13 @@ Tensor apply_kernel(const Tensor& image, const ClassicKernel& kernel) {
   return response;
 }
 
-Tensor load_grey(const std::string& path, int max_side) {
-  cv::Mat img = cv::imread(path, cv::IMREAD_GRAYSCALE);
-  if (img.empty()) throw Error(path + ": cannot read the picture (missing, or not PNG/JPEG/BMP/...)");
+Tensor load_grey(const std::string& path, int max_side, Invert invert, bool* inverted) {
+  std::string why;
+  cv::Mat img = picture::decode(path, 1, &why);
+  if (img.empty()) throw Error(path + ": " + why);
+  const bool flip = invert == Invert::always || (invert == Invert::automatic && picture::dark_on_light(img, Fit::pad));
+  if (flip) cv::bitwise_not(img, img);
+  if (inverted) *inverted = flip;
   if (max_side > 0 && std::max(img.rows, img.cols) > max_side) {
     const double f = double(max_side) / std::max(img.rows, img.cols);
     cv::resize(img, img, cv::Size(std::max(1, int(img.cols * f + 0.5)), std::max(1, int(img.rows * f + 0.5))), 0, 0,
@@ -89,6 +96,60 @@ Tensor load_grey(const std::string& path, int max_side) {
   for (int r = 0; r < img.rows; ++r)
     for (int c = 0; c < img.cols; ++c) t.at(0, 0, r, c) = float(img.at<std::uint8_t>(r, c)) / 255.0f;
   return t;
+}
+
+Frame padding_frame(const ClassicKernel& k) {
+  // Conv2D `same` pads (k − 1)/2 before and k/2 after (the odd one of an even kernel after).
+  return {(k.h - 1) / 2, k.h / 2, (k.w - 1) / 2, k.w / 2};
+}
+
+std::pair<float, float> inner_range(const Tensor& r, const Frame& f) {
+  const int h = r.shape().h, w = r.shape().w;
+  const bool inside = f.top + f.bottom < h && f.left + f.right < w;
+  const int y0 = inside ? f.top : 0, y1 = inside ? h - f.bottom : h, x0 = inside ? f.left : 0,
+            x1 = inside ? w - f.right : w;
+  float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) {
+      const float v = r.at(0, 0, y, x);
+      if (!std::isfinite(v)) continue;
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+    }
+  return lo <= hi ? std::pair{lo, hi} : std::pair{0.0f, 0.0f};
+}
+
+void write_map_picture(const std::string& path, const Tensor& map, const std::string& title, const std::string& note,
+                       bool grey, const Frame& frame, int min_side) {
+  const int h = map.shape().h, w = map.shape().w;
+  if (h <= 0 || w <= 0) throw Error(path + ": nothing to draw (" + map.shape().str() + ")");
+  const int cell = std::max(1, min_side / std::max(h, w));
+  const auto [lo, hi] = inner_range(map, frame);
+  const double scale = std::max(std::fabs(double(lo)), std::fabs(double(hi))) > 0
+                           ? std::max(std::fabs(double(lo)), std::fabs(double(hi)))
+                           : 1.0;
+  const int left = 10, top = 48, legend_h = std::max(80, std::min(h * cell, 300));
+  cv::Mat img =
+      draw::canvas(std::max({left + w * cell + 110, draw::text_width(title, 0.5) + 20, draw::text_width(note) + 20}),
+                   top + std::max(h * cell, legend_h) + 10);
+  draw::text(img, title, 10, 20, 0.5);
+  draw::text(img, note, 10, 38);
+  if (grey)
+    draw::grey_tile(img, left, top, map.data(), h, w, cell);
+  else
+    draw::signed_tile(img, left, top, map.data(), h, w, cell, scale);
+  cv::rectangle(img, cv::Rect(left - 1, top - 1, w * cell + 2, h * cell + 2), draw::kGrey);
+  if (!grey && (frame.top || frame.bottom || frame.left || frame.right) && frame.top + frame.bottom < h &&
+      frame.left + frame.right < w)  // where the padding reached: outside the scale, so marked
+    cv::rectangle(img,
+                  cv::Rect(left + frame.left * cell, top + frame.top * cell, (w - frame.left - frame.right) * cell,
+                           (h - frame.top - frame.bottom) * cell),
+                  cv::Scalar(160, 160, 160));
+  if (grey)
+    draw::grey_legend(img, left + w * cell + 12, top, legend_h);
+  else
+    draw::legend(img, left + w * cell + 12, top, legend_h, scale);
+  draw::save_png(img, path);
 }
 
 }  // namespace cnn::show

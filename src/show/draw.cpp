@@ -79,6 +79,17 @@ void colour_tile(cv::Mat& img, int x, int y, const float* planes, std::size_t st
     }
 }
 
+void grey_tile(cv::Mat& img, int x, int y, const float* values, int h, int w, int cell, double lo, double hi) {
+  const double span = hi > lo ? hi - lo : 1.0;
+  for (int r = 0; r < h; ++r)
+    for (int c = 0; c < w; ++c) {
+      const double v = double(values[std::size_t(r) * w + c]);
+      const double t = std::clamp(std::isfinite(v) ? (v - lo) / span : 0.0, 0.0, 1.0);
+      cv::rectangle(img, cv::Rect(x + c * cell, y + r * cell, cell, cell), cv::Scalar::all(std::lround(255.0 * t)),
+                    cv::FILLED);
+    }
+}
+
 void text(cv::Mat& img, const std::string& s, int x, int y, double scale, cv::Scalar colour) {
   cv::putText(img, s, {x, y}, cv::FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv::LINE_AA);
 }
@@ -102,6 +113,19 @@ int legend(cv::Mat& img, int x, int y, int h, double scale) {
   const std::string top = top_buf, bottom = bottom_buf;
   text(img, top, x + bar + 4, y + 8);
   text(img, "0", x + bar + 4, y + h / 2 + 4);
+  text(img, bottom, x + bar + 4, y + h);
+  return bar + 6 + std::max(text_width(top), text_width(bottom));
+}
+
+int grey_legend(cv::Mat& img, int x, int y, int h, double lo, double hi) {
+  const int bar = 14;
+  for (int i = 0; i < h; ++i) {
+    const double t = 1.0 - (double(i) + 0.5) / double(h);  // white at the top
+    cv::line(img, {x, y + i}, {x + bar - 1, y + i}, cv::Scalar::all(std::lround(255.0 * t)));
+  }
+  cv::rectangle(img, cv::Rect(x, y, bar, h), kGrey);
+  const std::string top = number(hi), bottom = number(lo);
+  text(img, top, x + bar + 4, y + 8);
   text(img, bottom, x + bar + 4, y + h);
   return bar + 6 + std::max(text_width(top), text_width(bottom));
 }

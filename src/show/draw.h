@@ -25,6 +25,12 @@ void colour_tile(cv::Mat& img, int x, int y, const float* planes, std::size_t st
 // Text with its baseline at (x, y); scale 0.4 is about 9 px tall.
 void text(cv::Mat& img, const std::string& s, int x, int y, double scale = 0.4, cv::Scalar colour = kBlack);
 int text_width(const std::string& s, double scale = 0.4);
+// values (h×w) drawn at (x, y) as grey, each a cell×cell block: `lo` black, `hi` white (clamped).
+void grey_tile(cv::Mat& img, int x, int y, const float* values, int h, int w, int cell, double lo = 0.0,
+               double hi = 1.0);
+// A vertical grey bar from `hi` (white, top) to `lo` (black, bottom), labelled, `h` pixels tall at (x, y). Returns
+// the width it took.
+int grey_legend(cv::Mat& img, int x, int y, int h, double lo = 0.0, double hi = 1.0);
 // A vertical colour bar from +scale (top) through 0 to −scale (bottom), labelled, `h` pixels tall at (x, y).
 // Returns the width it took.
 int legend(cv::Mat& img, int x, int y, int h, double scale);

@@ -61,6 +61,36 @@ cv::Mat colour_kernels(const Conv2D& conv, std::size_t layer) {
   return img;
 }
 
+// A layer that reads one channel (a grey net's first): one kernel per output map, laid out as a near-square grid of
+// numbered tiles, as PyTorch's make_grid and Keras' filter plots show them, instead of one tall column.
+cv::Mat one_channel_kernels(const Conv2D& conv, std::size_t layer) {
+  const Tensor w = conv.weight();  // [out, 1, kh, kw]
+  const int outs = w.shape().n, kh = w.shape().h, kw = w.shape().w, n = std::min(outs, kMaxPatches);
+  const std::size_t plane = std::size_t(kh) * kw;
+  const int cell = std::clamp(96 / std::max(kh, kw), 3, 24);
+  const int tile_w = kw * cell, tile_h = kh * cell, gap = 8, label_h = 12, left = 10, top = 48;
+  const int cols = std::max(1, int(std::ceil(std::sqrt(double(n))))), rows = (n + cols - 1) / cols;
+  const double scale = draw::max_abs(w.data(), w.size());
+  const std::string title = "layer " + std::to_string(layer) + ": " + conv.summary();
+  std::string sub = "kernels W[out][0], " + std::to_string(kh) + "x" + std::to_string(kw) + ", colour scale +/-" +
+                    draw::number(scale) + " (blue < 0 < red)";
+  if (n < outs) sub += ", first " + std::to_string(n) + " of " + std::to_string(outs);
+  const int grid_w = cols * (tile_w + gap), grid_h = rows * (tile_h + gap + label_h);
+  const int legend_h = std::max(60, std::min(grid_h - gap, 240));
+  cv::Mat img =
+      draw::canvas(std::max({left + grid_w + 100, draw::text_width(title, 0.5) + 20, draw::text_width(sub) + 20}),
+                   top + std::max(grid_h, legend_h) + 8);
+  draw::text(img, title, 10, 20, 0.5);
+  draw::text(img, sub, 10, 38);
+  for (int o = 0; o < n; ++o) {
+    const int x = left + (o % cols) * (tile_w + gap), y = top + (o / cols) * (tile_h + gap + label_h);
+    draw::text(img, std::to_string(o), x, y + 9, 0.3, draw::kGrey);
+    draw::signed_tile(img, x, y + label_h, w.data() + std::size_t(o) * plane, kh, kw, cell, scale);
+  }
+  draw::legend(img, left + grid_w + 10, top + label_h, legend_h, scale);
+  return img;
+}
+
 }  // namespace
 
 int colour_kernel_layer(const Network& net) {
@@ -78,9 +108,9 @@ std::vector<std::string> write_kernels(const Network& net, const std::string& di
   for (std::size_t i = 0; i < net.size(); ++i) {
     const auto* conv = dynamic_cast<const Conv2D*>(&net.layer(i));
     if (!conv) continue;
-    if (int(i) == colour_layer) {
+    if (int(i) == colour_layer || conv->weight().shape().c == 1) {
       const std::string path = (std::filesystem::path(dir) / ("kernels-layer" + std::to_string(i) + ".png")).string();
-      draw::save_png(colour_kernels(*conv, i), path);
+      draw::save_png(int(i) == colour_layer ? colour_kernels(*conv, i) : one_channel_kernels(*conv, i), path);
       written.push_back(path);
       continue;
     }

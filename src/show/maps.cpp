@@ -115,6 +115,139 @@ void write_colour_picture(const Tensor& t, bool is_gradient, const std::string& 
   draw::save_png(img, path);
 }
 
+// A grey input (1×1×h×w, intensities in [0, 1]) as the picture it is: black 0, white 1, with its grey bar.
+void write_grey_picture(const Tensor& t, const std::string& title, const std::string& path) {
+  const int h = t.shape().h, w = t.shape().w;
+  float lo = 0, hi = 0;
+  if (t.size()) {
+    lo = *std::min_element(t.data(), t.data() + t.size());
+    hi = *std::max_element(t.data(), t.data() + t.size());
+  }
+  const std::string sub = "1x" + std::to_string(h) + "x" + std::to_string(w) + ", values " + draw::number(lo) + " .. " +
+                          draw::number(hi) + ", grey: black 0, white 1";
+  const int left = 10, top = 48, cell = std::clamp(224 / std::max(h, w), 1, 8);
+  const int legend_h = std::max(60, std::min(h * cell, 200));
+  cv::Mat img =
+      draw::canvas(std::max({left + w * cell + 100, draw::text_width(title, 0.5) + 20, draw::text_width(sub) + 20}),
+                   top + std::max(h * cell, legend_h) + 8);
+  draw::text(img, title, 10, 20, 0.5);
+  draw::text(img, sub, 10, 38);
+  draw::grey_tile(img, left, top, t.data(), h, w, cell);
+  cv::rectangle(img, cv::Rect(left - 1, top - 1, w * cell + 2, h * cell + 2), draw::kGrey);
+  draw::grey_legend(img, left + w * cell + 10, top, legend_h);
+  draw::save_png(img, path);
+}
+
+// One sheet of the whole pass: a row per layer (the input first), its first feature maps on the left and their
+// gradients dL/dA on the right, each half on its own symmetric scale (printed), so the layers read top to bottom
+// as the image flows through the net, without opening 2 + 2·layers files.
+constexpr int kSheetTile = 56, kSheetTiles = 8, kSheetGap = 6, kSheetStrip = kSheetTiles * (kSheetTile + kSheetGap);
+
+// Pixels per value for a map of h×w on the sheet: about kSheetTile pixels a side, whole pixels per value.
+int sheet_cell(int h, int w) { return std::max(1, int(std::lround(double(kSheetTile) / std::max(h, w)))); }
+bool is_units(const Tensor& t) { return t.shape().h == 1 && t.shape().w == 1; }
+// How many channels (or a dense layer's units) a half shows, and each unit's width in a strip.
+int unit_width(int c) { return std::clamp(kSheetStrip / std::max(c, 1), 2, kSheetTile); }
+int shown(const Tensor& t) {
+  return is_units(t) ? std::min(t.shape().c, kSheetStrip / unit_width(t.shape().c))
+                     : std::min(t.shape().c, kSheetTiles);
+}
+// The height of a half's drawing.
+int sheet_height(const Tensor& t) {
+  return is_units(t) ? kSheetTile / 2 : t.shape().h * sheet_cell(t.shape().h, t.shape().w);
+}
+// The width of a half's drawing.
+int sheet_width(const Tensor& t) {
+  if (is_units(t)) return shown(t) * unit_width(t.shape().c);
+  return shown(t) * (t.shape().w * sheet_cell(t.shape().h, t.shape().w) + kSheetGap) - kSheetGap;
+}
+
+// `t`'s first channels (or a dense layer's first units, as a strip) at (x, y); `grey`: intensities in [0, 1].
+void sheet_half(cv::Mat& img, int x, int y, const Tensor& t, bool grey) {
+  const int h = t.shape().h, w = t.shape().w, n = shown(t);
+  const double scale = draw::max_abs(t.data(), t.size());
+  if (is_units(t)) {
+    const int cell = unit_width(t.shape().c);
+    for (int k = 0; k < n; ++k)
+      cv::rectangle(img, cv::Rect(x + k * cell, y, cell, kSheetTile / 2),
+                    draw::bgr(diverging(double(t[std::size_t(k)]) / scale)), cv::FILLED);
+    return;
+  }
+  const int cell = sheet_cell(h, w);
+  const std::size_t plane = std::size_t(h) * w;
+  for (int k = 0; k < n; ++k) {
+    const int tx = x + k * (w * cell + kSheetGap);
+    if (grey)
+      draw::grey_tile(img, tx, y, t.data() + k * plane, h, w, cell);
+    else
+      draw::signed_tile(img, tx, y, t.data() + k * plane, h, w, cell, scale);
+  }
+}
+
+std::string sheet_note(const Tensor& t, const std::string& what) {
+  std::string s = what + " +/-" + draw::number(draw::max_abs(t.data(), t.size()));
+  if (shown(t) < t.shape().c) s += " (first " + std::to_string(shown(t)) + " of " + std::to_string(t.shape().c) + ")";
+  return s;
+}
+
+void write_overview(const MapsReport& r, const std::string& cls, const std::string& path) {
+  const Shape in = r.input.shape();
+  struct Row {
+    std::string left, right;
+    const Tensor *maps, *grads;
+  };
+  std::vector<Row> rows;
+  rows.push_back({"input " + std::to_string(in.c) + "x" + std::to_string(in.h) + "x" + std::to_string(in.w) +
+                      (in.c == 3   ? ", colour"
+                       : in.c == 1 ? ", grey 0..1"
+                                   : ""),
+                  sheet_note(r.input_gradient, "dL/d(input)"), &r.input, &r.input_gradient});
+  for (const LayerMaps& m : r.layers) {
+    const Shape s = m.activation.shape();
+    rows.push_back({std::to_string(m.layer) + " " + m.summary + ": " + std::to_string(s.c) + "x" + std::to_string(s.h) +
+                        "x" + std::to_string(s.w) + ", " + sheet_note(m.activation, "maps"),
+                    sheet_note(m.gradient, "dL/dA"), &m.activation, &m.gradient});
+  }
+  const int left = 10, top = 62, label_h = 14, row_gap = 12;
+  int left_w = 0, right_w = 0, height = top;
+  for (const Row& row : rows) {
+    const bool colour = row.maps == &r.input && in.c == 3;
+    const int pic_w = colour ? in.w * sheet_cell(in.h, in.w) : sheet_width(*row.maps);
+    left_w = std::max({left_w, pic_w, draw::text_width(row.left, 0.35)});
+    right_w = std::max({right_w, colour ? pic_w : sheet_width(*row.grads), draw::text_width(row.right, 0.35)});
+    height += label_h + (colour ? in.h * sheet_cell(in.h, in.w) : sheet_height(*row.maps)) + row_gap;
+  }
+  const int mid = left + left_w + 30;
+  const std::string title = "every layer for one image: feature maps on the left; on the right dL/dA for " + cls;
+  const std::string sub =
+      "each half of a row on its own scale (blue < 0 < red, white 0); the input as a picture; a dense layer's units "
+      "as a strip";
+  cv::Mat img = draw::canvas(
+      std::max({mid + right_w + 10, draw::text_width(title, 0.5) + 20, draw::text_width(sub) + 20}), height);
+  draw::text(img, title, 10, 20, 0.5);
+  draw::text(img, sub, 10, 38);
+  int y = top;
+  for (const Row& row : rows) {
+    draw::text(img, row.left, left, y + 9, 0.35);
+    draw::text(img, row.right, mid, y + 9, 0.35);
+    y += label_h;
+    if (row.maps == &r.input && in.c == 3) {  // the picture in colour, its gradient as kernel_colour's colour map
+      const int cell = sheet_cell(in.h, in.w);
+      const std::size_t plane = std::size_t(in.h) * in.w;
+      draw::colour_tile(img, left, y, r.input.data(), plane, in.h, in.w, cell);
+      draw::colour_tile(img, mid, y, r.input_gradient.data(), plane, in.h, in.w, cell,
+                        draw::max_abs(r.input_gradient.data(), r.input_gradient.size()));
+      y += in.h * cell + row_gap;
+      continue;
+    }
+    sheet_half(img, left, y, *row.maps, row.maps == &r.input && in.c == 1);
+    sheet_half(img, mid, y, *row.grads, false);
+    y += sheet_height(*row.maps) + row_gap;
+  }
+  cv::line(img, {mid - 15, top}, {mid - 15, height - 8}, cv::Scalar(220, 220, 220));
+  draw::save_png(img, path);
+}
+
 }  // namespace
 
 MapsReport compute_maps(Network& net, const Tensor& image, int label) {
@@ -172,6 +305,11 @@ std::vector<std::string> write_maps(const MapsReport& r, const std::string& dir)
                            gradient ? "dL/d(input) for " + cls : "input image", path);
       written.push_back(path);
     }
+  } else if (r.input.shape().c == 1) {  // a grey picture: its own tones, not a signed map
+    const std::string path = (fs::path(dir) / "input.png").string();
+    write_grey_picture(r.input, "input image", path);
+    written.push_back(path);
+    put(r.input_gradient, "dL/d(input) for " + cls, "input-gradient.png");
   } else {
     put(r.input, "input image", "input.png");
     put(r.input_gradient, "dL/d(input) for " + cls, "input-gradient.png");
@@ -181,6 +319,9 @@ std::vector<std::string> write_maps(const MapsReport& r, const std::string& dir)
     put(m.activation, "layer " + std::to_string(m.layer) + ": " + m.summary + " - feature maps", "maps-" + stem);
     put(m.gradient, "layer " + std::to_string(m.layer) + ": " + m.summary + " - dL/dA for " + cls, "grad-" + stem);
   }
+  const std::string overview = (fs::path(dir) / "overview.png").string();
+  write_overview(r, cls, overview);
+  written.insert(written.begin(), overview);
   return written;
 }
 

@@ -109,16 +109,18 @@ void add(CLI::App& app) {
 
   auto* k = show->add_subcommand(
       "kernels",
-      "Every conv layer's kernels as a grid (PNG per layer, diverging colours, scale shown); a colour net's first "
-      "layer as one colour patch per kernel (its R, G, B slices, mid-grey at 0, scaled per kernel)");
+      "Every conv layer's kernels as a grid (PNG per layer, diverging colours, scale shown): out x in, or for a layer "
+      "reading one channel a near-square grid of its filters; a colour net's first layer as one colour patch per "
+      "kernel (its R, G, B slices, mid-grey at 0, scaled per kernel)");
   k->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
   k->add_option("--out", a->out, "Folder to write the pictures to (created if missing)")->required();
   k->callback([a] { kernels(*a); });
 
   auto* mp = show->add_subcommand(
       "maps",
-      "Feature maps after every layer for one image, and the gradient maps dL/dA; for a colour net the input in "
-      "colour and dL/d(input) as a colour map (R, G, B the channels' gradients, mid-grey at 0) beside each channel's");
+      "Feature maps after every layer for one image, and the gradient maps dL/dA, a PNG each, and overview.png with "
+      "every layer on one sheet; the input in grey (for a colour net in colour, and dL/d(input) as a colour map: R, "
+      "G, B the channels' gradients, mid-grey at 0, beside each channel's)");
   mp->add_option("--model", a->model, "Model file")->required()->check(CLI::ExistingFile);
   mp->add_option("image", a->image, "Image file (PNG, JPEG, …)")->required()->check(CLI::ExistingFile);
   mp->add_option("--out", a->out, "Folder to write the pictures to (created if missing)")->required();
