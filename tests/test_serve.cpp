@@ -4,6 +4,7 @@
 // A colour model too: photos uploaded as files and fitted as `cnn predict` fits them, the strip of test images
 // (--data) with their true labels, and uploads that are too big, no picture, or of an absurd size.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -11,11 +12,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 #include <set>
+#include <sstream>
+#include <thread>
 
 #include "helpers.h"
 #include "serve_process.h"
@@ -236,6 +241,159 @@ std::string colour_photo(const std::string& path) {
   if (!cv::imwrite(path, photo)) throw std::runtime_error("cannot write " + path);
   std::ifstream f(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(f), {}};
+}
+
+// The image as numpy's tolist() writes it: H rows of W (or C planes of them) answer as the flat list does; a nested
+// list of the wrong shape, or ragged, gets a 422 naming the shape the model takes.
+TEST_F(Serve, TakesANestedImageAndRefusesTheWrongShapeInOneLine) {
+  json rows = json::array(), flat = json::array();
+  for (int y = 0; y < 28; ++y) {
+    json row = json::array();
+    for (int x = 0; x < 28; ++x) {
+      const double v = (x > 8 && x < 20 && y > 4) ? 0.9 : 0.0;  // a pair of trousers, roughly
+      row.push_back(v);
+      flat.push_back(v);
+    }
+    rows.push_back(row);
+  }
+  auto nested = client_->Post("/api/predict", json{{"image", rows}, {"maps", false}}.dump(), "application/json");
+  auto flat_answer = client_->Post("/api/predict", json{{"image", flat}, {"maps", false}}.dump(), "application/json");
+  auto planes =
+      client_->Post("/api/predict", json{{"image", json::array({rows})}, {"maps", false}}.dump(), "application/json");
+  ASSERT_TRUE(nested && flat_answer && planes);
+  ASSERT_EQ(nested->status, 200) << nested->body;
+  ASSERT_EQ(planes->status, 200) << planes->body;
+  EXPECT_EQ(json::parse(nested->body), json::parse(flat_answer->body));
+  EXPECT_EQ(json::parse(planes->body), json::parse(flat_answer->body));
+
+  json short_rows = rows;
+  short_rows.erase(short_rows.size() - 1);
+  auto wrong = client_->Post("/api/predict", json{{"image", short_rows}}.dump(), "application/json");
+  expect_client_error(wrong, 422, "27 rows");
+  EXPECT_NE(wrong->body.find("27x28"), std::string::npos) << wrong->body;
+  EXPECT_NE(wrong->body.find("takes 28x28"), std::string::npos) << wrong->body;
+  json ragged = rows;
+  ragged[5].erase(ragged[5].size() - 1);
+  auto r = client_->Post("/api/predict", json{{"image", ragged}}.dump(), "application/json");
+  expect_client_error(r, 422, "a ragged image");
+  EXPECT_NE(r->body.find("[5]"), std::string::npos) << r->body;
+  expect_still_serving();
+}
+
+// A picture file posted to /api/predict, as its bytes or as a form's file, is read as /api/predict/image reads it.
+TEST_F(Serve, TakesAPictureUploadAtApiPredictToo) {
+  cv::Mat picture(40, 40, CV_8UC1, cv::Scalar(255));
+  cv::rectangle(picture, cv::Rect(14, 4, 12, 32), cv::Scalar(0), cv::FILLED);  // dark on white: inverted
+  std::vector<uchar> png, jpeg;
+  ASSERT_TRUE(cv::imencode(".png", picture, png));
+  ASSERT_TRUE(cv::imencode(".jpg", picture, jpeg));
+  for (const auto* bytes : {&png, &jpeg}) {
+    const std::string body(bytes->begin(), bytes->end());
+    const std::string type = bytes == &png ? "image/png" : "image/jpeg";
+    auto image = client_->Post("/api/predict/image?maps=false", body, type);
+    ASSERT_TRUE(image);
+    ASSERT_EQ(image->status, 200) << image->body;
+    const json expected = json::parse(image->body);
+    EXPECT_EQ(expected["inverted"], true);
+    auto raw = client_->Post("/api/predict?maps=false", body, type);
+    ASSERT_TRUE(raw);
+    ASSERT_EQ(raw->status, 200) << type << ": " << raw->body;
+    EXPECT_EQ(json::parse(raw->body), expected) << type;
+    // curl --data-binary @photo.png sends its own form type: the bytes still say what they are.
+    auto untyped = client_->Post("/api/predict?maps=false", body, "application/x-www-form-urlencoded");
+    ASSERT_TRUE(untyped);
+    EXPECT_EQ(untyped->status, 200) << untyped->body;
+    httplib::MultipartFormDataItems form{{"file", body, "photo", type}};
+    auto multipart = client_->Post("/api/predict?maps=false", form);
+    ASSERT_TRUE(multipart);
+    ASSERT_EQ(multipart->status, 200) << multipart->body;
+    EXPECT_EQ(json::parse(multipart->body), expected) << type;
+  }
+  auto text = client_->Post("/api/predict", "these are my notes", "image/png");
+  expect_client_error(text, 415, "notes sent as a PNG");
+  httplib::MultipartFormDataItems no_file{{"note", "hello", "", ""}};
+  expect_client_error(client_->Post("/api/predict", no_file), 400, "a form without a file");
+  expect_still_serving();
+}
+
+// The page's "training run" link under cnn serve: what it reads says there is no training run here.
+TEST_F(Serve, SaysThereIsNoTrainingRunHere) {
+  for (const char* path : {"/api/training", "/api/training/events"}) {
+    auto r = client_->Get(path);
+    expect_client_error(r, 404, path);
+    EXPECT_NE(r->body.find("no training run here"), std::string::npos) << r->body;
+    EXPECT_NE(r->body.find("--serve"), std::string::npos) << r->body;
+  }
+  auto page = client_->Get("/train.js");
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("/api/training\")"), std::string::npos) << "the page no longer asks /api/training first";
+}
+
+// stderr of a `cnn serve` started with `args`, as a file that grows while it runs.
+struct LoggedServer {
+  fs::path log;
+  std::unique_ptr<ServerProcess> server;
+  explicit LoggedServer(const std::vector<std::string>& args) {
+    log = fs::temp_directory_path() / ("cnn_serve_log_" + std::to_string(::getpid()) + "_" +
+                                       std::to_string(reinterpret_cast<std::uintptr_t>(this)));
+    // The child inherits stderr when it is started: pointed at the file for that moment only.
+    std::fflush(stderr);
+    const int saved = ::dup(STDERR_FILENO), file = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(file, STDERR_FILENO);
+    server = std::make_unique<ServerProcess>(args);
+    ::dup2(saved, STDERR_FILENO);
+    ::close(saved);
+    ::close(file);
+  }
+  ~LoggedServer() {
+    server.reset();
+    fs::remove(log);
+  }
+  std::string text() const {
+    std::ifstream f(log);
+    return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+  }
+};
+
+TEST(ServeCommand, LogsOneLinePerRequestUnlessQuiet) {
+  LoggedServer logged({"serve", "--model", trained_model(), "--port", "0"});
+  ASSERT_GT(logged.server->port(), 0) << logged.server->output();
+  httplib::Client client("127.0.0.1", logged.server->port());
+  ASSERT_TRUE(client.Get("/api/model"));
+  ASSERT_TRUE(client.Post("/api/predict?maps=false", image_body(784), "application/json"));
+  ASSERT_TRUE(client.Post("/api/predict", image_body(783), "application/json"));
+  ASSERT_TRUE(client.Get("/no/such/page"));
+  std::vector<std::string> lines;
+  for (int tries = 0; tries < 50 && lines.size() < 4; ++tries) {  // the last line may land a moment after its answer
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::istringstream in(logged.text());
+    lines.clear();
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+  }
+  ASSERT_EQ(lines.size(), 4u) << logged.text();
+  // Requests on connections of their own are logged as they end, not necessarily in the order they were sent.
+  std::vector<std::string> seen;
+  for (const std::string& line : lines) {
+    std::istringstream words(line);
+    std::string method, path, status, unit;
+    long long us = -1;
+    words >> method >> path >> status >> us >> unit;
+    EXPECT_GE(us, 0) << line;
+    EXPECT_LT(us, 10'000'000) << line;
+    EXPECT_EQ(unit, "µs") << line;
+    seen.push_back(method + " " + path + " " + status);
+  }
+  std::sort(seen.begin(), seen.end());
+  EXPECT_EQ(seen, (std::vector<std::string>{"GET /api/model 200", "GET /no/such/page 404", "POST /api/predict 200",
+                                            "POST /api/predict 422"}));
+
+  LoggedServer quiet({"serve", "--model", trained_model(), "--port", "0", "--quiet"});
+  ASSERT_GT(quiet.server->port(), 0) << quiet.server->output();
+  httplib::Client q("127.0.0.1", quiet.server->port());
+  ASSERT_TRUE(q.Get("/api/model"));
+  ASSERT_TRUE(q.Get("/api/model"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(quiet.text(), "");
 }
 
 class ServeColour : public Serve {

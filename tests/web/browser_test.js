@@ -2,6 +2,7 @@
 //   1. trains a small model, starts `cnn serve` on a free loopback port, draws a stroke on the pad, and waits for
 //      the top classes with probabilities, every layer's feature maps and the kernels to appear — updated while
 //      drawing, not only at the end; screenshot: ARTIFACTS/serve.png.
+//      Its "training run" link opens a page that says there is no training run here.
 //   2. starts `cnn train --serve 0` and watches the training page fill with batch points and an epoch row from
 //      server-sent events; screenshot: ARTIFACTS/train.png.
 //   3. a colour model: writes CIFAR-10-format files from real pictures (Fashion-MNIST's, coloured), trains a tiny
@@ -201,6 +202,17 @@ async function main() {
     await page.screenshot({path: path.join(artifacts, "serve.png"), fullPage: true});
     console.log(`web_browser: drew a stroke; top classes ${classes.slice(0, 3).map((c) => c.name + " " + c.pct + "%").join(", ")}; ` +
                 `maps for ${layerBlocks} layers, ${kernels} kernels; screenshot ${path.join(artifacts, "serve.png")}`);
+
+    // The "training run" link under `cnn serve`: the page it opens says there is no training run here (its own
+    // page, whose 404 for /api/training is the answer it reads).
+    const npage = await browser.newPage();
+    await npage.goto(serve.url, {waitUntil: "load"});
+    await Promise.all([npage.waitForNavigation(), npage.click("nav a[href='/train.html']")]);
+    await npage.waitForSelector("body[data-no-training]", {timeout: 20000});
+    const noRun = await npage.textContent("#status");
+    if (!/no training run here/.test(noRun) || /connection lost/.test(noRun))
+      fail(`the training-run link under cnn serve says "${noRun}"`);
+    await npage.close();
 
     // ---- 2. the training view ----
     const train = await startCnn(["train", "--epochs", "2", "--train-limit", "12000", "--test-limit", "500", "--threads", "1",

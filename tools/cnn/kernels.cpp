@@ -66,8 +66,8 @@ void add(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   c->add_option("--invert", a->invert,
-                "auto: invert dark ink on light paper (predict's rule for photos of ink), as the kernels look for "
-                "light strokes on black like the data sets; yes; no")
+                "auto: invert a dark-on-light picture (a light border, cnn predict's rule for a picture taken whole), "
+                "as the kernels look for light strokes on black like the data sets; yes; no")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "yes", "no"}));
   c->callback([a] { run(*a); });

@@ -33,7 +33,17 @@ struct ServeArgs {
   std::string model, host = "127.0.0.1", web, data;
   int port = 8080;
   std::size_t samples = 48;
+  bool quiet = false;
 };
+
+// A request whose body is a picture file rather than JSON: a form's file, an image/* type, or the bytes of a PNG,
+// JPEG, GIF or BMP whatever the type says (curl --data-binary sends its own form type).
+bool is_picture_upload(const httplib::Request& req) {
+  if (req.is_multipart_form_data() || req.get_header_value("Content-Type").starts_with("image/")) return true;
+  const std::string& b = req.body;
+  return b.starts_with("\x89PNG") || b.starts_with("\xFF\xD8\xFF") || b.starts_with("GIF8") ||
+         (b.starts_with("BM") && b.size() >= 26);
+}
 
 using web::BadRequest;
 
@@ -285,6 +295,7 @@ void run(const ServeArgs& a) {
   const std::string root = web::web_root(a.web);
   web::Server server;
   server.set_payload_max_length(kMaxBody);
+  if (!a.quiet) server.log_requests();
   web::mount_page(server, root);
   web::json_errors(server);
 
@@ -296,18 +307,15 @@ void run(const ServeArgs& a) {
   const nlohmann::json samples_json = service->samples();
   server.Get("/api/samples",
              [samples_json](const httplib::Request&, httplib::Response& res) { web::send_json(res, samples_json); });
-  server.Post("/api/predict", [service](const httplib::Request& req, httplib::Response& res) {
-    try {
-      web::send_json(res, service->predict(req.body));
-    } catch (const BadRequest& e) {
-      web::send_error(res, e.status, e.what());
-    }
-  });
-  server.Post("/api/predict/image", [service](const httplib::Request& req, httplib::Response& res) {
-    // The picture's bytes as the body (what the page and `curl --data-binary @photo.jpg` send), or the first file
-    // of a form (`curl -F file=@photo.jpg`).
-    const std::string& bytes =
-        req.is_multipart_form_data() && !req.files.empty() ? req.files.begin()->second.content : req.body;
+  // A picture upload, at /api/predict/image and at /api/predict alike: the picture's bytes as the body (what the
+  // page and `curl --data-binary @photo.jpg` send), or the first file of a form (`curl -F file=@photo.jpg`).
+  auto picture = [service](const httplib::Request& req, httplib::Response& res) {
+    const httplib::MultipartFormData* file = nullptr;
+    for (const auto& [name, part] : req.files)  // the form's fields are parts too: the first with a file name
+      if (!file && !part.filename.empty()) file = &part;
+    if (req.is_multipart_form_data() && !file)
+      return web::send_error(res, 400, "the form holds no file: send the picture as -F file=@photo.jpg");
+    const std::string& bytes = file ? file->content : req.body;
     const std::string maps = req.has_param("maps") ? req.get_param_value("maps") : "true";
     if (maps != "true" && maps != "false") return web::send_error(res, 422, "?maps= must be true or false");
     const std::string fit = req.has_param("fit") ? req.get_param_value("fit") : "auto";
@@ -319,7 +327,23 @@ void run(const ServeArgs& a) {
     } catch (const BadRequest& e) {
       web::send_error(res, e.status, e.what());
     }
+  };
+  server.Post("/api/predict", [service, picture](const httplib::Request& req, httplib::Response& res) {
+    if (is_picture_upload(req)) return picture(req, res);
+    try {
+      web::send_json(res, service->predict(req.body));
+    } catch (const BadRequest& e) {
+      web::send_error(res, e.status, e.what());
+    }
   });
+  server.Post("/api/predict/image", picture);
+  // The page's "training run" link leads here too: say what this server is, not a lost connection.
+  for (const char* path : {"/api/training", "/api/training/events"})
+    server.Get(path, [](const httplib::Request&, httplib::Response& res) {
+      web::send_error(res, 404,
+                      "no training run here: cnn serve serves a trained model; cnn train ... --serve PORT serves "
+                      "the page of a training run as it goes");
+    });
   for (const char* path : {"/api/predict", "/api/predict/image", "/api/model", "/api/kernels", "/api/samples"}) {
     // the wrong verb on a known path
     const bool post = std::string(path).starts_with("/api/predict");
@@ -363,6 +387,8 @@ void add(CLI::App& app) {
   c->add_option("--samples", a->samples, "How many test images the strip shows (with --data)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
+  c->add_flag("--quiet", a->quiet,
+              "No request log (otherwise one line per request on stderr: method, path, status, microseconds)");
   c->add_option("--web", a->web,
                 "Folder with the page (public/) and its npm packages (default: the source tree's web/)");
   c->callback([a] { run(*a); });

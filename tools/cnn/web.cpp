@@ -13,10 +13,12 @@
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -264,6 +266,8 @@ namespace {
 
 // The connection the calling thread serves: httplib's handlers see the request, not the connection.
 thread_local Connection* current = nullptr;
+// When the request the calling thread serves began to arrive, for the request log.
+thread_local std::chrono::steady_clock::time_point request_began{};
 
 }  // namespace
 
@@ -390,6 +394,7 @@ bool Server::process_and_close_socket(socket_t sock) {
     bool yielded = false;
     for (std::size_t n = 0; n < kKeepAliveRequests && wait_for_request(c, yielded); ++n) {
       c.start_request();
+      request_began = std::chrono::steady_clock::now();
       bool closed = false;
       ok = process_request(c, n + 1 == kKeepAliveRequests, closed, nullptr);
       if (!ok || closed || c.over()) break;
@@ -399,6 +404,21 @@ bool Server::process_and_close_socket(socket_t sock) {
   }
   c.close();
   return ok;
+}
+
+void Server::log_requests() {
+  set_logger([](const httplib::Request& req, const httplib::Response& res) {
+    const auto us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - request_began).count();
+    std::ostringstream line;
+    line << req.method << " " << req.path << " " << res.status << " " << us << " µs\n";
+    // One write per line, so that lines of requests answered at once never interleave.
+    static std::mutex mutex;
+    const std::string text = line.str();
+    std::lock_guard lock(mutex);
+    std::fwrite(text.data(), 1, text.size(), stderr);
+    std::fflush(stderr);
+  });
 }
 
 int bind(Server& server, const std::string& host, int port) { return server.bind(host, port); }

@@ -2,9 +2,65 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <vector>
 #include <nlohmann/json.hpp>
 
 namespace cnn::tool::web {
+
+namespace {
+
+std::string shape_text(const std::vector<std::size_t>& dims) {
+  std::string s;
+  for (std::size_t i = 0; i < dims.size(); ++i) s.append(i ? "x" : "").append(std::to_string(dims[i]));
+  return s;
+}
+
+// A nested "image", as numpy's tolist() writes one: H rows of W numbers, or C planes of them (PyTorch's C×H×W),
+// checked to be the model's shape and not ragged, then flat and row-major.
+nlohmann::json flatten_nested(const nlohmann::json& image, const Shape& in) {
+  std::vector<std::size_t> dims;
+  for (const nlohmann::json* v = &image; v->is_array(); v = &(*v)[0]) {
+    dims.push_back(v->size());
+    if (v->empty()) break;
+  }
+  const std::string wanted = std::to_string(in.h) + "x" + std::to_string(in.w) +
+                             (in.c > 1 ? " or " + std::to_string(in.c) + "x" + std::to_string(in.h) + "x" +
+                                             std::to_string(in.w) + " (channel, row, column)"
+                                       : " (row, column)");
+  const bool fits = (dims.size() == 2 && dims[0] == std::size_t(in.h) && dims[1] == std::size_t(in.w)) ||
+                    (dims.size() == 3 && (dims[0] == 1 || dims[0] == std::size_t(in.c)) &&
+                     dims[1] == std::size_t(in.h) && dims[2] == std::size_t(in.w));
+  if (!fits)
+    throw BadRequest(422, "\"image\" is nested " + shape_text(dims) + "; this model takes " + wanted +
+                              ", numbers in 0..1");
+  nlohmann::json flat = nlohmann::json::array();
+  // Where a part lies, as "[c][y]", built by append: GCC 12 warns falsely (-Wrestrict) about "[" + string.
+  const auto at = [](std::string where, std::size_t i) {
+    return where.append("[").append(std::to_string(i)).append("]");
+  };
+  const auto refuse = [&](const std::string& where, const std::string& what) {
+    std::string m = "\"image\"";
+    m.append(where).append(" is not ").append(what).append("; this model takes ").append(wanted);
+    throw BadRequest(422, m);
+  };
+  const auto plane_of = [&](const nlohmann::json& plane, const std::string& where) {
+    if (!plane.is_array() || plane.size() != std::size_t(in.h)) refuse(where, std::to_string(in.h) + " rows");
+    for (std::size_t y = 0; y < plane.size(); ++y) {
+      const nlohmann::json& row = plane[y];
+      if (!row.is_array() || row.size() != std::size_t(in.w))
+        refuse(at(where, y), "a row of " + std::to_string(in.w) + " numbers (the rows must all be as long)");
+      for (const auto& v : row) flat.push_back(v);
+    }
+  };
+  if (dims.size() == 2) {
+    plane_of(image, "");
+  } else {
+    for (std::size_t c = 0; c < image.size(); ++c) plane_of(image[c], at("", c));
+  }
+  return flat;
+}
+
+}  // namespace
 
 PredictBody parse_predict_body(const std::string& text, const Shape& in, std::size_t strip_size) {
   nlohmann::json body;
@@ -37,6 +93,7 @@ PredictBody parse_predict_body(const std::string& text, const Shape& in, std::si
   }
   if (!body.contains("image") || !body["image"].is_array())
     throw BadRequest(422, "\"image\" must be an array of numbers in 0..1 (or \"sample\": the index of a test image)");
+  if (!body["image"].empty() && body["image"][0].is_array()) body["image"] = flatten_nested(body["image"], in);
   const std::size_t plane = std::size_t(in.h) * in.w, n = body["image"].size();
   if (n != plane && n != in.sample_size())
     throw BadRequest(422, "\"image\" has " + std::to_string(n) + " numbers; this model takes " +

@@ -18,7 +18,8 @@ struct BadRequest : std::invalid_argument {
   int status;
 };
 
-// POST /api/predict: {"image": [...], "maps": bool} or {"sample": N, "maps": bool}.
+// POST /api/predict: {"image": [...], "maps": bool} or {"sample": N, "maps": bool}. "image" is flat (H·W or C·H·W
+// numbers, row-major) or nested as numpy's tolist() writes it: H rows of W, or C planes of H rows of W.
 struct PredictBody {
   bool maps = true;
   std::optional<std::size_t> sample;  // an index into the strip of test images

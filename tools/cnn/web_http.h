@@ -51,6 +51,9 @@ class Server : public httplib::Server {
   Server();
   // Binds host:port (0: any free port) and returns the port; throws cnn::Error naming the address.
   int bind(const std::string& host, int port);
+  // One line on stderr for every answer: method, path, status and the microseconds from the request's first byte
+  // to its answer written, as an access log does (cnn serve, unless --quiet).
+  void log_requests();
 
  private:
   bool process_and_close_socket(socket_t sock) override;

@@ -56,13 +56,39 @@ function draw() {
 
 function status(text) { document.getElementById("status").textContent = text; }
 
-const source = new EventSource("/api/training/events");
-source.addEventListener("run", (m) => {
-  // Each (re)connection replays the whole run, so start from scratch.
-  run = JSON.parse(m.data);
-  reset();
-  document.querySelector("#epochs tbody").innerHTML = "";
-  document.getElementById("run-name").textContent = `— ${run.net} on ${run.data}, ${run.epochs} epochs`;
-});
-source.onmessage = (m) => take(JSON.parse(m.data));
-source.onerror = () => { if (document.body.dataset.done) source.close(); else status("connection lost; the run may have ended"); };
+// `cnn serve` has no training run: it answers /api/training with 404 and says so, which the page shows instead of
+// a connection that never was.
+async function follow() {
+  let answer;
+  try {
+    answer = await fetch("/api/training");
+  } catch (e) {
+    status("connection lost; the run may have ended");
+    return;
+  }
+  if (answer.status === 404) {
+    const body = await answer.json().catch(() => ({}));
+    status(body.error || "no training run here");
+    document.body.dataset.noTraining = "1";
+    return;
+  }
+  listen();
+}
+
+function listen() {
+  const source = new EventSource("/api/training/events");
+  source.addEventListener("run", (m) => {
+    // Each (re)connection replays the whole run, so start from scratch.
+    run = JSON.parse(m.data);
+    reset();
+    document.querySelector("#epochs tbody").innerHTML = "";
+    document.getElementById("run-name").textContent = `— ${run.net} on ${run.data}, ${run.epochs} epochs`;
+  });
+  source.onmessage = (m) => take(JSON.parse(m.data));
+  source.onerror = () => {
+    if (document.body.dataset.done) source.close();
+    else status("connection lost; the run may have ended");
+  };
+}
+
+follow();
