@@ -24,7 +24,7 @@ if [ -z "$model" ]; then
   model="$work/m.cnn"
   "$cnn" train --epochs 1 --train-limit 3000 --test-limit 500 --quiet --out "$model" >/dev/null
 fi
-"$cnn" serve --model "$model" --port 0 >"$work/serve.log" 2>&1 &
+"$cnn" serve --model "$model" --port 0 --quiet >"$work/serve.log" 2>&1 &
 pid=$!
 port=
 for _ in $(seq 100); do

@@ -162,7 +162,8 @@ class Client {
 class ServeLoad : public ::testing::Test {
  protected:
   void SetUp() override {
-    server_ = std::make_unique<ServerProcess>(std::vector<std::string>{"serve", "--model", model(), "--port", "0"});
+    server_ = std::make_unique<ServerProcess>(
+        std::vector<std::string>{"serve", "--model", model(), "--port", "0", "--quiet"});
     ASSERT_GT(server_->port(), 0) << server_->output();
     port_ = server_->port();
   }
