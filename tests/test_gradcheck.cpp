@@ -180,6 +180,27 @@ TEST(GradCheck, SoftmaxOverChannelsAndPixels) {
   }
   expect_gradients_ok(net, x, "softmax over 3x2x2", 2e-4, 1e-2);
 }
+// LogSoftmax over all C·H·W features: the seed's softmax(1, 2, 4) as logarithms, finite where a softmax underflows
+// (ONNX's logsoftmax_large_number case), and its gradient against finite differences.
+TEST(GradCheck, LogSoftmax) {
+  Network seed({1, 3, 1, 1});
+  seed.add<LogSoftmax>();
+  const auto three = [](float u, float v, float w) {
+    Tensor t({1, 3, 1, 1});
+    t[0] = u, t[1] = v, t[2] = w;
+    return t;
+  };
+  const Tensor a = seed.forward(three(1, 2, 4));
+  const double log_sum = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(4.0));
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(a[std::size_t(i)], (i == 2 ? 4.0 : i + 1.0) - log_sum, 1e-6);
+  const Tensor& big = seed.forward(three(0, 1000, 10000));
+  EXPECT_EQ(big[2], 0.0f);
+  EXPECT_EQ(big[0], -10000.0f);
+  Network net({1, 3, 2, 2});
+  net.add<LogSoftmax>();
+  // its outputs are logarithms of order 1, whose float rounding (~2e-7) the differences divide by 2h
+  expect_gradients_ok(net, test::random_tensor({2, 3, 2, 2}, 47, -2, 2), "log_softmax over 3x2x2", 2e-3, 1e-2);
+}
 TEST(GradCheck, Flatten) {
   Network net({1, 2, 3, 3});
   net.add<Flatten>().add<Dense>(3);

@@ -165,6 +165,27 @@ TEST(Onnx, SamePaddingIsExportedAsExplicitUpperPads) {
   EXPECT_LE(max_diff(theirs.ptr<float>(), ours.data(), ours.size()), 1e-5);
 }
 
+// A net ending in log_softmax (PyTorch's classifiers trained with NLL loss end so) exports as LogSoftmax, which
+// OpenCV's dnn runs to our outputs, and imports back as the same layer with the same outputs.
+TEST(Onnx, LogSoftmaxGoesOutAndComesBack) {
+  Network net({1, 1, 8, 8});
+  net.add<Conv2D>(3, KernelSize{3, 3}).add<ReLU>().add<Dense>(5).add<LogSoftmax>();
+  net.set_loss(std::make_unique<SoftmaxCrossEntropy>());
+  net.init(4);
+  const Tensor x = random_input(net, 4);
+  const Tensor ours = net.forward(x);
+  const std::string bytes = export_onnx_bytes(net);
+  onnx::ModelProto m;
+  ASSERT_TRUE(m.ParseFromString(bytes));
+  EXPECT_EQ(m.graph().node(m.graph().node_size() - 1).op_type(), "LogSoftmax");
+  const cv::Mat theirs = run_opencv(bytes, x);
+  EXPECT_LE(max_diff(theirs.ptr<float>(), ours.data(), ours.size()), 1e-5);
+  OnnxImport back = import_onnx_bytes(bytes, "m.onnx");
+  ASSERT_EQ(back.net.layer(back.net.size() - 1).kind(), "log_softmax");
+  const Tensor again = back.net.forward(x);
+  EXPECT_LE(max_diff(again.data(), ours.data(), ours.size()), 1e-6);
+}
+
 TEST(Onnx, SubsamplingHasNoOnnxFormAndIsNamed) {
   Network net({1, 1, 8, 8});
   net.add<Conv2D>(2, 3).add<Subsampling>(2).add<Dense>(3);

@@ -10,6 +10,7 @@
 //                inserted first when the input is still 4-D (a dense layer reads any input as c·h·w features)
 //   relu, leaky_relu (alpha written), sigmoid, tanh → Relu, LeakyRelu, Sigmoid, Tanh
 //   softmax    → Softmax axis 1 on [N, F] (a Flatten first when the input is 4-D with h·w > 1: ours is over c·h·w)
+//   log_softmax → LogSoftmax, the same way
 //   flatten    → Flatten axis 1;  dropout → Dropout with its ratio (the identity at inference)
 //   batchnorm2d → folded into the Conv before it (W' = W·γ/√(σ² + ε), b' = (b − μ)·γ/√(σ² + ε) + β, running
 //                statistics) when nothing else reads that Conv; else, or without fold_batchnorm, BatchNormalization
@@ -24,11 +25,11 @@
 //
 // Import reads a graph of the operators ONNX's specification defines (opsets 7–17) onto this library's layers:
 // Conv, MaxPool, AveragePool, LpPool, GlobalAveragePool, GlobalMaxPool, BatchNormalization (inference), Gemm,
-// MatMul, Add, Mul, Sum, Concat, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, Flatten, Reshape, Dropout, Identity,
-// Constant, Clip and Pad, at the ranks they allow. Tensors of any rank are mapped onto NCHW: the leading dimensions
-// whose product is the batch become the batch, the rest one sample (c, h, w), and each operator checks that its axis
-// falls where the layer computes it (Softmax over the last axis from opset 13, over the flattened trailing axes
-// before; Concat along the first axis after the batch). A graph with fixed dimensions may be batched at any of its
+// MatMul, Add, Mul, Sum, Concat, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, LogSoftmax, Flatten, Reshape, Dropout,
+// Identity, Constant, Clip and Pad, at the ranks they allow. Tensors of any rank are mapped onto NCHW: the leading
+// dimensions whose product is the batch become the batch, the rest one sample (c, h, w), and each operator checks that
+// its axis falls where the layer computes it (Softmax over the last axis from opset 13, over the flattened trailing
+// axes before; Concat along the first axis after the batch). A graph with fixed dimensions may be batched at any of its
 // leading axes: the first split that every node accepts is taken. Element-wise Add/Mul by a constant becomes a 1×1
 // convolution with a diagonal kernel (per channel, or per value after a Flatten), Clip is ReLUs and such
 // convolutions, a constant Pad or a padded average pool a 1×1 identity convolution with pads. Graph inputs after the

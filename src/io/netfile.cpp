@@ -234,15 +234,16 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
   if (type == "sigmoid") return std::make_unique<Sigmoid>();
   if (type == "tanh") return std::make_unique<Tanh>();
   if (type == "softmax") return std::make_unique<Softmax>();
+  if (type == "log_softmax") return std::make_unique<LogSoftmax>();
   if (type == "flatten") return std::make_unique<Flatten>();
   if (type == "dropout") return std::make_unique<Dropout>(float(f.number("rate", 0.5)));
-  const std::vector<std::string> types = {
-      "conv2d",      "maxpool2d", "avgpool2d", "l2pool2d",   "subsampling", "global_avgpool2d",
-      "batchnorm2d", "dense",     "relu",      "leaky_relu", "sigmoid",     "tanh",
-      "softmax",     "flatten",   "dropout",   "add",        "concat",      "normalize"};
+  const std::vector<std::string> types = {"conv2d",           "maxpool2d",   "avgpool2d", "l2pool2d",    "subsampling",
+                                          "global_avgpool2d", "batchnorm2d", "dense",     "relu",        "leaky_relu",
+                                          "sigmoid",          "tanh",        "softmax",   "log_softmax", "flatten",
+                                          "dropout",          "add",         "concat",    "normalize"};
   throw Error(f.where() + ": unknown layer type \"" + type + "\"" + did_you_mean(type, types) +
               " (known: conv2d, maxpool2d, avgpool2d, l2pool2d, subsampling, global_avgpool2d, batchnorm2d, dense, "
-              "relu, leaky_relu, sigmoid, tanh, softmax, flatten, dropout, add, concat, normalize)");
+              "relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, flatten, dropout, add, concat, normalize)");
 }
 
 }  // namespace

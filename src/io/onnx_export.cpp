@@ -120,7 +120,7 @@ std::vector<bool> flat_values(const Network& net) {
     bool f = flat[std::size_t(first)];
     if (k == "dense" || k == "flatten")
       f = true;
-    else if (k == "softmax")
+    else if (k == "softmax" || k == "log_softmax")
       f = f || in.h * in.w > 1;
     else if (k == "conv2d" || k == "maxpool2d" || k == "avgpool2d" || k == "l2pool2d" || k == "subsampling" ||
              k == "batchnorm2d" || k == "global_avgpool2d" || k == "add" || k == "concat" || k == "normalize")
@@ -176,8 +176,8 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
     attr_int(n, "axis", 1);
     return emit(n);
   };
-  auto softmax = [&](const std::string& t, bool is_flat, const Shape& s) {
-    onnx::NodeProto& n = w.node("Softmax", {!is_flat && s.h * s.w > 1 ? as_flat(t, is_flat) : t});
+  auto softmax = [&](const std::string& t, bool is_flat, const Shape& s, const char* op = "Softmax") {
+    onnx::NodeProto& n = w.node(op, {!is_flat && s.h * s.w > 1 ? as_flat(t, is_flat) : t});
     attr_int(n, "axis", 1);
     return emit(n);
   };
@@ -303,6 +303,8 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
       out = emit(w.node("Tanh", {x}));
     } else if (kind == "softmax") {
       out = softmax(x, x_flat, s);
+    } else if (kind == "log_softmax") {
+      out = softmax(x, x_flat, s, "LogSoftmax");
     } else if (kind == "flatten") {
       onnx::NodeProto& n = w.node("Flatten", {x});
       attr_int(n, "axis", 1);
@@ -316,7 +318,8 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
           where + " has no ONNX operator" +
           (kind == "subsampling" ? std::string(" (seed 002's trainable β·down(A) + b per map)") : std::string()) +
           "; only conv2d, batchnorm2d, maxpool2d, avgpool2d, l2pool2d, global_avgpool2d, dense, relu, "
-          "leaky_relu, sigmoid, tanh, softmax, flatten, dropout, add, concat and normalize can be exported");
+          "leaky_relu, sigmoid, tanh, softmax, log_softmax, flatten, dropout, add, concat and normalize can be "
+          "exported");
     }
     name[i + 1] = out;
     flat[i + 1] = flat_after[i + 1];

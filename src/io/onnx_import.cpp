@@ -782,7 +782,7 @@ class Importer {
     if (op == "Add" || op == "Sum" || op == "Mul") return elementwise(k, op);
     if (op == "Concat") return concat(k);
     if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "LeakyRelu") return activation(k, op);
-    if (op == "Softmax") return softmax(k);
+    if (op == "Softmax" || op == "LogSoftmax") return softmax(k, op == "LogSoftmax");
     if (op == "Flatten") return flatten(k);
     if (op == "Reshape") return reshape(k);
     if (op == "Dropout") return dropout(k);
@@ -793,14 +793,10 @@ class Importer {
     }
     if (op == "Clip") return clip(k);
     if (op == "Pad") return pad(k);
-    if (op == "LogSoftmax")
-      throw Error(where(k) +
-                  ": LogSoftmax has no layer here (softmax is a layer; its logarithm lives only in the "
-                  "softmax_cross_entropy loss)");
     throw Error(where(k) + ": operator \"" + op +
                 "\" is not supported (supported: Conv, MaxPool, AveragePool, LpPool, GlobalAveragePool, "
                 "GlobalMaxPool, BatchNormalization, Gemm, MatMul, Add, Mul, Sum, Concat, Relu, LeakyRelu, Sigmoid, "
-                "Tanh, Softmax, Flatten, Reshape, Dropout, Identity, Constant, Clip, Pad)");
+                "Tanh, Softmax, LogSoftmax, Flatten, Reshape, Dropout, Identity, Constant, Clip, Pad)");
   }
 
   void conv(int k) {
@@ -1151,7 +1147,8 @@ class Importer {
     set_output(k, simple(k, std::move(l), x));
   }
 
-  void softmax(int k) {
+  // Softmax, or LogSoftmax (`log`): the same axis rules.
+  void softmax(int k, bool log) {
     const onnx::NodeProto& n = g_.node(k);
     if (n.input_size() != 1) throw Error(where(k) + ": expected one input");
     Attrs a(n, where(k));
@@ -1168,10 +1165,14 @@ class Importer {
     if (!batch_before || !one_axis)
       throw Error(where(k) + ": axis " + std::to_string(given) + " of " + dims_s(x.dims) + " (opset " +
                   std::to_string(opset_) + (opset_ >= 13 ? ": that axis alone" : ": that axis and all after it") +
-                  ") is not supported: the softmax layer normalises a whole sample, so the axis must come right after "
+                  ") is not supported: the " + (log ? "log_" : "") +
+                  "softmax layer normalises a whole sample, so the axis must come right after "
                   "the batch" +
                   (opset_ >= 13 ? " and be the last one longer than 1" : ""));
-    set_output(k, simple(k, std::make_unique<Softmax>(), x));
+    if (log)
+      set_output(k, simple(k, std::make_unique<LogSoftmax>(), x));
+    else
+      set_output(k, simple(k, std::make_unique<Softmax>(), x));
   }
 
   void flatten(int k) {

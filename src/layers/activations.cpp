@@ -127,4 +127,34 @@ void Softmax::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tenso
   }
 }
 
+// a_i = z_i − m − log Σ_j e^(z_j − m), m = max_j z_j
+void LogSoftmax::forward(const Tensor& x, Tensor& y, const Context&) {
+  check_input(x);
+  y.resize(x.shape());
+  const int F = int(in_.sample_size());
+  for (int n = 0; n < x.shape().n; ++n) {
+    const float* z = x.sample(n);
+    float* a = y.sample(n);
+    const float m = *std::max_element(z, z + F);
+    double sum = 0.0;
+    for (int i = 0; i < F; ++i) sum += std::exp(double(z[i]) - m);
+    const float log_sum = float(std::log(sum));
+    for (int i = 0; i < F; ++i) a[i] = z[i] - m - log_sum;
+  }
+}
+// dz_i = Σ_j da_j ∂a_j/∂z_i = da_i − e^(a_i) Σ_j da_j   (e^(a_i) is softmax's output)
+void LogSoftmax::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  if (!out_.same_sample(dy.shape())) check_sample_shape("log_softmax layer (backward)", out_, dy.shape());
+  if (!dx) return;
+  dx->resize(x.shape());
+  const int F = int(in_.sample_size());
+  for (int n = 0; n < x.shape().n; ++n) {
+    const float *a = y.sample(n), *da = dy.sample(n);
+    float* dz = dx->sample(n);
+    double sum = 0.0;
+    for (int i = 0; i < F; ++i) sum += da[i];
+    for (int i = 0; i < F; ++i) dz[i] = da[i] - std::exp(a[i]) * float(sum);
+  }
+}
+
 }  // namespace cnn

@@ -4,6 +4,7 @@
 //   Sigmoid    a = 1/(1 + e^−z)       dz = da·a(1 − a)
 //   Tanh       a = tanh z             dz = da·(1 − a²)
 //   Softmax    a_i = e^(z_i−m)/Σ_j e^(z_j−m), m = max z   dz_i = a_i(da_i − Σ_j da_j a_j)
+//   LogSoftmax a_i = z_i − m − log Σ_j e^(z_j−m)         dz_i = da_i − e^(a_i) Σ_j da_j
 #pragma once
 
 #include "cnn/layer.h"
@@ -53,6 +54,16 @@ class Tanh : public Activation {
 class Softmax : public Activation {
  public:
   std::string kind() const override { return "softmax"; }
+  void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+};
+
+// The logarithm of softmax, as PyTorch's nn.LogSoftmax and ONNX's LogSoftmax end a classifier: finite where a
+// softmax underflows to 0. softmax(log_softmax(z)) = softmax(z), so under softmax_cross_entropy it trains exactly as
+// the logits would (a model trained with it and NLL loss elsewhere carries on here unchanged).
+class LogSoftmax : public Activation {
+ public:
+  std::string kind() const override { return "log_softmax"; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
 };
