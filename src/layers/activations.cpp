@@ -112,19 +112,27 @@ void Softmax::forward(const Tensor& x, Tensor& y, const Context&) {
   const int F = int(in_.sample_size());
   for (int n = 0; n < x.shape().n; ++n) softmax(x.sample(n), y.sample(n), F);
 }
-// dz_i = Σ_j da_j ∂a_j/∂z_i = a_i(da_i − Σ_j da_j a_j)
-void Softmax::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  if (!out_.same_sample(dy.shape())) check_sample_shape("softmax layer (backward)", out_, dy.shape());
+namespace {
+// The backward pass of a layer over each sample's F features as a whole: g(a, da, dz, F) for every sample.
+template <class G>
+void sample_backward(const Layer& layer, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, G g) {
+  if (!layer.output_shape().same_sample(dy.shape()))
+    check_sample_shape(layer.kind() + " layer (backward)", layer.output_shape(), dy.shape());
   if (!dx) return;
   dx->resize(x.shape());
-  const int F = int(in_.sample_size());
-  for (int n = 0; n < x.shape().n; ++n) {
-    const float *a = y.sample(n), *da = dy.sample(n);
-    float* dz = dx->sample(n);
+  const int F = int(layer.input_shape().sample_size());
+  for (int n = 0; n < x.shape().n; ++n) g(y.sample(n), dy.sample(n), dx->sample(n), F);
+}
+
+}  // namespace
+
+// dz_i = Σ_j da_j ∂a_j/∂z_i = a_i(da_i − Σ_j da_j a_j)
+void Softmax::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  sample_backward(*this, x, y, dy, dx, [](const float* a, const float* da, float* dz, int F) {
     double dot = 0.0;
     for (int i = 0; i < F; ++i) dot += double(da[i]) * a[i];
     for (int i = 0; i < F; ++i) dz[i] = a[i] * (da[i] - float(dot));
-  }
+  });
 }
 
 // a_i = z_i − m − log Σ_j e^(z_j − m), m = max_j z_j
@@ -144,17 +152,11 @@ void LogSoftmax::forward(const Tensor& x, Tensor& y, const Context&) {
 }
 // dz_i = Σ_j da_j ∂a_j/∂z_i = da_i − e^(a_i) Σ_j da_j   (e^(a_i) is softmax's output)
 void LogSoftmax::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  if (!out_.same_sample(dy.shape())) check_sample_shape("log_softmax layer (backward)", out_, dy.shape());
-  if (!dx) return;
-  dx->resize(x.shape());
-  const int F = int(in_.sample_size());
-  for (int n = 0; n < x.shape().n; ++n) {
-    const float *a = y.sample(n), *da = dy.sample(n);
-    float* dz = dx->sample(n);
+  sample_backward(*this, x, y, dy, dx, [](const float* a, const float* da, float* dz, int F) {
     double sum = 0.0;
     for (int i = 0; i < F; ++i) sum += da[i];
     for (int i = 0; i < F; ++i) dz[i] = da[i] - std::exp(a[i]) * float(sum);
-  }
+  });
 }
 
 }  // namespace cnn
