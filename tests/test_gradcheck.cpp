@@ -119,6 +119,45 @@ TEST(GradCheck, MaxPool2DOverlapping) {
   net.add<MaxPool2D>(3, 2);
   expect_gradients_ok(net, test::spaced_tensor({2, 2, 7, 7}, 6), "maxpool2d 3x3 s2 (overlap)", 1e-6, 1e-3);
 }
+// Padded max pooling (torchvision's ResNet stem: 3×3, stride 2, padding 1; and uneven pads as ceil_mode makes): the
+// padded positions are −∞, so an edge window's maximum is among its pixels inside the map, including negative ones.
+TEST(GradCheck, MaxPool2DPadded) {
+  Network net({1, 2, 7, 8});
+  net.add<MaxPool2D>(3, 2, Pads{1, 1, 1, 1});
+  EXPECT_EQ(net.output_shape().h, 4);
+  EXPECT_EQ(net.output_shape().w, 4);
+  const Tensor x = test::spaced_tensor({2, 2, 7, 8}, 8);
+  Tensor negative = x;
+  for (std::size_t i = 0; i < negative.size(); ++i) negative[i] = -std::fabs(negative[i]) - 1.0f;
+  const Tensor& y = net.forward(negative);
+  EXPECT_LT(y[0], 0.0f);  // a zero-padded pool would give 0 here
+  EXPECT_EQ(y[0], std::max({negative[0], negative[1], negative[8], negative[9]}));
+  expect_gradients_ok(net, x, "maxpool2d 3x3 s2 pad 1", 1e-6, 1e-3);
+  Network uneven({1, 1, 6, 6});
+  uneven.add<MaxPool2D>(2, 2, Pads{0, 1, 1, 0});
+  EXPECT_EQ(uneven.output_shape().h, 3);
+  EXPECT_EQ(uneven.output_shape().w, 3);
+  expect_gradients_ok(uneven, test::spaced_tensor({2, 1, 6, 6}, 9), "maxpool2d 2x2 s2 pad 0,1,1,0", 1e-6, 1e-3);
+}
+// Training runs Conv → ReLU → padded MaxPool as one fused step (the pooling reads the convolution's z); it must give
+// the gradients of the three layers run one by one (keep_all), where the finite differences above hold.
+TEST(GradCheck, MaxPool2DPaddedFusedAfterConvAndRelu) {
+  Network net({1, 1, 9, 9});
+  net.add<Conv2D>(4, KernelSize{3, 3}).add<ReLU>().add<MaxPool2D>(3, 2, Pads{1, 1, 1, 1}).add<Dense>(3);
+  net.set_loss(std::make_unique<SoftmaxCrossEntropy>());
+  net.init(5);
+  const Tensor x = test::random_tensor({4, 1, 9, 9}, 31);
+  const int labels[] = {0, 1, 2, 1};
+  const double fused = net.forward_backward(x, labels, 0);
+  const std::vector<float> g(net.grads().begin(), net.grads().end());
+  net.set_need_input_gradient(true);
+  EXPECT_NEAR(net.forward_backward(x, labels, 0), fused, 1e-6);
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < g.size(); ++i)
+    worst = std::max(worst, double(std::fabs(g[i] - net.grads()[i]))), scale = std::max(scale, double(std::fabs(g[i])));
+  EXPECT_GT(scale, 1e-4);
+  EXPECT_LE(worst, 1e-6 * scale);
+}
 TEST(GradCheck, AvgPool2D) {
   Network net({1, 3, 6, 6});
   net.add<AvgPool2D>(2, 2);

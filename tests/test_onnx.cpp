@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <opencv2/dnn.hpp>
 #include <sstream>
 
@@ -182,6 +183,26 @@ TEST(Onnx, LogSoftmaxGoesOutAndComesBack) {
   EXPECT_LE(max_diff(theirs.ptr<float>(), ours.data(), ours.size()), 1e-5);
   OnnxImport back = import_onnx_bytes(bytes, "m.onnx");
   ASSERT_EQ(back.net.layer(back.net.size() - 1).kind(), "log_softmax");
+  const Tensor again = back.net.forward(x);
+  EXPECT_LE(max_diff(again.data(), ours.data(), ours.size()), 1e-6);
+}
+
+// Padded max pooling (torchvision's ResNet stem, 3×3 stride 2 padding 1), from a net file: exported with its pads,
+// run by OpenCV's dnn to our outputs, and imported back as the same layer.
+TEST(Onnx, PaddedMaxPoolingGoesOutAndComesBack) {
+  Network net = network_from_text(R"({"input": [1, 9, 9], "loss": "softmax_cross_entropy", "layers": [
+      {"type": "conv2d", "filters": 3, "kernel": 3}, {"type": "relu"},
+      {"type": "maxpool2d", "kernel": 3, "stride": 2, "padding": 1}, {"type": "dense", "units": 4}]})",
+                                  "padded.json");
+  net.init(6);
+  ASSERT_EQ(net.layer(2).spec()["padding"], nlohmann::json({1, 1, 1, 1}));
+  const Tensor x = random_input(net, 3);
+  const Tensor ours = net.forward(x);
+  const std::string bytes = export_onnx_bytes(net);
+  const cv::Mat theirs = run_opencv(bytes, x);
+  EXPECT_LE(max_diff(theirs.ptr<float>(), ours.data(), ours.size()), 1e-5);
+  OnnxImport back = import_onnx_bytes(bytes, "m.onnx");
+  EXPECT_EQ(back.net.layer(2).summary(), net.layer(2).summary());
   const Tensor again = back.net.forward(x);
   EXPECT_LE(max_diff(again.data(), ours.data(), ours.size()), 1e-6);
 }

@@ -28,6 +28,12 @@ struct Context {
 };
 
 // A named block of parameters with its gradient, both views into the network's flat buffers.
+// Rows above and below a layer's input, columns left and right of it: zeros for a convolution, −∞ for max pooling.
+struct Pads {
+  int top = 0, left = 0, bottom = 0, right = 0;
+  bool any() const { return top || left || bottom || right; }
+};
+
 struct ParamView {
   std::string name;  // "weight", "bias", "beta"
   Tensor value;

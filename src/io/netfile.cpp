@@ -220,7 +220,19 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
   if (type == "maxpool2d" || type == "avgpool2d" || type == "l2pool2d") {
     const int k = f.integer("kernel", 2);
     const int s = f.integer("stride", k);
-    if (type == "maxpool2d") return std::make_unique<MaxPool2D>(k, s);
+    if (type == "maxpool2d") {  // "padding": N | [top, left, bottom, right] (−∞: never the maximum)
+      const json* pad = f.value("padding");
+      Pads p;
+      if (pad && pad->is_number_integer() && as_int(*pad) && *as_int(*pad) >= 0) {
+        p = {*as_int(*pad), *as_int(*pad), *as_int(*pad), *as_int(*pad)};
+      } else if (pad) {
+        if (!pad->is_array() || pad->size() != 4 ||
+            !std::all_of(pad->begin(), pad->end(), [](const json& v) { return as_int(v) && *as_int(v) >= 0; }))
+          throw Error(f.where() + ": field \"padding\" must be a number or [top, left, bottom, right], integers >= 0");
+        p = {(*pad)[0].get<int>(), (*pad)[1].get<int>(), (*pad)[2].get<int>(), (*pad)[3].get<int>()};
+      }
+      return std::make_unique<MaxPool2D>(k, s, p);
+    }
     if (type == "avgpool2d") return std::make_unique<AvgPool2D>(k, s);
     return std::make_unique<L2Pool2D>(k, s);
   }

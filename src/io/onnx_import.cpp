@@ -877,12 +877,21 @@ class Importer {
       if (dil != std::vector<std::int64_t>{1, 1})
         throw Error(where(k) + ": attribute dilations = " + dims_str(dil) + " is not supported (no dilated pooling)");
       if (a.i("ceil_mode", 0) != 0) {
-        // ceil_mode only matters when a last, partial window exists.
+        // ceil_mode only matters when a last, partial window exists. Max pooling takes it as more −∞ padding at the
+        // bottom and right, as long as the window starts inside the input (PyTorch's and ONNX's rule).
         const int H = x0.net.h + pads.top + pads.bottom, W = x0.net.w + pads.left + pads.right;
-        if ((H - kh) % s != 0 || (W - kw) % s != 0)
+        if (op == "MaxPool") {
+          const auto extra = [&](int total, int pad_before, int in) {
+            const int e = (s - (total - kh) % s) % s;
+            return e && ((total + e - kh) / s) * s - pad_before >= in ? 0 : e;
+          };
+          pads.bottom += extra(H, pads.top, x0.net.h);
+          pads.right += extra(W, pads.left, x0.net.w);
+        } else if ((H - kh) % s != 0 || (W - kw) % s != 0) {
           throw Error(where(k) + ": attribute ceil_mode = 1 is not supported where it adds a partial window (" +
                       std::to_string(H) + "x" + std::to_string(W) + ", window " + std::to_string(kh) + ", stride " +
-                      std::to_string(s) + "): the pools here keep whole windows");
+                      std::to_string(s) + "): the average and L2 pools here keep whole windows");
+        }
       }
     }
     if (op == "MaxPool") (void)a.i("storage_order", 0);  // it orders only the Indices output, refused if used
@@ -892,11 +901,8 @@ class Importer {
     if (p_norm != 2)
       throw Error(where(k) + ": attribute p = " + std::to_string(p_norm) + " is not supported (only p = 2, l2pool2d)");
     Val x = x0;
-    if (!zero(pads)) {
-      // Zeros change neither Σx² nor, when counted, the average; a maximum or an uncounted average they would.
-      if (op == "MaxPool")
-        throw Error(where(k) + ": padding " + pads_str(pads) +
-                    " is not supported: this library's max pooling does not pad (it would need −∞ padding)");
+    if (!zero(pads) && op != "MaxPool") {  // max pooling pads with −∞ itself
+      // Zeros change neither Σx² nor, when counted, the average; an uncounted average they would.
       if (op == "AveragePool" && !include_pad)
         throw Error(where(k) + ": padding " + pads_str(pads) +
                     " with count_include_pad = 0 is not supported: this library's average pooling divides by k²");
@@ -904,7 +910,7 @@ class Importer {
     }
     Pending p;
     if (op == "MaxPool")
-      p.layer = std::make_unique<MaxPool2D>(kh, s);
+      p.layer = std::make_unique<MaxPool2D>(kh, s, pads);
     else if (op == "AveragePool")
       p.layer = std::make_unique<AvgPool2D>(kh, s);
     else

@@ -1,11 +1,69 @@
 // MaxPool2D (seeds 000, 001, 004): z = max(window); the gradient goes back only to where the maximum was.
 #include <algorithm>
+#include <nlohmann/json.hpp>
 
 #include "cnn/layers/pool.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
 
 namespace cnn {
+
+// Ho = (H + top + bottom − k)/stride + 1 (and the same for W), each window holding a pixel of the input.
+Shape MaxPool2D::infer(Shape in) {
+  if (!pads_.any()) return Pool2D::infer(in);
+  const Pads p = pads_;
+  const auto bad = [&](const std::string& why) {
+    return Error("maxpool2d layer: padding [" + std::to_string(p.top) + ", " + std::to_string(p.left) + ", " +
+                 std::to_string(p.bottom) + ", " + std::to_string(p.right) + "] " + why);
+  };
+  if (p.top < 0 || p.left < 0 || p.bottom < 0 || p.right < 0) throw bad("must not be negative");
+  if (p.top >= k_ || p.left >= k_) throw bad("leaves the first window without a pixel of the input");
+  if (k_ <= 0 || stride_ <= 0) return Pool2D::infer(in);  // its message
+  const int H = in.h + p.top + p.bottom, W = in.w + p.left + p.right;
+  if (H < k_ || W < k_)
+    throw Error("maxpool2d layer: input " + in.sample_str() + " padded is smaller than the " + std::to_string(k_) +
+                "x" + std::to_string(k_) + " window");
+  const int Ho = (H - k_) / stride_ + 1, Wo = (W - k_) / stride_ + 1;
+  if ((Ho - 1) * stride_ - p.top >= in.h || (Wo - 1) * stride_ - p.left >= in.w)
+    throw bad("leaves the last window without a pixel of the input");
+  return {1, in.c, Ho, Wo};
+}
+
+std::string MaxPool2D::summary() const {
+  if (!pads_.any()) return Pool2D::summary();
+  return Pool2D::summary() + " pad " + std::to_string(pads_.top) + "," + std::to_string(pads_.left) + "," +
+         std::to_string(pads_.bottom) + "," + std::to_string(pads_.right);
+}
+
+nlohmann::json MaxPool2D::spec() const {
+  nlohmann::json j = Pool2D::spec();
+  if (pads_.any()) j["padding"] = {pads_.top, pads_.left, pads_.bottom, pads_.right};
+  return j;
+}
+
+namespace {
+// The padded pooling of `planes` maps: the maximum of the window's pixels inside the map (of max(x, 0) with relu),
+// the first on ties, in row-major order.
+void padded_max(const float* x, int planes, int H, int W, int k, int s, Pads p, int Ho, int Wo, float* y,
+                std::uint32_t* arg, bool relu) {
+  for (int m = 0; m < planes; ++m, x += std::size_t(H) * W)
+    for (int oy = 0; oy < Ho; ++oy)
+      for (int ox = 0; ox < Wo; ++ox, ++y, ++arg) {
+        const int y0 = std::max(0, oy * s - p.top), y1 = std::min(H, oy * s - p.top + k);
+        const int x0 = std::max(0, ox * s - p.left), x1 = std::min(W, ox * s - p.left + k);
+        float best = 0;
+        std::uint32_t at = 0;
+        bool first = true;
+        for (int u = y0; u < y1; ++u)
+          for (int v = x0; v < x1; ++v) {
+            const float e = relu ? std::max(x[u * W + v], 0.0f) : x[u * W + v];
+            if (first || e > best) best = e, at = std::uint32_t(u * W + v), first = false;
+          }
+        *y = best;
+        *arg = at;
+      }
+}
+}  // namespace
 
 // z = max over the k×k window; remember where it was (the first maximum on ties). Fused: one pass writes both.
 void MaxPool2D::forward(const Tensor& x, Tensor& y, const Context&) { run_forward(x, y, false); }
@@ -20,6 +78,9 @@ void MaxPool2D::run_forward(const Tensor& x, Tensor& y, bool relu) {
   kernels::parallel_for(chunks, [&](int c) {
     const int n0 = kernels::chunk_begin(N, chunks, c), n1 = kernels::chunk_begin(N, chunks, c + 1);
     const std::size_t first = std::size_t(n0) * C;
+    if (pads_.any())
+      return padded_max(x.data() + first * H * W, (n1 - n0) * C, H, W, k_, stride_, pads_, Ho, Wo,
+                        y.data() + first * Ho * Wo, argmax_.data() + first * Ho * Wo, relu);
     kernels::maxpool_forward(x.data() + first * H * W, (n1 - n0) * C, H, W, k_, stride_, Ho, Wo,
                              y.data() + first * Ho * Wo, argmax_.data() + first * Ho * Wo, relu);
   });
@@ -39,6 +100,21 @@ void MaxPool2D::run_backward(const Tensor& x, const Tensor& dy, const Tensor* re
   const int chunks = kernels::batch_chunks(N);
   kernels::parallel_for(chunks, [&](int c) {
     const int m0 = kernels::chunk_begin(N, chunks, c) * C, m1 = kernels::chunk_begin(N, chunks, c + 1) * C;
+    if (pads_.any()) {  // the argmax says where each window's maximum was: scatter there
+      float* d = dx.data() + std::size_t(m0) * HW;
+      std::fill(d, d + std::size_t(m1 - m0) * HW, 0.0f);
+      for (int m = m0; m < m1; ++m, d += HW)
+        for (int o = 0; o < HWo; ++o) {
+          const std::size_t at = std::size_t(m) * HWo + std::size_t(o);
+          d[argmax_[at]] += dy.data()[at];
+        }
+      if (relu_z) {
+        const float* z = relu_z->data() + std::size_t(m0) * HW;
+        float* g = dx.data() + std::size_t(m0) * HW;
+        for (std::size_t i = 0; i < std::size_t(m1 - m0) * HW; ++i) g[i] = z[i] >= 0.0f ? g[i] : 0.0f;
+      }
+      return;
+    }
     kernels::maxpool_backward(dy.data() + std::size_t(m0) * HWo, argmax_.data() + std::size_t(m0) * HWo,
                               relu_z ? relu_z->data() + std::size_t(m0) * HW : nullptr, m1 - m0, in_.h, in_.w, k_,
                               stride_, out_.h, out_.w, dx.data() + std::size_t(m0) * HW);

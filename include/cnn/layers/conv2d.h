@@ -17,11 +17,6 @@ enum class Padding { valid, same, explicit_pads };
 Padding parse_padding(const std::string& s);  // "valid" | "same", throws otherwise
 std::string to_string(Padding p);             // "valid", "same", "explicit"
 
-// Zero rows above and below the input, zero columns left and right of it.
-struct Pads {
-  int top = 0, left = 0, bottom = 0, right = 0;
-};
-
 struct KernelSize {
   int h, w;
 };

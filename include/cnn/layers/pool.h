@@ -1,4 +1,4 @@
-// Pooling over k×k windows moved by `stride` (no padding; output floor((H − k)/stride) + 1):
+// Pooling over k×k windows moved by `stride` (output floor((H − k)/stride) + 1; max pooling may pad, below):
 //   MaxPool2D  z = max(window)      dA = dZ at the window's argmax (the first maximum on ties), 0 elsewhere
 //   AvgPool2D  z = Σ(window)/k²     dA = dZ/k² at every position of the window
 //   L2Pool2D   z = √Σ(window²)      dA = dZ·a/z (0 where z = 0)                       (seed 001)
@@ -24,10 +24,16 @@ class Pool2D : public Layer {
   int k_, stride_;
 };
 
+// Max pooling may pad its input (PyTorch's MaxPool2d(padding=…), ONNX's pads, auto_pad and ceil_mode): a padded
+// position is −∞, never the maximum, and every window keeps at least one pixel of the input.
 class MaxPool2D : public Pool2D {
  public:
-  explicit MaxPool2D(int kernel = 2, int stride = 0) : Pool2D(kernel, stride ? stride : kernel) {}
+  explicit MaxPool2D(int kernel = 2, int stride = 0, Pads pads = {})
+      : Pool2D(kernel, stride ? stride : kernel), pads_(pads) {}
   std::string kind() const override { return "maxpool2d"; }
+  std::string summary() const override;
+  nlohmann::json spec() const override;
+  Pads pads() const { return pads_; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   // Where each output of the last forward pass came from (flat index within its input map).
@@ -40,8 +46,10 @@ class MaxPool2D : public Pool2D {
   void forward_through_relu(const Tensor& z, Tensor& y);
 
  private:
+  Shape infer(Shape input) override;
   void run_forward(const Tensor& x, Tensor& y, bool relu);
   void run_backward(const Tensor& x, const Tensor& dy, const Tensor* relu_z, Tensor* dx);
+  Pads pads_;
   std::vector<std::uint32_t> argmax_;  // per output element: the flat index (within its map) of the maximum
 };
 
