@@ -56,9 +56,15 @@ fi
 
 if [[ $what == *fuzz* || $what == *asan* ]]; then
   t0=$SECONDS
-  CNN_FUZZ_JOBS=$jobs bash "$here/scripts/fuzz.sh" build >/dev/null
+  # the builds' output only when they fail (ninja writes a compiler's errors to stdout)
+  mkdir -p "$here/build-fuzz"
+  quiet() {
+    local log="$here/build-fuzz/build-output.log"
+    "$@" >"$log" 2>&1 || { tail -40 "$log" >&2; return 1; }
+  }
+  quiet env CNN_FUZZ_JOBS="$jobs" bash "$here/scripts/fuzz.sh" build
   if [[ $what == *asan* ]]; then
-    cmake --build "$here/build-fuzz" -j "$jobs" --target $asan_binary cnn_tool >/dev/null
+    quiet cmake --build "$here/build-fuzz" -j "$jobs" --target $asan_binary cnn_tool
   fi
   echo "sanitizers: build-fuzz (clang, fuzzer-no-link + ASan + UBSan) built in $((SECONDS - t0)) s"
 fi
@@ -78,7 +84,8 @@ if [[ $what == *tsan* ]]; then
       -DCMAKE_CXX_FLAGS="-fsanitize=thread -fno-omit-frame-pointer" -DCMAKE_CXX_FLAGS_RELEASE="-O1 -g" \
       -DCNN_TSAN_TESTS=ON -DCNN_WERROR=OFF >/dev/null
   fi
-  cmake --build "$tsan" -j "$jobs" --target cnn_tsan_tests cnn_tool >/dev/null
+  cmake --build "$tsan" -j "$jobs" --target cnn_tsan_tests cnn_tool >"$here/build-tsan/build-output.log" 2>&1 ||
+    { tail -40 "$here/build-tsan/build-output.log" >&2; exit 1; }
   echo "sanitizers: build-tsan (clang, TSan) built in $((SECONDS - t0)) s"
   run_suite "$tsan" cnn_tsan_tests "$tsan_run"
 fi

@@ -881,9 +881,9 @@ class Importer {
         // bottom and right, as long as the window starts inside the input (PyTorch's and ONNX's rule).
         const int H = x0.net.h + pads.top + pads.bottom, W = x0.net.w + pads.left + pads.right;
         if (op == "MaxPool") {
-          const auto extra = [&](int total, int pad_before, int in) {
-            const int e = (s - (total - kh) % s) % s;
-            return e && ((total + e - kh) / s) * s - pad_before >= in ? 0 : e;
+          const auto extra = [s, window = int(kh)](int total, int pad_before, int in) {
+            const int e = (s - (total - window) % s) % s;
+            return e && ((total + e - window) / s) * s - pad_before >= in ? 0 : e;
           };
           pads.bottom += extra(H, pads.top, x0.net.h);
           pads.right += extra(W, pads.left, x0.net.w);
