@@ -134,7 +134,7 @@ TEST(ClassicKernels, TheZeroPaddingFrameStaysOutOfTheColourScale) {
   const auto& laplacian =
       *std::find_if(kernels.begin(), kernels.end(), [](const auto& k) { return k.name == "laplacian"; });
   const Tensor r = show::apply_kernel(img, laplacian);
-  const show::Frame f = show::padding_frame(laplacian);
+  const Pads f = show::padding_frame(laplacian);
   EXPECT_EQ(f.top + f.bottom + f.left + f.right, 4);
   const auto [lo, hi] = show::inner_range(r, f);
   EXPECT_NEAR(lo, -0.8f, 1e-5);        // −8 × 0.1 at the spot

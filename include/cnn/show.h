@@ -109,20 +109,18 @@ Tensor apply_kernel(const Tensor& image, const ClassicKernel& kernel);
 // when it is Invert::always: the classic kernels, like the data sets, look for light strokes on black. `inverted`
 // reports it. Throws cnn::Error naming the file.
 Tensor load_grey(const std::string& path, int max_side = 0, Invert invert = Invert::never, bool* inverted = nullptr);
-// The rows and columns of a response that `same` zero padding reached: the kernel's window there overlaps the
-// zeros around the picture, so a light picture gets a bright frame that says nothing about the picture.
-struct Frame {
-  int top = 0, bottom = 0, left = 0, right = 0;
-};
-Frame padding_frame(const ClassicKernel& kernel);
+// The rows and columns of a response that `same` zero padding reached (the convolution's own Pads): the kernel's
+// window there overlaps the zeros around the picture, so a light picture gets a bright frame that says nothing
+// about the picture.
+Pads padding_frame(const ClassicKernel& kernel);
 // Smallest and largest value of `response` (1×1×h×w) inside the frame (all of it when the frame leaves nothing).
-std::pair<float, float> inner_range(const Tensor& response, const Frame& frame);
+std::pair<float, float> inner_range(const Tensor& response, const Pads& frame);
 // A titled picture of a grey image or a kernel's response: `title` and `note` above it, the map drawn with
 // whole pixels per value so that its longer side reaches at least min_side pixels (small pictures are upscaled, never
 // smoothed), and its colour bar beside it. `grey`: black 0 to white 1; else the diverging colours on
 // ±max|v| over the values inside `frame` (the frame is drawn, clamped to that scale, and outlined).
 void write_map_picture(const std::string& path, const Tensor& map, const std::string& title, const std::string& note,
-                       bool grey, const Frame& frame = {}, int min_side = 320);
+                       bool grey, const Pads& frame = {}, int min_side = 320);
 
 // ---- Plain images ------------------------------------------------------------------------------------------
 // A signed map (h×w floats) as a PNG in the diverging colours, scaled so that ±max|v| reach the ends; each

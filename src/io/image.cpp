@@ -383,7 +383,7 @@ bool dark_on_light(const cv::Mat& grey, Fit fit, bool* uniform) {
   const int bh = std::max(1, grey.rows / 10), bw = std::max(1, grey.cols / 10);
   cv::Mat mask = cv::Mat::ones(grey.size(), CV_8U) * 255;
   mask(cv::Rect(bw, bh, std::max(0, grey.cols - 2 * bw), std::max(0, grey.rows - 2 * bh))).setTo(0);
-  dark_on_light(grey, uniform);
+  if (uniform) dark_on_light(grey, uniform);  // only for whether it has ink at all
   return cv::mean(grey, mask)[0] / 255.0 > 0.5;
 }
 

@@ -159,6 +159,21 @@ class Fields {
   }
 };
 
+// "padding": N or [top, left, bottom, right] as Pads; nullopt when the field is absent or a word ("same").
+std::optional<Pads> explicit_pads(const json* pad, const std::string& where) {
+  if (!pad || pad->is_string()) return std::nullopt;
+  if (pad->is_number_integer()) {
+    if (!as_int(*pad)) throw Error(where + ": field \"padding\" = " + pad->dump() + " is beyond the range of an int");
+    const int p = *as_int(*pad);
+    if (p < 0) throw Error(where + ": field \"padding\" must not be negative, got " + std::to_string(p));
+    return Pads{p, p, p, p};
+  }
+  if (!pad->is_array() || pad->size() != 4 ||
+      !std::all_of(pad->begin(), pad->end(), [](const json& v) { return as_int(v) && *as_int(v) >= 0; }))
+    throw Error(where + ": field \"padding\" must be [top, left, bottom, right], four integers >= 0");
+  return Pads{(*pad)[0].get<int>(), (*pad)[1].get<int>(), (*pad)[2].get<int>(), (*pad)[3].get<int>()};
+}
+
 LayerPtr make_layer(const std::string& type, Fields& f) {
   if (type == "conv2d") {
     const int filters = f.integer("filters");
@@ -167,23 +182,11 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
     const bool bias = f.flag("bias", true);
     // "padding": "valid" | "same" | N | [top, left, bottom, right]
     const json* pad = f.value("padding");
-    if (pad && pad->is_number_integer()) {
-      if (!as_int(*pad))
-        throw Error(f.where() + ": field \"padding\" = " + pad->dump() + " is beyond the range of an int");
-      const int p = *as_int(*pad);
-      if (p < 0) throw Error(f.where() + ": field \"padding\" must not be negative, got " + std::to_string(p));
-      return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, Pads{p, p, p, p}, bias);
-    }
-    if (pad && pad->is_array()) {
-      if (pad->size() != 4 ||
-          !std::all_of(pad->begin(), pad->end(), [](const json& v) { return as_int(v) && *as_int(v) >= 0; }))
-        throw Error(f.where() + ": field \"padding\" must be [top, left, bottom, right], four integers >= 0");
-      const Pads p{(*pad)[0].get<int>(), (*pad)[1].get<int>(), (*pad)[2].get<int>(), (*pad)[3].get<int>()};
-      return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, p, bias);
-    }
-    if (pad && !pad->is_string())
+    if (pad && !pad->is_string() && !pad->is_number_integer() && !pad->is_array())
       throw Error(f.where() +
                   ": field \"padding\" must be \"valid\", \"same\", a number or [top, left, bottom, right]");
+    if (const std::optional<Pads> p = explicit_pads(pad, f.where()))
+      return std::make_unique<Conv2D>(filters, KernelSize{kh, kw}, stride, *p, bias);
     Padding mode;
     const std::string name = pad ? pad->get<std::string>() : "valid";
     if (name != "valid" && name != "same")
@@ -222,16 +225,9 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
     const int s = f.integer("stride", k);
     if (type == "maxpool2d") {  // "padding": N | [top, left, bottom, right] (−∞: never the maximum)
       const json* pad = f.value("padding");
-      Pads p;
-      if (pad && pad->is_number_integer() && as_int(*pad) && *as_int(*pad) >= 0) {
-        p = {*as_int(*pad), *as_int(*pad), *as_int(*pad), *as_int(*pad)};
-      } else if (pad) {
-        if (!pad->is_array() || pad->size() != 4 ||
-            !std::all_of(pad->begin(), pad->end(), [](const json& v) { return as_int(v) && *as_int(v) >= 0; }))
-          throw Error(f.where() + ": field \"padding\" must be a number or [top, left, bottom, right], integers >= 0");
-        p = {(*pad)[0].get<int>(), (*pad)[1].get<int>(), (*pad)[2].get<int>(), (*pad)[3].get<int>()};
-      }
-      return std::make_unique<MaxPool2D>(k, s, p);
+      if (pad && pad->is_string())
+        throw Error(f.where() + ": field \"padding\" must be a number or [top, left, bottom, right]");
+      return std::make_unique<MaxPool2D>(k, s, explicit_pads(pad, f.where()).value_or(Pads{}));
     }
     if (type == "avgpool2d") return std::make_unique<AvgPool2D>(k, s);
     return std::make_unique<L2Pool2D>(k, s);

@@ -98,12 +98,12 @@ Tensor load_grey(const std::string& path, int max_side, Invert invert, bool* inv
   return t;
 }
 
-Frame padding_frame(const ClassicKernel& k) {
+Pads padding_frame(const ClassicKernel& k) {
   // Conv2D `same` pads (k − 1)/2 before and k/2 after (the odd one of an even kernel after).
-  return {(k.h - 1) / 2, k.h / 2, (k.w - 1) / 2, k.w / 2};
+  return {.top = (k.h - 1) / 2, .left = (k.w - 1) / 2, .bottom = k.h / 2, .right = k.w / 2};
 }
 
-std::pair<float, float> inner_range(const Tensor& r, const Frame& f) {
+std::pair<float, float> inner_range(const Tensor& r, const Pads& f) {
   const int h = r.shape().h, w = r.shape().w;
   const bool inside = f.top + f.bottom < h && f.left + f.right < w;
   const int y0 = inside ? f.top : 0, y1 = inside ? h - f.bottom : h, x0 = inside ? f.left : 0,
@@ -120,14 +120,12 @@ std::pair<float, float> inner_range(const Tensor& r, const Frame& f) {
 }
 
 void write_map_picture(const std::string& path, const Tensor& map, const std::string& title, const std::string& note,
-                       bool grey, const Frame& frame, int min_side) {
+                       bool grey, const Pads& frame, int min_side) {
   const int h = map.shape().h, w = map.shape().w;
   if (h <= 0 || w <= 0) throw Error(path + ": nothing to draw (" + map.shape().str() + ")");
   const int cell = std::max(1, min_side / std::max(h, w));
   const auto [lo, hi] = inner_range(map, frame);
-  const double scale = std::max(std::fabs(double(lo)), std::fabs(double(hi))) > 0
-                           ? std::max(std::fabs(double(lo)), std::fabs(double(hi)))
-                           : 1.0;
+  const double largest = std::max(std::fabs(double(lo)), std::fabs(double(hi))), scale = largest > 0 ? largest : 1.0;
   const int left = 10, top = 48, legend_h = std::max(80, std::min(h * cell, 300));
   cv::Mat img =
       draw::canvas(std::max({left + w * cell + 110, draw::text_width(title, 0.5) + 20, draw::text_width(note) + 20}),
@@ -139,7 +137,7 @@ void write_map_picture(const std::string& path, const Tensor& map, const std::st
   else
     draw::signed_tile(img, left, top, map.data(), h, w, cell, scale);
   cv::rectangle(img, cv::Rect(left - 1, top - 1, w * cell + 2, h * cell + 2), draw::kGrey);
-  if (!grey && (frame.top || frame.bottom || frame.left || frame.right) && frame.top + frame.bottom < h &&
+  if (!grey && frame.any() && frame.top + frame.bottom < h &&
       frame.left + frame.right < w)  // where the padding reached: outside the scale, so marked
     cv::rectangle(img,
                   cv::Rect(left + frame.left * cell, top + frame.top * cell, (w - frame.left - frame.right) * cell,

@@ -40,7 +40,7 @@ void run(const KernelsArgs& a) {
     const std::string path = (fs::path(a.out) / (k.name + ".png")).string();
     // A blur's response is an image again: grey, on the input's brightness scale.
     const bool smoothing = std::all_of(k.weights.begin(), k.weights.end(), [](float v) { return v >= 0; });
-    const show::Frame frame = show::padding_frame(k);
+    const Pads frame = show::padding_frame(k);
     const auto [lo, hi] = show::inner_range(r, frame);
     std::ostringstream note;
     note << k.h << "x" << k.w << ", response " << fixed(lo, 3) << " .. " << fixed(hi, 3);
