@@ -30,7 +30,7 @@ CpuInfo cpu_info(bool measure) {
       c.model.erase(0, c.model.find_first_not_of(" \t"));
       break;
     }
-  for (kernels::Isa i : {kernels::Isa::avx512, kernels::Isa::avx2, kernels::Isa::portable})
+  for (kernels::Isa i : {kernels::Isa::avx512_16, kernels::Isa::avx512, kernels::Isa::avx2, kernels::Isa::portable})
     if (kernels::isa_supported(i)) c.supported.push_back(kernels::isa_name(i));
   c.kernels = kernels::isa_name(kernels::isa());
   c.reason = kernels::isa_reason();

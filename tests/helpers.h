@@ -26,7 +26,7 @@ namespace cnn::test {
 // checks the AVX2 kernels as well as the AVX-512 ones against the reference.
 inline std::vector<kernels::Isa> isas() {
   std::vector<kernels::Isa> all;
-  for (kernels::Isa i : {kernels::Isa::portable, kernels::Isa::avx2, kernels::Isa::avx512})
+  for (kernels::Isa i : {kernels::Isa::portable, kernels::Isa::avx2, kernels::Isa::avx512, kernels::Isa::avx512_16})
     if (kernels::isa_supported(i)) all.push_back(i);
   return all;
 }

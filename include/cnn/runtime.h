@@ -11,8 +11,9 @@ namespace cnn {
 void set_threads(int threads);
 int threads();
 
-// The CPU and the instruction set the kernels use on it: "avx512", "avx2" or "portable" (plain C++ and OpenBLAS),
-// the best the CPU has unless the environment variable CNN_ISA names another.
+// The CPU and the instruction set the kernels use on it: "avx512_16" (AVX-512 with 16-float vectors in the
+// convolutions, where the core's 512-bit FMAs are faster than its 256-bit ones), "avx512", "avx2" or "portable"
+// (plain C++ and OpenBLAS), the best the CPU has unless the environment variable CNN_ISA names another.
 struct CpuInfo {
   std::string model;                   // /proc/cpuinfo's "model name", or "unknown"
   std::vector<std::string> supported;  // the sets this CPU runs, best first

@@ -53,6 +53,13 @@ void conv_weight_grad_rows(const ConvShape& s, const float* x, const float* dz, 
 template <Isa I>
 void conv_input_grad_taps(const ConvShape& s, const float* dz, const float* w, float* dx);
 
+// ---- along rows, 16-float vectors (conv_wide.cpp): conv_forward_rows and conv_weight_grad_rows for
+// Isa::avx512_16, with the same bits. Its conv_forward_rows reads the weights as pack_weight_pairs leaves them:
+//   wp[q][k][0..7] = w[2q][k],  wp[q][k][8..15] = w[2q + 1][k]   (k < C·kh·kw; O odd: the last pair's high half
+// repeats w[O − 1]), (O + 1)/2 · C·kh·kw · 16 floats.
+void pack_weight_pairs(const float* w, int O, int CKK, float* wp);
+inline std::size_t weight_pairs_size(int O, int CKK) { return std::size_t(O + 1) / 2 * std::size_t(CKK) * 16; }
+
 // ---- over channels (conv_channels.cpp) -------------------------------------------------------------------------
 // One image, as conv_forward_rows, with the weights laid out wT[c][i][j][o]; s.O must be a multiple of 8.
 template <Isa I>

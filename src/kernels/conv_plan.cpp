@@ -28,6 +28,10 @@ double lane_fill(int w) { return double(w) / (8 * ((w + 7) / 8)); }
 template <Isa I>
 constexpr DirectKernels kDirect{&conv_forward_rows<I>,     &conv_weight_grad_rows<I>,     &conv_input_grad_taps<I>,
                                 &conv_forward_channels<I>, &conv_weight_grad_channels<I>, &conv_input_grad_batch<I>};
+// 16-float vectors along rows (conv_wide.cpp), the rest as avx512
+constexpr DirectKernels kDirectWide{&conv_forward_rows<Isa::avx512_16>,     &conv_weight_grad_rows<Isa::avx512_16>,
+                                    &conv_input_grad_taps<Isa::avx512>,     &conv_forward_channels<Isa::avx512>,
+                                    &conv_weight_grad_channels<Isa::avx512>, &conv_input_grad_batch<Isa::avx512>};
 #endif
 }  // namespace
 
@@ -43,7 +47,7 @@ ConvPlan::ConvPlan(const ConvShape& s) : s_(s) {
   const bool direct = simd_available() && s.stride == 1 && s.taps() <= 600 && s.Wo * 10 >= lanes * 6;
   if (direct) {
     isa_ = kernels::isa();
-    direct_ = isa_ == Isa::avx2 ? &kDirect<Isa::avx2> : &kDirect<Isa::avx512>;
+    direct_ = isa_ == Isa::avx2 ? &kDirect<Isa::avx2> : isa_ == Isa::avx512 ? &kDirect<Isa::avx512> : &kDirectWide;
   }
 #else
   const bool direct = false;
@@ -100,6 +104,9 @@ ConvPlan::ConvPlan(const ConvShape& s) : s_(s) {
     dzt_at_ = dwt_at_ + (cv_dw ? Op * K : 0);
     chunk_floats_ = dzt_at_ + (cv_dw ? Op * HW : 0);
     if (forward_ == ForwardKernel::channels) wt_.assign(s.weights(), 0.0f);
+    if (isa_ == Isa::avx512_16 && forward_ == ForwardKernel::rows) wp_.assign(weight_pairs_size(s.O, s.taps()), 0.0f);
+    if (isa_ == Isa::avx512_16 && input_grad_ == InputGradKernel::as_forward)
+      wrot_pairs_.assign(weight_pairs_size(s.C, s.O * s.kh * s.kw), 0.0f);
   }
   chunk_floats_ = (chunk_floats_ + 15) / 16 * 16;  // chunks start on separate cache lines
   work_.assign(chunk_floats_ * kMaxChunks, 0.0f);
@@ -119,6 +126,7 @@ void ConvPlan::prepare_forward(const float* w, int batch) {
   if (pad_copies_ && xpad_.size() < std::size_t(batch) * s_.padded_size())
     xpad_.resize(std::size_t(batch) * s_.padded_size(), 0.0f);
   if (forward_ == ForwardKernel::channels) transpose(w, s_.O, s_.taps(), s_.taps(), wt_.data(), s_.O);
+  if (!wp_.empty()) pack_weight_pairs(w, s_.O, s_.taps(), wp_.data());
 }
 
 void ConvPlan::prepare_backward(const float* w, int batch, bool input_grad) {
@@ -132,6 +140,7 @@ void ConvPlan::prepare_backward(const float* w, int batch, bool input_grad) {
           for (int j = 0; j < kw; ++j)
             wrot_[((std::size_t(c) * O + o) * kh + i) * kw + j] =
                 w[((std::size_t(o) * C + c) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)];
+    if (!wrot_pairs_.empty()) pack_weight_pairs(wrot_.data(), C, O * kh * kw, wrot_pairs_.data());
   }
 }
 
@@ -170,7 +179,7 @@ void ConvPlan::forward(int chunk, int n0, int n1, const float* x, const float* w
     if (forward_ == ForwardKernel::channels)
       direct_->forward_channels(s_, xn, wt_.data(), b, zn, rn);
     else
-      direct_->forward_rows(s_, xn, w, b, zn, rn, 0, -1);
+      direct_->forward_rows(s_, xn, wp_.empty() ? w : wp_.data(), b, zn, rn, 0, -1);
 #endif
   }
 }
@@ -244,7 +253,8 @@ void ConvPlan::input_grad(int chunk, int n0, int n1, const float* dz, const floa
           for (int y = 0; y < Ho; ++y)
             std::copy(dzn + (std::size_t(o) * Ho + y) * Wo, dzn + (std::size_t(o) * Ho + y + 1) * Wo,
                       dzpad + (std::size_t(o) * Hd + y + top) * Wd + left);
-        direct_->forward_rows(da_shape_, dzpad, wrot_.data(), nullptr, dx + std::size_t(n) * in, nullptr, top, Ho);
+        direct_->forward_rows(da_shape_, dzpad, wrot_pairs_.empty() ? wrot_.data() : wrot_pairs_.data(), nullptr,
+                              dx + std::size_t(n) * in, nullptr, top, Ho);
       }
       return;
     }

@@ -67,6 +67,8 @@ class ConvPlan {
   std::vector<float> work_;
   std::vector<float> wt_;  // wt[c][i][j][o] = W[o][c][i][j]
   std::vector<float> wrot_;  // rot180(W) with the channel axes swapped: wrot[c][o][i][j] = W[o][c][kh−1−i][kw−1−j]
+  // avx512_16's forward along rows reads W (wp_) and, for dA as forward, wrot_ (wrot_pairs_) in channel pairs
+  std::vector<float> wp_, wrot_pairs_;
   std::vector<float> xpad_;  // every image of the batch in its zero-bordered planes (the border is never written)
 
   float* work(int chunk) { return work_.data() + std::size_t(chunk) * chunk_floats_; }

@@ -220,7 +220,7 @@ CNN_AVX512 void scale_u8_avx512(const std::uint8_t* src, std::size_t n, float sc
 // scalar here: a uint8_t store may alias anything, so the compiler cannot vectorise it; it was 40 µs a batch.)
 void scale_u8(const std::uint8_t* src, std::size_t n, float scale, float* dst) {
 #if defined(__x86_64__)
-  if (isa() == Isa::avx512) {
+  if (has_avx512(isa())) {
     scale_u8_avx512(src, n, scale, dst);
     return;
   }
@@ -260,7 +260,7 @@ void maxpool_backward(const float* dy, const unsigned* arg, const float* z, int 
 #if defined(__x86_64__)
   // (rows of 8 outputs or more: for shorter ones the zero fill and scatter below is quicker)
   if (k == 2 && stride == 2 && Wo >= 8 && isa() != Isa::portable) {
-    const auto row = isa() == Isa::avx512 ? maxpool2x2_backward_row_avx512 : maxpool2x2_backward_row_avx2;
+    const auto row = has_avx512(isa()) ? maxpool2x2_backward_row_avx512 : maxpool2x2_backward_row_avx2;
     for (int m = 0; m < planes; ++m) {
       float* d = dx + m * HW;
       const float* zm = z ? z + m * HW : nullptr;
@@ -298,7 +298,7 @@ void maxpool_forward(const float* x, int planes, int H, int W, int k, int stride
 #if defined(__x86_64__)
     const Isa set = isa();
     const bool simd = set != Isa::portable;
-    const auto vector_row = set == Isa::avx512 ? maxpool2x2_row_avx512 : maxpool2x2_row_avx2;
+    const auto vector_row = has_avx512(set) ? maxpool2x2_row_avx512 : maxpool2x2_row_avx2;
 #endif
     for (int m = 0; m < planes; ++m) {
       const float* a = x + std::size_t(m) * H * W;

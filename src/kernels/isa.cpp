@@ -23,6 +23,8 @@ bool cpu_has(Isa isa) {
       return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     case Isa::avx512:
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && cpu_has(Isa::avx2);
+    case Isa::avx512_16:
+      return __builtin_cpu_supports("avx512dq") && cpu_has(Isa::avx512);
   }
   return false;
 #else
@@ -32,7 +34,7 @@ bool cpu_has(Isa isa) {
 
 // The best set the CPU has at or below `wanted`.
 Isa lower_to_supported(Isa wanted) {
-  for (Isa i : {Isa::avx512, Isa::avx2})
+  for (Isa i : {Isa::avx512_16, Isa::avx512, Isa::avx2})
     if (int(i) <= int(wanted) && cpu_has(i)) return i;
   return Isa::portable;
 }
@@ -45,12 +47,16 @@ struct Choice {
 // Once, at the first call: CNN_ISA, else the best the CPU has.
 const Choice& initial_choice() {
   static const Choice choice = [] {
-    const Isa best = lower_to_supported(Isa::avx512);
     const char* env = std::getenv("CNN_ISA");
-    if (!env || !*env) return Choice{best, "the best this CPU has"};
+    const bool wide = (!env || !*env) && cpu_has(Isa::avx512_16) && wide_vectors_pay();
+    const Isa best = lower_to_supported(wide ? Isa::avx512_16 : Isa::avx512);
+    if (!env || !*env)
+      return Choice{best, best == Isa::avx512 && cpu_has(Isa::avx512_16)
+                              ? "the best this CPU has: its 512-bit FMAs are no faster than two 256-bit ones"
+                              : "the best this CPU has"};
     Isa wanted;
     if (!parse_isa(env, wanted)) {
-      std::fprintf(stderr, "cnn: CNN_ISA=%s is not one of portable, avx2, avx512; using %s\n", env, isa_name(best));
+      std::fprintf(stderr, "cnn: CNN_ISA=%s is not one of portable, avx2, avx512, avx512_16; using %s\n", env, isa_name(best));
       return Choice{best, std::string("the best this CPU has; CNN_ISA=") + env + " is no set"};
     }
     const Isa got = lower_to_supported(wanted);
@@ -73,12 +79,14 @@ const char* isa_name(Isa isa) {
       return "avx2";
     case Isa::avx512:
       return "avx512";
+    case Isa::avx512_16:
+      return "avx512_16";
   }
   return "?";
 }
 
 bool parse_isa(const std::string& name, Isa& isa) {
-  for (Isa i : {Isa::portable, Isa::avx2, Isa::avx512})
+  for (Isa i : {Isa::portable, Isa::avx2, Isa::avx512, Isa::avx512_16})
     if (name == isa_name(i)) {
       isa = i;
       return true;
@@ -102,11 +110,25 @@ void set_isa(Isa wanted) { g_chosen.store(int(lower_to_supported(wanted)), std::
 bool simd_available() { return isa() != Isa::portable; }
 void set_simd_enabled(bool on) { set_isa(on ? initial_choice().isa : Isa::portable); }
 
+bool wide_vectors_pay() {
+  static const bool pays = [] {
+    if (!cpu_has(Isa::avx512)) return false;
+    // alternated, so that a clock change halfway through does not favour one width
+    double narrow = 0.0, wide = 0.0;
+    for (int round = 0; round < 2; ++round) {
+      narrow = std::max(narrow, fma_peak_gflops(Isa::avx512, 256, 0.002));
+      wide = std::max(wide, fma_peak_gflops(Isa::avx512, 512, 0.002));
+    }
+    return wide > 1.4 * narrow;
+  }();
+  return pays;
+}
+
 double fma_peak_gflops(Isa set, int bits, double seconds) {
 #if defined(__x86_64__)
-  if (set == Isa::portable || !cpu_has(set) || (bits == 512 && set != Isa::avx512) || (bits != 256 && bits != 512))
+  if (set == Isa::portable || !cpu_has(set) || (bits == 512 && !has_avx512(set)) || (bits != 256 && bits != 512))
     return 0.0;
-  const auto chains = set == Isa::avx512 ? fma_chains<Isa::avx512> : fma_chains<Isa::avx2>;
+  const auto chains = has_avx512(set) ? fma_chains<Isa::avx512> : fma_chains<Isa::avx2>;
   // a short run first, which also wakes the core up to its clock, to size the timed ones
   long iters = 1 << 14;
   double best = 0.0;
@@ -133,7 +155,7 @@ void transpose(const float* src, int rows, int cols, std::size_t ld_src, float* 
   int r0 = 0;
 #if defined(__x86_64__)
   if (const Isa i = isa(); i != Isa::portable) {
-    (i == Isa::avx512 ? transpose_blocks<Isa::avx512> : transpose_blocks<Isa::avx2>)(src, rows, cols, ld_src, dst,
+    (has_avx512(i) ? transpose_blocks<Isa::avx512> : transpose_blocks<Isa::avx2>)(src, rows, cols, ld_src, dst,
                                                                                      ld_dst);
     r0 = rows / 8 * 8;
     for (int r = 0; r < r0; ++r)  // the columns right of the last whole block
@@ -151,7 +173,7 @@ void gemm_small(int M, int N, int K, const float* a, std::size_t a_ms, std::size
                 std::size_t ldb, float* c, std::size_t ldc, bool accumulate) {
 #if defined(__x86_64__)
   if (const Isa i = isa(); i != Isa::portable) {
-    (i == Isa::avx512 ? gemm_small_tiles<Isa::avx512> : gemm_small_tiles<Isa::avx2>)(M, N, K, a, a_ms, a_ks, b, ldb, c,
+    (has_avx512(i) ? gemm_small_tiles<Isa::avx512> : gemm_small_tiles<Isa::avx2>)(M, N, K, a, a_ms, a_ks, b, ldb, c,
                                                                                      ldc, accumulate);
     return;
   }

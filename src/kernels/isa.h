@@ -10,11 +10,16 @@ namespace cnn::kernels {
 
 // portable: plain C++ built for the baseline x86-64 (SSE2) or any other CPU, with im2col + OpenBLAS for
 // convolutions; avx2: AVX2 + FMA (Intel since Haswell, AMD since Zen 1); avx512: AVX-512F + VL (Intel since
-// Skylake-SP, AMD since Zen 4).
-enum class Isa { portable, avx2, avx512 };
+// Skylake-SP, AMD since Zen 4), 8-float vectors; avx512_16: the same with 16-float vectors in the convolutions
+// (conv_wide.cpp) and DQ, for cores that issue two 512-bit FMAs a cycle (most Intel Xeons), where 8-float vectors
+// reach only half of the core. On a core whose 512-bit FMAs are no faster than two 256-bit ones (AMD Zen 4) the
+// wider vectors only waste more of a short row, so the start-up choice measures (wide_vectors_pay).
+enum class Isa { portable, avx2, avx512, avx512_16 };
+// The sets with AVX-512 (avx512, avx512_16): the element-wise kernels are the same for both.
+inline bool has_avx512(Isa isa) { return isa == Isa::avx512 || isa == Isa::avx512_16; }
 
 const char* isa_name(Isa isa);
-// "portable", "avx2", "avx512" → the set; false for anything else.
+// "portable", "avx2", "avx512", "avx512_16" → the set; false for anything else.
 bool parse_isa(const std::string& name, Isa& isa);
 // Whether this CPU runs the set's kernels (portable: always).
 bool isa_supported(Isa isa);
@@ -33,6 +38,10 @@ bool simd_available();
 // kernels look at every call; a convolution layer chooses its kernels once, when it is set up (its ConvPlan), so a
 // layer built with SIMD off stays on the portable path.
 void set_simd_enabled(bool on);
+
+// Whether 512-bit FMAs reach clearly more (1.4×) than 256-bit ones on this core, from a few milliseconds of
+// fma_peak_gflops, measured once: what chooses avx512_16 over avx512 at start.
+bool wide_vectors_pay();
 
 // One thread's fused multiply-add peak in GFLOP/s with vectors of `bits` (256 for avx2 and avx512, 512 for avx512
 // only; 0 for a set or width the CPU lacks), measured over about `seconds`: the best of a few timed runs.

@@ -20,17 +20,19 @@ void print_cpu() {
   for (const std::string& s : c.supported) sets += (sets.empty() ? "" : ", ") + s;
   std::cout << "cpu: " << c.model << "\n"
             << "instruction sets it runs: " << sets << "\n"
-            << "kernels: " << c.kernels << " (" << c.reason << "; CNN_ISA=avx512|avx2|portable chooses another)\n";
+            << "kernels: " << c.kernels << " (" << c.reason << "; CNN_ISA=avx512_16|avx512|avx2|portable chooses another)\n";
   if (c.peak_256 > 0) {
     std::cout << "FMA peak, 1 thread: " << fixed(c.peak_256, 1) << " GFLOP/s with 256-bit vectors";
     if (c.peak_512 > 0) std::cout << ", " << fixed(c.peak_512, 1) << " with 512-bit";
     std::cout << "\n";
+    const bool wide = c.kernels == "avx512_16";
     if (c.peak_512 > 1.3 * c.peak_256)
-      std::cout << "this core's 512-bit vectors reach " << fixed(c.peak_512 / c.peak_256, 2)
-                << "x the 256-bit peak; the kernels use 8-float (256-bit) vectors, so they can reach about half of "
-                   "it\n";
+      std::cout << "this core's 512-bit vectors reach " << fixed(c.peak_512 / c.peak_256, 2) << "x the 256-bit peak"
+                << (wide ? "; the convolutions along rows use 16-float (512-bit) vectors\n"
+                         : "; with 8-float (256-bit) vectors the kernels can reach about half of it\n");
     else if (c.peak_256 > 0)
-      std::cout << "8-float (256-bit) vectors, which the kernels use, reach this core's peak\n";
+      std::cout << "8-float (256-bit) vectors reach this core's peak" << (wide ? "" : ", and the kernels use them")
+                << "\n";
   }
 }
 

@@ -1,0 +1,249 @@
+// The direct stride-1 convolution kernels along rows with 16-float (512-bit) vectors, for Isa::avx512_16: cores
+// that issue two 512-bit FMAs a cycle (most Intel Xeons), where conv_rows.cpp's 8-float vectors reach half the core.
+//
+// A 512-bit vector here is two output channels × the same 8 pixels (the low half channel o, the high half o + 1),
+// not 16 pixels of one row: the seed nets' rows are 24, 28, 8 and 10 pixels, which 8-pixel blocks fill and
+// 16-pixel blocks would not. Every lane still computes one output's sum in conv_rows.cpp's order (forward: one
+// output pixel; weight gradient: the pixels x ≡ l mod 8 of one channel, then the same horizontal sum), so both
+// widths give the same bits, and the tests compare them bit for bit.
+//
+//   forward:         acc[q][p] += [w_o(c,i,j) ×8 | w_o+1(c,i,j) ×8] · [x block p | x block p]
+//   weight gradient: acc[q][k] += [dZ_o block | dZ_o+1 block] · [x block at tap k | the same]
+// The weight pairs are packed once per pass (pack_weight_pairs), so the inner loop loads them whole; the pixel
+// blocks are loaded with vbroadcastf32x8, which takes a load port and no shuffle.
+#include <algorithm>
+
+#include "kernels/conv_kernels.h"
+#include "kernels/simd.h"
+
+#if defined(CNN_HAVE_X86) && !defined(CNN_KERNELS_AVX2)
+#define CNN_TARGET16 __attribute__((target("avx512f,avx512vl,avx512dq,avx2,fma")))
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 on its own intrinsics' "undefined" operands
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+namespace cnn::kernels {
+
+namespace {
+
+// The 8 floats from p in both halves.
+CNN_TARGET16 inline __m512 both_halves(const float* p) { return _mm512_broadcast_f32x8(_mm256_loadu_ps(p)); }
+CNN_TARGET16 inline __m512 both_halves(Mask8 m, const float* p) {
+  return _mm512_broadcast_f32x8(_mm256_maskz_loadu_ps(m, p));
+}
+CNN_TARGET16 inline __m256 low(__m512 v) { return _mm512_castps512_ps256(v); }
+CNN_TARGET16 inline __m256 high(__m512 v) { return _mm512_extractf32x8_ps(v, 1); }
+
+// One register tile of the forward pass: OP channel pairs × PT blocks of ≤ 8 pixels. `wp` is the tile's first pair in
+// the packed layout (pack_weight_pairs), `pair_stride` floats from one pair to the next; `last_single`: the tile's
+// last pair holds one real channel (O odd), whose high half is computed and not stored.
+template <int OP, int PT, bool Masked>
+CNN_TARGET16 void forward_tile16(const float* x, int C, int HW, int W, const float* wp, std::size_t pair_stride,
+                                 int i0, int i1, int kh, int kw, const float* bias, bool last_single, const int* in_off,
+                                 const int* out_off, const Mask8* mask, float* z, float* relu, int plane_out) {
+  __m512 acc[OP][PT];
+#pragma GCC unroll 6
+  for (int q = 0; q < OP; ++q) {
+    const bool single = last_single && q == OP - 1;
+    const __m512 b = bias ? _mm512_insertf32x8(_mm512_set1_ps(bias[2 * q]), _mm256_set1_ps(bias[2 * q + !single]), 1)
+                          : _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int p = 0; p < PT; ++p) acc[q][p] = b;
+  }
+  for (int c = 0; c < C; ++c)
+    for (int i = i0; i < i1; ++i) {
+      const float* xr = x + std::size_t(c) * HW + i * W;
+      const float* wr = wp + std::size_t((c * kh + i) * kw) * 16;
+      for (int j = 0; j < kw; ++j, wr += 16) {
+        __m512 v[PT];
+#pragma GCC unroll 4
+        for (int p = 0; p < PT; ++p)
+          v[p] = Masked ? both_halves(mask[p], xr + in_off[p] + j) : both_halves(xr + in_off[p] + j);
+#pragma GCC unroll 6
+        for (int q = 0; q < OP; ++q) {
+          const __m512 wv = _mm512_loadu_ps(wr + q * pair_stride);
+#pragma GCC unroll 4
+          for (int p = 0; p < PT; ++p) acc[q][p] = _mm512_fmadd_ps(wv, v[p], acc[q][p]);
+        }
+      }
+    }
+  const auto put = [&](float* at, Mask8 m, __m256 v) CNN_TARGET16 {
+    if constexpr (Masked)
+      store_masked(at, m, v);
+    else
+      _mm256_storeu_ps(at, v);
+  };
+#pragma GCC unroll 6
+  for (int q = 0; q < OP; ++q)
+#pragma GCC unroll 4
+    for (int p = 0; p < PT; ++p) {
+      const std::size_t at0 = std::size_t(2 * q) * plane_out + out_off[p], at1 = at0 + plane_out;
+      const bool single = last_single && q == OP - 1;
+      put(z + at0, mask[p], low(acc[q][p]));
+      if (!single) put(z + at1, mask[p], high(acc[q][p]));
+      if (relu) {
+        const __m512 r = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(acc[q][p], _mm512_setzero_ps(), _CMP_GE_OQ), acc[q][p]);
+        put(relu + at0, mask[p], low(r));
+        if (!single) put(relu + at1, mask[p], high(r));
+      }
+    }
+}
+
+using ForwardTile16 = void (*)(const float*, int, int, int, const float*, std::size_t, int, int, int, int,
+                               const float*, bool, const int*, const int*, const Mask8*, float*, float*, int);
+// OP × PT accumulators (up to kForwardAcc16), PT pixel vectors and one weight pair in the 32 registers
+constexpr int kMaxPT16 = 4, kMaxOP = 6, kForwardAcc16 = 24;
+#define CNN_FWD16_ROW(op, m) \
+  { &forward_tile16<op, 1, m>, &forward_tile16<op, 2, m>, &forward_tile16<op, 3, m>, &forward_tile16<op, 4, m> }
+#define CNN_FWD16(m)                                                                                                   \
+  {                                                                                                                    \
+    CNN_FWD16_ROW(1, m), CNN_FWD16_ROW(2, m), CNN_FWD16_ROW(3, m), CNN_FWD16_ROW(4, m), CNN_FWD16_ROW(5, m),           \
+        CNN_FWD16_ROW(6, m)                                                                                            \
+  }
+const ForwardTile16 kForward16[2][kMaxOP][kMaxPT16] = {CNN_FWD16(false), CNN_FWD16(true)};  // [masked][OP−1][PT−1]
+#undef CNN_FWD16
+#undef CNN_FWD16_ROW
+
+// One register tile of the weight gradient: OP channel pairs × KT kernel taps, summed over every output pixel of
+// `images` images; `last_single` as in forward_tile16 (the high half then reads channel o's dZ again, unstored).
+template <int OP, int KT>
+CNN_TARGET16 void weight_grad_tile16(const float* x, std::size_t x_stride, const int* tap, int W, const float* dz,
+                                     std::size_t dz_stride, int plane_out, int ho, int wo, int images, float* dw,
+                                     int CKK, bool last_single) {
+  __m512 acc[OP][KT];
+#pragma GCC unroll 4
+  for (int q = 0; q < OP; ++q)
+#pragma GCC unroll 6
+    for (int k = 0; k < KT; ++k) acc[q][k] = _mm512_setzero_ps();
+  std::size_t hi_off[OP];  // where channel 2q + 1's plane starts, from channel 2q's
+  for (int q = 0; q < OP; ++q) hi_off[q] = last_single && q == OP - 1 ? 0 : std::size_t(plane_out);
+  // as conv_rows.cpp's weight_grad_tile: whole blocks unmasked, a row's last partial block moved back to end at the
+  // row's end with the lanes the block before it counted zeroed in dZ (rows under 8 pixels: masked, in place)
+  const auto block = [&]<bool Full, bool MaskX>(const float* xp, const float* dzp, Mask8 dz_mask,
+                                                Mask8 x_mask) CNN_TARGET16 {
+    __m512 d[OP];
+#pragma GCC unroll 4
+    for (int q = 0; q < OP; ++q) {
+      const float* d0 = dzp + std::size_t(2 * q) * plane_out;
+      const __m256 lo = Full ? _mm256_loadu_ps(d0) : _mm256_maskz_loadu_ps(dz_mask, d0);
+      const __m256 hi = Full ? _mm256_loadu_ps(d0 + hi_off[q]) : _mm256_maskz_loadu_ps(dz_mask, d0 + hi_off[q]);
+      d[q] = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+    }
+#pragma GCC unroll 6
+    for (int k = 0; k < KT; ++k) {
+      const __m512 v = MaskX ? both_halves(x_mask, xp + tap[k]) : both_halves(xp + tap[k]);
+#pragma GCC unroll 4
+      for (int q = 0; q < OP; ++q) acc[q][k] = _mm512_fmadd_ps(d[q], v, acc[q][k]);
+    }
+  };
+  const int full = wo / 8, rest = wo % 8;
+  const Mask8 all = mask_bits(0xFF), tail_dz = wo >= 8 ? mask_bits(0xFFu << (8 - rest) & 0xFFu) : mask_first(wo);
+  const int tail_at = wo >= 8 ? wo - 8 : 0;
+  for (int n = 0; n < images; ++n, x += x_stride, dz += dz_stride)
+    for (int y = 0; y < ho; ++y) {
+      const float* dzr = dz + y * wo;
+      const float* xr = x + y * W;
+      for (int b = 0; b < full; ++b) block.template operator()<true, false>(xr + 8 * b, dzr + 8 * b, all, all);
+      if (rest) {
+        if (wo >= 8)
+          block.template operator()<false, false>(xr + tail_at, dzr + tail_at, tail_dz, all);
+        else
+          block.template operator()<false, true>(xr, dzr, tail_dz, tail_dz);
+      }
+    }
+#pragma GCC unroll 4
+  for (int q = 0; q < OP; ++q)
+#pragma GCC unroll 6
+    for (int k = 0; k < KT; ++k) {
+      dw[2 * q * CKK + k] += hsum(low(acc[q][k]));
+      if (!(last_single && q == OP - 1)) dw[(2 * q + 1) * CKK + k] += hsum(high(acc[q][k]));
+    }
+}
+
+using WeightGradTile16 = void (*)(const float*, std::size_t, const int*, int, const float*, std::size_t, int, int,
+                                  int, int, float*, int, bool);
+// OP × KT accumulators, OP dZ pairs and one pixel vector in the 32 registers
+constexpr int kMaxWOP = 4, kMaxKT16 = 6;
+#define CNN_WG16_ROW(op)                                                                                           \
+  {                                                                                                                \
+    &weight_grad_tile16<op, 1>, &weight_grad_tile16<op, 2>, &weight_grad_tile16<op, 3>, &weight_grad_tile16<op, 4>, \
+        &weight_grad_tile16<op, 5>, &weight_grad_tile16<op, 6>                                                     \
+  }
+const WeightGradTile16 kWeightGrad16[kMaxWOP][kMaxKT16] = {CNN_WG16_ROW(1), CNN_WG16_ROW(2), CNN_WG16_ROW(3),
+                                                           CNN_WG16_ROW(4)};
+#undef CNN_WG16_ROW
+
+}  // namespace
+
+void pack_weight_pairs(const float* w, int O, int CKK, float* wp) {
+  for (int q = 0; q < (O + 1) / 2; ++q) {
+    const float* lo = w + std::size_t(2 * q) * CKK;
+    const float* hi = 2 * q + 1 < O ? lo + CKK : lo;
+    float* out = wp + std::size_t(q) * CKK * 16;
+    for (int k = 0; k < CKK; ++k, out += 16) {
+      std::fill(out, out + 8, lo[k]);
+      std::fill(out + 8, out + 16, hi[k]);
+    }
+  }
+}
+
+template <>
+CNN_TARGET16 void conv_forward_rows<Isa::avx512_16>(const ConvShape& s, const float* x, const float* wp,
+                                                    const float* bias, float* z, float* relu, int nz_top,
+                                                    int nz_rows) {
+  const int C = s.C, H = s.Hp(), W = s.Wp(), O = s.O, kh = s.kh, kw = s.kw, ho = s.Ho, wo = s.Wo;
+  if (nz_rows < 0) nz_top = 0, nz_rows = H;
+  const int CKK = C * kh * kw, plane_out = ho * wo, xb = (wo + 7) / 8, blocks = ho * xb, pairs = (O + 1) / 2;
+  const std::size_t pair_stride = std::size_t(CKK) * 16;
+  const int op = even_tile(pairs, kMaxOP);
+  const int pt = std::clamp(kForwardAcc16 / op, 1, kMaxPT16);
+  const bool masked = wo < 8;
+  int in_off[kMaxPT16], out_off[kMaxPT16];
+  Mask8 mask[kMaxPT16];
+  for (int q0 = 0; q0 < pairs; q0 += op) {
+    const int opc = std::min(op, pairs - q0);
+    const bool last_single = q0 + opc == pairs && O % 2 == 1;
+    for (int b0 = 0; b0 < blocks; b0 += pt) {
+      const int ptc = std::min(pt, blocks - b0);
+      for (int p = 0; p < ptc; ++p) {
+        const int y = (b0 + p) / xb, x0 = masked ? ((b0 + p) % xb) * 8 : std::min(((b0 + p) % xb) * 8, wo - 8);
+        in_off[p] = y * W + x0;
+        out_off[p] = y * wo + x0;
+        mask[p] = mask_first(std::min(8, wo - x0));
+      }
+      const int y_first = b0 / xb, y_last = (b0 + ptc - 1) / xb;
+      const int i0 = std::max(0, nz_top - y_last), i1 = std::min(kh, nz_top + nz_rows - y_first);
+      kForward16[masked][opc - 1][ptc - 1](x, C, H * W, W, wp + q0 * pair_stride, pair_stride, i0, i1, kh, kw,
+                                           bias ? bias + 2 * q0 : nullptr, last_single, in_off, out_off, mask,
+                                           z + std::size_t(2 * q0) * plane_out,
+                                           relu ? relu + std::size_t(2 * q0) * plane_out : nullptr, plane_out);
+    }
+  }
+}
+
+template <>
+CNN_TARGET16 void conv_weight_grad_rows<Isa::avx512_16>(const ConvShape& s, const float* x, const float* dz,
+                                                        int images, float* dw) {
+  const int H = s.Hp(), W = s.Wp(), O = s.O, kh = s.kh, kw = s.kw, ho = s.Ho, wo = s.Wo;
+  const int CKK = s.taps(), plane_out = ho * wo, pairs = (O + 1) / 2;
+  const int op = even_tile(pairs, kMaxWOP), kt = even_tile(CKK, kMaxKT16);
+  int tap[kMaxKT16];
+  for (int q0 = 0; q0 < pairs; q0 += op) {
+    const int opc = std::min(op, pairs - q0);
+    const bool last_single = q0 + opc == pairs && O % 2 == 1;
+    for (int k0 = 0; k0 < CKK; k0 += kt) {
+      const int ktc = std::min(kt, CKK - k0);
+      for (int k = 0; k < ktc; ++k) {
+        const int c = (k0 + k) / (kh * kw), i = (k0 + k) / kw % kh, j = (k0 + k) % kw;
+        tap[k] = (c * H + i) * W + j;
+      }
+      kWeightGrad16[opc - 1][ktc - 1](x, s.padded_size(), tap, W, dz + std::size_t(2 * q0) * plane_out,
+                                      s.out_size(), plane_out, ho, wo, images, dw + std::size_t(2 * q0) * CKK + k0,
+                                      CKK, last_single);
+    }
+  }
+}
+
+}  // namespace cnn::kernels
+#pragma GCC diagnostic pop
+#endif
