@@ -391,7 +391,8 @@ TEST(Cli, CnnIsaChoosesTheInstructionSetAndInfoSaysWhich) {
   EXPECT_NE(portable.out.find("kernels: portable (CNN_ISA=portable"), std::string::npos) << portable.out;
   const Result bogus = cnn_cmd("info --cpu", "CNN_ISA=avx1024 ");
   EXPECT_EQ(bogus.code, 0) << bogus.out;
-  EXPECT_NE(bogus.out.find("cnn: CNN_ISA=avx1024 is not one of portable, avx2, avx512, avx512_16; using "), std::string::npos)
+  EXPECT_NE(bogus.out.find("cnn: CNN_ISA=avx1024 is not one of portable, avx2, avx512, avx512_16; using "),
+            std::string::npos)
       << bogus.out;
   if (native.out.find("avx2") == std::string::npos) return;  // a CPU without AVX2: the portable path only
   const Result avx2 = cnn_cmd("info --cpu", "CNN_ISA=avx2 ");

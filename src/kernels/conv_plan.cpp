@@ -29,8 +29,8 @@ template <Isa I>
 constexpr DirectKernels kDirect{&conv_forward_rows<I>,     &conv_weight_grad_rows<I>,     &conv_input_grad_taps<I>,
                                 &conv_forward_channels<I>, &conv_weight_grad_channels<I>, &conv_input_grad_batch<I>};
 // 16-float vectors along rows (conv_wide.cpp), the rest as avx512
-constexpr DirectKernels kDirectWide{&conv_forward_rows<Isa::avx512_16>,     &conv_weight_grad_rows<Isa::avx512_16>,
-                                    &conv_input_grad_taps<Isa::avx512>,     &conv_forward_channels<Isa::avx512>,
+constexpr DirectKernels kDirectWide{&conv_forward_rows<Isa::avx512_16>,      &conv_weight_grad_rows<Isa::avx512_16>,
+                                    &conv_input_grad_taps<Isa::avx512>,      &conv_forward_channels<Isa::avx512>,
                                     &conv_weight_grad_channels<Isa::avx512>, &conv_input_grad_batch<Isa::avx512>};
 #endif
 }  // namespace

@@ -38,8 +38,8 @@ CNN_TARGET16 inline __m256 high(__m512 v) { return _mm512_extractf32x8_ps(v, 1);
 // the packed layout (pack_weight_pairs), `pair_stride` floats from one pair to the next; `last_single`: the tile's
 // last pair holds one real channel (O odd), whose high half is computed and not stored.
 template <int OP, int PT, bool Masked>
-CNN_TARGET16 void forward_tile16(const float* x, int C, int HW, int W, const float* wp, std::size_t pair_stride,
-                                 int i0, int i1, int kh, int kw, const float* bias, bool last_single, const int* in_off,
+CNN_TARGET16 void forward_tile16(const float* x, int C, int HW, int W, const float* wp, std::size_t pair_stride, int i0,
+                                 int i1, int kh, int kw, const float* bias, bool last_single, const int* in_off,
                                  const int* out_off, const Mask8* mask, float* z, float* relu, int plane_out) {
   __m512 acc[OP][PT];
 #pragma GCC unroll 6
@@ -89,16 +89,16 @@ CNN_TARGET16 void forward_tile16(const float* x, int C, int HW, int W, const flo
     }
 }
 
-using ForwardTile16 = void (*)(const float*, int, int, int, const float*, std::size_t, int, int, int, int,
-                               const float*, bool, const int*, const int*, const Mask8*, float*, float*, int);
+using ForwardTile16 = void (*)(const float*, int, int, int, const float*, std::size_t, int, int, int, int, const float*,
+                               bool, const int*, const int*, const Mask8*, float*, float*, int);
 // OP × PT accumulators (up to kForwardAcc16), PT pixel vectors and one weight pair in the 32 registers
 constexpr int kMaxPT16 = 4, kMaxOP = 6, kForwardAcc16 = 24;
 #define CNN_FWD16_ROW(op, m) \
   { &forward_tile16<op, 1, m>, &forward_tile16<op, 2, m>, &forward_tile16<op, 3, m>, &forward_tile16<op, 4, m> }
-#define CNN_FWD16(m)                                                                                                   \
-  {                                                                                                                    \
-    CNN_FWD16_ROW(1, m), CNN_FWD16_ROW(2, m), CNN_FWD16_ROW(3, m), CNN_FWD16_ROW(4, m), CNN_FWD16_ROW(5, m),           \
-        CNN_FWD16_ROW(6, m)                                                                                            \
+#define CNN_FWD16(m)                                                                                         \
+  {                                                                                                          \
+    CNN_FWD16_ROW(1, m), CNN_FWD16_ROW(2, m), CNN_FWD16_ROW(3, m), CNN_FWD16_ROW(4, m), CNN_FWD16_ROW(5, m), \
+        CNN_FWD16_ROW(6, m)                                                                                  \
   }
 const ForwardTile16 kForward16[2][kMaxOP][kMaxPT16] = {CNN_FWD16(false), CNN_FWD16(true)};  // [masked][OP−1][PT−1]
 #undef CNN_FWD16
@@ -160,14 +160,14 @@ CNN_TARGET16 void weight_grad_tile16(const float* x, std::size_t x_stride, const
     }
 }
 
-using WeightGradTile16 = void (*)(const float*, std::size_t, const int*, int, const float*, std::size_t, int, int,
-                                  int, int, float*, int, bool);
+using WeightGradTile16 = void (*)(const float*, std::size_t, const int*, int, const float*, std::size_t, int, int, int,
+                                  int, float*, int, bool);
 // OP × KT accumulators, OP dZ pairs and one pixel vector in the 32 registers
 constexpr int kMaxWOP = 4, kMaxKT16 = 6;
-#define CNN_WG16_ROW(op)                                                                                           \
-  {                                                                                                                \
+#define CNN_WG16_ROW(op)                                                                                            \
+  {                                                                                                                 \
     &weight_grad_tile16<op, 1>, &weight_grad_tile16<op, 2>, &weight_grad_tile16<op, 3>, &weight_grad_tile16<op, 4>, \
-        &weight_grad_tile16<op, 5>, &weight_grad_tile16<op, 6>                                                     \
+        &weight_grad_tile16<op, 5>, &weight_grad_tile16<op, 6>                                                      \
   }
 const WeightGradTile16 kWeightGrad16[kMaxWOP][kMaxKT16] = {CNN_WG16_ROW(1), CNN_WG16_ROW(2), CNN_WG16_ROW(3),
                                                            CNN_WG16_ROW(4)};
@@ -189,8 +189,7 @@ void pack_weight_pairs(const float* w, int O, int CKK, float* wp) {
 
 template <>
 CNN_TARGET16 void conv_forward_rows<Isa::avx512_16>(const ConvShape& s, const float* x, const float* wp,
-                                                    const float* bias, float* z, float* relu, int nz_top,
-                                                    int nz_rows) {
+                                                    const float* bias, float* z, float* relu, int nz_top, int nz_rows) {
   const int C = s.C, H = s.Hp(), W = s.Wp(), O = s.O, kh = s.kh, kw = s.kw, ho = s.Ho, wo = s.Wo;
   if (nz_rows < 0) nz_top = 0, nz_rows = H;
   const int CKK = C * kh * kw, plane_out = ho * wo, xb = (wo + 7) / 8, blocks = ho * xb, pairs = (O + 1) / 2;
@@ -222,8 +221,8 @@ CNN_TARGET16 void conv_forward_rows<Isa::avx512_16>(const ConvShape& s, const fl
 }
 
 template <>
-CNN_TARGET16 void conv_weight_grad_rows<Isa::avx512_16>(const ConvShape& s, const float* x, const float* dz,
-                                                        int images, float* dw) {
+CNN_TARGET16 void conv_weight_grad_rows<Isa::avx512_16>(const ConvShape& s, const float* x, const float* dz, int images,
+                                                        float* dw) {
   const int H = s.Hp(), W = s.Wp(), O = s.O, kh = s.kh, kw = s.kw, ho = s.Ho, wo = s.Wo;
   const int CKK = s.taps(), plane_out = ho * wo, pairs = (O + 1) / 2;
   const int op = even_tile(pairs, kMaxWOP), kt = even_tile(CKK, kMaxKT16);
@@ -237,9 +236,8 @@ CNN_TARGET16 void conv_weight_grad_rows<Isa::avx512_16>(const ConvShape& s, cons
         const int c = (k0 + k) / (kh * kw), i = (k0 + k) / kw % kh, j = (k0 + k) % kw;
         tap[k] = (c * H + i) * W + j;
       }
-      kWeightGrad16[opc - 1][ktc - 1](x, s.padded_size(), tap, W, dz + std::size_t(2 * q0) * plane_out,
-                                      s.out_size(), plane_out, ho, wo, images, dw + std::size_t(2 * q0) * CKK + k0,
-                                      CKK, last_single);
+      kWeightGrad16[opc - 1][ktc - 1](x, s.padded_size(), tap, W, dz + std::size_t(2 * q0) * plane_out, s.out_size(),
+                                      plane_out, ho, wo, images, dw + std::size_t(2 * q0) * CKK + k0, CKK, last_single);
     }
   }
 }

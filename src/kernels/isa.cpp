@@ -56,7 +56,8 @@ const Choice& initial_choice() {
                               : "the best this CPU has"};
     Isa wanted;
     if (!parse_isa(env, wanted)) {
-      std::fprintf(stderr, "cnn: CNN_ISA=%s is not one of portable, avx2, avx512, avx512_16; using %s\n", env, isa_name(best));
+      std::fprintf(stderr, "cnn: CNN_ISA=%s is not one of portable, avx2, avx512, avx512_16; using %s\n", env,
+                   isa_name(best));
       return Choice{best, std::string("the best this CPU has; CNN_ISA=") + env + " is no set"};
     }
     const Isa got = lower_to_supported(wanted);
@@ -155,8 +156,7 @@ void transpose(const float* src, int rows, int cols, std::size_t ld_src, float* 
   int r0 = 0;
 #if defined(__x86_64__)
   if (const Isa i = isa(); i != Isa::portable) {
-    (has_avx512(i) ? transpose_blocks<Isa::avx512> : transpose_blocks<Isa::avx2>)(src, rows, cols, ld_src, dst,
-                                                                                     ld_dst);
+    (has_avx512(i) ? transpose_blocks<Isa::avx512> : transpose_blocks<Isa::avx2>)(src, rows, cols, ld_src, dst, ld_dst);
     r0 = rows / 8 * 8;
     for (int r = 0; r < r0; ++r)  // the columns right of the last whole block
       for (int c = cols / 8 * 8; c < cols; ++c) dst[std::size_t(c) * ld_dst + r] = src[std::size_t(r) * ld_src + c];
@@ -174,7 +174,7 @@ void gemm_small(int M, int N, int K, const float* a, std::size_t a_ms, std::size
 #if defined(__x86_64__)
   if (const Isa i = isa(); i != Isa::portable) {
     (has_avx512(i) ? gemm_small_tiles<Isa::avx512> : gemm_small_tiles<Isa::avx2>)(M, N, K, a, a_ms, a_ks, b, ldb, c,
-                                                                                     ldc, accumulate);
+                                                                                  ldc, accumulate);
     return;
   }
 #endif

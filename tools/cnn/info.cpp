@@ -20,7 +20,8 @@ void print_cpu() {
   for (const std::string& s : c.supported) sets += (sets.empty() ? "" : ", ") + s;
   std::cout << "cpu: " << c.model << "\n"
             << "instruction sets it runs: " << sets << "\n"
-            << "kernels: " << c.kernels << " (" << c.reason << "; CNN_ISA=avx512_16|avx512|avx2|portable chooses another)\n";
+            << "kernels: " << c.kernels << " (" << c.reason
+            << "; CNN_ISA=avx512_16|avx512|avx2|portable chooses another)\n";
   if (c.peak_256 > 0) {
     std::cout << "FMA peak, 1 thread: " << fixed(c.peak_256, 1) << " GFLOP/s with 256-bit vectors";
     if (c.peak_512 > 0) std::cout << ", " << fixed(c.peak_512, 1) << " with 512-bit";
