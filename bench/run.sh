@@ -4,6 +4,7 @@
 #   bash bench/run.sh            # PyTorch vs this project: seed5 and LeNet-5, threads 1 and 2, one table
 #   bash bench/run.sh --micro    # then also the Google Benchmark kernels (GFLOP/s beside a large SGEMM)
 #   CNN_BENCH_AVX2=1 bash bench/run.sh   # also ours on the AVX2 path (CNN_ISA=avx2) beside the best one
+#   CNN_BENCH_ISAS="avx2 avx512" bash bench/run.sh   # also ours on each of these paths (CNN_ISA=...)
 #
 # Workload (both sides identical): Fashion-MNIST (/usr/share/datasets/fashion-mnist), batch 50, plain SGD lr 0.1,
 # one epoch of the 60,000 training images, then inference over the 10,000 test images in batches of 50 (best of
@@ -26,7 +27,8 @@ micro=0
 threads_list="${CNN_BENCH_THREADS:-1 2}"
 nets="${CNN_BENCH_NETS:-seed5 lenet5}"
 seeds="${CNN_BENCH_SEEDS:-5}"
-avx2="${CNN_BENCH_AVX2:-0}"
+isas="${CNN_BENCH_ISAS:-}"
+[[ "${CNN_BENCH_AVX2:-0}" == 1 ]] && isas="avx2 $isas"
 
 missing=()
 for pkg in python3-torch python3-numpy libbenchmark-dev cmake ninja-build; do
@@ -59,10 +61,10 @@ for net in $nets; do
       echo "bench: $net, $t thread(s), seed $seed: ours, pytorch" >&2
       OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "./$bb/bench/cnn_bench" --net "$net" --threads "$t" \
         --seed "$seed" --save-start "$start/$net-$seed" | sed "s/^/ours seed=$seed /" >>"$out"
-      if [[ $avx2 == 1 ]]; then
-        CNN_ISA=avx2 OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "./$bb/bench/cnn_bench" --net "$net" \
-          --threads "$t" --seed "$seed" | sed "s/^/ours-avx2 seed=$seed /" >>"$out"
-      fi
+      for isa in $isas; do
+        CNN_ISA=$isa OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t "./$bb/bench/cnn_bench" --net "$net" \
+          --threads "$t" --seed "$seed" | sed "s/^/ours-$isa seed=$seed /" >>"$out"
+      done
       OPENBLAS_NUM_THREADS=$t OMP_NUM_THREADS=$t MKL_NUM_THREADS=$t /usr/bin/python3 bench/torch_bench.py \
         --net "$net" --threads "$t" --seed "$seed" --start "$start/$net-$seed" | sed "s/^/torch seed=$seed /" >>"$out"
     done

@@ -36,7 +36,8 @@ def ratio(o, p, k):  # the median over seeds of ours / PyTorch, each pair run ba
     theirs = {r.get("seed", "1"): float(r[k]) for r in p}
     return st.median(float(r[k]) / theirs[r.get("seed", "1")] for r in o if r.get("seed", "1") in theirs)
 # A training image's work: 3 products (forward, dW, dA) of the forward's multiply-adds, 2 flops each; the limit is
-# one core's measured 256-bit FMA peak (the vectors the kernels use) times the threads, measured in the same run.
+# one core's measured FMA peak (the wider of 256- and 512-bit vectors: on a core with two 512-bit FMA ports that is
+# twice the 256-bit one, whichever vectors the kernels use) times the threads, measured in the same run.
 def gflops(rs, macs):
     return med(rs, "train_ips") * 6 * macs / 1e9
 speed = {}
@@ -47,7 +48,8 @@ for (net, t), r in sorted(runs.items()):
         continue
     speed[(net, t)] = med(o, "train_ips")
     macs = float(o[0].get("macs", 0))
-    peak = med(o, "peak256_gflops") if "peak256_gflops" in o[0] else 0.0
+    peak = max(med(o, "peak256_gflops"), med(o, "peak512_gflops") if "peak512_gflops" in o[0] else 0.0) \
+        if "peak256_gflops" in o[0] else 0.0
     if peak:
         peaks += o
     share = lambda rs: f"{100 * gflops(rs, macs) / (peak * t):.0f}%" if peak else "-"
@@ -65,11 +67,14 @@ if peaks:
 for net in sorted({n for n, _ in speed}):
     if (net, 1) in speed and (net, 2) in speed:
         print(f"{net} training, ours, 2 threads / 1 thread: {speed[(net, 2)] / speed[(net, 1)]:.2f}x")
-# The AVX2 path (CNN_ISA=avx2) on the same machine, when run.sh ran it: against the best path and against PyTorch.
+# Ours on other instruction sets (CNN_ISA=avx2, avx512, ...) on the same machine, when run.sh ran them: against the
+# best path and against PyTorch.
 for (net, t), r in sorted(runs.items()):
-    a, o, p = r.get("ours-avx2"), r.get("ours"), r.get("torch")
-    if a and o and p:
-        print(f"{net}, {t} thread(s), AVX2 path: train {med(a, 'train_ips'):.0f} img/s, "
-              f"{ratio(a, o, 'train_ips'):.2f}x the {o[0].get('isa', 'best')} path, "
-              f"{ratio(a, p, 'train_ips'):.2f}x PyTorch; inference {ratio(a, o, 'infer_ips'):.2f}x, "
-              f"{ratio(a, p, 'infer_ips'):.2f}x")
+    o, p = r.get("ours"), r.get("torch")
+    for key in sorted(k for k in r if k.startswith("ours-")):
+        a = r[key]
+        if a and o and p:
+            print(f"{net}, {t} thread(s), {key[5:]} path: train {med(a, 'train_ips'):.0f} img/s, "
+                  f"{ratio(a, o, 'train_ips'):.2f}x the {o[0].get('isa', 'best')} path, "
+                  f"{ratio(a, p, 'train_ips'):.2f}x PyTorch; inference {ratio(a, o, 'infer_ips'):.2f}x, "
+                  f"{ratio(a, p, 'infer_ips'):.2f}x")

@@ -7,6 +7,7 @@
 //   rows       stride 1, straight from the zero-bordered image rows, vectors along an output row (conv_rows.cpp).
 //   channels   stride 1, vectors across 8 output channels, for rows too short to fill vectors (conv_channels.cpp).
 //   batch      stride 1, no padding: dA with vectors across 8 images of the batch (conv_batch.cpp).
+//   wide       rows with 16-float vectors of two output channels × 8 pixels, for Isa::avx512_16 (conv_wide.cpp).
 // The last three exist only on x86-64, compiled once per instruction set with vectors (Isa::avx2, Isa::avx512: the
 // template argument; simd.h says how), and run only where the CPU has that set: the plan checks.
 #pragma once

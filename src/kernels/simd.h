@@ -5,11 +5,12 @@
 // src/kernels/avx2/, which defines CNN_KERNELS_AVX2 first, for AVX2 + FMA (Isa::avx2). The target is an attribute
 // on every function, not a build flag, so one binary runs on any x86-64 CPU and isa.cpp chooses at run time.
 //
-// Vectors are 8 floats on both. On this project's AMD Zen 4 a 256-bit FMA issues twice per cycle, so 8-wide
-// vectors reach the same peak as 16-wide ones while wasting less of a 24- or 8-pixel row. What AVX-512 adds to
-// them is masked loads and stores in one instruction and 32 registers instead of 16: the AVX2 build emulates the
-// masks with vmaskmov (which, like AVX-512's masks, never touches a masked-off lane's memory) and its register
-// tiles are about half as large (kVectorRegisters).
+// Vectors are 8 floats on both. On an AMD Zen 4 a 256-bit FMA issues twice per cycle, so 8-wide vectors reach the
+// same peak as 16-wide ones while wasting less of a 24- or 8-pixel row. What AVX-512 adds to them is masked loads
+// and stores in one instruction and 32 registers instead of 16: the AVX2 build emulates the masks with vmaskmov
+// (which, like AVX-512's masks, never touches a masked-off lane's memory) and its register tiles are about half as
+// large (kVectorRegisters). Cores with two 512-bit FMA ports (most Intel Xeons) reach only half their peak with 8
+// floats: for them Isa::avx512_16 adds 16-float kernels along rows (conv_wide.cpp, compiled once).
 #pragma once
 
 #include "kernels/isa.h"
