@@ -162,8 +162,10 @@ TEST(Catalogue, AlexNetGradientCheckOnASlice) {
       {"fc6 biases (local)", fc6, fc6, spread(fc6_weights, 10, 401), 0.05, 1e-3, 1e-2, true},
       {"fc6 weights", fc6, L, live_fc6_weights(30, 11), 0.01, 5e-2, 0.1, false},
       {"fc6 biases", fc6, L, spread(fc6_weights + 7, 15, 271), 0.01, 5e-2, 0.1, false},
-      {"conv1 weights (local)", 0, 0, spread(0, 60, conv1_weights / 60 + 1), 1e-2, 1e-3, 1e-2, true},
-      {"conv1 biases (local)", 0, 0, spread(conv1_weights, 16, 6), 1e-2, 1e-3, 1e-2, true},
+      // conv1 alone is linear in its parameters, so the central difference has no truncation error and a wider step
+      // only shrinks the float32 rounding of the 290,400 summed outputs (h 0.01: 1.3e-3 with an AVX-512 OpenBLAS)
+      {"conv1 weights (local)", 0, 0, spread(0, 60, conv1_weights / 60 + 1), 5e-2, 1e-3, 1e-2, true},
+      {"conv1 biases (local)", 0, 0, spread(conv1_weights, 16, 6), 5e-2, 1e-3, 1e-2, true},
       {"conv1 weights", 0, L, spread(7, 6, conv1_weights / 6), 1e-3, 0.2, 1.0, false},
       {"conv1 biases", 0, L, spread(conv1_weights + 3, 3, 31), 1e-3, 0.2, 1.0, false},
   };
