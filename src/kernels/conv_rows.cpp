@@ -212,12 +212,7 @@ CNN_TARGET void conv_forward_rows<kIsa>(const ConvShape& s, const float* x, cons
     const int otc = std::min(ot, O - o0);
     for (int b0 = 0; b0 < blocks; b0 += pt) {
       const int ptc = std::min(pt, blocks - b0);
-      for (int p = 0; p < ptc; ++p) {
-        const int y = (b0 + p) / xb, x0 = masked ? ((b0 + p) % xb) * 8 : std::min(((b0 + p) % xb) * 8, wo - 8);
-        in_off[p] = y * W + x0;
-        out_off[p] = y * wo + x0;
-        mask[p] = mask_first(std::min(8, wo - x0));
-      }
+      row_blocks(b0, ptc, xb, wo, W, masked, in_off, out_off, mask);
       // rows y_first..y_last of this tile read x rows y + i; only rows [nz_top, nz_top + nz_rows) can be nonzero
       // (an empty range leaves z = bias, which is right: every product would have been with a zero)
       const int y_first = b0 / xb, y_last = (b0 + ptc - 1) / xb;

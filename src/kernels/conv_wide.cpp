@@ -204,12 +204,7 @@ CNN_TARGET16 void conv_forward_rows<Isa::avx512_16>(const ConvShape& s, const fl
     const bool last_single = q0 + opc == pairs && O % 2 == 1;
     for (int b0 = 0; b0 < blocks; b0 += pt) {
       const int ptc = std::min(pt, blocks - b0);
-      for (int p = 0; p < ptc; ++p) {
-        const int y = (b0 + p) / xb, x0 = masked ? ((b0 + p) % xb) * 8 : std::min(((b0 + p) % xb) * 8, wo - 8);
-        in_off[p] = y * W + x0;
-        out_off[p] = y * wo + x0;
-        mask[p] = mask_first(std::min(8, wo - x0));
-      }
+      row_blocks(b0, ptc, xb, wo, W, masked, in_off, out_off, mask);
       const int y_first = b0 / xb, y_last = (b0 + ptc - 1) / xb;
       const int i0 = std::max(0, nz_top - y_last), i1 = std::min(kh, nz_top + nz_rows - y_first);
       kForward16[masked][opc - 1][ptc - 1](x, C, H * W, W, wp + q0 * pair_stride, pair_stride, i0, i1, kh, kw,

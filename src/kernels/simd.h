@@ -13,6 +13,8 @@
 // floats: for them Isa::avx512_16 adds 16-float kernels along rows (conv_wide.cpp, compiled once).
 #pragma once
 
+#include <algorithm>
+
 #include "kernels/isa.h"
 
 #if defined(__x86_64__)
@@ -90,6 +92,19 @@ CNN_TARGET inline float hsum(__m256 v) {
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
+}
+
+// The forward tiles along rows (conv_rows.cpp, conv_wide.cpp): blocks b0 .. b0 + n − 1 of the output's blocks of
+// 8 pixels, xb to a row of wo, each block's offset in the input (rows of W) and the output, and its lanes. Unless
+// masked (rows under 8 pixels), a row's last block is moved back to end at the row's end.
+CNN_TARGET inline void row_blocks(int b0, int n, int xb, int wo, int W, bool masked, int* in_off, int* out_off,
+                                  Mask8* mask) {
+  for (int p = 0; p < n; ++p) {
+    const int y = (b0 + p) / xb, x0 = masked ? ((b0 + p) % xb) * 8 : std::min(((b0 + p) % xb) * 8, wo - 8);
+    in_off[p] = y * W + x0;
+    out_off[p] = y * wo + x0;
+    mask[p] = mask_first(std::min(8, wo - x0));
+  }
 }
 
 }  // namespace CNN_ISA_NS
