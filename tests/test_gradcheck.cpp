@@ -139,6 +139,24 @@ TEST(GradCheck, MaxPool2DPadded) {
   EXPECT_EQ(uneven.output_shape().w, 3);
   expect_gradients_ok(uneven, test::spaced_tensor({2, 1, 6, 6}, 9), "maxpool2d 2x2 s2 pad 0,1,1,0", 1e-6, 1e-3);
 }
+// Padded average pooling divides each window by the pixels of the input it holds, not by k² (PyTorch's
+// count_include_pad=False): the corner window of a 3×3, stride 2, pad 1 pooling holds 4 pixels.
+TEST(GradCheck, AvgPool2DPaddedCountsOnlyTheInput) {
+  Network net({1, 2, 7, 8});
+  net.add<AvgPool2D>(3, 2, Pads{1, 1, 1, 1});
+  EXPECT_EQ(net.output_shape().h, 4);
+  EXPECT_EQ(net.output_shape().w, 4);
+  const Tensor x = test::spaced_tensor({2, 2, 7, 8}, 8);
+  const Tensor& y = net.forward(x);
+  EXPECT_FLOAT_EQ(y[0], (x[0] + x[1] + x[8] + x[9]) / 4.0f);                                // the corner: 2×2
+  EXPECT_FLOAT_EQ(y[1], (x[1] + x[2] + x[3] + x[9] + x[10] + x[11]) / 6.0f);                // the top edge: 2×3
+  EXPECT_FLOAT_EQ(y[5], (x[9] + x[10] + x[11] + x[17] + x[18] + x[19] + x[25] + x[26] + x[27]) / 9.0f);  // inside
+  expect_gradients_ok(net, x, "avgpool2d 3x3 s2 pad 1", 3e-6, 2.0);  // linear: a wide step, no truncation
+  Network uneven({1, 1, 6, 6});
+  uneven.add<AvgPool2D>(2, 2, Pads{0, 1, 1, 0});
+  EXPECT_EQ(uneven.output_shape().h, 3);
+  expect_gradients_ok(uneven, test::spaced_tensor({2, 1, 6, 6}, 9), "avgpool2d 2x2 s2 pad 0,1,1,0", 3e-6, 2.0);
+}
 // Training runs Conv → ReLU → padded MaxPool as one fused step (the pooling reads the convolution's z); it must give
 // the gradients of the three layers run one by one (keep_all), where the finite differences above hold.
 TEST(GradCheck, MaxPool2DPaddedFusedAfterConvAndRelu) {

@@ -207,6 +207,26 @@ TEST(Onnx, PaddedMaxPoolingGoesOutAndComesBack) {
   EXPECT_LE(max_diff(again.data(), ours.data(), ours.size()), 1e-6);
 }
 
+// Padded average pooling, the padding not counted (PyTorch's count_include_pad=False, ONNX's default): exported with
+// its pads and count_include_pad = 0, run by OpenCV's dnn to our outputs, and imported back as the same layer.
+TEST(Onnx, PaddedAveragePoolingGoesOutAndComesBack) {
+  Network net = network_from_text(R"({"input": [2, 8, 7], "loss": "softmax_cross_entropy", "layers": [
+      {"type": "conv2d", "filters": 3, "kernel": 3}, {"type": "relu"},
+      {"type": "avgpool2d", "kernel": 3, "stride": 2, "padding": [1, 1, 1, 0]}, {"type": "dense", "units": 4}]})",
+                                  "padded.json");
+  net.init(6);
+  ASSERT_EQ(net.layer(2).spec()["padding"], nlohmann::json({1, 1, 1, 0}));
+  const Tensor x = random_input(net, 3);
+  const Tensor ours = net.forward(x);
+  const std::string bytes = export_onnx_bytes(net);
+  const cv::Mat theirs = run_opencv(bytes, x);
+  EXPECT_LE(max_diff(theirs.ptr<float>(), ours.data(), ours.size()), 1e-5);
+  OnnxImport back = import_onnx_bytes(bytes, "m.onnx");
+  EXPECT_EQ(back.net.layer(2).summary(), net.layer(2).summary());
+  const Tensor again = back.net.forward(x);
+  EXPECT_LE(max_diff(again.data(), ours.data(), ours.size()), 1e-6);
+}
+
 TEST(Onnx, SubsamplingHasNoOnnxFormAndIsNamed) {
   Network net({1, 1, 8, 8});
   net.add<Conv2D>(2, 3).add<Subsampling>(2).add<Dense>(3);

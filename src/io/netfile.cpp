@@ -223,13 +223,15 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
   if (type == "maxpool2d" || type == "avgpool2d" || type == "l2pool2d") {
     const int k = f.integer("kernel", 2);
     const int s = f.integer("stride", k);
-    if (type == "maxpool2d") {  // "padding": N | [top, left, bottom, right] (−∞: never the maximum)
+    // "padding": N | [top, left, bottom, right]: −∞ for max pooling (never the maximum), not counted by the average
+    if (type == "maxpool2d" || type == "avgpool2d") {
       const json* pad = f.value("padding");
       if (pad && pad->is_string())
         throw Error(f.where() + ": field \"padding\" must be a number or [top, left, bottom, right]");
-      return std::make_unique<MaxPool2D>(k, s, explicit_pads(pad, f.where()).value_or(Pads{}));
+      const Pads pads = explicit_pads(pad, f.where()).value_or(Pads{});
+      if (type == "maxpool2d") return std::make_unique<MaxPool2D>(k, s, pads);
+      return std::make_unique<AvgPool2D>(k, s, pads);
     }
-    if (type == "avgpool2d") return std::make_unique<AvgPool2D>(k, s);
     return std::make_unique<L2Pool2D>(k, s);
   }
   if (type == "subsampling") {

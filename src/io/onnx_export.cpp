@@ -245,8 +245,9 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
       onnx::NodeProto& n = w.node(op, {as_4d(x, x_flat, s)});
       attr_ints(n, "kernel_shape", {l.kernel(), l.kernel()});
       attr_ints(n, "strides", {l.stride(), l.stride()});
-      const Pads p = kind == "maxpool2d" ? dynamic_cast<const MaxPool2D&>(base).pads() : Pads{};
+      const Pads p = l.pads();
       attr_ints(n, "pads", {p.top, p.left, p.bottom, p.right});
+      if (op == "AveragePool") attr_int(n, "count_include_pad", 0);  // the padding is not counted (its default)
       if (op == "LpPool") attr_int(n, "p", 2);
       out = emit(n);
     } else if (kind == "normalize") {

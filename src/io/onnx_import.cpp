@@ -872,15 +872,17 @@ class Importer {
                   " is not supported (this library pools square k×k windows)");
     const int s = stride_of(k, a);
     Pads pads = pads_of(k, a, x0.net.h, x0.net.w, kh, kw, s);
+    const bool include_pad = op == "AveragePool" && a.i("count_include_pad", 0) != 0;
     if (op != "LpPool") {
       const auto dil = a.ints("dilations").value_or(std::vector<std::int64_t>{1, 1});
       if (dil != std::vector<std::int64_t>{1, 1})
         throw Error(where(k) + ": attribute dilations = " + dims_str(dil) + " is not supported (no dilated pooling)");
       if (a.i("ceil_mode", 0) != 0) {
         // ceil_mode only matters when a last, partial window exists. Max pooling takes it as more −∞ padding at the
-        // bottom and right, as long as the window starts inside the input (PyTorch's and ONNX's rule).
+        // bottom and right, and the uncounted average as more uncounted padding, as long as the window starts inside
+        // the input (PyTorch's and ONNX's rule).
         const int H = x0.net.h + pads.top + pads.bottom, W = x0.net.w + pads.left + pads.right;
-        if (op == "MaxPool") {
+        if (op == "MaxPool" || (op == "AveragePool" && !include_pad)) {
           const auto extra = [s, window = int(kh)](int total, int pad_before, int in) {
             const int e = (s - (total - window) % s) % s;
             return e && ((total + e - window) / s) * s - pad_before >= in ? 0 : e;
@@ -890,29 +892,25 @@ class Importer {
         } else if ((H - kh) % s != 0 || (W - kw) % s != 0) {
           throw Error(where(k) + ": attribute ceil_mode = 1 is not supported where it adds a partial window (" +
                       std::to_string(H) + "x" + std::to_string(W) + ", window " + std::to_string(kh) + ", stride " +
-                      std::to_string(s) + "): the average and L2 pools here keep whole windows");
+                      std::to_string(s) + "): the L2 pool and the average that counts its padding keep whole windows");
         }
       }
     }
     if (op == "MaxPool") (void)a.i("storage_order", 0);  // it orders only the Indices output, refused if used
-    const bool include_pad = op == "AveragePool" && a.i("count_include_pad", 0) != 0;
     const std::int64_t p_norm = op == "LpPool" ? a.i("p", 2) : 2;
     a.finish();
     if (p_norm != 2)
       throw Error(where(k) + ": attribute p = " + std::to_string(p_norm) + " is not supported (only p = 2, l2pool2d)");
     Val x = x0;
-    if (!zero(pads) && op != "MaxPool") {  // max pooling pads with −∞ itself
-      // Zeros change neither Σx² nor, when counted, the average; an uncounted average they would.
-      if (op == "AveragePool" && !include_pad)
-        throw Error(where(k) + ": padding " + pads_str(pads) +
-                    " with count_include_pad = 0 is not supported: this library's average pooling divides by k²");
-      x = zero_pad(k, x0, pads);
-    }
+    // Max pooling pads with −∞ itself and the uncounted average clips its windows; zeros change neither Σx² nor the
+    // average that counts them.
+    const bool pads_itself = op == "MaxPool" || (op == "AveragePool" && !include_pad);
+    if (!zero(pads) && !pads_itself) x = zero_pad(k, x0, pads);
     Pending p;
     if (op == "MaxPool")
       p.layer = std::make_unique<MaxPool2D>(kh, s, pads);
     else if (op == "AveragePool")
-      p.layer = std::make_unique<AvgPool2D>(kh, s);
+      p.layer = std::make_unique<AvgPool2D>(kh, s, include_pad ? Pads{} : pads);
     else
       p.layer = std::make_unique<L2Pool2D>(kh, s);
     p.inputs = {x.value};

@@ -1,8 +1,23 @@
-// AvgPool2D (seed 004; LeNet-5's subsampling): z = Σ(window)/k², and each input of the window gets dZ/k².
+// AvgPool2D (seed 004; LeNet-5's subsampling): z = Σ(window)/k², and each input of the window gets dZ/k². Padded:
+// the window clipped to the input, divided by the pixels it holds.
 #include "cnn/layers/pool.h"
+#include <algorithm>
+
 #include "kernels/kernels.h"
 
 namespace cnn {
+
+namespace {
+// Rows [y0, y1) and columns [x0, x1) of the input that output (oy, ox)'s padded window covers.
+struct Window {
+  int y0, y1, x0, x1;
+  int count() const { return (y1 - y0) * (x1 - x0); }
+};
+Window clipped(int oy, int ox, int k, int s, Pads p, int H, int W) {
+  return {std::max(0, oy * s - p.top), std::min(H, oy * s - p.top + k), std::max(0, ox * s - p.left),
+          std::min(W, ox * s - p.left + k)};
+}
+}  // namespace
 
 // z = (1/k²) Σ_{i,j<k} a[y·s + i][x·s + j]
 void AvgPool2D::forward(const Tensor& x, Tensor& y, const Context&) {
@@ -15,7 +30,16 @@ void AvgPool2D::forward(const Tensor& x, Tensor& y, const Context&) {
     float* z = y.data() + std::size_t(m) * Ho * Wo;
     for (int oy = 0; oy < Ho; ++oy)
       for (int ox = 0; ox < Wo; ++ox) {
-        z[oy * Wo + ox] = kernels::window_sum(a, W, oy * stride_, ox * stride_, k_) * inv;
+        if (!pads_.any()) {
+          z[oy * Wo + ox] = kernels::window_sum(a, W, oy * stride_, ox * stride_, k_) * inv;
+          continue;
+        }
+        // z = Σ_{(u,v) ∈ window ∩ input} a[u][v] / |window ∩ input|
+        const Window w = clipped(oy, ox, k_, stride_, pads_, H, W);
+        float sum = 0.0f;
+        for (int u = w.y0; u < w.y1; ++u)
+          for (int v = w.x0; v < w.x1; ++v) sum += a[u * W + v];
+        z[oy * Wo + ox] = sum / float(w.count());
       }
   }
 }
@@ -34,9 +58,17 @@ void AvgPool2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
     const float* dz = dy.data() + std::size_t(m) * Ho * Wo;
     for (int oy = 0; oy < Ho; ++oy)
       for (int ox = 0; ox < Wo; ++ox) {
-        const float g = dz[oy * Wo + ox] * inv;
-        for (int i = 0; i < k_; ++i)
-          for (int j = 0; j < k_; ++j) da[(oy * stride_ + i) * W + ox * stride_ + j] += g;
+        if (!pads_.any()) {
+          const float g = dz[oy * Wo + ox] * inv;
+          for (int i = 0; i < k_; ++i)
+            for (int j = 0; j < k_; ++j) da[(oy * stride_ + i) * W + ox * stride_ + j] += g;
+          continue;
+        }
+        // dA[u][v] += dZ / |window ∩ input| for every (u, v) of the clipped window
+        const Window w = clipped(oy, ox, k_, stride_, pads_, H, W);
+        const float g = dz[oy * Wo + ox] / float(w.count());
+        for (int u = w.y0; u < w.y1; ++u)
+          for (int v = w.x0; v < w.x1; ++v) da[u * W + v] += g;
       }
   }
 }

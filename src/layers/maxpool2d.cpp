@@ -8,39 +8,6 @@
 
 namespace cnn {
 
-// Ho = (H + top + bottom − k)/stride + 1 (and the same for W), each window holding a pixel of the input.
-Shape MaxPool2D::infer(Shape in) {
-  if (!pads_.any()) return Pool2D::infer(in);
-  const Pads p = pads_;
-  const auto bad = [&](const std::string& why) {
-    return Error("maxpool2d layer: padding [" + std::to_string(p.top) + ", " + std::to_string(p.left) + ", " +
-                 std::to_string(p.bottom) + ", " + std::to_string(p.right) + "] " + why);
-  };
-  if (p.top < 0 || p.left < 0 || p.bottom < 0 || p.right < 0) throw bad("must not be negative");
-  if (p.top >= k_ || p.left >= k_) throw bad("leaves the first window without a pixel of the input");
-  if (k_ <= 0 || stride_ <= 0) return Pool2D::infer(in);  // its message
-  const int H = in.h + p.top + p.bottom, W = in.w + p.left + p.right;
-  if (H < k_ || W < k_)
-    throw Error("maxpool2d layer: input " + in.sample_str() + " padded is smaller than the " + std::to_string(k_) +
-                "x" + std::to_string(k_) + " window");
-  const int Ho = (H - k_) / stride_ + 1, Wo = (W - k_) / stride_ + 1;
-  if ((Ho - 1) * stride_ - p.top >= in.h || (Wo - 1) * stride_ - p.left >= in.w)
-    throw bad("leaves the last window without a pixel of the input");
-  return {1, in.c, Ho, Wo};
-}
-
-std::string MaxPool2D::summary() const {
-  if (!pads_.any()) return Pool2D::summary();
-  return Pool2D::summary() + " pad " + std::to_string(pads_.top) + "," + std::to_string(pads_.left) + "," +
-         std::to_string(pads_.bottom) + "," + std::to_string(pads_.right);
-}
-
-nlohmann::json MaxPool2D::spec() const {
-  nlohmann::json j = Pool2D::spec();
-  if (pads_.any()) j["padding"] = {pads_.top, pads_.left, pads_.bottom, pads_.right};
-  return j;
-}
-
 namespace {
 // The padded pooling of `planes` maps: the maximum of the window's pixels inside the map (of max(x, 0) with relu),
 // the first on ties, in row-major order.

@@ -1,4 +1,5 @@
-// Pooling over k×k windows moved by `stride` (output floor((H − k)/stride) + 1; max pooling may pad, below):
+// Pooling over k×k windows moved by `stride` (output floor((H − k)/stride) + 1; max and average pooling may pad,
+// below):
 //   MaxPool2D  z = max(window)      dA = dZ at the window's argmax (the first maximum on ties), 0 elsewhere
 //   AvgPool2D  z = Σ(window)/k²     dA = dZ/k² at every position of the window
 //   L2Pool2D   z = √Σ(window²)      dA = dZ·a/z (0 where z = 0)                       (seed 001)
@@ -10,30 +11,31 @@
 
 namespace cnn {
 
+// Padding (max and average pooling only): Ho = (H + top + bottom − k)/stride + 1, every window holding at least one
+// pixel of the input.
 class Pool2D : public Layer {
  public:
-  Pool2D(int kernel, int stride) : k_(kernel), stride_(stride) {}
+  Pool2D(int kernel, int stride, Pads pads = {}) : k_(kernel), stride_(stride), pads_(pads) {}
   std::string summary() const override;
   nlohmann::json spec() const override;
   std::size_t macs_per_sample() const override { return out_.sample_size() * std::size_t(k_) * k_; }
   int kernel() const { return k_; }
   int stride() const { return stride_; }
+  Pads pads() const { return pads_; }
 
  protected:
   Shape infer(Shape input) override;
   int k_, stride_;
+  Pads pads_;
 };
 
 // Max pooling may pad its input (PyTorch's MaxPool2d(padding=…), ONNX's pads, auto_pad and ceil_mode): a padded
-// position is −∞, never the maximum, and every window keeps at least one pixel of the input.
+// position is −∞, never the maximum.
 class MaxPool2D : public Pool2D {
  public:
   explicit MaxPool2D(int kernel = 2, int stride = 0, Pads pads = {})
-      : Pool2D(kernel, stride ? stride : kernel), pads_(pads) {}
+      : Pool2D(kernel, stride ? stride : kernel, pads) {}
   std::string kind() const override { return "maxpool2d"; }
-  std::string summary() const override;
-  nlohmann::json spec() const override;
-  Pads pads() const { return pads_; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
   // Where each output of the last forward pass came from (flat index within its input map).
@@ -46,16 +48,19 @@ class MaxPool2D : public Pool2D {
   void forward_through_relu(const Tensor& z, Tensor& y);
 
  private:
-  Shape infer(Shape input) override;
   void run_forward(const Tensor& x, Tensor& y, bool relu);
   void run_backward(const Tensor& x, const Tensor& dy, const Tensor* relu_z, Tensor* dx);
-  Pads pads_;
   std::vector<std::uint32_t> argmax_;  // per output element: the flat index (within its map) of the maximum
 };
 
+// Average pooling may pad too: a window is then clipped to the input and divided by the pixels it holds (PyTorch's
+// AvgPool2d(padding=…, count_include_pad=False), ONNX's AveragePool with pads or ceil_mode and its default
+// count_include_pad = 0): the padding is not counted.
+//   z = Σ(window ∩ input)/|window ∩ input|      dA = dZ/|window ∩ input| at every pixel of it
 class AvgPool2D : public Pool2D {
  public:
-  explicit AvgPool2D(int kernel = 2, int stride = 0) : Pool2D(kernel, stride ? stride : kernel) {}
+  explicit AvgPool2D(int kernel = 2, int stride = 0, Pads pads = {})
+      : Pool2D(kernel, stride ? stride : kernel, pads) {}
   std::string kind() const override { return "avgpool2d"; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
