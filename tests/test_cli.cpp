@@ -139,6 +139,28 @@ TEST(Cli, NanLossStopsWithEpochAndBatchAndKeepsTheLastGoodModel) {
   EXPECT_TRUE(read_all(s / "m.cnn") == good) << "the previous model file was changed";
 }
 
+// Fine-tuning: `--init-from` takes the network and its weights from a model or an ONNX file, and starts a new run.
+// At a learning rate of 1e-9 the run keeps the weights, so it scores what the source model scores, where the same run
+// from fresh weights stays at chance; --net or --resume beside it is one line.
+TEST(Cli, InitFromAModelOrAnOnnxFileStartsFromItsWeights) {
+  Scratch s;
+  const std::string digits = std::string(CNN_BINARY_DIR) + "/data/mnist-digits", data = " --data " + digits;
+  const std::string run = " --epochs 1 --train-limit 3000 --threads 2 --quiet";
+  ASSERT_EQ(cnn_cmd("train --net seed5" + data + run + " --out " + s / "a.cnn").code, 0);
+  ASSERT_EQ(cnn_cmd("export --model " + s / "a.cnn" + " --onnx " + s / "a.onnx").code, 0);
+  const double source = accuracy_of(cnn_cmd("eval --model " + s / "a.cnn" + data).out);
+  EXPECT_GT(source, 0.6);
+  for (const char* from : {"a.onnx", "a.cnn"}) {
+    const Result tr = cnn_cmd("train --init-from " + s / from + data + run + " --lr 1e-9 --out " + s / "b.cnn");
+    ASSERT_EQ(tr.code, 0) << tr.out;
+    EXPECT_NEAR(accuracy_of(cnn_cmd("eval --model " + s / "b.cnn" + data).out), source, 0.002) << from;
+  }
+  ASSERT_EQ(cnn_cmd("train --net seed5" + data + run + " --lr 1e-9 --out " + s / "f.cnn").code, 0);
+  EXPECT_LT(accuracy_of(cnn_cmd("eval --model " + s / "f.cnn" + data).out), 0.3);
+  expect_one_line_error(cnn_cmd("train --init-from " + s / "a.onnx" + " --net seed5" + data), 2, "--init-from");
+  expect_one_line_error(cnn_cmd("train --init-from " + s / "a.onnx" + " --resume " + s / "a.cnn"), 2, "--init-from");
+}
+
 TEST(Cli, FailedSaveKeepsThePreviousModel) {
   Scratch s;
   ASSERT_EQ(cnn_cmd("train --net book6x6 --data " + s / "x" + " --epochs 1").code, 1);  // (no data: nothing written)

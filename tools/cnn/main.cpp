@@ -7,10 +7,12 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
 #include "cluster.h"
+#include "cnn/onnx.h"
 #include "cnn/version.h"
 #include "common.h"
 
@@ -32,6 +34,21 @@ ModelOrNet load_model_or_net(const std::string& verb, const std::string& model, 
     r.net->init(1);
   }
   return r;
+}
+
+Model model_of_import(OnnxImport r, const std::string& path) {
+  if (r.outputs.size() != 1 || r.net.size() == 0 || r.outputs[0].value != int(r.net.size()) - 1)
+    throw Error(path + ": the graph's output is not one output computed by its last layer; cnn run reads such graphs");
+  return Model{std::move(r.net), r.name, r.class_names, std::nullopt};
+}
+
+Model open_model(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  char magic[8] = {};
+  f.read(magic, 8);
+  if (f.gcount() == 8 && std::string(magic, 8) == "CNNMODEL") return load_model(path);
+  if (!path.ends_with(".onnx")) return load_model(path);  // its own message for what is neither
+  return model_of_import(import_onnx(path), path);
 }
 
 namespace {

@@ -25,19 +25,6 @@ std::string inversion_note(const PictureNotes& n, Invert inv) {
   return "";
 }
 
-// A model file, or an ONNX graph read as `cnn import` reads it (one output, computed by its last layer).
-Model open_model(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  char magic[8] = {};
-  f.read(magic, 8);
-  if (f.gcount() == 8 && std::string(magic, 8) == "CNNMODEL") return load_model(path);
-  if (!path.ends_with(".onnx")) return load_model(path);  // its own message for what is neither
-  OnnxImport r = import_onnx(path);
-  if (r.outputs.size() != 1 || r.net.size() == 0 || r.outputs[0].value != int(r.net.size()) - 1)
-    throw Error(path + ": the graph's output is not one output computed by its last layer; cnn run reads such graphs");
-  return Model{std::move(r.net), r.name, r.class_names, std::nullopt};
-}
-
 void run(const PredictArgs& a) {
   set_threads(1);
   Model m = open_model(a.model);

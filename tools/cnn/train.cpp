@@ -16,7 +16,7 @@ namespace cnn::tool {
 namespace {
 
 struct TrainArgs {
-  std::string net = "seed5", data, out = "model.cnn", metrics, resume, lr_decay = "none", optimizer = "sgd",
+  std::string net = "seed5", data, out = "model.cnn", metrics, resume, init_from, lr_decay = "none", optimizer = "sgd",
               augment = "none";
   int epochs = 10, batch = 50, threads = 0, serve = -1;  // serve: port for the live curves (-1: none)
   double lr = 0.1, momentum = 0.0, weight_decay = 0.0, label_smoothing = 0.0;
@@ -142,9 +142,24 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
     if (a.epochs <= start_epoch)
       throw UsageError("--epochs " + std::to_string(a.epochs) + " is not beyond the " + std::to_string(start_epoch) +
                        " epochs already in " + a.resume + " (--epochs is the total)");
+  } else if (!a.init_from.empty()) {
+    // Fine-tuning: the network, its parameters and running statistics from a model or an ONNX file (Keras's
+    // load_weights, PyTorch's load_state_dict); the run itself starts afresh: epoch 0, a new optimizer, the flags'
+    // settings (or the description's recipe, for a model file that carries one).
+    if (given("--net"))
+      throw UsageError("--net cannot be combined with --init-from: the network is the one in " + a.init_from);
+    const std::string bytes = rank0_file(a.init_from);
+    Model m = bytes.starts_with("CNNMODEL") || !a.init_from.ends_with(".onnx")
+                  ? parse_model(bytes, a.init_from)
+                  : model_of_import(import_onnx_bytes(bytes, a.init_from), a.init_from);
+    net.emplace(std::move(m.net));
+    net->reseed(a.seed);
+    name = std::filesystem::path(a.init_from).stem().string();
   } else {
     net.emplace(load_network(a.net));
     net->init(a.seed);
+  }
+  if (a.resume.empty()) {
     std::vector<std::string> from_recipe;
     apply_recipe(net->recipe(), given, a, from_recipe);
     if (!from_recipe.empty()) {
@@ -174,7 +189,7 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
     state.label_smoothing = a.label_smoothing;
     state.train_limit = a.train_limit;
     state.test_limit = a.test_limit;
-    if (std::filesystem::exists(a.net)) name = std::filesystem::path(a.net).stem().string();
+    if (a.init_from.empty() && std::filesystem::exists(a.net)) name = std::filesystem::path(a.net).stem().string();
   }
   // Softmax before softmax_cross_entropy squashes the logits twice and trains badly without an error (measured 63%
   // against 90%); PyTorch's CrossEntropyLoss and Keras's from_logits carry the same trap.
@@ -204,7 +219,9 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
   if (class_names.empty()) class_names = data.train.class_names;
   // A net that starts with `normalize` (and fixes no statistics itself) standardises its input with the training
   // set's per-channel mean and deviation, computed here once and saved in the model with it.
-  if (auto* norm = dynamic_cast<Normalize*>(&net->layer(0)); norm && !norm->fixed() && a.resume.empty()) {
+  // (a resumed or fine-tuned network keeps the statistics it was trained with)
+  if (auto* norm = dynamic_cast<Normalize*>(&net->layer(0));
+      norm && !norm->fixed() && a.resume.empty() && a.init_from.empty()) {
     const ChannelStatistics st = channel_statistics(data.train);
     norm->set_statistics(st.mean, st.std);
     if (!a.quiet) std::cout << "input: " << norm->summary() << " (the training set's, per channel)\n";
@@ -405,6 +422,10 @@ void add(CLI::App& app) {
   c->add_option("--resume", a->resume,
                 "Continue the run saved in this model file up to --epochs, saving to the same file (unless --out)")
       ->check(CLI::ExistingFile);
+  c->add_option("--init-from", a->init_from,
+                "Start from the network and weights of this model or ONNX file (fine-tuning): a new run, epoch 0")
+      ->check(CLI::ExistingFile)
+      ->excludes("--resume");
   c->add_option("--train-limit", a->train_limit, "Use only the first N training images (0: all)")
       ->check(CLI::NonNegativeNumber);
   c->add_option("--test-limit", a->test_limit, "Use only the first N test images (0: all)")
