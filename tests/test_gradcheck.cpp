@@ -148,8 +148,8 @@ TEST(GradCheck, AvgPool2DPaddedCountsOnlyTheInput) {
   EXPECT_EQ(net.output_shape().w, 4);
   const Tensor x = test::spaced_tensor({2, 2, 7, 8}, 8);
   const Tensor& y = net.forward(x);
-  EXPECT_FLOAT_EQ(y[0], (x[0] + x[1] + x[8] + x[9]) / 4.0f);                                // the corner: 2×2
-  EXPECT_FLOAT_EQ(y[1], (x[1] + x[2] + x[3] + x[9] + x[10] + x[11]) / 6.0f);                // the top edge: 2×3
+  EXPECT_FLOAT_EQ(y[0], (x[0] + x[1] + x[8] + x[9]) / 4.0f);                  // the corner: 2×2
+  EXPECT_FLOAT_EQ(y[1], (x[1] + x[2] + x[3] + x[9] + x[10] + x[11]) / 6.0f);  // the top edge: 2×3
   EXPECT_FLOAT_EQ(y[5], (x[9] + x[10] + x[11] + x[17] + x[18] + x[19] + x[25] + x[26] + x[27]) / 9.0f);  // inside
   expect_gradients_ok(net, x, "avgpool2d 3x3 s2 pad 1", 3e-6, 2.0);  // linear: a wide step, no truncation
   Network uneven({1, 1, 6, 6});

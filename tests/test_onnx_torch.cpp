@@ -1,6 +1,7 @@
 // Models built in PyTorch and exported with torch.onnx.export (opset 13, dynamic batch, eval mode) import and give
 // PyTorch's outputs: seed5, LeNet-5 with padding 2, and a residual net with batch normalisation and global average
-// pooling (tests/onnx/torch_export.py, run with Debian's /usr/bin/python3 and python3-torch).
+// pooling (tests/onnx/torch_export.py, run with Debian's /usr/bin/python3 and python3-torch); each, imported,
+// exported and imported again, is the same model file, and trains on.
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -8,8 +9,10 @@
 
 #include <unistd.h>
 
-#include "cnn/onnx.h"
+#include "cli_helpers.h"
+#include "cnn/cnn.h"
 #include "gtest/gtest.h"
+#include "helpers.h"
 
 namespace cnn {
 namespace {
@@ -37,6 +40,33 @@ TEST(OnnxTorch, PyTorchExportsImportAndAgreeWithPyTorch) {
                                   std::max(1.0, std::fabs(double(want.values[i]))));
     EXPECT_LE(worst, 1e-5);
     std::cout << "[ onnx ] " << name << " from PyTorch: largest difference " << worst << "\n";
+
+    // import → save → export → import → save: the same model file, byte for byte
+    const auto model_bytes = [&](const OnnxImport& m, const std::string& file) {
+      save_model((dir / file).string(), m.net, m.name, m.class_names, nullptr);
+      return test::read_all((dir / file).string());
+    };
+    const std::string first = model_bytes(r, name + "_1.cnn");
+    OnnxImport again = import_onnx_bytes(export_onnx_bytes(r.net, {.name = r.name, .class_names = r.class_names}),
+                                         name + "_again.onnx");
+    EXPECT_TRUE(first == model_bytes(again, name + "_2.cnn")) << "the model after a second import differs";
+
+    // and it trains on: SGD steps on one batch lower its loss
+    if (r.net.output_shape().sample_size() > 1) {
+      Network& net = r.net;
+      const int n = 8, classes = int(net.output_shape().sample_size());
+      const Tensor xs = test::random_tensor(net.input_shape().with_batch(n), 3, 0.0f, 1.0f);
+      std::vector<int> labels(n);
+      for (int k = 0; k < n; ++k) labels[std::size_t(k)] = k % classes;
+      Optimizer opt({.kind = "sgd", .lr = 0.01});
+      const double before = net.forward_backward(xs, labels.data(), 0);
+      double after = before;
+      for (int step = 0; step < 5; ++step) {
+        opt.step(net);
+        after = net.forward_backward(xs, labels.data(), std::uint64_t(step) + 1);
+      }
+      EXPECT_LT(after, before) << "five SGD steps on one batch did not lower the loss";
+    }
   }
   fs::remove_all(dir);
 }

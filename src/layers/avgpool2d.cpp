@@ -1,7 +1,7 @@
 // AvgPool2D (seed 004; LeNet-5's subsampling): z = Σ(window)/k², and each input of the window gets dZ/k². Padded:
 // the window clipped to the input, divided by the pixels it holds.
-#include "cnn/layers/pool.h"
 #include <algorithm>
+#include "cnn/layers/pool.h"
 
 #include "kernels/kernels.h"
 

@@ -33,8 +33,7 @@ class Pool2D : public Layer {
 // position is −∞, never the maximum.
 class MaxPool2D : public Pool2D {
  public:
-  explicit MaxPool2D(int kernel = 2, int stride = 0, Pads pads = {})
-      : Pool2D(kernel, stride ? stride : kernel, pads) {}
+  explicit MaxPool2D(int kernel = 2, int stride = 0, Pads pads = {}) : Pool2D(kernel, stride ? stride : kernel, pads) {}
   std::string kind() const override { return "maxpool2d"; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
@@ -59,8 +58,7 @@ class MaxPool2D : public Pool2D {
 //   z = Σ(window ∩ input)/|window ∩ input|      dA = dZ/|window ∩ input| at every pixel of it
 class AvgPool2D : public Pool2D {
  public:
-  explicit AvgPool2D(int kernel = 2, int stride = 0, Pads pads = {})
-      : Pool2D(kernel, stride ? stride : kernel, pads) {}
+  explicit AvgPool2D(int kernel = 2, int stride = 0, Pads pads = {}) : Pool2D(kernel, stride ? stride : kernel, pads) {}
   std::string kind() const override { return "avgpool2d"; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
