@@ -77,6 +77,11 @@ struct OnnxImport {
   std::vector<OnnxPort> outputs;
   bool symbolic_batch = false;  // the input's first dimension is free (every exported graph's)
   std::int64_t batch = 1;       // network samples in one input of input.dims (kOnnxBatch when symbolic)
+  // A graph exported for training (torch.onnx.export(training=TRAINING)): its BatchNormalization nodes normalise with
+  // each batch's statistics (training_mode = 1, or their training outputs before opset 14). Imported, they are the
+  // same batchnorm2d layers as in inference, trainable on; run_onnx runs such a graph in training mode, as ONNX's
+  // runtimes do (the batch's statistics, the running ones updated).
+  bool training_mode = false;
 };
 // `source` names the file in error messages. `extra_inputs`: serialized TensorProtos for the graph inputs after the
 // first that is not an initializer, in order; each becomes a constant.

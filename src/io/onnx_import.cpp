@@ -420,7 +420,7 @@ class Importer {
     vals_[input_->name()] = Val{input_dims_, Network::kInput, in_};
     for (int k : order_) node(k);
 
-    OnnxImport r{Network(in_), name_, class_names_, false, {}, {}, symbolic_, N};
+    OnnxImport r{Network(in_), name_, class_names_, false, {}, {}, symbolic_, N, training_mode_};
     r.input = {input_->name(), input_dims_, Network::kInput};
     for (const auto& o : g_.output()) {
       const auto it = vals_.find(o.name());
@@ -951,10 +951,10 @@ class Importer {
       throw Error(where(k) + ": attribute spatial = 0 is not supported (statistics per channel only)");
     if (opset_ < 7) (void)a.i("is_test", 0);
     if (opset_ < 6) (void)a.ints("consumed_inputs");
-    if (a.i("training_mode", 0) != 0)
-      throw Error(where(k) +
-                  ": attribute training_mode = 1 is not supported (inference only: the running "
-                  "statistics are the ones used)");
+    // training: from the attribute (opset 14 on), or, before it, from the outputs a training graph asks for (the
+    // updated running statistics and the batch's, whose use set_output refuses)
+    const bool training = a.i("training_mode", 0) != 0 || (opset_ < 14 && n.output_size() > 1);
+    training_mode_ = training_mode_ || training;
     a.finish();
     need_channels(k, x);
     const std::size_t C = std::size_t(x.net.c);
@@ -973,7 +973,7 @@ class Importer {
     p.inputs = {x.value};
     const bool plain = std::all_of(v[0].begin(), v[0].end(), [](float s) { return s == 1.0f; }) &&
                        std::all_of(v[1].begin(), v[1].end(), [](float s) { return s == 0.0f; });
-    if (eps == 0.0f && plain && std::all_of(v[3].begin(), v[3].end(), [](float s) { return s > 0.0f; })) {
+    if (!training && eps == 0.0f && plain && std::all_of(v[3].begin(), v[3].end(), [](float s) { return s > 0.0f; })) {
       // (x − μ)/σ: the normalize layer that export writes this way.
       std::vector<float> sd(C);
       for (std::size_t c = 0; c < C; ++c) sd[c] = std::sqrt(v[3][c]);
@@ -1371,6 +1371,7 @@ class Importer {
   const onnx::ValueInfoProto* input_ = nullptr;
   std::vector<std::int64_t> input_dims_;
   bool symbolic_ = false;
+  bool training_mode_ = false;  // a BatchNormalization node normalises with the batch's statistics
   std::string loss_, output_kind_, name_;
   std::vector<std::string> class_names_;
   // One attempt at a batch size:
@@ -1511,7 +1512,8 @@ std::vector<OnnxTensor> run_onnx(OnnxImport& m, const OnnxTensor& t, const std::
   bool inner = false;
   for (const auto& o : m.outputs) inner = inner || (o.value >= 0 && o.value != last);
   if (inner) m.net.set_need_input_gradient(true);  // keeps every layer's output
-  const Tensor* y = m.net.size() ? &m.net.forward(x) : nullptr;
+  const Context ctx{m.training_mode ? Mode::train : Mode::eval, 0};
+  const Tensor* y = m.net.size() ? &m.net.forward(x, ctx) : nullptr;
   std::vector<OnnxTensor> outs;
   for (const auto& o : m.outputs) {
     const Tensor& v = o.value == Network::kInput ? x : o.value == last ? *y : m.net.activation(std::size_t(o.value));
