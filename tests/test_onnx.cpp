@@ -4,9 +4,11 @@
 // refused by name.
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -116,6 +118,61 @@ TEST(Onnx, OpenCvDnnReadsEveryExportedPresetAndAgreesOnRealImages) {
       EXPECT_LE(d, 1e-5);
     }
   }
+}
+
+// The same exported file in three engines: every preset (the colour ones with their batch normalisation, residual
+// adds and global pooling) runs in OpenCV's dnn and in ONNX Runtime (npm onnxruntime-node, which scripts/test.sh
+// installs) to our outputs within 1e-5. The 224×224 AlexNet is left out: its 62M parameters take the same code paths
+// as alexnet-small and alexnet-cifar, at a minute of the suite's time.
+TEST(Onnx, EveryPresetGivesOurOutputsInOpenCvAndInOnnxRuntime) {
+  const fs::path ort = fs::path(CNN_BINARY_DIR) / "npm" / "node_modules";
+  ASSERT_TRUE(fs::exists(ort / "onnxruntime-node"))
+      << "onnxruntime-node is not installed in " << ort << ": scripts/test.sh installs it";
+  const fs::path dir = fs::temp_directory_path() / ("cnn_ort_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  int checked = 0;
+  for (const std::string& name : preset_names()) {
+    if (name == "alexnet") continue;
+    SCOPED_TRACE(name);
+    Network net = load_network(name);
+    net.init(3);
+    // running statistics other than 0 and 1, from a few batches in training mode
+    for (int step = 0; step < 3; ++step) net.forward(random_input(net, 4, 40 + std::uint64_t(step)), {Mode::train, 0});
+    const Tensor x = random_input(net, 3, 9);
+    const Tensor ours = net.forward(x);
+    std::string bytes;
+    try {
+      bytes = export_onnx_bytes(net, {.name = name});
+    } catch (const Error& e) {  // subsampling (seed 002's trainable pooling) has no ONNX operator
+      EXPECT_NE(std::string(e.what()).find("subsampling"), std::string::npos) << e.what();
+      continue;
+    }
+    const cv::Mat cv_out = run_opencv(bytes, x);
+    ASSERT_EQ(cv_out.total(), ours.size());
+    const double d_cv = max_diff(cv_out.ptr<float>(), ours.data(), ours.size());
+
+    const std::string model = (dir / (name + ".onnx")).string(), in = (dir / "x.f32").string(),
+                      out = (dir / "y.f32").string();
+    std::ofstream(model, std::ios::binary) << bytes;
+    std::ofstream(in, std::ios::binary).write(reinterpret_cast<const char*>(x.data()), std::streamsize(4 * x.size()));
+    const Shape s = x.shape();
+    const std::string cmd = "ORT_MODULES=" + ort.string() + " node " + std::string(CNN_SOURCE_DIR) +
+                            "/tests/onnx/ort_run.js " + model + " " + in + " " + std::to_string(s.n) + "," +
+                            std::to_string(s.c) + "," + std::to_string(s.h) + "," + std::to_string(s.w) + " " + out;
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::ifstream f(out, std::ios::binary);
+    std::vector<float> ort_out(ours.size() + 1);
+    f.read(reinterpret_cast<char*>(ort_out.data()), std::streamsize(4 * ort_out.size()));
+    ASSERT_EQ(std::size_t(f.gcount()), 4 * ours.size()) << "ONNX Runtime's output has another size";
+    const double d_ort = max_diff(ort_out.data(), ours.data(), ours.size());
+    std::printf("[ onnx ] %-15s largest difference from cnn: OpenCV dnn %.3g, ONNX Runtime %.3g\n", name.c_str(), d_cv,
+                d_ort);
+    EXPECT_LE(d_cv, 1e-5);
+    EXPECT_LE(d_ort, 1e-5);
+    ++checked;
+  }
+  EXPECT_GE(checked, 8);
+  fs::remove_all(dir);
 }
 
 TEST(Onnx, ExportedGraphFollowsTheConventions) {
