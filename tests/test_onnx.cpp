@@ -244,44 +244,29 @@ TEST(Onnx, LogSoftmaxGoesOutAndComesBack) {
   EXPECT_LE(max_diff(again.data(), ours.data(), ours.size()), 1e-6);
 }
 
-// Padded max pooling (torchvision's ResNet stem, 3×3 stride 2 padding 1), from a net file: exported with its pads,
-// run by OpenCV's dnn to our outputs, and imported back as the same layer.
-TEST(Onnx, PaddedMaxPoolingGoesOutAndComesBack) {
-  Network net = network_from_text(R"({"input": [1, 9, 9], "loss": "softmax_cross_entropy", "layers": [
-      {"type": "conv2d", "filters": 3, "kernel": 3}, {"type": "relu"},
-      {"type": "maxpool2d", "kernel": 3, "stride": 2, "padding": 1}, {"type": "dense", "units": 4}]})",
-                                  "padded.json");
-  net.init(6);
-  ASSERT_EQ(net.layer(2).spec()["padding"], nlohmann::json({1, 1, 1, 1}));
-  const Tensor x = random_input(net, 3);
-  const Tensor ours = net.forward(x);
-  const std::string bytes = export_onnx_bytes(net);
-  const cv::Mat theirs = run_opencv(bytes, x);
-  EXPECT_LE(max_diff(theirs.ptr<float>(), ours.data(), ours.size()), 1e-5);
-  OnnxImport back = import_onnx_bytes(bytes, "m.onnx");
-  EXPECT_EQ(back.net.layer(2).summary(), net.layer(2).summary());
-  const Tensor again = back.net.forward(x);
-  EXPECT_LE(max_diff(again.data(), ours.data(), ours.size()), 1e-6);
-}
-
-// Padded average pooling, the padding not counted (PyTorch's count_include_pad=False, ONNX's default): exported with
-// its pads and count_include_pad = 0, run by OpenCV's dnn to our outputs, and imported back as the same layer.
-TEST(Onnx, PaddedAveragePoolingGoesOutAndComesBack) {
-  Network net = network_from_text(R"({"input": [2, 8, 7], "loss": "softmax_cross_entropy", "layers": [
-      {"type": "conv2d", "filters": 3, "kernel": 3}, {"type": "relu"},
-      {"type": "avgpool2d", "kernel": 3, "stride": 2, "padding": [1, 1, 1, 0]}, {"type": "dense", "units": 4}]})",
-                                  "padded.json");
-  net.init(6);
-  ASSERT_EQ(net.layer(2).spec()["padding"], nlohmann::json({1, 1, 1, 0}));
-  const Tensor x = random_input(net, 3);
-  const Tensor ours = net.forward(x);
-  const std::string bytes = export_onnx_bytes(net);
-  const cv::Mat theirs = run_opencv(bytes, x);
-  EXPECT_LE(max_diff(theirs.ptr<float>(), ours.data(), ours.size()), 1e-5);
-  OnnxImport back = import_onnx_bytes(bytes, "m.onnx");
-  EXPECT_EQ(back.net.layer(2).summary(), net.layer(2).summary());
-  const Tensor again = back.net.forward(x);
-  EXPECT_LE(max_diff(again.data(), ours.data(), ours.size()), 1e-6);
+// Padded pooling from a net file: max pooling (torchvision's ResNet stem, 3×3 stride 2 padding 1) and average pooling
+// whose padding is not counted (PyTorch's count_include_pad=False, ONNX's default), exported with their pads, run by
+// OpenCV's dnn to our outputs, and imported back as the same layers.
+TEST(Onnx, PaddedPoolingGoesOutAndComesBack) {
+  for (const auto& [pool, padding] : {std::pair{"maxpool2d", "1"}, std::pair{"avgpool2d", "[1, 1, 1, 0]"}}) {
+    SCOPED_TRACE(pool);
+    Network net = network_from_text(std::string(R"({"input": [2, 9, 8], "loss": "softmax_cross_entropy", "layers": [
+        {"type": "conv2d", "filters": 3, "kernel": 3}, {"type": "relu"}, {"type": ")") +
+                                        pool + R"(", "kernel": 3, "stride": 2, "padding": )" + padding +
+                                        R"(}, {"type": "dense", "units": 4}]})",
+                                    "padded.json");
+    net.init(6);
+    ASSERT_TRUE(net.layer(2).spec().contains("padding"));
+    const Tensor x = random_input(net, 3);
+    const Tensor ours = net.forward(x);
+    const std::string bytes = export_onnx_bytes(net);
+    const cv::Mat theirs = run_opencv(bytes, x);
+    EXPECT_LE(max_diff(theirs.ptr<float>(), ours.data(), ours.size()), 1e-5);
+    OnnxImport back = import_onnx_bytes(bytes, "m.onnx");
+    EXPECT_EQ(back.net.layer(2).summary(), net.layer(2).summary());
+    const Tensor again = back.net.forward(x);
+    EXPECT_LE(max_diff(again.data(), ours.data(), ours.size()), 1e-6);
+  }
 }
 
 TEST(Onnx, SubsamplingHasNoOnnxFormAndIsNamed) {
