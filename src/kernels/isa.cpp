@@ -48,14 +48,15 @@ struct Choice {
 const Choice& initial_choice() {
   static const Choice choice = [] {
     const char* env = std::getenv("CNN_ISA");
-    const bool wide = (!env || !*env) && cpu_has(Isa::avx512_16) && wide_vectors_pay();
+    Isa wanted = Isa::portable;
+    const bool named = env && *env && parse_isa(env, wanted);
+    const bool wide = !named && cpu_has(Isa::avx512_16) && wide_vectors_pay();  // measured only when it decides
     const Isa best = lower_to_supported(wide ? Isa::avx512_16 : Isa::avx512);
     if (!env || !*env)
       return Choice{best, best == Isa::avx512 && cpu_has(Isa::avx512_16)
                               ? "the best this CPU has: its 512-bit FMAs are no faster than two 256-bit ones"
                               : "the best this CPU has"};
-    Isa wanted;
-    if (!parse_isa(env, wanted)) {
+    if (!named) {
       std::fprintf(stderr, "cnn: CNN_ISA=%s is not one of portable, avx2, avx512, avx512_16; using %s\n", env,
                    isa_name(best));
       return Choice{best, std::string("the best this CPU has; CNN_ISA=") + env + " is no set"};
