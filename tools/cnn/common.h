@@ -65,8 +65,8 @@ struct ModelOrNet {
 ModelOrNet load_model_or_net(const std::string& verb, const std::string& model, const std::string& net);
 // A model file, or an ONNX graph read as `cnn import` reads it (one output, computed by its last layer).
 Model open_model(const std::string& path);
-// The Model of an imported ONNX graph (`path` for messages): refused unless its one output is its last layer's.
-Model model_of_import(OnnxImport r, const std::string& path);
+// The same from the file's bytes (a model file's magic, else an ONNX file by its name; `path` for messages).
+Model model_from_bytes(const std::string& bytes, const std::string& path);
 // The data folder a verb that needs data reads for model `m` (saved as `model_path`): `given` when set, else the
 // folder the model was trained on (PyTorch and Keras users keep data and model together; evaluating a digits model
 // on the default Fashion-MNIST gives a wrong answer without a word), else "" (Debian's Fashion-MNIST). Throws when

@@ -36,19 +36,24 @@ ModelOrNet load_model_or_net(const std::string& verb, const std::string& model, 
   return r;
 }
 
+namespace {
+// The Model of an imported ONNX graph: refused unless its one output is its last layer's.
 Model model_of_import(OnnxImport r, const std::string& path) {
   if (r.outputs.size() != 1 || r.net.size() == 0 || r.outputs[0].value != int(r.net.size()) - 1)
     throw Error(path + ": the graph's output is not one output computed by its last layer; cnn run reads such graphs");
   return Model{std::move(r.net), r.name, r.class_names, std::nullopt};
 }
+}  // namespace
+
+Model model_from_bytes(const std::string& bytes, const std::string& path) {
+  if (bytes.starts_with("CNNMODEL") || !path.ends_with(".onnx")) return parse_model(bytes, path);
+  return model_of_import(import_onnx_bytes(bytes, path), path);
+}
 
 Model open_model(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  char magic[8] = {};
-  f.read(magic, 8);
-  if (f.gcount() == 8 && std::string(magic, 8) == "CNNMODEL") return load_model(path);
-  if (!path.ends_with(".onnx")) return load_model(path);  // its own message for what is neither
-  return model_of_import(import_onnx(path), path);
+  if (!f || !path.ends_with(".onnx")) return load_model(path);  // its own messages: no such file, bad magic
+  return model_from_bytes(std::string(std::istreambuf_iterator<char>(f), {}), path);
 }
 
 namespace {

@@ -148,10 +148,7 @@ void run(TrainArgs a, const std::function<bool(const std::string&)>& given) {
     // settings (or the description's recipe, for a model file that carries one).
     if (given("--net"))
       throw UsageError("--net cannot be combined with --init-from: the network is the one in " + a.init_from);
-    const std::string bytes = rank0_file(a.init_from);
-    Model m = bytes.starts_with("CNNMODEL") || !a.init_from.ends_with(".onnx")
-                  ? parse_model(bytes, a.init_from)
-                  : model_of_import(import_onnx_bytes(bytes, a.init_from), a.init_from);
+    Model m = model_from_bytes(rank0_file(a.init_from), a.init_from);  // under mpirun, rank 0's file on every rank
     net.emplace(std::move(m.net));
     net->reseed(a.seed);
     name = std::filesystem::path(a.init_from).stem().string();
