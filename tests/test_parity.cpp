@@ -139,6 +139,7 @@ struct Worst {
   std::size_t excused = 0;         // the coordinates they excused, over all steps
   std::size_t coordinates = 0;     // the gradient coordinates of all steps
   std::size_t flips = 0;           // ReLU decisions that went the other way, over all steps
+  bool own_compared = false;       // whether our own untouched run is held to the tolerance
 };
 
 // Largest |a − b| / max|b| of one tensor; infinite where either holds a NaN or an infinity. Elements where `skip`
@@ -484,6 +485,8 @@ Worst run_parity(const Run& run) {
   const auto t_params = read_raw<float>(dir / "torch_params.f32", P);
   const auto t_before = read_raw<float>(dir / "torch_params_before.f32", SP);
   const auto t_buffers = read_raw<float>(dir / "torch_buffers.f32", R);
+  const auto t_params64 = read_raw<float>(dir / "torch_params64.f32", run.float64_reference ? P : 0);
+  const auto t_buffers64 = read_raw<float>(dir / "torch_buffers64.f32", run.float64_reference ? R : 0);
   const auto t_buffers_before = read_raw<float>(dir / "torch_buffers_before.f32", std::size_t(S) * R);
   const auto t_relu = read_raw<std::uint8_t>(dir / "torch_relu.u8", std::size_t(S) * relu_bytes);
   const std::vector<float> initial(net.params().begin(), net.params().end());
@@ -622,8 +625,19 @@ Worst run_parity(const Run& run) {
   std::copy(initial.begin(), initial.end(), net.params().begin());
   std::copy(initial_buffers.begin(), initial_buffers.end(), net.buffers().begin());
   for (int s = 0; s < S; ++s) step(s);
-  compare(man["params"], net.params().data(), t_params.data(), w.own_weight, "");
-  compare(man["buffers"], net.buffers().data(), t_buffers.data(), w.own_buffer, "");
+  // With float64_reference, the nearer of PyTorch's float32 run and its float64 run, tensor by tensor: the float32
+  // run's own rounding (and the ReLU decisions it flips) grows over the steps as ours does.
+  auto compare_own = [&](const nlohmann::json& layout, const float* ours, const std::vector<float>& t32,
+                         const std::vector<float>& t64, Largest& into) {
+    for (const auto& e : layout) {
+      const std::size_t o = e["offset"], n = e["size"];
+      double d = scaled_diff(ours + o, t32.data() + o, n);
+      if (run.float64_reference) d = std::min(d, scaled_diff(ours + o, t64.data() + o, n));
+      into.add(d, name_of(e));
+    }
+  };
+  compare_own(man["params"], net.params().data(), t_params, t_params64, w.own_weight);
+  compare_own(man["buffers"], net.buffers().data(), t_buffers, t_buffers64, w.own_buffer);
 
   std::ostringstream skip_stream;  // (not string +: GCC 12's false -Wrestrict)
   for (int s : excused_steps) skip_stream << " " << s;
@@ -651,8 +665,15 @@ Worst run_parity(const Run& run) {
   }
   if (run.eval_steps)
     std::printf("[ parity ] %-7s eval-mode logits of the trained nets %s\n", name, w.trained_logits.str().c_str());
+  // A step that needed a decision excused took a discrete turn (a ReLU or a max-pooling window that went the other
+  // way) that our own run may take too, at its own state: from there the two runs part by far more than rounding,
+  // so the untouched run is held to the tolerance only when every step agreed without an excuse.
+  w.own_compared = run.own_run_compared && excused_steps.empty();
   std::printf("[ parity ] %-7s our own untouched %d steps%s: final weights %s", name, S,
-              run.own_run_compared ? "" : " (printed, not compared)", w.own_weight.str().c_str());
+              w.own_compared         ? ""
+              : run.own_run_compared ? " (printed, not compared: steps took decisions that went the other way)"
+                                     : " (printed, not compared)",
+              w.own_weight.str().c_str());
   if (R) std::printf(", final buffers %s", w.own_buffer.str().c_str());
   std::printf(
       "\n[ parity ] %-7s ReLU decisions that went the other way: %zu; steps whose gradients and weights were "
@@ -676,7 +697,7 @@ void expect_parity(const Run& run) {
     EXPECT_LE(ph->buffer_change.value, kTolerance) << ph->buffer_change.where;
   }
   EXPECT_LE(w.trained_logits.value, kTolerance) << w.trained_logits.where;
-  if (run.own_run_compared) {
+  if (w.own_compared) {
     EXPECT_LE(w.own_weight.value, kTolerance) << w.own_weight.where;
     EXPECT_LE(w.own_buffer.value, kTolerance) << w.own_buffer.where;
   }
@@ -694,9 +715,9 @@ INSTANTIATE_TEST_SUITE_P(Nets, Parity, ::testing::Values("seed5", "lenet5"),
 // The other presets, a few steps each: sigmoid and average pooling (lenet5-classic), tanh, subsampling and the
 // squared error (seed002), dropout with the mask cnn draws (alexnet-small, and alexnet-cifar on 3×32×32 inputs
 // after its input standardisation, batch 20), the seeds' 6×6 book example (sigmoid outputs, squared error over 3
-// classes); and a net of leaky ReLU and L2 pooling. alexnet-cifar's gradients are also computed by PyTorch in float64:
-// its float32 run has ReLU decisions of its own (a 1.5% difference in one bias seen against its float64 run, which
-// ours stays within 1e-6 of).
+// classes); and a net of leaky ReLU and L2 pooling. alexnet-cifar's gradients are also computed by PyTorch in float64,
+// and its whole run: its float32 run has ReLU decisions of its own. Its max-pooling windows hold near-ties that route
+// a step's gradient to another pixel (excused in that step): a run with such a step is printed, not compared.
 class PresetParity : public ::testing::TestWithParam<std::string> {};
 TEST_P(PresetParity, FiveSgdStepsMatchPyTorch) {
   const bool dropout = GetParam().rfind("alexnet", 0) == 0, deep = GetParam() == "alexnet-cifar";

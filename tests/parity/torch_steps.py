@@ -29,7 +29,9 @@ step, by cnn's own mask of that step (the same draws on both sides): DIR/dropout
 "mask_floats" floats, each dropout layer's B·features values 0 or 1/(1 − p) at its mask_offset.
 Writes DIR/torch_losses.f64 (S float64), DIR/torch_logits.f32 (S·B·K), DIR/torch_grads.f32 (S·P, cnn's layout),
 DIR/torch_grads64.f32 (with float64_reference: S·P, every step's gradient computed in float64 from the float32
-run's parameters and buffers of that step, rounded to float32; else empty),
+run's parameters and buffers of that step, rounded to float32; else empty), DIR/torch_params64.f32 and
+DIR/torch_buffers64.f32 (with float64_reference: P and R, the final state of a whole run in float64 from the same
+start, rounded to float32; else empty),
 DIR/torch_params_before.f32 (S·P), DIR/torch_params.f32 (P), DIR/torch_buffers_before.f32 (S·R),
 DIR/torch_buffers.f32 (R), and DIR/torch_relu.u8: for every step and every ReLU layer in order, the bits x > 0
 of its input (where it lets the gradient through) in NCHW order, packed 8 to a byte, first element in the high bit
@@ -238,11 +240,16 @@ def main():
                 if transposed(man, e):
                     v = v.T
                 tensor_of(owners, e).copy_(torch.from_numpy(np.ascontiguousarray(v)))
-    # the same steps in float64, each from the float32 run's state of that step: the gradient without rounding
+    # the same steps in float64, each from the float32 run's state of that step: the gradient without rounding;
+    # and a whole float64 run of its own from the same start (run64), the trajectory without rounding
     exact = man.get("float64_reference", False)
     if exact:
         net64, owners64 = build(man)
         net64.double()
+        run64, run64_owners = build(man)
+        run64.double()
+        run64.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in net.state_dict().items()})
+        run64_opt = torch.optim.SGD(run64.parameters(), lr=man["lr"])
 
     opt = torch.optim.SGD(net.parameters(), lr=man["lr"])
     if man.get("loss", "softmax_cross_entropy") == "squared_error":
@@ -272,6 +279,7 @@ def main():
                 net.mods[i].mask = m
                 if exact:
                     net64.mods[i].mask = m.double()
+                    run64.mods[i].mask = m.double()
         before[s] = gather(man, owners, params, P, lambda t: t)
         buffers_before[s] = gather(man, owners, buffers, R, lambda t: t)
         if exact:
@@ -280,6 +288,12 @@ def main():
             net64.zero_grad()
             loss_fn(net64(torch.from_numpy(images[s]).double()), torch.from_numpy(labels[s])).backward()
             grads64[s] = gather(man, owners64, params, P, lambda t: t.grad)
+            run64.train(modes[s] == "train")
+            for group in run64_opt.param_groups:
+                group["lr"] = man["lr"] if modes[s] == "train" else man.get("eval_lr", man["lr"])
+            run64_opt.zero_grad()
+            loss_fn(run64(torch.from_numpy(images[s]).double()), torch.from_numpy(labels[s])).backward()
+            run64_opt.step()
         opt.zero_grad()
         out = net(torch.from_numpy(images[s]))
         loss = loss_fn(out, torch.from_numpy(labels[s]))
@@ -299,6 +313,13 @@ def main():
     buffers_before.tofile(os.path.join(d, "torch_buffers_before.f32"))
     gather(man, owners, buffers, R, lambda t: t).tofile(os.path.join(d, "torch_buffers.f32"))
     np.concatenate(decisions or [np.zeros(0, np.uint8)]).tofile(os.path.join(d, "torch_relu.u8"))
+    if exact:
+        run64_params = gather(man, run64_owners, params, P, lambda t: t)
+        run64_buffers = gather(man, run64_owners, buffers, R, lambda t: t)
+    else:
+        run64_params, run64_buffers = np.zeros(0, np.float32), np.zeros(0, np.float32)
+    run64_params.tofile(os.path.join(d, "torch_params64.f32"))
+    run64_buffers.tofile(os.path.join(d, "torch_buffers64.f32"))
 
 
 if __name__ == "__main__":
