@@ -258,6 +258,48 @@ TEST(GradCheck, LogSoftmax) {
   // its outputs are logarithms of order 1, whose float rounding (~2e-7) the differences divide by 2h
   expect_gradients_ok(net, test::random_tensor({2, 3, 2, 2}, 47, -2, 2), "log_softmax over 3x2x2", 2e-3, 1e-2);
 }
+// Softmax and LogSoftmax along one axis of [N, C, H, W] (PyTorch's dim): every line along that axis sums to one and
+// nothing else does (a softmax over the whole sample, or along another axis, fails the sums), and the gradient
+// couples the values of a line only.
+TEST(GradCheck, SoftmaxAndLogSoftmaxAlongEachAxis) {
+  const int C = 3, H = 4, W = 5;
+  const Tensor x = test::random_tensor({2, C, H, W}, 48, -2, 2);
+  for (int axis : {1, 2, 3, -1}) {
+    for (bool log : {false, true}) {
+      const std::string what = std::string(log ? "log_softmax" : "softmax") + " axis " + std::to_string(axis);
+      SCOPED_TRACE(what);
+      Network net({1, C, H, W});
+      if (log)
+        net.add<LogSoftmax>(axis);
+      else
+        net.add<Softmax>(axis);
+      net.init(21);
+      const Tensor& y = net.forward(x);
+      const int a = axis < 0 ? axis + 4 : axis;
+      const int len = a == 1 ? C : a == 2 ? H : W;
+      const std::size_t stride = a == 1 ? std::size_t(H) * W : a == 2 ? std::size_t(W) : 1;
+      int lines = 0;
+      for (int n = 0; n < 2; ++n)
+        for (int c = 0; c < C; ++c)
+          for (int h = 0; h < H; ++h)
+            for (int w = 0; w < W; ++w) {
+              if ((a == 1 && c) || (a == 2 && h) || (a == 3 && w)) continue;  // the first value of each line
+              const float* first = y.sample(n) + (std::size_t(c) * H + h) * W + w;
+              double sum = 0.0;
+              for (int i = 0; i < len; ++i) sum += log ? std::exp(first[i * stride]) : first[i * stride];
+              EXPECT_NEAR(sum, 1.0, 1e-5);
+              ++lines;
+            }
+      EXPECT_EQ(lines, 2 * C * H * W / len);
+      expect_gradients_ok(net, x, what, log ? 2e-3 : 3e-4, 1e-2);
+    }
+  }
+}
+TEST(GradCheck, SoftmaxAxisOutOfRangeIsRefused) {
+  EXPECT_THROW(Softmax(4), Error);
+  EXPECT_THROW(LogSoftmax(-4), Error);
+}
+
 TEST(GradCheck, Flatten) {
   Network net({1, 2, 3, 3});
   net.add<Flatten>().add<Dense>(3);
@@ -463,6 +505,54 @@ TEST(GradCheck, Concat) {
   net.init(21);
   expect_graph_gradients_ok(net, test::random_tensor({2, 2, 5, 4}, 31, -2.0f, 2.0f), Mode::eval,
                             "concat (conv, input, sigmoid)", 5e-4, 1e-2);
+}
+
+// Concat along rows and along columns: the values land block by block where torch.cat(dim=2 or 3) puts them, and
+// each input's gradient is its part of dy.
+TEST(GradCheck, ConcatAlongRowsAndColumns) {
+  const Tensor x = test::random_tensor({2, 2, 5, 4}, 32, -2.0f, 2.0f);
+  for (int axis : {2, 3}) {
+    SCOPED_TRACE(axis);
+    Network net({1, 2, 5, 4});
+    net.add<Conv2D>(2, 3, 1, Padding::same);
+    net.add(std::make_unique<Sigmoid>(), {Network::kInput});
+    net.add(std::make_unique<Concat>(axis), {0, Network::kInput, 1});
+    net.init(21);
+    const Tensor& y = net.forward(x);
+    ASSERT_EQ(y.shape(), (Shape{2, 2, axis == 2 ? 15 : 5, axis == 3 ? 12 : 4}));
+    // the input, the middle of the three, at rows 5…9 (or columns 4…7) of every channel
+    for (int n = 0; n < 2; ++n)
+      for (int c = 0; c < 2; ++c)
+        for (int h = 0; h < 5; ++h)
+          for (int w = 0; w < 4; ++w) {
+            const std::size_t at =
+                axis == 2 ? (std::size_t(c) * 15 + 5 + h) * 4 + w : (std::size_t(c) * 5 + h) * 12 + 4 + w;
+            ASSERT_EQ(y.sample(n)[at], x.sample(n)[(std::size_t(c) * 5 + h) * 4 + w]) << n << c << h << w;
+          }
+    // float finite differences over three paths are noisier than one layer's; a misplaced run is off by 100%
+    expect_graph_gradients_ok(net, x, Mode::eval, "concat along axis " + std::to_string(axis), 2e-3, 1e-2);
+  }
+}
+
+// A constant joined to the input by a concat: every sample gets the same values, and the input's gradient is its
+// own part of dy (the constant's own is none: it does not depend on the input).
+TEST(GradCheck, ConstantJoinedByConcat) {
+  Network net({1, 2, 3, 3});
+  net.add(std::make_unique<Constant>(Shape{1, 1, 3, 3}, 0.5f), {Network::kInput});
+  net.add(std::make_unique<Concat>(), {Network::kInput, 0});
+  net.add<Tanh>();
+  net.init(21);
+  const Tensor x = test::random_tensor({2, 2, 3, 3}, 33, -2.0f, 2.0f);
+  const Tensor& y = net.forward(x);
+  for (int n = 0; n < 2; ++n)
+    for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(y.sample(n)[18 + i], std::tanh(0.5f));
+  std::vector<float> v(9);
+  for (int i = 0; i < 9; ++i) v[std::size_t(i)] = float(i) - 4.0f;
+  dynamic_cast<Constant&>(net.layer(0)).set_values(v);
+  const Tensor& y2 = net.forward(x);
+  for (int n = 0; n < 2; ++n)
+    for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(y2.sample(n)[18 + i], std::tanh(float(i) - 4.0f));
+  expect_graph_gradients_ok(net, x, Mode::eval, "constant joined by concat", 5e-4, 1e-2);
 }
 
 // The input standardisation with a different μ and σ per channel: dx[c] = dy[c]/σ_c (σ of another channel, or

@@ -306,5 +306,64 @@ TEST(GraphOnnx, ConcatAndGlobalPoolingExportAndRun) {
   EXPECT_LE(test::max_rel_diff(theirs.ptr<float>(), ours.data(), ours.size(), 1.0), 1e-5);
 }
 
+// Softmax over channels and concatenation along rows and columns: the description's fields, the model file, ONNX
+// (OpenCV reads what we write, and our import reads it back to the same layers) and a constant joined by concat.
+TEST(GraphOnnx, SoftmaxAlongChannelsAndConcatAlongRowsAndColumnsExportAndRun) {
+  const std::string text = R"({"input": [3, 6, 6], "layers": [
+      {"type": "conv2d", "name": "a", "filters": 4, "kernel": 3, "padding": 1},
+      {"type": "conv2d", "name": "b", "filters": 4, "kernel": 1, "inputs": ["input"]},
+      {"type": "concat", "name": "rows", "axis": 2, "inputs": ["a", "b"]},
+      {"type": "softmax", "name": "s", "axis": 1},
+      {"type": "concat", "axis": -1, "inputs": ["s", "rows"]},
+      {"type": "log_softmax", "axis": 3}, {"type": "dense", "units": 3}]})";
+  Network net = network_from_text(text, "axes");
+  EXPECT_EQ(net.layer(2).spec()["axis"], 2);
+  EXPECT_EQ(net.layer(3).spec()["axis"], 1);
+  EXPECT_EQ(net.layer(4).summary(), "concat along columns");
+  net.init(3);
+  const Tensor x = test::random_tensor({5, 3, 6, 6}, 6, -1.0f, 1.0f);
+  const Tensor ours = net.forward(x);
+  Network back = network_from_text(network_to_text(net), "round trip");
+  EXPECT_EQ(back.spec(), net.spec());
+  const std::string bytes = export_onnx_bytes(net);
+  EXPECT_EQ(count_ops(bytes, "Concat"), 2);
+  EXPECT_EQ(count_ops(bytes, "LogSoftmax"), 1);
+  const cv::Mat theirs = test::run_opencv(bytes, x);
+  ASSERT_EQ(theirs.total(), ours.size());
+  EXPECT_LE(test::max_rel_diff(theirs.ptr<float>(), ours.data(), ours.size(), 1.0), 1e-5);
+  OnnxImport im = import_onnx_bytes(bytes, "axes.onnx");
+  std::vector<std::string> axes;
+  for (std::size_t i = 0; i < im.net.size(); ++i)
+    if (im.net.layer(i).spec().contains("axis")) axes.push_back(im.net.layer(i).summary());
+  EXPECT_EQ(axes, (std::vector<std::string>{"concat along rows", "softmax over channels", "concat along columns",
+                                            "log_softmax over columns"}));
+  const Tensor again = im.net.forward(x);
+  EXPECT_LE(test::max_rel_diff(again.data(), ours.data(), ours.size(), 1.0), 1e-6);
+
+  // A constant has no input of its own: its values are buffers, kept in the model file, and it exports to no node.
+  Network with_constant = network_from_text(R"({"input": [2, 3, 3], "layers": [
+      {"type": "relu", "name": "r"}, {"type": "constant", "name": "c", "shape": [1, 3, 3], "value": 0.5},
+      {"type": "concat", "inputs": ["r", "c"]}]})",
+                                            "constant");
+  with_constant.init(1);
+  EXPECT_EQ(with_constant.output_shape(), (Shape{1, 3, 3, 3}));
+  const Tensor y = with_constant.forward(test::random_tensor({2, 2, 3, 3}, 7, -1.0f, 1.0f));
+  for (int n = 0; n < 2; ++n)
+    for (int i = 18; i < 27; ++i) ASSERT_EQ(y.sample(n)[i], 0.5f);
+  const std::string path = (fs::temp_directory_path() / "cnn_graph_constant.cnn").string();
+  with_constant.buffers()[4] = -2.0f;
+  save_model(path, with_constant, "constant", {}, nullptr);
+  Model m = load_model(path);
+  fs::remove(path);
+  EXPECT_EQ(m.net.buffers(), with_constant.buffers());
+  EXPECT_EQ(m.net.forward(test::random_tensor({1, 2, 3, 3}, 8, -1.0f, 1.0f)).sample(0)[22], -2.0f);
+  try {
+    (void)export_onnx_bytes(with_constant);
+    ADD_FAILURE() << "a constant layer exported";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("constant"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace cnn

@@ -372,11 +372,17 @@ TEST(OnnxImport, UnsupportedOperatorsAndAttributesAreRefusedByName) {
     expect_refused(b.bytes(), "attribute \"weird\" is not supported");
   }
   {
-    GraphBuilder b({1, 6, 6});
+    GraphBuilder b({2, 6, 6}, 11);  // before opset 13, axis 2 means rows and columns together: no layer's lines
     auto& s = b.node("Softmax");
-    GraphBuilder::i(s, "axis", 1);
+    GraphBuilder::i(s, "axis", 2);
     b.node("Relu");
-    expect_refused(b.bytes(), "axis 1 of [N, 1, 6, 6] (opset 13: that axis alone) is not supported");
+    expect_refused(b.bytes(), "axis 2 of [N, 2, 6, 6] (opset 11: that axis and all after it) is not supported");
+  }
+  {
+    GraphBuilder b({2, 6, 6});
+    auto& s = b.node("Softmax");
+    GraphBuilder::i(s, "axis", 0);
+    expect_refused(b.bytes(), "axis 0 of [N, 2, 6, 6] normalises across the batch of N");
   }
 }
 

@@ -7,6 +7,7 @@
 #include "cnn/image.h"
 #include "cnn/layers/activation.h"
 #include "cnn/layers/batchnorm.h"
+#include "cnn/layers/constant.h"
 #include "cnn/layers/conv2d.h"
 #include "cnn/layers/dense.h"
 #include "cnn/layers/dropout.h"

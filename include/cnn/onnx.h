@@ -9,13 +9,14 @@
 //                Linear layout; OpenCV 4.6 mis-reads transB = 0 with a bias), C the bias; a Flatten (axis 1) is
 //                inserted first when the input is still 4-D (a dense layer reads any input as c·h·w features)
 //   relu, leaky_relu (alpha written), sigmoid, tanh → Relu, LeakyRelu, Sigmoid, Tanh
-//   softmax    → Softmax axis 1 on [N, F] (a Flatten first when the input is 4-D with h·w > 1: ours is over c·h·w)
+//   softmax    → Softmax axis 1 on [N, F] (a Flatten first when the input is 4-D with h·w > 1: ours is over c·h·w);
+//                along an axis (1 channels, 2 rows, 3 columns): Softmax with that axis on [N, C, H, W] (opset 13)
 //   log_softmax → LogSoftmax, the same way
 //   flatten    → Flatten axis 1;  dropout → Dropout with its ratio (the identity at inference)
 //   batchnorm2d → folded into the Conv before it (W' = W·γ/√(σ² + ε), b' = (b − μ)·γ/√(σ² + ε) + β, running
 //                statistics) when nothing else reads that Conv; else, or without fold_batchnorm, BatchNormalization
 //   normalize  → BatchNormalization with mean μ, variance σ², scale 1, bias 0, epsilon 0: (x − μ)/σ per channel
-//   global_avgpool2d → GlobalAveragePool;  add → Add;  concat → Concat axis 1 (graphs: a layer's "inputs")
+//   global_avgpool2d → GlobalAveragePool;  add → Add;  concat → Concat with its axis (graphs: a layer's "inputs")
 //   a flat [N, F] tensor entering a conv or pool layer is reshaped back to [N, F, 1, 1] (Reshape [0, F, 1, 1])
 //   subsampling (seed 002's trainable β) has no ONNX operator: exporting it throws cnn::Error naming the layer.
 // The graph's output is exactly what Network::forward returns: "logits" for a softmax_cross_entropy net (its
@@ -28,14 +29,18 @@
 // MatMul, Add, Mul, Sum, Concat, Relu, LeakyRelu, Sigmoid, Tanh, Softmax, LogSoftmax, Flatten, Reshape, Dropout,
 // Identity, Constant, Clip and Pad, at the ranks they allow. Tensors of any rank are mapped onto NCHW: the leading
 // dimensions whose product is the batch become the batch, the rest one sample (c, h, w), and each operator checks that
-// its axis falls where the layer computes it (Softmax over the last axis from opset 13, over the flattened trailing
-// axes before; Concat along the first axis after the batch). A graph with fixed dimensions may be batched at any of its
-// leading axes: the first split that every node accepts is taken. Element-wise Add/Mul by a constant becomes a 1×1
-// convolution with a diagonal kernel (per channel, or per value after a Flatten), Clip is ReLUs and such
-// convolutions, a constant Pad or a padded average pool a 1×1 identity convolution with pads. Graph inputs after the
-// first may be given as tensors (`extra_inputs`): they are then constants, e.g. a Gemm's B and C. Anything else is
-// refused with a one-line cnn::Error naming the file, the node, the operator and the attribute or shape. Malformed
-// files (truncated, wrong types, missing initializers, cycles, wrong shapes) throw cnn::Error too, never crash.
+// its axis falls where the layer computes it (Softmax and LogSoftmax over one of a sample's channels, rows or columns
+// from opset 13, over its flattened trailing axes before; Concat along a sample's channels, rows or columns; a Concat
+// input that is a constant becomes a Constant layer). A graph with fixed dimensions may be batched at any of its
+// leading axes: the first split that every node accepts is taken. A Gemm or MatMul with one sample per row of A is
+// a dense layer; one whose A is transposed, whose C differs from row to row or whose matrices are batched within a
+// sample becomes the exact linear map of a sample (a dense layer holding every pair, up to 2^24 weights). Element-wise
+// Add/Mul by a constant becomes a 1×1 convolution with a diagonal kernel (per channel, or per value after a Flatten),
+// Clip is ReLUs and such convolutions, a constant Pad or a padded average pool a 1×1 identity convolution with pads.
+// Graph inputs after the first may be given as tensors (`extra_inputs`): they are then constants, e.g. a Gemm's B and
+// C. Anything else is refused with a one-line cnn::Error naming the file, the node, the operator and the attribute or
+// shape. Malformed files (truncated, wrong types, missing initializers, cycles, wrong shapes) throw cnn::Error too,
+// never crash.
 #pragma once
 
 #include <cstdint>

@@ -14,6 +14,7 @@
 
 #include "cnn/layers/activation.h"
 #include "cnn/layers/batchnorm.h"
+#include "cnn/layers/constant.h"
 #include "cnn/layers/conv2d.h"
 #include "cnn/layers/dense.h"
 #include "cnn/layers/dropout.h"
@@ -219,7 +220,26 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
     return std::make_unique<Normalize>(numbers(mean, "mean"), numbers(std, "std"));
   }
   if (type == "add") return std::make_unique<Add>();
-  if (type == "concat") return std::make_unique<Concat>();
+  if (type == "constant") {
+    // "shape": [c, h, w], "value": every element's (0 unless given); saved values replace it when a model loads
+    const json* shape = f.value("shape");
+    if (!shape || !shape->is_array() || shape->size() != 3 ||
+        !std::all_of(shape->begin(), shape->end(), [](const json& v) { return v.is_number_integer() && v >= 1; }))
+      throw Error(f.where() + ": field \"shape\" must be [channels, height, width], three positive integers");
+    const double value = f.number("value", 0.0);
+    const auto d = shape->get<std::vector<std::int64_t>>();
+    if (d[0] * d[1] * d[2] > (std::int64_t(1) << 24))
+      throw Error(f.where() + ": field \"shape\" holds more than 2^24 values");
+    return std::make_unique<Constant>(Shape{1, int(d[0]), int(d[1]), int(d[2])}, float(value));
+  }
+  if (type == "concat") {
+    const int axis = f.integer("axis", 1);  // 1 channels, 2 rows, 3 columns (torch.cat's dim)
+    if (axis < -3 || axis > 3 || axis == 0)
+      throw Error(f.where() +
+                  ": field \"axis\" must be 1 (channels), 2 (rows), 3 (columns) or -3 to -1 from the "
+                  "end (the batch, axis 0, cannot be joined)");
+    return std::make_unique<Concat>(axis);
+  }
   if (type == "maxpool2d" || type == "avgpool2d" || type == "l2pool2d") {
     const int k = f.integer("kernel", 2);
     const int s = f.integer("stride", k);
@@ -243,17 +263,26 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
   if (type == "leaky_relu") return std::make_unique<LeakyReLU>(float(f.number("alpha", 0.1)));
   if (type == "sigmoid") return std::make_unique<Sigmoid>();
   if (type == "tanh") return std::make_unique<Tanh>();
-  if (type == "softmax") return std::make_unique<Softmax>();
-  if (type == "log_softmax") return std::make_unique<LogSoftmax>();
+  if (type == "softmax" || type == "log_softmax") {
+    // "axis": 1 channels, 2 rows, 3 columns (PyTorch's dim on [N, C, H, W]); absent: the whole sample
+    const int axis = f.integer("axis", 0);
+    if (axis < -3 || axis > 3)
+      throw Error(f.where() +
+                  ": field \"axis\" must be 1 (channels), 2 (rows), 3 (columns) or -3 to -1 from the end; "
+                  "leave it out to normalise the whole sample");
+    if (type == "softmax") return std::make_unique<Softmax>(axis);
+    return std::make_unique<LogSoftmax>(axis);
+  }
   if (type == "flatten") return std::make_unique<Flatten>();
   if (type == "dropout") return std::make_unique<Dropout>(float(f.number("rate", 0.5)));
   const std::vector<std::string> types = {"conv2d",           "maxpool2d",   "avgpool2d", "l2pool2d",    "subsampling",
                                           "global_avgpool2d", "batchnorm2d", "dense",     "relu",        "leaky_relu",
                                           "sigmoid",          "tanh",        "softmax",   "log_softmax", "flatten",
-                                          "dropout",          "add",         "concat",    "normalize"};
+                                          "dropout",          "add",         "concat",    "normalize",   "constant"};
   throw Error(f.where() + ": unknown layer type \"" + type + "\"" + did_you_mean(type, types) +
               " (known: conv2d, maxpool2d, avgpool2d, l2pool2d, subsampling, global_avgpool2d, batchnorm2d, dense, "
-              "relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, flatten, dropout, add, concat, normalize)");
+              "relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, flatten, dropout, add, concat, normalize, "
+              "constant)");
 }
 
 }  // namespace

@@ -11,8 +11,9 @@
 #include "cnn/layers/conv2d.h"
 #include "cnn/layers/dense.h"
 #include "cnn/layers/dropout.h"
-#include "cnn/layers/normalize.h"
 #include "cnn/layers/flatten.h"
+#include "cnn/layers/merge.h"
+#include "cnn/layers/normalize.h"
 #include "cnn/layers/pool.h"
 #include "cnn/model.h"
 #include "cnn/onnx.h"
@@ -121,7 +122,7 @@ std::vector<bool> flat_values(const Network& net) {
     if (k == "dense" || k == "flatten")
       f = true;
     else if (k == "softmax" || k == "log_softmax")
-      f = f || in.h * in.w > 1;
+      f = dynamic_cast<const AxisSoftmax&>(net.layer(i)).axis() == 0 && (f || in.h * in.w > 1);
     else if (k == "conv2d" || k == "maxpool2d" || k == "avgpool2d" || k == "l2pool2d" || k == "subsampling" ||
              k == "batchnorm2d" || k == "global_avgpool2d" || k == "add" || k == "concat" || k == "normalize")
       f = false;
@@ -273,7 +274,7 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
         node_in.push_back(as_4d(name[std::size_t(v) + 1], flat[std::size_t(v) + 1], vs));
       }
       onnx::NodeProto& n = w.node(kind == "add" ? "Add" : "Concat", node_in);
-      if (kind == "concat") attr_int(n, "axis", 1);
+      if (kind == "concat") attr_int(n, "axis", dynamic_cast<const Concat&>(base).axis());
       out = emit(n);
     } else if (kind == "dense") {
       const auto& l = dynamic_cast<const Dense&>(base);
@@ -303,10 +304,16 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
       out = emit(w.node("Sigmoid", {x}));
     } else if (kind == "tanh") {
       out = emit(w.node("Tanh", {x}));
-    } else if (kind == "softmax") {
-      out = softmax(x, x_flat, s);
-    } else if (kind == "log_softmax") {
-      out = softmax(x, x_flat, s, "LogSoftmax");
+    } else if (kind == "softmax" || kind == "log_softmax") {
+      const char* op = kind == "softmax" ? "Softmax" : "LogSoftmax";
+      if (const int axis = dynamic_cast<const AxisSoftmax&>(base).axis(); axis != 0) {
+        // along one axis of [N, C, H, W]: opset 13's Softmax normalises that axis alone
+        onnx::NodeProto& n = w.node(op, {as_4d(x, x_flat, s)});
+        attr_int(n, "axis", axis);
+        out = emit(n);
+      } else {
+        out = softmax(x, x_flat, s, op);
+      }
     } else if (kind == "flatten") {
       onnx::NodeProto& n = w.node("Flatten", {x});
       attr_int(n, "axis", 1);
@@ -316,12 +323,13 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
       const std::string rn = w.initializer("Dropout", "ratio", {}, &rate);
       out = emit(w.node("Dropout", {x, rn}));
     } else {
-      throw Error(
-          where + " has no ONNX operator" +
-          (kind == "subsampling" ? std::string(" (seed 002's trainable β·down(A) + b per map)") : std::string()) +
-          "; only conv2d, batchnorm2d, maxpool2d, avgpool2d, l2pool2d, global_avgpool2d, dense, relu, "
-          "leaky_relu, sigmoid, tanh, softmax, log_softmax, flatten, dropout, add, concat and normalize can be "
-          "exported");
+      throw Error(where + " has no ONNX operator" +
+                  (kind == "subsampling" ? std::string(" (seed 002's trainable β·down(A) + b per map)")
+                   : kind == "constant"  ? std::string(" written here (a tensor repeated along the batch)")
+                                         : std::string()) +
+                  "; only conv2d, batchnorm2d, maxpool2d, avgpool2d, l2pool2d, global_avgpool2d, dense, relu, "
+                  "leaky_relu, sigmoid, tanh, softmax, log_softmax, flatten, dropout, add, concat and normalize can be "
+                  "exported");
     }
     name[i + 1] = out;
     flat[i + 1] = flat_after[i + 1];

@@ -18,6 +18,7 @@
 
 #include "cnn/layers/activation.h"
 #include "cnn/layers/batchnorm.h"
+#include "cnn/layers/constant.h"
 #include "cnn/layers/conv2d.h"
 #include "cnn/layers/dense.h"
 #include "cnn/layers/dropout.h"
@@ -32,9 +33,10 @@ namespace cnn {
 
 namespace {
 
-constexpr std::int64_t kMaxDim = 1 << 16;                   // any one input dimension
-constexpr std::size_t kMaxSample = std::size_t(1) << 24;    // elements of one sample at any layer
-constexpr std::size_t kMaxConvWork = std::size_t(1) << 26;  // C_in·kh·kw·H_out·W_out of one convolution
+constexpr std::int64_t kMaxDim = 1 << 16;                     // any one input dimension
+constexpr std::size_t kMaxSample = std::size_t(1) << 24;      // elements of one sample at any layer
+constexpr std::size_t kMaxConvWork = std::size_t(1) << 26;    // C_in·kh·kw·H_out·W_out of one convolution
+constexpr std::size_t kMaxMapWeights = std::size_t(1) << 24;  // a product imported as one sample's linear map
 
 std::string read_file(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -207,6 +209,7 @@ struct Pending {
   std::vector<int> inputs;
   std::vector<std::pair<std::string, std::vector<float>>> params;  // name → values in our layout
   std::vector<float> running_mean, running_var;                    // batchnorm2d's buffers
+  std::vector<float> values;                                       // a constant layer's
   Shape out;
 };
 
@@ -459,6 +462,7 @@ class Importer {
                       " values, the layer needs " + std::to_string(v.value.size()));
         std::copy(it->second.begin(), it->second.end(), v.value.data());
       }
+      if (auto* cl = dynamic_cast<Constant*>(&r.net.layer(i))) cl->set_values(layers_[i].values);
       if (auto* nl = dynamic_cast<Normalize*>(&r.net.layer(i)))
         nl->set_statistics(layers_[i].running_mean, layers_[i].running_var);
       if (auto* bn = dynamic_cast<BatchNorm2D*>(&r.net.layer(i))) {
@@ -993,6 +997,28 @@ class Importer {
     set_output(k, emit_val(std::move(p), k, x.dims));
   }
 
+  // A linear map of each whole sample as a dense layer: w[i·outs + o] is the weight from input value i (the sample's
+  // values in order) to output value o. The route for products that do not keep one sample per row (a transposed
+  // A, a bias per row, batched matrices): exact, and bounded in size, since the weight holds every pair.
+  std::int64_t checked_map(int k, std::int64_t ins, std::int64_t outs, const std::string& what) {
+    if (double(ins) * double(outs) > double(kMaxMapWeights))
+      throw Error(where(k) + ": " + what + " is not supported at this size: as one linear map of a sample of " +
+                  std::to_string(ins) + " values it would need " + std::to_string(ins) + "x" + std::to_string(outs) +
+                  " weights");
+    return ins * outs;
+  }
+  Val linear_map(int k, const Val& x, int outs, std::vector<float> w, std::vector<float> bias,
+                 std::vector<std::int64_t> dims) {
+    Pending p;
+    p.layer = std::make_unique<Dense>(outs);
+    p.inputs = {x.value};
+    p.params = {{"weight", std::move(w)}, {"bias", std::move(bias)}};
+    return emit_val(std::move(p), k, std::move(dims));
+  }
+
+  // Y = α·A'·B' + β·C (A' = Aᵀ with transA, B' = Bᵀ with transB). With one sample per row of A, a dense layer
+  // holding α·B'; when the whole of A is one sample (a transposed A, or a C that differs from row to row), the
+  // linear map of that sample.
   void gemm(int k) {
     const onnx::NodeProto& n = g_.node(k);
     if (n.input_size() < 2 || n.input_size() > 3) throw Error(where(k) + ": expected inputs A, B [, C]");
@@ -1002,62 +1028,117 @@ class Importer {
     const std::int64_t transA = a.i("transA", 0), transB = a.i("transB", 0);
     if (opset_ < 7) (void)a.i("broadcast", 0);
     a.finish();
-    if (transA != 0)
-      throw Error(where(k) +
-                  ": attribute transA = 1 is not supported (it transposes the data, which holds one "
-                  "sample per row here)");
+    if (transA != 0 && transA != 1) throw Error(where(k) + ": attribute transA must be 0 or 1");
     if (transB != 0 && transB != 1) throw Error(where(k) + ": attribute transB must be 0 or 1");
-    if (x.dims.size() != 2 || x.dims[0] != N_)
-      throw Error(where(k) + ": input A " + dims_s(x.dims) + " is not [" + batch_str() + ", K]");
+    const int split = x.dims.size() == 2 ? batch_split(x.dims, N_) : -1;
+    const bool rows = split == 1 && x.dims[0] == N_, whole = split == 0;
+    if (!rows && !whole) throw Error(where(k) + ": input A " + dims_s(x.dims) + " is not [" + batch_str() + ", K]");
+    if (rows && transA)
+      throw Error(where(k) + ": attribute transA = 1 is not supported on A " + dims_s(x.dims) +
+                  " batched by rows (it transposes the data, which holds one sample per row here)");
     const onnx::TensorProto& b = constant(k, n.input(1), "B");
     const std::vector<std::int64_t> bd = dims_of(b);
     const std::vector<float> bv = float_values(b, where(k) + ": weight \"" + n.input(1) + "\"");
-    const std::int64_t F = x.dims[1];
+    const std::int64_t M = transA ? x.dims[1] : x.dims[0], F = transA ? x.dims[0] : x.dims[1];
     if (bd.size() != 2 || bd[transB ? 1 : 0] != F || bd[transB ? 0 : 1] < 1)
       throw Error(where(k) + ": weight shape " + dims_str(bd) + " does not fit " + std::to_string(F) +
                   " input features" +
                   (transB ? " (transB = 1: [outputs, inputs])" : " (transB = 0: [inputs, outputs])"));
     const int outs = int(bd[transB ? 0 : 1]);
-    std::vector<float> w(bv.size());
-    for (std::int64_t j = 0; j < F; ++j)
-      for (int o = 0; o < outs; ++o)
-        w[std::size_t(j) * outs + o] = alpha * (transB ? bv[std::size_t(o) * F + j] : bv[std::size_t(j) * outs + o]);
-    Pending p;
-    p.layer = std::make_unique<Dense>(outs);
-    p.inputs = {x.value};
-    std::vector<std::int64_t> dims{x.dims[0], outs};
-    std::vector<float> c(static_cast<std::size_t>(outs), 0.0f);
+    const auto B = [&](std::int64_t j, std::int64_t o) {
+      return alpha * (transB ? bv[std::size_t(o * F + j)] : bv[std::size_t(j * outs + o)]);
+    };
+    const std::vector<std::int64_t> dims{M, outs};
+    const std::int64_t per = rows ? 1 : M;  // rows of A' in one sample
+    std::vector<float> c(std::size_t(per * outs), 0.0f);
     if (const onnx::TensorProto* ct = optional_constant(k, 2, "C")) {
-      Val y{dims, 0, Shape{1, outs, 1, 1}};
+      Val y{dims, 0, Shape{1, int(per * outs), 1, 1}};
       c = sample_constant(k, y, *ct, "bias C \"" + n.input(2) + "\"");
       for (float& e : c) e *= beta;
     }
-    p.params = {{"weight", std::move(w)}, {"bias", std::move(c)}};
-    set_output(k, emit_val(std::move(p), k, dims));
+    if (whole) (void)checked_map(k, per * F, per * outs, "Gemm of A " + dims_s(x.dims));
+    std::vector<float> w(std::size_t(per * F * per * outs));
+    for (std::int64_t m = 0; m < per; ++m)
+      for (std::int64_t j = 0; j < F; ++j) {
+        const std::int64_t in = rows ? j : transA ? j * M + m : m * F + j;
+        for (int o = 0; o < outs; ++o) w[std::size_t(in * per * outs + m * outs + o)] = B(j, o);
+      }
+    set_output(k, linear_map(k, x, int(per * outs), std::move(w), std::move(c), dims));
   }
 
+  // Y = A·B with numpy's broadcasting of the matrices' leading dims. One sample per row of A (B a matrix): a dense
+  // layer holding B. Otherwise each sample is a stack of matrices, and the product is that sample's linear map,
+  // which needs B the same for every sample of the batch.
   void matmul(int k) {
     const onnx::NodeProto& n = g_.node(k);
     if (n.input_size() != 2) throw Error(where(k) + ": expected inputs A, B");
     Attrs(n, where(k)).finish();
     const Val x = data(k);
     const onnx::TensorProto& b = constant(k, n.input(1), "B");
-    const std::vector<std::int64_t> bd = dims_of(b);
+    std::vector<std::int64_t> bd = dims_of(b);
     std::vector<float> bv = float_values(b, where(k) + ": weight \"" + n.input(1) + "\"");
     const std::size_t r = x.dims.size();
-    if (r < 2 || product(x.dims, 0, r - 1) != N_)
-      throw Error(where(k) + ": input A " + dims_s(x.dims) + " is not supported: its rows must be the batch (" +
-                  batch_str() + " of them), each row one sample");
-    if (bd.size() != 2 || bd[0] != x.dims[r - 1] || bd[1] < 1)
-      throw Error(where(k) + ": weight shape " + dims_str(bd) + " is not [" + std::to_string(x.dims[r - 1]) +
-                  ", outputs] (a batched B has no layer here)");
-    Pending p;
-    p.layer = std::make_unique<Dense>(int(bd[1]));
-    p.inputs = {x.value};
-    p.params = {{"weight", std::move(bv)}, {"bias", std::vector<float>(std::size_t(bd[1]), 0.0f)}};
+    if (r < 2) throw Error(where(k) + ": input A " + dims_s(x.dims) + " of rank 1 is not supported (A needs rows)");
+    const bool vector_b = bd.size() == 1;
+    if (vector_b) bd.push_back(1);
+    const std::int64_t M = x.dims[r - 2], K = x.dims[r - 1], Nb = bd.back();
+    if (bd.size() < 2 || bd[bd.size() - 2] != K || Nb < 1)
+      throw Error(where(k) + ": weight shape " + dims_str(dims_of(b)) + " does not fit A " + dims_s(x.dims) +
+                  " (it needs " + std::to_string(K) + " rows)");
     std::vector<std::int64_t> dims(x.dims.begin(), x.dims.end() - 1);
-    dims.push_back(bd[1]);
-    set_output(k, emit_val(std::move(p), k, dims));
+    if (!vector_b) dims.push_back(Nb);
+    // B's leading dims, right-aligned against A's and broadcast with them (A's may grow, not the batch).
+    std::vector<std::int64_t> bb(bd.begin(), bd.end() - 2);
+    while (!bb.empty() && bb.front() == 1 && bb.size() > r - 2) bb.erase(bb.begin());
+    if (bb.size() > r - 2)
+      throw Error(where(k) + ": B " + dims_str(dims_of(b)) + " has more leading dims than A " + dims_s(x.dims) +
+                  " (a broadcast A is not supported)");
+    bb.insert(bb.begin(), r - 2 - bb.size(), 1);
+    std::vector<std::int64_t> ob(x.dims.begin(), x.dims.end() - 2);
+    for (std::size_t i = 0; i < r - 2; ++i) {
+      if (bb[i] != 1 && ob[i] != 1 && bb[i] != ob[i])
+        throw Error(where(k) + ": A " + dims_s(x.dims) + " and B " + dims_str(dims_of(b)) + " do not broadcast");
+      ob[i] = std::max(ob[i], bb[i]);
+      dims[i] = ob[i];
+    }
+    const int split = batch_split(x.dims, N_);
+    const bool plain_b = std::all_of(bb.begin(), bb.end(), [](std::int64_t e) { return e == 1; });
+    if (split == int(r) - 1 && plain_b) {  // one sample per row
+      Pending p;
+      p.layer = std::make_unique<Dense>(int(Nb));
+      p.inputs = {x.value};
+      p.params = {{"weight", std::move(bv)}, {"bias", std::vector<float>(std::size_t(Nb), 0.0f)}};
+      return set_output(k, emit_val(std::move(p), k, dims));
+    }
+    const std::size_t s = std::size_t(split);
+    if (split < 0 || s > r - 2 || product(ob, 0, s) != N_ ||
+        std::any_of(bb.begin(), bb.begin() + std::ptrdiff_t(std::min(s, bb.size())),
+                    [](std::int64_t e) { return e != 1; }))
+      throw Error(where(k) + ": A " + dims_s(x.dims) + " times B " + dims_str(dims_of(b)) +
+                  " is not supported: B differs along the batch of " + batch_str() +
+                  " (a layer applies the same weights to every sample)");
+    // Within a sample: for each output matrix (its index over ob[s…]), A's and B's matrices by broadcasting.
+    const std::int64_t ins = product(x.dims, s, r), outs = product(ob, s, ob.size()) * M * Nb;
+    std::vector<float> w(std::size_t(checked_map(k, ins, outs, "MatMul of A " + dims_s(x.dims))), 0.0f);
+    const std::int64_t mats = product(ob, s, ob.size());
+    std::vector<std::int64_t> idx(ob.size(), 0);
+    for (std::int64_t t = 0; t < mats; ++t) {
+      std::int64_t ai = 0, bi = 0;
+      for (std::size_t i = s; i < ob.size(); ++i) {
+        ai = ai * x.dims[i] + (x.dims[i] == 1 ? 0 : idx[i]);
+        bi = bi * bb[i] + (bb[i] == 1 ? 0 : idx[i]);
+      }
+      for (std::int64_t m = 0; m < M; ++m)
+        for (std::int64_t j = 0; j < K; ++j)
+          for (std::int64_t o = 0; o < Nb; ++o)
+            w[std::size_t(((ai * M + m) * K + j) * outs + (t * M + m) * Nb + o)] =
+                bv[std::size_t((bi * K + j) * Nb + o)];
+      for (std::size_t i = ob.size(); i-- > s;) {
+        if (++idx[i] < ob[i]) break;
+        idx[i] = 0;
+      }
+    }
+    set_output(k, linear_map(k, x, int(outs), std::move(w), std::vector<float>(std::size_t(outs), 0.0f), dims));
   }
 
   void elementwise(int k, const std::string& op) {
@@ -1099,33 +1180,76 @@ class Importer {
   void concat(int k) {
     const onnx::NodeProto& n = g_.node(k);
     Attrs a(n, where(k));
-    std::int64_t axis = a.i("axis", opset_ < 4 ? 1 : std::numeric_limits<std::int64_t>::min());
+    const std::int64_t given = a.i("axis", opset_ < 4 ? 1 : std::numeric_limits<std::int64_t>::min());
     a.finish();
-    if (axis == std::numeric_limits<std::int64_t>::min()) throw Error(where(k) + ": missing attribute axis");
+    if (given == std::numeric_limits<std::int64_t>::min()) throw Error(where(k) + ": missing attribute axis");
     if (n.input_size() < 1) throw Error(where(k) + ": expected inputs");
-    std::vector<Val> xs;
-    for (int i = 0; i < n.input_size(); ++i) xs.push_back(data(k, i));
-    const std::int64_t r = std::int64_t(xs[0].dims.size());
-    if (axis < 0) axis += r;
-    if (axis < 0 || axis >= r) throw Error(where(k) + ": axis " + std::to_string(a.i("axis", 0)) + " out of range");
-    if (xs.size() == 1) return set_output(k, xs[0]);
-    std::vector<std::int64_t> dims = xs[0].dims;
+    // The first computed input sets the batch and the layout; a constant input joins as a constant layer.
+    int first = -1;
+    for (int i = 0; i < n.input_size() && first < 0; ++i)
+      if (vals_.count(n.input(i))) first = i;
+    if (first < 0) (void)data(k, 0);  // the one-line error for a constant or a missing input
+    const Val x0 = vals_.at(n.input(first));
+    const std::int64_t r = std::int64_t(x0.dims.size());
+    const std::int64_t axis = given < 0 ? given + r : given;
+    if (axis < 0 || axis >= r) throw Error(where(k) + ": axis " + std::to_string(given) + " out of range");
+    if (n.input_size() == 1) return set_output(k, x0);
+    const int b = batch_split(x0.dims, N_);
+    if (b < 0 || b > axis)
+      throw Error(where(k) + ": concatenation of " + dims_s(x0.dims) + " along axis " + std::to_string(given) +
+                  " joins samples of the batch of " + batch_str() + " (a concat layer joins within each sample)");
+    // Each sample is `outer` blocks, each input adding a run of its length × `inner` values: the layer's axis with
+    // the same blocks and runs (1 channels, 2 rows, 3 columns of the network shape).
+    const std::int64_t outer = product(x0.dims, std::size_t(b), std::size_t(axis));
+    const std::int64_t inner = product(x0.dims, std::size_t(axis) + 1, std::size_t(r));
+    const std::int64_t len = x0.dims[std::size_t(axis)];
+    const Shape s = x0.net;
+    int layer_axis = 0;
+    if (outer == 1 && len == s.c && inner == std::int64_t(s.h) * s.w)
+      layer_axis = 1;
+    else if (outer == s.c && len == s.h && inner == s.w)
+      layer_axis = 2;
+    else if (outer == std::int64_t(s.c) * s.h && len == s.w && inner == 1)
+      layer_axis = 3;
+    else
+      throw Error(where(k) + ": concatenation of " + dims_s(x0.dims) + " along axis " + std::to_string(given) +
+                  " is not supported: laid out as " + s.sample_str() +
+                  ", it is not along the channels, rows or columns the concat layer joins");
+    std::vector<std::int64_t> dims = x0.dims;
     dims[std::size_t(axis)] = 0;
     Pending p;
-    p.layer = std::make_unique<Concat>();
-    for (const Val& x : xs) {
-      if (std::int64_t(x.dims.size()) != r) throw Error(where(k) + ": inputs of different ranks");
-      for (std::int64_t i = 0; i < r; ++i)
-        if (i != axis && x.dims[std::size_t(i)] != xs[0].dims[std::size_t(i)])
-          throw Error(where(k) + ": inputs " + dims_s(xs[0].dims) + " and " + dims_s(x.dims) + " differ outside axis " +
-                      std::to_string(axis));
-      dims[std::size_t(axis)] += x.dims[std::size_t(axis)];
-      // Concat joins channels: the axis must be the first one after the batch, and everything after it one map.
-      if (product(x.dims, 0, std::size_t(axis)) != N_ || x.net.c != x.dims[std::size_t(axis)] ||
-          std::int64_t(x.net.h) * x.net.w != product(x.dims, std::size_t(axis) + 1, std::size_t(r)))
-        throw Error(where(k) + ": concatenation of " + dims_s(x.dims) + " along axis " + std::to_string(axis) +
-                    " is not supported: concat joins channels, the first axis after the batch (" + batch_str() + ")");
-      p.inputs.push_back(x.value);
+    p.layer = std::make_unique<Concat>(layer_axis);
+    for (int i = 0; i < n.input_size(); ++i) {
+      const auto it = vals_.find(n.input(i));
+      const bool computed = it != vals_.end();
+      const std::string role = "input " + std::to_string(i);
+      const onnx::TensorProto* t = computed ? nullptr : &constant(k, n.input(i), role);
+      const std::vector<std::int64_t> d = computed ? it->second.dims : dims_of(*t);
+      if (std::int64_t(d.size()) != r) throw Error(where(k) + ": inputs of different ranks");
+      for (std::int64_t j = 0; j < r; ++j)
+        if (j != axis && d[std::size_t(j)] != x0.dims[std::size_t(j)])
+          throw Error(where(k) + ": inputs " + dims_s(x0.dims) + " and " + dims_s(d) + " differ outside axis " +
+                      std::to_string(given));
+      int value = computed ? it->second.value : 0;
+      if (!computed) {
+        if (d[std::size_t(axis)] < 1) throw Error(where(k) + ": " + role + " is empty (not supported)");
+        const std::vector<float> v = float_values(*t, where(k) + ": " + role + " \"" + n.input(i) + "\"");
+        // A layer gives every sample the same constant: the batch's samples must be equal.
+        const std::size_t F = std::size_t(product(d, std::size_t(b), d.size()));
+        for (std::size_t e = F; e < v.size(); ++e)
+          if (v[e] != v[e % F])
+            throw Error(where(k) + ": constant " + role + " " + dims_str(d) + " differs along the batch " +
+                        dims_s(x0.dims) + " (a layer gives every sample the same constant)");
+        Shape cs = s;
+        (layer_axis == 1 ? cs.c : layer_axis == 2 ? cs.h : cs.w) = int(d[std::size_t(axis)]);
+        Pending c;
+        c.layer = std::make_unique<Constant>(cs);
+        c.inputs = {Network::kInput};
+        c.values.assign(v.begin(), v.begin() + std::ptrdiff_t(F));
+        value = emit(std::move(c), k);
+      }
+      dims[std::size_t(axis)] += d[std::size_t(axis)];
+      p.inputs.push_back(value);
     }
     set_output(k, emit_val(std::move(p), k, dims));
   }
@@ -1163,20 +1287,30 @@ class Importer {
     const std::int64_t axis = given < 0 ? given + r : given;
     if (axis < 0 || axis >= std::max<std::int64_t>(r, 1))
       throw Error(where(k) + ": axis " + std::to_string(given) + " is out of range for " + dims_s(x.dims));
-    // The softmax layer normalises each sample as a whole: the axes it covers must be exactly one sample's.
-    const bool batch_before = product(x.dims, 0, std::size_t(axis)) == N_;
-    const bool one_axis = opset_ < 13 || product(x.dims, std::size_t(axis) + 1, std::size_t(r)) == 1;
-    if (!batch_before || !one_axis)
+    // The values one softmax covers, per sample: `outer` blocks of `inner` lines of `len` values (opset 13 on: that
+    // axis alone; before it, that axis and all after it as one). The layer's axis with the same lines computes it.
+    const int b = batch_split(x.dims, N_);
+    if (b < 0 || b > axis)
+      throw Error(where(k) + ": axis " + std::to_string(given) + " of " + dims_s(x.dims) +
+                  " normalises across the batch of " + batch_str() + " (a softmax layer works within each sample)");
+    const std::int64_t outer = product(x.dims, std::size_t(b), std::size_t(axis));
+    const std::int64_t len =
+        opset_ >= 13 ? x.dims[std::size_t(axis)] : product(x.dims, std::size_t(axis), x.dims.size());
+    const std::int64_t inner = opset_ >= 13 ? product(x.dims, std::size_t(axis) + 1, x.dims.size()) : 1;
+    const std::int64_t C = x.net.c, H = x.net.h, W = x.net.w;
+    const std::int64_t layouts[4][3] = {{1, C * H * W, 1}, {1, C, H * W}, {C, H, W}, {C * H, W, 1}};
+    int layer_axis = -1;
+    for (int l = 0; l < 4 && layer_axis < 0; ++l)
+      if (layouts[l][0] == outer && layouts[l][1] == len && layouts[l][2] == inner) layer_axis = l;
+    if (layer_axis < 0)
       throw Error(where(k) + ": axis " + std::to_string(given) + " of " + dims_s(x.dims) + " (opset " +
                   std::to_string(opset_) + (opset_ >= 13 ? ": that axis alone" : ": that axis and all after it") +
-                  ") is not supported: the " + (log ? "log_" : "") +
-                  "softmax layer normalises a whole sample, so the axis must come right after "
-                  "the batch" +
-                  (opset_ >= 13 ? " and be the last one longer than 1" : ""));
+                  ") is not supported: the " + (log ? "log_" : "") + "softmax layer normalises a whole sample " +
+                  x.net.sample_str() + " or its channels, rows or columns");
     if (log)
-      set_output(k, simple(k, std::make_unique<LogSoftmax>(), x));
+      set_output(k, simple(k, std::make_unique<LogSoftmax>(layer_axis), x));
     else
-      set_output(k, simple(k, std::make_unique<Softmax>(), x));
+      set_output(k, simple(k, std::make_unique<Softmax>(layer_axis), x));
   }
 
   void flatten(int k) {

@@ -1,5 +1,5 @@
 // The activations of seed 004, each forward beside its backward. All are element-wise except softmax, which
-// works over the c·h·w features of each sample.
+// works over the c·h·w features of each sample, or along one axis of it.
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
@@ -94,6 +94,47 @@ void Tanh::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* 
   map_backward(*this, x, y, dy, dx, [](float, float a, float da) { return da * (1.0f - a * a); });
 }
 
+AxisSoftmax::AxisSoftmax(int axis) : axis_(axis < 0 ? axis + 4 : axis) {
+  if (axis < -3 || axis > 3)
+    throw Error("softmax layer: axis " + std::to_string(axis) +
+                " is not one of 1 (channels), 2 (rows), 3 (columns), their negatives from the end, or 0 (the whole "
+                "sample)");
+}
+std::string AxisSoftmax::summary() const {
+  static const char* const names[] = {"", " over channels", " over rows", " over columns"};
+  return kind() + names[axis_];
+}
+nlohmann::json AxisSoftmax::spec() const {
+  nlohmann::json j = Layer::spec();
+  if (axis_ != 0) j["axis"] = axis_;
+  return j;
+}
+AxisSoftmax::Lines AxisSoftmax::lines() const {
+  switch (axis_) {
+    case 1:
+      return {1, in_.c, in_.h * in_.w};
+    case 2:
+      return {in_.c, in_.h, in_.w};
+    case 3:
+      return {in_.c * in_.h, in_.w, 1};
+    default:
+      return {1, int(in_.sample_size()), 1};
+  }
+}
+
+namespace {
+// f(pointers to each tensor's first value of a line, len, stride) for every line of every sample.
+template <class F, class... P>
+void each_line(int N, std::size_t F_sample, int outer, int len, int inner, F f, P*... ts) {
+  for (int n = 0; n < N; ++n)
+    for (int o = 0; o < outer; ++o)
+      for (int i = 0; i < inner; ++i) {
+        const std::size_t at = std::size_t(n) * F_sample + (std::size_t(o) * len) * inner + i;
+        f(ts + at..., len, inner);
+      }
+}
+}  // namespace
+
 // a_i = e^(z_i − m) / Σ_j e^(z_j − m), m = max_j z_j (subtracting m changes nothing but keeps e^x finite)
 void softmax(const float* z, float* out, int n) {
   const float m = *std::max_element(z, z + n);
@@ -106,57 +147,77 @@ void softmax(const float* z, float* out, int n) {
   for (int i = 0; i < n; ++i) out[i] *= inv;
 }
 
+// The same along a line `s` apart.
 void Softmax::forward(const Tensor& x, Tensor& y, const Context&) {
   check_input(x);
   y.resize(x.shape());
-  const int F = int(in_.sample_size());
-  for (int n = 0; n < x.shape().n; ++n) softmax(x.sample(n), y.sample(n), F);
+  const Lines l = lines();
+  each_line(
+      x.shape().n, in_.sample_size(), l.outer, l.len, l.inner,
+      [](const float* z, float* a, int n, int s) {
+        if (s == 1) return softmax(z, a, n);
+        float m = z[0];
+        for (int i = 1; i < n; ++i) m = std::max(m, z[std::size_t(i) * s]);
+        double sum = 0.0;
+        for (int i = 0; i < n; ++i) {
+          a[std::size_t(i) * s] = std::exp(z[std::size_t(i) * s] - m);
+          sum += a[std::size_t(i) * s];
+        }
+        const float inv = float(1.0 / sum);
+        for (int i = 0; i < n; ++i) a[std::size_t(i) * s] *= inv;
+      },
+      x.data(), y.data());
 }
-namespace {
-// The backward pass of a layer over each sample's F features as a whole: g(a, da, dz, F) for every sample.
-template <class G>
-void sample_backward(const Layer& layer, const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx, G g) {
-  if (!layer.output_shape().same_sample(dy.shape()))
-    check_sample_shape(layer.kind() + " layer (backward)", layer.output_shape(), dy.shape());
-  if (!dx) return;
-  dx->resize(x.shape());
-  const int F = int(layer.input_shape().sample_size());
-  for (int n = 0; n < x.shape().n; ++n) g(y.sample(n), dy.sample(n), dx->sample(n), F);
-}
-
-}  // namespace
 
 // dz_i = Σ_j da_j ∂a_j/∂z_i = a_i(da_i − Σ_j da_j a_j)
 void Softmax::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  sample_backward(*this, x, y, dy, dx, [](const float* a, const float* da, float* dz, int F) {
-    double dot = 0.0;
-    for (int i = 0; i < F; ++i) dot += double(da[i]) * a[i];
-    for (int i = 0; i < F; ++i) dz[i] = a[i] * (da[i] - float(dot));
-  });
+  if (!out_.same_sample(dy.shape())) check_sample_shape("softmax layer (backward)", out_, dy.shape());
+  if (!dx) return;
+  dx->resize(x.shape());
+  const Lines l = lines();
+  each_line(
+      x.shape().n, in_.sample_size(), l.outer, l.len, l.inner,
+      [](const float* a, const float* da, float* dz, int n, int s) {
+        double dot = 0.0;
+        for (int i = 0; i < n; ++i) dot += double(da[std::size_t(i) * s]) * a[std::size_t(i) * s];
+        for (int i = 0; i < n; ++i)
+          dz[std::size_t(i) * s] = a[std::size_t(i) * s] * (da[std::size_t(i) * s] - float(dot));
+      },
+      y.data(), dy.data(), dx->data());
 }
 
 // a_i = z_i − m − log Σ_j e^(z_j − m), m = max_j z_j
 void LogSoftmax::forward(const Tensor& x, Tensor& y, const Context&) {
   check_input(x);
   y.resize(x.shape());
-  const int F = int(in_.sample_size());
-  for (int n = 0; n < x.shape().n; ++n) {
-    const float* z = x.sample(n);
-    float* a = y.sample(n);
-    const float m = *std::max_element(z, z + F);
-    double sum = 0.0;
-    for (int i = 0; i < F; ++i) sum += std::exp(double(z[i]) - m);
-    const float log_sum = float(std::log(sum));
-    for (int i = 0; i < F; ++i) a[i] = z[i] - m - log_sum;
-  }
+  const Lines l = lines();
+  each_line(
+      x.shape().n, in_.sample_size(), l.outer, l.len, l.inner,
+      [](const float* z, float* a, int n, int s) {
+        float m = z[0];
+        for (int i = 1; i < n; ++i) m = std::max(m, z[std::size_t(i) * s]);
+        double sum = 0.0;
+        for (int i = 0; i < n; ++i) sum += std::exp(double(z[std::size_t(i) * s]) - m);
+        const float log_sum = float(std::log(sum));
+        for (int i = 0; i < n; ++i) a[std::size_t(i) * s] = z[std::size_t(i) * s] - m - log_sum;
+      },
+      x.data(), y.data());
 }
 // dz_i = Σ_j da_j ∂a_j/∂z_i = da_i − e^(a_i) Σ_j da_j   (e^(a_i) is softmax's output)
 void LogSoftmax::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  sample_backward(*this, x, y, dy, dx, [](const float* a, const float* da, float* dz, int F) {
-    double sum = 0.0;
-    for (int i = 0; i < F; ++i) sum += da[i];
-    for (int i = 0; i < F; ++i) dz[i] = da[i] - std::exp(a[i]) * float(sum);
-  });
+  if (!out_.same_sample(dy.shape())) check_sample_shape("log_softmax layer (backward)", out_, dy.shape());
+  if (!dx) return;
+  dx->resize(x.shape());
+  const Lines l = lines();
+  each_line(
+      x.shape().n, in_.sample_size(), l.outer, l.len, l.inner,
+      [](const float* a, const float* da, float* dz, int n, int s) {
+        double sum = 0.0;
+        for (int i = 0; i < n; ++i) sum += da[std::size_t(i) * s];
+        for (int i = 0; i < n; ++i)
+          dz[std::size_t(i) * s] = da[std::size_t(i) * s] - std::exp(a[std::size_t(i) * s]) * float(sum);
+      },
+      y.data(), dy.data(), dx->data());
 }
 
 }  // namespace cnn

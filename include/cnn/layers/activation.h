@@ -5,6 +5,7 @@
 //   Tanh       a = tanh z             dz = da·(1 − a²)
 //   Softmax    a_i = e^(z_i−m)/Σ_j e^(z_j−m), m = max z   dz_i = a_i(da_i − Σ_j da_j a_j)
 //   LogSoftmax a_i = z_i − m − log Σ_j e^(z_j−m)         dz_i = da_i − e^(a_i) Σ_j da_j
+// (i and j run over the values one softmax covers: a whole sample, or one line along an axis)
 #pragma once
 
 #include "cnn/layer.h"
@@ -51,8 +52,31 @@ class Tanh : public Activation {
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
 };
 
-class Softmax : public Activation {
+// Softmax and LogSoftmax normalise along one axis of the batch [N, C, H, W], numbered as PyTorch's `dim`: 1 the
+// channels at each pixel (a segmentation net's per-pixel classes), 2 each column's rows, 3 each row's columns; 0, the
+// default, all C·H·W features of a sample as one (a classifier's, whatever shape its last layer has). Negative axes
+// count from the end (−1 = 3), as in PyTorch and Keras.
+class AxisSoftmax : public Activation {
  public:
+  explicit AxisSoftmax(int axis);
+  int axis() const { return axis_; }
+  std::string summary() const override;
+  nlohmann::json spec() const override;
+
+ protected:
+  // A sample as `outer` blocks of `inner` lines, each line `len` values `inner` apart: the values one softmax covers.
+  struct Lines {
+    int outer, len, inner;
+  };
+  Lines lines() const;
+
+ private:
+  int axis_;
+};
+
+class Softmax : public AxisSoftmax {
+ public:
+  explicit Softmax(int axis = 0) : AxisSoftmax(axis) {}
   std::string kind() const override { return "softmax"; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
@@ -61,8 +85,9 @@ class Softmax : public Activation {
 // The logarithm of softmax, as PyTorch's nn.LogSoftmax and ONNX's LogSoftmax end a classifier: finite where a
 // softmax underflows to 0. softmax(log_softmax(z)) = softmax(z), so under softmax_cross_entropy it trains exactly as
 // the logits would (a model trained with it and NLL loss elsewhere carries on here unchanged).
-class LogSoftmax : public Activation {
+class LogSoftmax : public AxisSoftmax {
  public:
+  explicit LogSoftmax(int axis = 0) : AxisSoftmax(axis) {}
   std::string kind() const override { return "log_softmax"; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;

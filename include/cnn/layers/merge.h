@@ -1,8 +1,9 @@
 // Layers that join branches of a graph: they take two or more inputs (the "inputs" of a description file).
 //   Add     y = Σ_i x_i              (equal shapes; the residual connection of He et al. 2015)
 //           dx_i = dy
-//   Concat  y = [x_1; x_2; …]         (along channels; equal heights and widths; Inception, DenseNet)
-//           dx_i = the channels of dy that x_i filled
+//   Concat  y = [x_1; x_2; …]         (along channels by default, with equal heights and widths: Inception,
+//           dx_i = the part of dy       DenseNet; or along rows or columns, torch.cat's dim 2 or 3)
+//                  that x_i filled
 #pragma once
 
 #include "cnn/layer.h"
@@ -43,7 +44,12 @@ class Add : public Merge {
 
 class Concat : public Merge {
  public:
+  // axis 1 channels, 2 rows, 3 columns of [N, C, H, W] (negatives count from the end, −1 = 3)
+  explicit Concat(int axis = 1);
   std::string kind() const override { return "concat"; }
+  std::string summary() const override;
+  nlohmann::json spec() const override;
+  int axis() const { return axis_; }
   void forward(std::span<const Tensor* const> xs, Tensor& y, const Context& ctx) override;
   void backward(std::span<const Tensor* const> xs, const Tensor& y, const Tensor& dy,
                 std::span<Tensor* const> dxs) override;
@@ -53,6 +59,12 @@ class Concat : public Merge {
  protected:
   Shape infer(std::span<const Shape> inputs) override;
   using Merge::infer;
+
+ private:
+  // A sample as `outer` blocks, input i contributing a run of chunk(i) values to each.
+  int outer() const;
+  std::size_t chunk(std::size_t i) const;
+  int axis_;
 };
 
 }  // namespace cnn
