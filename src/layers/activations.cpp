@@ -133,6 +133,16 @@ void each_line(int N, std::size_t F_sample, int outer, int len, int inner, F f, 
         f(ts + at..., len, inner);
       }
 }
+// The backward pass along each line, after the shape check: g(a, da, dz, len, stride) for every line of every sample.
+template <class G>
+void line_backward(const Layer& layer, int outer, int len, int inner, const Tensor& x, const Tensor& y,
+                   const Tensor& dy, Tensor* dx, G g) {
+  if (!layer.output_shape().same_sample(dy.shape()))
+    check_sample_shape(layer.kind() + " layer (backward)", layer.output_shape(), dy.shape());
+  if (!dx) return;
+  dx->resize(x.shape());
+  each_line(x.shape().n, layer.input_shape().sample_size(), outer, len, inner, g, y.data(), dy.data(), dx->data());
+}
 }  // namespace
 
 // a_i = e^(z_i − m) / Σ_j e^(z_j − m), m = max_j z_j (subtracting m changes nothing but keeps e^x finite)
@@ -171,19 +181,14 @@ void Softmax::forward(const Tensor& x, Tensor& y, const Context&) {
 
 // dz_i = Σ_j da_j ∂a_j/∂z_i = a_i(da_i − Σ_j da_j a_j)
 void Softmax::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  if (!out_.same_sample(dy.shape())) check_sample_shape("softmax layer (backward)", out_, dy.shape());
-  if (!dx) return;
-  dx->resize(x.shape());
   const Lines l = lines();
-  each_line(
-      x.shape().n, in_.sample_size(), l.outer, l.len, l.inner,
-      [](const float* a, const float* da, float* dz, int n, int s) {
-        double dot = 0.0;
-        for (int i = 0; i < n; ++i) dot += double(da[std::size_t(i) * s]) * a[std::size_t(i) * s];
-        for (int i = 0; i < n; ++i)
-          dz[std::size_t(i) * s] = a[std::size_t(i) * s] * (da[std::size_t(i) * s] - float(dot));
-      },
-      y.data(), dy.data(), dx->data());
+  line_backward(*this, l.outer, l.len, l.inner, x, y, dy, dx,
+                [](const float* a, const float* da, float* dz, int n, int s) {
+                  double dot = 0.0;
+                  for (int i = 0; i < n; ++i) dot += double(da[std::size_t(i) * s]) * a[std::size_t(i) * s];
+                  for (int i = 0; i < n; ++i)
+                    dz[std::size_t(i) * s] = a[std::size_t(i) * s] * (da[std::size_t(i) * s] - float(dot));
+                });
 }
 
 // a_i = z_i − m − log Σ_j e^(z_j − m), m = max_j z_j
@@ -205,19 +210,14 @@ void LogSoftmax::forward(const Tensor& x, Tensor& y, const Context&) {
 }
 // dz_i = Σ_j da_j ∂a_j/∂z_i = da_i − e^(a_i) Σ_j da_j   (e^(a_i) is softmax's output)
 void LogSoftmax::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
-  if (!out_.same_sample(dy.shape())) check_sample_shape("log_softmax layer (backward)", out_, dy.shape());
-  if (!dx) return;
-  dx->resize(x.shape());
   const Lines l = lines();
-  each_line(
-      x.shape().n, in_.sample_size(), l.outer, l.len, l.inner,
-      [](const float* a, const float* da, float* dz, int n, int s) {
-        double sum = 0.0;
-        for (int i = 0; i < n; ++i) sum += da[std::size_t(i) * s];
-        for (int i = 0; i < n; ++i)
-          dz[std::size_t(i) * s] = da[std::size_t(i) * s] - std::exp(a[std::size_t(i) * s]) * float(sum);
-      },
-      y.data(), dy.data(), dx->data());
+  line_backward(*this, l.outer, l.len, l.inner, x, y, dy, dx,
+                [](const float* a, const float* da, float* dz, int n, int s) {
+                  double sum = 0.0;
+                  for (int i = 0; i < n; ++i) sum += da[std::size_t(i) * s];
+                  for (int i = 0; i < n; ++i)
+                    dz[std::size_t(i) * s] = da[std::size_t(i) * s] - std::exp(a[std::size_t(i) * s]) * float(sum);
+                });
 }
 
 }  // namespace cnn
