@@ -84,7 +84,8 @@ TEST_P(FastConv, RandomShapesMatchTheReference) {
 }
 
 // The seed nets' convolutions, each through the kernels chosen for it (the three forms of the direct dA among them:
-// across the batch for valid padding, as a forward convolution for a 7-wide kernel, tap by tap for "same").
+// across the batch for valid padding, as a forward convolution for a 7-wide kernel, tap by tap for "same"), and a
+// CIFAR ResNet's 3×3 "same" ones on rows of 16, 32 and 48 pixels (rows of 16 with 16-float vectors).
 TEST_P(FastConv, TheSeedNetShapesMatchTheReference) {
   const auto [isa, threads] = GetParam();
   FastPathSettings settings(threads, isa);
@@ -93,7 +94,8 @@ TEST_P(FastConv, TheSeedNetShapesMatchTheReference) {
       {3, 1, 28, 28, 6, 5, 5, 1, Padding::same},    {3, 6, 14, 14, 16, 5, 5, 1, Padding::valid},
       {50, 6, 14, 14, 16, 5, 5, 1, Padding::valid}, {2, 3, 9, 11, 24, 3, 4, 1, Padding::same},
       {4, 2, 12, 9, 8, 6, 2, 1, Padding::valid},    {9, 4, 10, 16, 8, 3, 7, 1, Padding::valid},
-      {17, 3, 7, 12, 5, 4, 5, 1, Padding::valid}};
+      {17, 3, 7, 12, 5, 4, 5, 1, Padding::valid},   {3, 16, 32, 32, 16, 3, 3, 1, Padding::same},
+      {2, 8, 16, 16, 24, 3, 3, 1, Padding::same},   {2, 5, 5, 48, 7, 3, 3, 1, Padding::same}};
   for (const RandomConv& p : shapes)
     for (bool relu : {false, true}) {
       check_conv(p, relu);

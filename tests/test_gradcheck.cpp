@@ -63,10 +63,21 @@ TEST(GradCheck, Conv2DValidStride2EvenKernel) {
 // tap by tap (the padding rules out dA over the batch, and dA's rows are no wider than dZ's).
 TEST(GradCheck, Conv2DSameStride1Rows) {
   Network net({1, 3, 8, 8});
-  net.add<Conv2D>(6, 3, 1, Padding::same);
+  net.add<Conv2D>(6, 5, 1, Padding::same);
   expect_conv_kernels(net, "direct");
-  expect_gradients_ok(net, test::random_tensor({2, 3, 8, 8}, 41), "conv2d same 3x3 s1 (" + conv_kernels(net) + ")",
+  expect_gradients_ok(net, test::random_tensor({2, 3, 8, 8}, 41), "conv2d same 5x5 s1 (" + conv_kernels(net) + ")",
                       4e-5, 2.0);
+}
+// A CIFAR ResNet's 3×3 `same` convolution on rows of 16: dA as a forward convolution of the same shape, and with
+// 16-float vectors (avx512_16) the forward and that dA along rows of 16 pixels.
+TEST(GradCheck, Conv2DSame3x3Rows16) {
+  Network net({1, 4, 6, 16});
+  net.add<Conv2D>(8, 3, 1, Padding::same);
+  expect_conv_kernels(net, kernels::isa() == kernels::Isa::avx512_16
+                               ? "direct, rows of 16, dW over channels, dA as forward"
+                               : "direct, dW over channels, dA as forward");
+  expect_gradients_ok(net, test::random_tensor({2, 4, 6, 16}, 43), "conv2d same 3x3 s1 (" + conv_kernels(net) + ")",
+                      1e-4, 2.0);
 }
 // `same` at stride 1 with even kernels: the pads are asymmetric (one more at the bottom and right).
 TEST(GradCheck, Conv2DSameStride1EvenKernel) {

@@ -127,9 +127,13 @@ TEST(IsaBits, EveryPresetTrainsToTheSameBitsWithAvx2AsWithAvx512) {
       test::FastPathSettings settings(1, sets[i]);
       Network net = load_network(preset);
       net.init(5);
+      // the same kernel families on every set: avx512_16's rows of 16 pixels are one more tile of the row kernels
       for (std::size_t l = 0; l < net.size(); ++l)
-        if (const auto* c = dynamic_cast<const Conv2D*>(&net.layer(l)))
-          plans[i].append("[").append(c->kernel_name()).append("] ");
+        if (const auto* c = dynamic_cast<const Conv2D*>(&net.layer(l))) {
+          std::string name = c->kernel_name();
+          if (const auto at = name.find(", rows of 16"); at != std::string::npos) name.erase(at, 12);
+          plans[i].append("[").append(name).append("] ");
+        }
       Optimizer opt({.kind = "sgd", .lr = 0.01, .momentum = 0.9});
       const int n = 10, classes = int(net.output_shape().sample_size());
       std::vector<int> labels(n);

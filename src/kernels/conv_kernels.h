@@ -60,6 +60,10 @@ void conv_input_grad_taps(const ConvShape& s, const float* dz, const float* w, f
 // repeats w[O − 1]), (O + 1)/2 · C·kh·kw · 16 floats.
 void pack_weight_pairs(const float* w, int O, int CKK, float* wp);
 inline std::size_t weight_pairs_size(int O, int CKK) { return std::size_t(O + 1) / 2 * std::size_t(CKK) * 16; }
+// conv_forward_rows with 16-float vectors of 16 pixels of one output row (rows of at least 16 pixels; a row's last
+// block overlaps the one before it where 16 does not divide the row), the weights as they are. The same bits again.
+void conv_forward_rows16(const ConvShape& s, const float* x, const float* w, const float* bias, float* z, float* relu,
+                         int nz_top, int nz_rows);
 
 // ---- over channels (conv_channels.cpp) -------------------------------------------------------------------------
 // One image, as conv_forward_rows, with the weights laid out wT[c][i][j][o]; s.O must be a multiple of 8.
