@@ -155,17 +155,27 @@ class ConvBatchNormStep : public Step {
   }
   void backward() override {
     if (folded_) unfolded({Mode::eval, 0});
-    if (relu_) relu_->backward(y(), r(), dr(), &dy());
-    bn_.backward(z(), y(), dy(), &dz());
+    if (relu_ && trained_) {  // the normalisation takes dR and finds the ReLU's mask itself
+      bn_.backward_relu(z(), dr(), &dz());
+    } else {
+      if (relu_) relu_->backward(y(), r(), dr(), &dy());
+      bn_.backward(z(), y(), dy(), &dz());
+    }
     conv_.backward(x(), z(), dz(), input_grad(0));
     add_input_grads();
   }
 
  private:
+  // Training with a ReLU: the normalisation writes Y and R in one pass.
   void unfolded(const Context& ctx) {
     conv_.forward(x(), z(), ctx);
-    bn_.forward(z(), y(), ctx);
-    if (relu_) relu_->forward(y(), r(), ctx);
+    trained_ = relu_ && ctx.mode == Mode::train;
+    if (trained_) {
+      bn_.forward_relu(z(), y(), r(), ctx);
+    } else {
+      bn_.forward(z(), y(), ctx);
+      if (relu_) relu_->forward(y(), r(), ctx);
+    }
     folded_ = false;
   }
   Tensor& x() { return (*acts_)[std::size_t(inputs_[0].value)]; }
@@ -179,7 +189,7 @@ class ConvBatchNormStep : public Step {
   BatchNorm2D& bn_;
   ReLU* relu_;
   std::vector<float> w_, b_;  // the folded weights and bias, sized once
-  bool folded_ = false;
+  bool folded_ = false, trained_ = false;
 };
 
 }  // namespace
@@ -248,11 +258,18 @@ Plan::Plan(std::vector<LayerPtr>& layers, const std::vector<std::vector<int>>& i
     steps_.push_back(std::move(step));
     i += covers;
   }
-  // Gradient routes, in backward order: the first step to reach a value writes its gradient, later ones add.
+  // Gradient routes, in backward order: the first step to reach a value writes its gradient, later ones add. A value
+  // with no parameter before it (the input, a normalisation of the input) needs none, unless every one is kept.
+  std::vector<bool> after_params(std::size_t(L) + 1, false);
+  for (int i = 0; i < L; ++i) {
+    bool any = layers[std::size_t(i)]->param_count() > 0;
+    for (int v : inputs[std::size_t(i)]) any = any || after_params[std::size_t(v)];
+    after_params[std::size_t(i) + 1] = any;
+  }
   std::vector<bool> written(std::size_t(L) + 1, false);
   for (auto it = steps_.rbegin(); it != steps_.rend(); ++it)
     for (Step::Input& in : (*it)->inputs_) {
-      if (in.value == 0 && !options.keep_all) {
+      if (!after_params[std::size_t(in.value)] && !options.keep_all) {
         in.route = GradRoute::none;
         continue;
       }

@@ -85,7 +85,8 @@ TEST_P(FastConv, RandomShapesMatchTheReference) {
 
 // The seed nets' convolutions, each through the kernels chosen for it (the three forms of the direct dA among them:
 // across the batch for valid padding, as a forward convolution for a 7-wide kernel, tap by tap for "same"), and a
-// CIFAR ResNet's 3×3 "same" ones on rows of 16, 32 and 48 pixels (rows of 16 with 16-float vectors).
+// CIFAR ResNet's 3×3 "same" ones on rows of 16, 32 and 48 pixels (rows of 16 with 16-float vectors), and strided
+// ones over channels (its stride-2 3×3 and 1×1, stride 3, an even kernel).
 TEST_P(FastConv, TheSeedNetShapesMatchTheReference) {
   const auto [isa, threads] = GetParam();
   FastPathSettings settings(threads, isa);
@@ -95,7 +96,9 @@ TEST_P(FastConv, TheSeedNetShapesMatchTheReference) {
       {50, 6, 14, 14, 16, 5, 5, 1, Padding::valid}, {2, 3, 9, 11, 24, 3, 4, 1, Padding::same},
       {4, 2, 12, 9, 8, 6, 2, 1, Padding::valid},    {9, 4, 10, 16, 8, 3, 7, 1, Padding::valid},
       {17, 3, 7, 12, 5, 4, 5, 1, Padding::valid},   {3, 16, 32, 32, 16, 3, 3, 1, Padding::same},
-      {2, 8, 16, 16, 24, 3, 3, 1, Padding::same},   {2, 5, 5, 48, 7, 3, 3, 1, Padding::same}};
+      {2, 8, 16, 16, 24, 3, 3, 1, Padding::same},   {2, 5, 5, 48, 7, 3, 3, 1, Padding::same},
+      {3, 16, 32, 32, 32, 3, 3, 2, Padding::same},  {2, 16, 16, 16, 32, 1, 1, 2, Padding::valid},
+      {2, 5, 11, 13, 8, 3, 3, 3, Padding::valid},   {2, 4, 9, 10, 16, 5, 4, 2, Padding::same}};
   for (const RandomConv& p : shapes)
     for (bool relu : {false, true}) {
       check_conv(p, relu);
@@ -122,9 +125,13 @@ TEST(FastConvChoice, TheSeedShapesTakeTheDirectKernels) {
   Network big({1, 3, 64, 64});  // dA over the batch would need 4 MB of workspace per chunk: tap by tap instead
   big.add<Conv2D>(32, 3, 1);
   EXPECT_EQ(dynamic_cast<Conv2D&>(big.layer(0)).kernel_name(), "direct, dW over channels");
-  Network strided({1, 3, 32, 32});
+  Network strided({1, 3, 32, 32});  // 4 maps fill no vector of channels: im2col
   strided.add<Conv2D>(4, 3, 2);
   EXPECT_EQ(dynamic_cast<Conv2D&>(strided.layer(0)).kernel_name(), "im2col");
+  Network strided8({1, 3, 32, 32});  // 8 of them: forward and dW over channels, dA by im2col
+  strided8.add<Conv2D>(8, 3, 2);
+  EXPECT_EQ(dynamic_cast<Conv2D&>(strided8.layer(0)).kernel_name(),
+            "direct, forward over channels, dW over channels, dA by im2col");
 }
 
 // Conv2D → ReLU → MaxPool2D runs backward with the ReLU folded into the pooling's pass unless every input

@@ -1,7 +1,7 @@
-// Direct stride-1 convolution with vectors across 8 output channels instead of along a row, so rows of any length
-// fill them (for short rows: LeNet-5's C3 has 10-pixel rows, 10 of 16 lanes along a row). Measured
-// (bench/microbench.cpp, LeNet-5's C3): forward 85 GFLOP/s against 51 along its rows, weight gradient 92 against 42
-// (no horizontal sums at all). conv_plan.cpp decides when they pay.
+// Direct convolution with vectors across 8 output channels instead of along a row, so rows of any length fill them
+// (LeNet-5's C3 has 10-pixel rows, 10 of 16 lanes along a row) and a stride only spaces the broadcast pixels.
+// Measured (bench/microbench.cpp, LeNet-5's C3): forward 85 GFLOP/s against 51 along its rows, weight gradient 92
+// against 42 (no horizontal sums at all). conv_plan.cpp decides when they pay.
 #include <algorithm>
 
 #include "kernels/conv_kernels.h"
@@ -13,10 +13,11 @@ namespace cnn::kernels {
 namespace {
 
 // One row tile of the forward pass: XT consecutive output pixels × OV vectors of 8 output channels,
-//   acc[p][v] = Σ_c Σ_i Σ_j x[c][y + i][x0 + p + j] · wT[c][i][j][8v .. 8v + 7]
-// (one broadcast input pixel feeds OV multiply-adds; every lane does useful work whatever the row length).
+//   acc[p][v] = Σ_c Σ_i Σ_j x[c][S·y + i][S·(x0 + p) + j] · wT[c][i][j][8v .. 8v + 7]
+// (one broadcast input pixel feeds OV multiply-adds; every lane does useful work whatever the row length; x points
+// at the tile's first input pixel, S is the stride).
 template <int XT, int OV>
-CNN_TARGET void forward_cv_tile(const float* x, int C, int HW, int W, const float* wT, int O, int kh, int kw,
+CNN_TARGET void forward_cv_tile(const float* x, int C, int HW, int W, const float* wT, int O, int kh, int kw, int S,
                                 const float* bias, float* z, float* relu, int plane_out) {
   __m256 acc[XT][OV];
   __m256 b[OV];
@@ -36,7 +37,7 @@ CNN_TARGET void forward_cv_tile(const float* x, int C, int HW, int W, const floa
         for (int v = 0; v < OV; ++v) wv[v] = _mm256_loadu_ps(wr + 8 * v);
 #pragma GCC unroll 12
         for (int p = 0; p < XT; ++p) {
-          const __m256 xv = _mm256_broadcast_ss(xr + p);
+          const __m256 xv = _mm256_broadcast_ss(xr + p * S);
 #pragma GCC unroll 2
           for (int v = 0; v < OV; ++v) acc[p][v] = _mm256_fmadd_ps(xv, wv[v], acc[p][v]);
         }
@@ -73,8 +74,8 @@ CNN_TARGET void forward_cv_tile(const float* x, int C, int HW, int W, const floa
   }
 }
 
-using ForwardCvTile = void (*)(const float*, int, int, int, const float*, int, int, int, const float*, float*, float*,
-                               int);
+using ForwardCvTile = void (*)(const float*, int, int, int, const float*, int, int, int, int, const float*, float*,
+                               float*, int);
 // XT × OV accumulators, OV weight vectors and one broadcast pixel in registers: with AVX2's 16, one vector of
 // channels at a time
 constexpr int kMaxXT = 12, kMaxOV = kVectorRegisters == 32 ? 2 : 1, kWeightGradAcc = kVectorRegisters == 32 ? 24 : 12;
@@ -93,9 +94,9 @@ const ForwardCvTile kForwardCv[kMaxOV][kMaxXT] = {CNN_FCV(1), CNN_FCV(2)};
 
 // One tile of the weight gradient over one image: R kernel rows (from i0) × KW taps × OV vectors of 8 output
 // channels, accumulated onto dwT[c][i][j][o] (read at the start, written at the end: no horizontal sums at all):
-//   dwT[c][i0 + r][j][8v ..] += Σ_y Σ_x x[c][y + i0 + r][x + j] · dzT[y][x][8v ..]
+//   dwT[c][i0 + r][j][8v ..] += Σ_y Σ_x x[c][S·y + i0 + r][S·x + j] · dzT[y][x][8v ..]   (S the stride)
 template <int KW, int R, int OV>
-CNN_TARGET void weight_grad_cv_tile(const float* x, int W, const float* dzT, int O, int ho, int wo, float* dwT) {
+CNN_TARGET void weight_grad_cv_tile(const float* x, int W, int S, const float* dzT, int O, int ho, int wo, float* dwT) {
   if constexpr (KW * R * OV <= kWeightGradAcc) {
     __m256 acc[R][KW][OV];
 #pragma GCC unroll 4
@@ -105,9 +106,9 @@ CNN_TARGET void weight_grad_cv_tile(const float* x, int W, const float* dzT, int
 #pragma GCC unroll 2
         for (int v = 0; v < OV; ++v) acc[r][j][v] = _mm256_loadu_ps(dwT + std::size_t(r * KW + j) * O + 8 * v);
     for (int y = 0; y < ho; ++y) {
-      const float* xr = x + std::size_t(y) * W;
+      const float* xr = x + std::size_t(y) * S * W;
       const float* d = dzT + std::size_t(y) * wo * O;
-      for (int xo = 0; xo < wo; ++xo, ++xr, d += O) {
+      for (int xo = 0; xo < wo; ++xo, xr += S, d += O) {
         __m256 dv[OV];
 #pragma GCC unroll 2
         for (int v = 0; v < OV; ++v) dv[v] = _mm256_loadu_ps(d + 8 * v);
@@ -130,7 +131,7 @@ CNN_TARGET void weight_grad_cv_tile(const float* x, int W, const float* dzT, int
   }
 }
 
-using WeightGradCvTile = void (*)(const float*, int, const float*, int, int, int, float*);
+using WeightGradCvTile = void (*)(const float*, int, int, const float*, int, int, int, float*);
 constexpr int kMaxCvR = 4;
 #define CNN_WCV_R(kw, ov)                                                                              \
   {                                                                                                    \
@@ -152,7 +153,7 @@ const WeightGradCvTile kWeightGradCv[kMaxOV][kChannelsMaxKW][kMaxCvR] = {CNN_WCV
 template <>
 CNN_TARGET void conv_forward_channels<kIsa>(const ConvShape& s, const float* x, const float* wT, const float* bias,
                                             float* z, float* relu) {
-  const int C = s.C, H = s.Hp(), W = s.Wp(), O = s.O, kh = s.kh, kw = s.kw, ho = s.Ho, wo = s.Wo;
+  const int C = s.C, H = s.Hp(), W = s.Wp(), O = s.O, kh = s.kh, kw = s.kw, ho = s.Ho, wo = s.Wo, S = s.stride;
   const int plane_out = ho * wo, xt = even_tile(wo, kMaxXT);
   for (int o0 = 0; o0 < O; o0 += 8 * kMaxOV) {
     const int ov = std::min(kMaxOV, (O - o0) / 8);
@@ -160,8 +161,8 @@ CNN_TARGET void conv_forward_channels<kIsa>(const ConvShape& s, const float* x, 
       for (int x0 = 0; x0 < wo; x0 += xt) {
         const int xtc = std::min(xt, wo - x0);
         const std::size_t at = std::size_t(o0) * plane_out + std::size_t(y) * wo + x0;
-        kForwardCv[ov - 1][xtc - 1](x + std::size_t(y) * W + x0, C, H * W, W, wT + o0, O, kh, kw,
-                                    bias ? bias + o0 : nullptr, z + at, relu ? relu + at : nullptr, plane_out);
+        kForwardCv[ov - 1][xtc - 1](x + std::size_t(y) * S * W + std::size_t(x0) * S, C, H * W, W, wT + o0, O, kh, kw,
+                                    S, bias ? bias + o0 : nullptr, z + at, relu ? relu + at : nullptr, plane_out);
       }
   }
 }
@@ -169,13 +170,14 @@ CNN_TARGET void conv_forward_channels<kIsa>(const ConvShape& s, const float* x, 
 template <>
 CNN_TARGET void conv_weight_grad_channels<kIsa>(const ConvShape& s, const float* x, const float* dzT, float* dwT) {
   const int C = s.C, H = s.Hp(), W = s.Wp(), O = channels_padded(s.O), kh = s.kh, kw = s.kw, ho = s.Ho, wo = s.Wo;
+  const int S = s.stride;
   for (int o0 = 0; o0 < O; o0 += 8 * kMaxOV) {
     const int ov = std::min(kMaxOV, (O - o0) / 8);
     const int rmax = std::clamp(kWeightGradAcc / (kw * ov), 1, kMaxCvR), rt = even_tile(kh, rmax);
     for (int c = 0; c < C; ++c)
       for (int i0 = 0; i0 < kh; i0 += rt) {
         const int rc = std::min(rt, kh - i0);
-        kWeightGradCv[ov - 1][kw - 1][rc - 1](x + (std::size_t(c) * H + i0) * W, W, dzT + o0, O, ho, wo,
+        kWeightGradCv[ov - 1][kw - 1][rc - 1](x + (std::size_t(c) * H + i0) * W, W, S, dzT + o0, O, ho, wo,
                                               dwT + (std::size_t(c) * kh + i0) * kw * O + o0);
       }
   }

@@ -5,7 +5,8 @@
 //   im2col     the image unfolded into columns, then one OpenBLAS SGEMM (gemm_im2col.cpp): any stride and padding,
 //              and the portable path on CPUs without AVX-512 (or with SIMD switched off).
 //   rows       stride 1, straight from the zero-bordered image rows, vectors along an output row (conv_rows.cpp).
-//   channels   stride 1, vectors across 8 output channels, for rows too short to fill vectors (conv_channels.cpp).
+//   channels   any stride, vectors across 8 output channels, for rows too short to fill vectors and for strided
+//              convolutions (conv_channels.cpp).
 //   batch      stride 1, no padding: dA with vectors across 8 images of the batch (conv_batch.cpp).
 //   wide       rows with 16-float vectors of two output channels × 8 pixels, for Isa::avx512_16 (conv_wide.cpp).
 // The last three exist only on x86-64, compiled once per instruction set with vectors (Isa::avx2, Isa::avx512: the
@@ -34,8 +35,9 @@ inline std::size_t conv_input_grad_batch_work(const ConvShape& s) { return 8 * (
 constexpr int kChannelsMaxKW = 6, kBatchMaxKW = 5;
 
 #if defined(__x86_64__)
-// The direct kernels: stride 1 only. `x` is one image's C planes of s.Hp() × s.Wp() with its zero border in place
-// (an unpadded image as it is), and consecutive images of a batch lie s.padded_size() floats apart.
+// The direct kernels: stride 1 only, but for the channel-vector ones, which take s.stride. `x` is one image's C planes
+// of s.Hp() × s.Wp() with its zero border in place (an unpadded image as it is), and consecutive images of a batch lie
+// s.padded_size() floats apart.
 
 // ---- along rows (conv_rows.cpp) ------------------------------------------------------------------------------
 // One image:  z[o][y][x] = Σ_c Σ_i Σ_j x[c][y + i][x + j]·w[o][c][i][j] + bias[o]   (bias null: none)
@@ -66,11 +68,12 @@ void conv_forward_rows16(const ConvShape& s, const float* x, const float* w, con
                          int nz_top, int nz_rows);
 
 // ---- over channels (conv_channels.cpp) -------------------------------------------------------------------------
-// One image, as conv_forward_rows, with the weights laid out wT[c][i][j][o]; s.O must be a multiple of 8.
+// One image, as conv_forward_rows at any stride s (x[c][s·y + i][s·x + j]), with the weights laid out wT[c][i][j][o];
+// s.O must be a multiple of 8.
 template <Isa I>
 void conv_forward_channels(const ConvShape& s, const float* x, const float* wT, const float* bias, float* z,
                            float* relu);
-// One image, added into dwT[c][i][j][o]:  dwT[c][i][j][o] += Σ_y Σ_x dzT[y·Wo + x][o]·x[c][y + i][x + j]
+// One image, added into dwT[c][i][j][o]:  dwT[c][i][j][o] += Σ_y Σ_x dzT[y·Wo + x][o]·x[c][s·y + i][s·x + j]
 // (dzT is the image's dZ with the channel axis last; both have channels_padded(O) channels, the padding lanes of dzT
 // zero: those of dwT are then never worth reading).
 template <Isa I>

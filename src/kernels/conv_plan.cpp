@@ -44,17 +44,30 @@ ConvPlan::ConvPlan(const ConvShape& s) : s_(s) {
   // 25, 45, 61 GFLOP/s, backward 66–83 against 23–60); for long ones (AlexNet's 256·3·3) SGEMM's blocking wins.
   // The same thresholds for AVX2, whose tiles are smaller but whose alternative is the same SGEMM.
   const int lanes = 8 * ((s.Wo + 7) / 8);
-  const bool direct = simd_available() && s.stride == 1 && s.taps() <= 600 && s.Wo * 10 >= lanes * 6;
+  // Strided: the channel-vector kernels for the forward and dW, which only space the pixels they broadcast, where O
+  // fills whole vectors (a CIFAR ResNet's stride-2 3×3 and 1×1 convolutions), and dA through im2col.
+  const bool strided = s.stride > 1 && s.O % 8 == 0 && s.kw <= kChannelsMaxKW && s.taps() <= 600;
+  const bool direct = simd_available() && ((s.stride == 1 && s.taps() <= 600 && s.Wo * 10 >= lanes * 6) || strided);
   if (direct) {
     isa_ = kernels::isa();
     direct_ = isa_ == Isa::avx2 ? &kDirect<Isa::avx2> : isa_ == Isa::avx512 ? &kDirect<Isa::avx512> : &kDirectWide;
   }
 #else
-  const bool direct = false;
+  const bool direct = false, strided = false;
 #endif
   if (!direct) {
     col_at_ = P;
     chunk_floats_ = P + K * HW;
+  } else if (strided) {
+    forward_ = ForwardKernel::channels;
+    weight_grad_ = WeightGradKernel::channels;
+    pad_copies_ = s.padded();
+    const std::size_t Op = std::size_t(channels_padded(s.O));
+    col_at_ = P;
+    dwt_at_ = col_at_ + K * HW;
+    dzt_at_ = dwt_at_ + Op * K;
+    chunk_floats_ = dzt_at_ + Op * HW;
+    wt_.assign(s.weights(), 0.0f);
   } else {
     // Forward over channels for O a multiple of 8 and rows that leave more than 20% of the lanes idle (LeNet-5's
     // C3: 10 of 16); for full rows the row kernels are as fast.
@@ -128,6 +141,7 @@ std::string ConvPlan::describe() const {
   if (weight_grad_ == WeightGradKernel::channels) d += ", dW over channels";
   if (input_grad_ == InputGradKernel::as_forward) d += ", dA as forward";
   if (input_grad_ == InputGradKernel::batch) d += ", dA over the batch";
+  if (input_grad_ == InputGradKernel::im2col) d += ", dA by im2col";
   return d;
 }
 

@@ -33,7 +33,7 @@ class ConvPlan {
   Isa isa() const { return isa_; }
   // "im2col", or "direct" and the direct variants chosen: ", forward over channels", ", rows of 16",
   // ", dW over channels",
-  // ", dA as forward", ", dA over the batch" (in that order).
+  // ", dA as forward", ", dA over the batch", ", dA by im2col" (in that order).
   std::string describe() const;
 
   // Before a batch's chunks run, on the calling thread: W in the layouts the chosen kernels read, and room for the

@@ -1,7 +1,7 @@
 // SGEMM through OpenBLAS, and im2col / col2im: the portable path, and the one for strided convolutions.
 #include <cblas.h>
 
-#include <cstring>
+#include <algorithm>
 
 #include "kernels/conv_kernels.h"
 #include "kernels/kernels.h"
@@ -20,6 +20,20 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
               A, lda, B, ldb, beta, C, ldc);
 }
 
+namespace {
+// The output columns xo of a kernel column j that read inside the row: xo·stride + j − pl in [0, W) for xo in
+// [first, last), found once per (c, i, j) instead of tested per pixel.
+struct Span {
+  int first, last;
+};
+Span inside(int W, int Wo, int stride, int j, int pad_left) {
+  const int lo = pad_left - j, hi = W + pad_left - j;  // stride·xo in [lo, hi)
+  const int first = lo <= 0 ? 0 : (lo + stride - 1) / stride;
+  const int last = hi <= 0 ? 0 : std::min(Wo, (hi + stride - 1) / stride);
+  return {std::min(first, Wo), std::max(std::min(first, Wo), last)};
+}
+}  // namespace
+
 void im2col(const ConvShape& s, const float* x, float* col) {
   const int C = s.C, H = s.H, W = s.W, kh = s.kh, kw = s.kw, stride = s.stride, Ho = s.Ho, Wo = s.Wo;
   const int pad_top = s.pad_top, pad_left = s.pad_left;
@@ -27,18 +41,21 @@ void im2col(const ConvShape& s, const float* x, float* col) {
     for (int i = 0; i < kh; ++i)
       for (int j = 0; j < kw; ++j) {
         float* row = col + (std::size_t(c * kh + i) * kw + j) * Ho * Wo;
+        const Span in_row = inside(W, Wo, stride, j, pad_left);
         for (int y = 0; y < Ho; ++y) {
           const int iy = y * stride + i - pad_top;
           float* out = row + y * Wo;
           if (iy < 0 || iy >= H) {
-            std::memset(out, 0, sizeof(float) * Wo);
+            std::fill(out, out + Wo, 0.0f);
             continue;
           }
-          const float* in = x + (std::size_t(c) * H + iy) * W;
-          for (int xo = 0; xo < Wo; ++xo) {
-            const int ix = xo * stride + j - pad_left;
-            out[xo] = (ix >= 0 && ix < W) ? in[ix] : 0.0f;
-          }
+          const float* in = x + (std::size_t(c) * H + iy) * W + j - pad_left;
+          std::fill(out, out + in_row.first, 0.0f);
+          if (stride == 1)
+            std::copy(in + in_row.first, in + in_row.last, out + in_row.first);
+          else
+            for (int xo = in_row.first; xo < in_row.last; ++xo) out[xo] = in[xo * stride];
+          std::fill(out + in_row.last, out + Wo, 0.0f);
         }
       }
 }
@@ -50,15 +67,13 @@ void col2im_add(const ConvShape& s, const float* col, float* dx) {
     for (int i = 0; i < kh; ++i)
       for (int j = 0; j < kw; ++j) {
         const float* row = col + (std::size_t(c * kh + i) * kw + j) * Ho * Wo;
+        const Span in_row = inside(W, Wo, stride, j, pad_left);
         for (int y = 0; y < Ho; ++y) {
           const int iy = y * stride + i - pad_top;
           if (iy < 0 || iy >= H) continue;
-          float* out = dx + (std::size_t(c) * H + iy) * W;
+          float* out = dx + (std::size_t(c) * H + iy) * W + j - pad_left;
           const float* in = row + y * Wo;
-          for (int xo = 0; xo < Wo; ++xo) {
-            const int ix = xo * stride + j - pad_left;
-            if (ix >= 0 && ix < W) out[ix] += in[xo];
-          }
+          for (int xo = in_row.first; xo < in_row.last; ++xo) out[xo * stride] += in[xo];
         }
       }
 }

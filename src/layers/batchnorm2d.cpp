@@ -85,7 +85,8 @@ void channel_sums(const kernels::Shard& shard, int C, std::vector<double>& part,
   std::fill(part.begin(), part.end(), 0.0);
   kernels::parallel_for(C, [&](int c) {
     for (std::size_t j = 0; j < L; ++j)
-      for (int n = shard.begin(int(j)); n < shard.begin(int(j) + 1); ++n) f(n, c, part.data() + j * W + std::size_t(c) * V);
+      for (int n = shard.begin(int(j)); n < shard.begin(int(j) + 1); ++n)
+        f(n, c, part.data() + j * W + std::size_t(c) * V);
   });
   shard.sum<double>([&](int j) { return part.data() + std::size_t(j) * W; }, W, out);
 }
@@ -94,48 +95,78 @@ void channel_sums(const kernels::Shard& shard, int C, std::vector<double>& part,
 // train: μ, σ² of the batch, x̂ = (x − μ)/√(σ² + ε), y = γ·x̂ + β, running estimates updated
 // eval:  y = γ·(x − running μ)/√(running σ² + ε) + β
 void BatchNorm2D::forward(const Tensor& x, Tensor& y, const Context& ctx) {
-  check_input(x);
-  const int N = x.shape().n, C = in_.c;
-  const std::size_t HW = std::size_t(in_.h) * in_.w;
+  statistics(x, ctx);
   y.resize(x.shape());
+  normalise(x, y.data(), [](std::size_t, float v) { return v; });
+}
+
+// y, and r = max(y, 0) as the ReLU has it (y where y ≥ 0, else 0), in one pass
+void BatchNorm2D::forward_relu(const Tensor& x, Tensor& y, Tensor& r, const Context& ctx) {
+  statistics(x, ctx);
+  y.resize(x.shape());
+  r.resize(x.shape());
+  float* yd = y.data();
+  normalise(x, r.data(), [yd](std::size_t at, float v) {
+    yd[at] = v;
+    return v >= 0.0f ? v : 0.0f;
+  });
+}
+
+// μ and 1/√(σ² + ε) per channel: the batch's (and the running estimates updated) in training, the running ones else
+void BatchNorm2D::statistics(const Tensor& x, const Context& ctx) {
+  check_input(x);
+  const int C = in_.c;
+  const std::size_t HW = std::size_t(in_.h) * in_.w;
   last_train_ = ctx.mode == Mode::train;
-  if (last_train_) {
-    const kernels::Shard& shard = kernels::shard_for(N);
-    const std::size_t M = std::size_t(shard.global_n()) * HW;
-    if (M < 2)
-      throw Error("batchnorm2d layer: training needs more than one value per channel (batch of " +
-                  std::to_string(shard.global_n()) + ", " + std::to_string(HW) + " pixels a map), as in PyTorch");
-    sums_.resize(2 * std::size_t(C));
-    double *sum = sums_.data(), *sq = sum + C;
-    auto map = [&](int n, int c) { return x.data() + (std::size_t(n) * C + c) * HW; };
-    channel_sums<1>(shard, C, part_, sum, [&](int n, int c, double* s) {
-      const float* p = map(n, c);
-      *s += lanes_sum(HW, [p](std::size_t i) { return p[i]; });
-    });
-    for (int c = 0; c < C; ++c) mean_[std::size_t(c)] = float(sum[std::size_t(c)] / double(M));
-    channel_sums<1>(shard, C, part_, sq, [&](int n, int c, double* s) {
-      const float *p = map(n, c), mean = mean_[std::size_t(c)];
-      *s += lanes_sum(HW, [p, mean](std::size_t i) { return (p[i] - mean) * (p[i] - mean); });
-    });
-    for (int c = 0; c < C; ++c) {
-      const double var = sq[std::size_t(c)] / double(M);
-      inv_std_[c] = float(1.0 / std::sqrt(var + eps_));
-      running_mean_[c] = float((1.0 - momentum_) * running_mean_[c] + momentum_ * mean_[c]);
-      running_var_[c] = float((1.0 - momentum_) * running_var_[c] + momentum_ * var * double(M) / double(M - 1));
-    }
-  } else {
+  if (!last_train_) {
     for (int c = 0; c < C; ++c) {
       mean_[c] = running_mean_[c];
       inv_std_[c] = float(1.0 / std::sqrt(double(running_var_[c]) + eps_));
     }
+    return;
   }
+  const kernels::Shard& shard = kernels::shard_for(x.shape().n);
+  const std::size_t M = std::size_t(shard.global_n()) * HW;
+  if (M < 2)
+    throw Error("batchnorm2d layer: training needs more than one value per channel (batch of " +
+                std::to_string(shard.global_n()) + ", " + std::to_string(HW) + " pixels a map), as in PyTorch");
+  sums_.resize(2 * std::size_t(C));
+  double *sum = sums_.data(), *sq = sum + C;
+  auto map = [&](int n, int c) { return x.data() + (std::size_t(n) * C + c) * HW; };
+  channel_sums<1>(shard, C, part_, sum, [&](int n, int c, double* s) {
+    const float* p = map(n, c);
+    *s += lanes_sum(HW, [p](std::size_t i) { return p[i]; });
+  });
+  for (int c = 0; c < C; ++c) mean_[std::size_t(c)] = float(sum[std::size_t(c)] / double(M));
+  channel_sums<1>(shard, C, part_, sq, [&](int n, int c, double* s) {
+    const float *p = map(n, c), mean = mean_[std::size_t(c)];
+    *s += lanes_sum(HW, [p, mean](std::size_t i) { return (p[i] - mean) * (p[i] - mean); });
+  });
+  for (int c = 0; c < C; ++c) {
+    const double var = sq[std::size_t(c)] / double(M);
+    inv_std_[c] = float(1.0 / std::sqrt(var + eps_));
+    running_mean_[c] = float((1.0 - momentum_) * running_mean_[c] + momentum_ * mean_[c]);
+    running_var_[c] = float((1.0 - momentum_) * running_var_[c] + momentum_ * var * double(M) / double(M - 1));
+  }
+}
+
+// out = f(at, scale·x + shift) per channel (at: the value's index), scale = γ/√(σ² + ε) and shift = β − μ·scale of the
+// last statistics (the one expression the forward and the fused backward both evaluate, so both find the same y)
+namespace {
+inline float affine(float x, float scale, float shift) { return x * scale + shift; }
+}  // namespace
+
+template <class F>
+void BatchNorm2D::normalise(const Tensor& x, float* out, F f) const {
+  const int N = x.shape().n, C = in_.c;
+  const std::size_t HW = std::size_t(in_.h) * in_.w;
   kernels::parallel_for(C, [&](int c) {
     const float scale = gamma_[c] * inv_std_[c], shift = beta_[c] - mean_[c] * scale;
     for (int n = 0; n < N; ++n) {
       const std::size_t at = (std::size_t(n) * C + c) * HW;
       const float* p = x.data() + at;
-      float* q = y.data() + at;
-      for (std::size_t i = 0; i < HW; ++i) q[i] = p[i] * scale + shift;
+      float* q = out + at;
+      for (std::size_t i = 0; i < HW; ++i) q[i] = f(at + i, affine(p[i], scale, shift));
     }
   });
 }
@@ -146,29 +177,59 @@ void BatchNorm2D::forward(const Tensor& x, Tensor& y, const Context& ctx) {
 void BatchNorm2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
   check_input(x);
   if (!(x.shape() == dy.shape())) check_shape("batchnorm2d layer (backward)", x.shape(), dy.shape());
+  const float* d = dy.data();
+  backward_from(
+      x, [d](std::size_t at, float, float, float) { return d[at]; }, dx);
+}
+
+// the same with dy = dr where y ≥ 0, else 0 (the ReLU's backward), y = scale·x + shift found again
+void BatchNorm2D::backward_relu(const Tensor& x, const Tensor& dr, Tensor* dx) {
+  check_input(x);
+  if (!(x.shape() == dr.shape())) check_shape("batchnorm2d layer (backward)", x.shape(), dr.shape());
+  const float* d = dr.data();
+  backward_from(
+      x,
+      [d](std::size_t at, float p, float scale, float shift) {
+        const float g = d[at];
+        return affine(p, scale, shift) >= 0.0f ? g : 0.0f;
+      },
+      dx);
+}
+
+// dy(at, x[at], scale, shift): the gradient arriving at y[at]
+template <class G>
+void BatchNorm2D::backward_from(const Tensor& x, G dy, Tensor* dx) {
   const int N = x.shape().n, C = in_.c;
   const kernels::Shard& shard = kernels::shard_for(N);
   const std::size_t HW = std::size_t(in_.h) * in_.w, M = std::size_t(shard.global_n()) * HW;
   if (dx) dx->resize(x.shape());
+  const auto scale_shift = [&](int c) {
+    const float scale = gamma_[c] * inv_std_[c];
+    return std::pair{scale, beta_[c] - mean_[c] * scale};
+  };
   sums_.resize(2 * std::size_t(C));  // per channel: Σ dy, Σ dy·x̂
   const double* sums = sums_.data();
   channel_sums<2>(shard, C, part_, sums_.data(), [&](int n, int c, double* s) {
     const std::size_t at = (std::size_t(n) * C + c) * HW;
-    const float *p = x.data() + at, *d = dy.data() + at, mean = mean_[c], inv_std = inv_std_[c];
-    s[0] += lanes_sum(HW, [d](std::size_t i) { return d[i]; });
-    s[1] += lanes_sum(HW, [p, d, mean, inv_std](std::size_t i) { return d[i] * ((p[i] - mean) * inv_std); });
+    const float *p = x.data() + at, mean = mean_[c], inv_std = inv_std_[c];
+    const auto [scale, shift] = scale_shift(c);
+    s[0] += lanes_sum(HW, [&](std::size_t i) { return dy(at + i, p[i], scale, shift); });
+    s[1] += lanes_sum(HW, [&](std::size_t i) { return dy(at + i, p[i], scale, shift) * ((p[i] - mean) * inv_std); });
   });
-  for (int c = 0; c < C; ++c) dbeta_[c] = float(sums[2 * std::size_t(c)]), dgamma_[c] = float(sums[2 * std::size_t(c) + 1]);
+  for (int c = 0; c < C; ++c)
+    dbeta_[c] = float(sums[2 * std::size_t(c)]), dgamma_[c] = float(sums[2 * std::size_t(c) + 1]);
   if (!dx) return;
   kernels::parallel_for(C, [&](int c) {
     const float mean = mean_[c], inv_std = inv_std_[c], k = gamma_[c] * inv_std;
     const float mean_dy = last_train_ ? float(sums[2 * std::size_t(c)] / double(M)) : 0.0f;
     const float mean_dy_xhat = last_train_ ? float(sums[2 * std::size_t(c) + 1] / double(M)) : 0.0f;
+    const auto [scale, shift] = scale_shift(c);
     for (int n = 0; n < N; ++n) {
       const std::size_t at = (std::size_t(n) * C + c) * HW;
-      const float *p = x.data() + at, *d = dy.data() + at;
+      const float* p = x.data() + at;
       float* q = dx->data() + at;
-      for (std::size_t i = 0; i < HW; ++i) q[i] = k * (d[i] - mean_dy - (p[i] - mean) * inv_std * mean_dy_xhat);
+      for (std::size_t i = 0; i < HW; ++i)
+        q[i] = k * (dy(at + i, p[i], scale, shift) - mean_dy - (p[i] - mean) * inv_std * mean_dy_xhat);
     }
   });
 }

@@ -35,6 +35,12 @@ class BatchNorm2D : public Layer {
   using Layer::backward;
   using Layer::forward;
 
+  // With the ReLU after it (the plan's conv → batchnorm → relu step): y and r = max(y, 0) in the pass that
+  // normalises; backward from the ReLU's dr, its mask [y ≥ 0] found again from x as the forward found y (y and dy
+  // are never read). Three passes over the maps fewer, and the same bits as the two layers.
+  void forward_relu(const Tensor& x, Tensor& y, Tensor& r, const Context& ctx);
+  void backward_relu(const Tensor& x, const Tensor& dr, Tensor* dx);
+
   // The eval-mode map y = scale·x + shift of channel c: scale = γ/√(running σ² + ε), shift = β − running μ·scale.
   // This is what folds into the convolution before it (W' = scale·W, b' = scale·b + shift).
   float eval_scale(int c) const;
@@ -56,6 +62,11 @@ class BatchNorm2D : public Layer {
   float momentum_, eps_;
   float *gamma_ = nullptr, *beta_ = nullptr, *dgamma_ = nullptr, *dbeta_ = nullptr;
   float *running_mean_ = nullptr, *running_var_ = nullptr;
+  void statistics(const Tensor& x, const Context& ctx);
+  template <class F>
+  void normalise(const Tensor& x, float* out, F f) const;
+  template <class G>
+  void backward_from(const Tensor& x, G dy, Tensor* dx);
   bool last_train_ = false;
   std::vector<float> mean_, inv_std_;  // per channel, of the last forward pass (the batch's, or the running ones)
   std::vector<double> part_, sums_;    // the chunks' partial sums, and the batch's
