@@ -209,15 +209,19 @@ TEST(ConvPlanChoice, ResNetShapes) {
       EXPECT_EQ(conv.kernel_name(), "im2col") << what;
       continue;
     }
+    const bool wide = kernels::isa() == kernels::Isa::avx512_16;  // 16-float forwards
     if (s.stride != 1) {  // the channel-vector kernels space their broadcast pixels; dA by im2col
-      EXPECT_EQ(conv.kernel_name(), "direct, forward over channels, dW over channels, dA by im2col") << what;
+      EXPECT_EQ(conv.kernel_name(),
+                std::string("direct, forward over ") + (wide ? "16 " : "") + "channels, dW over channels, dA by im2col")
+          << what;
       continue;
     }
     // stride 1 with full 8-pixel rows and dot products of at most 64·9: the direct kernels, along rows of 16 pixels
     // where 16-float vectors are chosen and 16 divides the rows, dW over channels where O fills whole vectors, and
     // dA as a forward convolution of the same shape
-    const bool rows16 = kernels::isa() == kernels::Isa::avx512_16 && s.px % 16 == 0;
+    const bool rows16 = wide && s.px % 16 == 0, cv16 = wide && !rows16 && s.o % 16 == 0;
     EXPECT_EQ(conv.kernel_name(), std::string("direct") + (rows16 ? ", rows of 16" : "") +
+                                      (cv16 ? ", forward over 16 channels" : "") +
                                       (s.o % 8 == 0 ? ", dW over channels" : "") + ", dA as forward")
         << what;
   }

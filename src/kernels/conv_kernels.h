@@ -66,6 +66,9 @@ inline std::size_t weight_pairs_size(int O, int CKK) { return std::size_t(O + 1)
 // block overlaps the one before it where 16 does not divide the row), the weights as they are. The same bits again.
 void conv_forward_rows16(const ConvShape& s, const float* x, const float* w, const float* bias, float* z, float* relu,
                          int nz_top, int nz_rows);
+// conv_forward_channels with 16-float vectors of 16 output channels (s.O a multiple of 16), the same bits.
+void conv_forward_channels16(const ConvShape& s, const float* x, const float* wT, const float* bias, float* z,
+                             float* relu);
 
 // ---- over channels (conv_channels.cpp) -------------------------------------------------------------------------
 // One image, as conv_forward_rows at any stride s (x[c][s·y + i][s·x + j]), with the weights laid out wT[c][i][j][o];

@@ -31,7 +31,8 @@ class ConvPlan {
   InputGradKernel input_grad_kernel() const { return input_grad_; }
   // The instruction set of the direct kernels (portable for im2col)
   Isa isa() const { return isa_; }
-  // "im2col", or "direct" and the direct variants chosen: ", forward over channels", ", rows of 16",
+  // "im2col", or "direct" and the direct variants chosen: ", forward over channels" (or "over 16 channels"), ", rows of
+  // 16",
   // ", dW over channels",
   // ", dA as forward", ", dA over the batch", ", dA by im2col" (in that order).
   std::string describe() const;
@@ -61,6 +62,7 @@ class ConvPlan {
   WeightGradKernel weight_grad_ = WeightGradKernel::im2col;
   InputGradKernel input_grad_ = InputGradKernel::im2col;
   bool rows16_ = false, da_rows16_ = false;  // avx512_16: the forward, or dA as forward, along rows of 16 pixels
+  bool cv16_ = false;                        // avx512_16: the forward over channels with 16-float vectors
   bool pad_copies_ = false;                  // the direct kernels read each image from a zero-bordered copy
   // Where each part of a chunk's workspace starts: after the partial dW and db, the im2col columns of one image;
   // or the dA kernel's (zero-bordered dZ planes, or 8 images' dZ and dA), then dW and one image's dZ with the

@@ -233,6 +233,87 @@ const ForwardTilePx16 kForwardPx16[2][kMaxOTpx][kMaxPTpx] = {CNN_FWDPX(0), CNN_F
 #undef CNN_FWDPX
 #undef CNN_FWDPX_ROW
 
+// One row tile of the forward pass over channels with 16-float vectors (conv_forward_channels16): XT consecutive
+// output pixels of a row × OV vectors of 16 output channels, conv_channels.cpp's tile twice as wide,
+//   acc[p][v] = Σ_c Σ_i Σ_j x[c][S·y + i][S·(x0 + p) + j] · wT[c][i][j][16v .. 16v + 15]
+template <int XT, int OV, int KW>
+CNN_TARGET16 void forward_cv16_tile(const float* x, int C, int HW, int W, const float* wT, int O, int kh, int kw_,
+                                    int S, const float* bias, float* z, float* relu, int plane_out) {
+  const int kw = KW ? KW : kw_;
+  if constexpr (XT * OV <= 24) {
+    __m512 acc[XT][OV];
+#pragma GCC unroll 3
+    for (int v = 0; v < OV; ++v) {
+      const __m512 b = bias ? _mm512_loadu_ps(bias + 16 * v) : _mm512_setzero_ps();
+#pragma GCC unroll 12
+      for (int p = 0; p < XT; ++p) acc[p][v] = b;
+    }
+    for (int c = 0; c < C; ++c)
+      for (int i = 0; i < kh; ++i) {
+        const float* xr = x + std::size_t(c) * HW + i * W;
+        const float* wr = wT + std::size_t(c * kh + i) * kw * O;
+#pragma GCC unroll 3
+        for (int j = 0; j < kw; ++j, ++xr, wr += O) {
+          __m512 wv[OV];
+#pragma GCC unroll 3
+          for (int v = 0; v < OV; ++v) wv[v] = _mm512_loadu_ps(wr + 16 * v);
+#pragma GCC unroll 12
+          for (int p = 0; p < XT; ++p) {
+            const __m512 xv = _mm512_set1_ps(xr[p * S]);
+#pragma GCC unroll 3
+            for (int v = 0; v < OV; ++v) acc[p][v] = _mm512_fmadd_ps(xv, wv[v], acc[p][v]);
+          }
+        }
+      }
+    // back to planes: each half of 8 channels × 8 pixels by an 8×8 transpose, the rest of the row one by one
+    constexpr int XV = XT / 8 * 8;
+#pragma GCC unroll 3
+    for (int v = 0; v < OV; ++v)
+      for (int h = 0; h < 2; ++h)
+        for (int p0 = 0; p0 < XV; p0 += 8) {
+          __m256 r[8], t[8];
+#pragma GCC unroll 8
+          for (int k = 0; k < 8; ++k) r[k] = h ? high(acc[p0 + k][v]) : low(acc[p0 + k][v]);
+          transpose8(r, t);
+#pragma GCC unroll 8
+          for (int k = 0; k < 8; ++k) {
+            const std::size_t at = std::size_t(16 * v + 8 * h + k) * plane_out + p0;
+            _mm256_storeu_ps(z + at, t[k]);
+            if (relu) _mm256_storeu_ps(relu + at, nonnegative(t[k]));
+          }
+        }
+    if constexpr (XV < XT) {
+      alignas(64) float out[XT - XV][16 * OV];
+#pragma GCC unroll 8
+      for (int p = XV; p < XT; ++p)
+#pragma GCC unroll 3
+        for (int v = 0; v < OV; ++v) _mm512_store_ps(out[p - XV] + 16 * v, acc[p][v]);
+      for (int o = 0; o < 16 * OV; ++o)
+        for (int p = XV; p < XT; ++p) {
+          const float zv = out[p - XV][o];
+          z[std::size_t(o) * plane_out + p] = zv;
+          if (relu) relu[std::size_t(o) * plane_out + p] = zv >= 0.0f ? zv : 0.0f;
+        }
+    }
+  }
+}
+
+using ForwardCv16Tile = void (*)(const float*, int, int, int, const float*, int, int, int, int, const float*, float*,
+                                 float*, int);
+// XT × OV accumulators (at most 24), OV weight vectors and one broadcast pixel in the 32 registers
+constexpr int kMaxXT16 = 12, kMaxOV16 = 3;
+#define CNN_FCV16(ov, kw)                                                                              \
+  {                                                                                                    \
+    &forward_cv16_tile<1, ov, kw>, &forward_cv16_tile<2, ov, kw>, &forward_cv16_tile<3, ov, kw>,       \
+        &forward_cv16_tile<4, ov, kw>, &forward_cv16_tile<5, ov, kw>, &forward_cv16_tile<6, ov, kw>,   \
+        &forward_cv16_tile<7, ov, kw>, &forward_cv16_tile<8, ov, kw>, &forward_cv16_tile<9, ov, kw>,   \
+        &forward_cv16_tile<10, ov, kw>, &forward_cv16_tile<11, ov, kw>, &forward_cv16_tile<12, ov, kw> \
+  }
+// [kw == 3][OV − 1][XT − 1]
+const ForwardCv16Tile kForwardCv16[2][kMaxOV16][kMaxXT16] = {{CNN_FCV16(1, 0), CNN_FCV16(2, 0), CNN_FCV16(3, 0)},
+                                                             {CNN_FCV16(1, 3), CNN_FCV16(2, 3), CNN_FCV16(3, 3)}};
+#undef CNN_FCV16
+
 }  // namespace
 
 void pack_weight_pairs(const float* w, int O, int CKK, float* wp) {
@@ -319,6 +400,25 @@ CNN_TARGET16 void conv_forward_rows16(const ConvShape& s, const float* x, const 
           x, C, H * W, W, w + std::size_t(o0) * CKK, CKK, i0, i1, kh, kw, bias ? bias + o0 : nullptr, in_off, out_off,
           z + std::size_t(o0) * plane_out, relu ? relu + std::size_t(o0) * plane_out : nullptr, plane_out);
     }
+  }
+}
+
+CNN_TARGET16 void conv_forward_channels16(const ConvShape& s, const float* x, const float* wT, const float* bias,
+                                          float* z, float* relu) {
+  const int C = s.C, H = s.Hp(), W = s.Wp(), O = s.O, kh = s.kh, kw = s.kw, ho = s.Ho, wo = s.Wo, S = s.stride;
+  const int plane_out = ho * wo;
+  for (int o0 = 0; o0 < O;) {
+    const int ov = std::min(kMaxOV16, (O - o0) / 16);
+    const int xt = even_tile(wo, std::min(kMaxXT16, 24 / ov));
+    for (int y = 0; y < ho; ++y)
+      for (int x0 = 0; x0 < wo; x0 += xt) {
+        const int xtc = std::min(xt, wo - x0);
+        const std::size_t at = std::size_t(o0) * plane_out + std::size_t(y) * wo + x0;
+        kForwardCv16[kw == 3][ov - 1][xtc - 1](x + std::size_t(y) * S * W + std::size_t(x0) * S, C, H * W, W, wT + o0,
+                                               O, kh, kw, S, bias ? bias + o0 : nullptr, z + at,
+                                               relu ? relu + at : nullptr, plane_out);
+      }
+    o0 += 16 * ov;
   }
 }
 
