@@ -304,5 +304,26 @@ TEST(FastActivations, ReLUForwardAndBackwardMatchTheSeedsRule) {
   }
 }
 
+// The zero-bordered copies a forward makes serve the backward on the same batch; a backward on another batch than
+// the last forward's (a layer driven by hand) copies its own.
+TEST(FastConvChoice, ABackwardReadsItsOwnBatchWhateverTheLastForwardRead) {
+  Network net({1, 8, 16, 16});
+  net.add<Conv2D>(16, 3, 1, Padding::same);
+  net.init(3);
+  auto& conv = dynamic_cast<Conv2D&>(net.layer(0));
+  const Tensor x1 = test::random_tensor({3, 8, 16, 16}, 61), x2 = test::random_tensor({3, 8, 16, 16}, 62);
+  const Tensor dy = test::random_tensor({3, 16, 16, 16}, 63);
+  const ref::Pads pads{1, 1, 1, 1};
+  Tensor z1, z2, dx;
+  conv.forward(x1, z1, {Mode::train, 0});
+  conv.forward(x2, z2, {Mode::train, 0});
+  for (const Tensor* x : {&x1, &x2}) {
+    conv.backward(*x, x == &x1 ? z1 : z2, dy, &dx);
+    const ref::ConvGrads g = ref::conv2d_backward(*x, conv.weight(), dy, 1, pads);
+    test::expect_close(conv.weight_grad(), g.dw, 1e-5, x == &x1 ? "dW of the earlier batch" : "dW of the last");
+    test::expect_close(dx, g.dx, 1e-5, "dA");
+  }
+}
+
 }  // namespace
 }  // namespace cnn

@@ -152,16 +152,20 @@ std::string ConvPlan::describe() const {
   return d;
 }
 
-void ConvPlan::prepare_forward(const float* w, int batch) {
+void ConvPlan::prepare_forward(const float* w, int batch, const float* x) {
   if (pad_copies_ && xpad_.size() < std::size_t(batch) * s_.padded_size())
     xpad_.resize(std::size_t(batch) * s_.padded_size(), 0.0f);
+  padded_from_ = pad_copies_ && forward_ != ForwardKernel::im2col ? x : nullptr;
+  padded_batch_ = batch;
   if (forward_ == ForwardKernel::channels) transpose(w, s_.O, s_.taps(), s_.taps(), wt_.data(), s_.O);
   if (!wp_.empty()) pack_weight_pairs(w, s_.O, s_.taps(), wp_.data());
 }
 
-void ConvPlan::prepare_backward(const float* w, int batch, bool input_grad) {
+void ConvPlan::prepare_backward(const float* w, int batch, bool input_grad, const float* x) {
   if (pad_copies_ && xpad_.size() < std::size_t(batch) * s_.padded_size())
     xpad_.resize(std::size_t(batch) * s_.padded_size(), 0.0f);
+  reuse_pad_ = padded_from_ != nullptr && padded_from_ == x && padded_batch_ == batch;
+  if (pad_copies_ && weight_grad_ != WeightGradKernel::im2col) padded_from_ = x, padded_batch_ = batch;  // dW copies
   if (input_grad && input_grad_ == InputGradKernel::as_forward) {
     const int O = s_.O, C = s_.C, kh = s_.kh, kw = s_.kw;
     for (int o = 0; o < O; ++o)
@@ -234,7 +238,7 @@ void ConvPlan::weight_grad(int chunk, int n0, int n1, const float* x, const floa
   // the chunk's images one after another, as the direct kernels read them
   const float* xs =
       pad_copies_ ? xpad_.data() + std::size_t(n0) * s_.padded_size() : x + std::size_t(n0) * s_.in_size();
-  if (pad_copies_)
+  if (pad_copies_ && !reuse_pad_)
     for (int n = n0; n < n1; ++n) padded_image(x, n);
   if (weight_grad_ == WeightGradKernel::channels) {
     // dwT[c][i][j][o] = Σ_n Σ_y Σ_x dzT_n[y·Wo + x][o]·A_n[c][y + i][x + j], image by image, then dW = dwTᵀ (the

@@ -39,8 +39,10 @@ class ConvPlan {
 
   // Before a batch's chunks run, on the calling thread: W in the layouts the chosen kernels read, and room for the
   // zero-bordered copies of `batch` images where the direct kernels need them (grown once, for the largest batch).
-  void prepare_forward(const float* w, int batch);
-  void prepare_backward(const float* w, int batch, bool input_grad);
+  // x: the batch the pass reads. The forward's zero-bordered copies serve the backward that follows on the same x
+  // (the network's backward reads the activations of its last forward), so dW copies nothing again.
+  void prepare_forward(const float* w, int batch, const float* x);
+  void prepare_backward(const float* w, int batch, bool input_grad, const float* x);
 
   // Images [n0, n1) of a batch, as chunk `chunk` (each chunk has its own workspace, so chunks run in parallel).
   // x, z, dz and dx hold whole batches, image after image.
@@ -74,6 +76,9 @@ class ConvPlan {
   // avx512_16's forward along rows reads W (wp_) and, for dA as forward, wrot_ (wrot_pairs_) in channel pairs
   std::vector<float> wp_, wrot_pairs_;
   std::vector<float> xpad_;  // every image of the batch in its zero-bordered planes (the border is never written)
+  const float* padded_from_ = nullptr;  // the batch whose copies xpad_ holds (the last forward's), and its size
+  int padded_batch_ = 0;
+  bool reuse_pad_ = false;  // this backward reads the copies the forward made
 
   float* work(int chunk) { return work_.data() + std::size_t(chunk) * chunk_floats_; }
   const float* padded_image(const float* x, int n);

@@ -186,7 +186,7 @@ void Conv2D::run_forward(const Tensor& x, const float* w, const float* b, Tensor
   const int N = x.shape().n;
   z.resize(out_.with_batch(N));
   if (relu) relu->resize(out_.with_batch(N));
-  plan_->prepare_forward(w, N);
+  plan_->prepare_forward(w, N, x.data());
   const kernels::Shard& shard = kernels::shard_for(N);  // the chunks of the batch (a distributed step's own)
   kernels::parallel_for(shard.local_chunks(), [&](int chunk) {
     const int n0 = shard.begin(chunk), n1 = shard.begin(chunk + 1);
@@ -217,7 +217,7 @@ void Conv2D::run_backward(const Tensor& x, const Tensor& dy, Tensor* dx, const T
   const int N = x.shape().n, O = out_c_;
   const std::size_t HW = std::size_t(out_.h) * out_.w, nw = std::size_t(O) * in_.c * kh_ * kw_;
   if (dx) dx->resize(x.shape());
-  plan_->prepare_backward(w_, N, dx != nullptr);
+  plan_->prepare_backward(w_, N, dx != nullptr, x.data());
   const float* dz = relu_z ? dz_out->data() : dy.data();  // dZ of every image of the batch
   const kernels::Shard& shard = kernels::shard_for(N);
   kernels::parallel_for(shard.local_chunks(), [&](int chunk) {
