@@ -212,7 +212,8 @@ void BatchNorm2D::backward_from(const Tensor& x, G dy, Tensor* dx) {
   channel_sums<2>(shard, C, part_, sums_.data(), [&](int n, int c, double* s) {
     const std::size_t at = (std::size_t(n) * C + c) * HW;
     const float *p = x.data() + at, mean = mean_[c], inv_std = inv_std_[c];
-    const auto [scale, shift] = scale_shift(c);
+    const auto ss = scale_shift(c);
+    const float scale = ss.first, shift = ss.second;  // plain names: a lambda may not capture a binding (C++20)
     s[0] += lanes_sum(HW, [&](std::size_t i) { return dy(at + i, p[i], scale, shift); });
     s[1] += lanes_sum(HW, [&](std::size_t i) { return dy(at + i, p[i], scale, shift) * ((p[i] - mean) * inv_std); });
   });
@@ -223,7 +224,8 @@ void BatchNorm2D::backward_from(const Tensor& x, G dy, Tensor* dx) {
     const float mean = mean_[c], inv_std = inv_std_[c], k = gamma_[c] * inv_std;
     const float mean_dy = last_train_ ? float(sums[2 * std::size_t(c)] / double(M)) : 0.0f;
     const float mean_dy_xhat = last_train_ ? float(sums[2 * std::size_t(c) + 1] / double(M)) : 0.0f;
-    const auto [scale, shift] = scale_shift(c);
+    const auto ss = scale_shift(c);
+    const float scale = ss.first, shift = ss.second;  // plain names: a lambda may not capture a binding (C++20)
     for (int n = 0; n < N; ++n) {
       const std::size_t at = (std::size_t(n) * C + c) * HW;
       const float* p = x.data() + at;
