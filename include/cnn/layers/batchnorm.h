@@ -37,7 +37,7 @@ class BatchNorm2D : public Layer {
 
   // With the ReLU after it (the plan's conv → batchnorm → relu step): y and r = max(y, 0) in the pass that
   // normalises; backward from the ReLU's dr, its mask [y ≥ 0] found again from x as the forward found y (y and dy
-  // are never read). Three passes over the maps fewer, and the same bits as the two layers.
+  // are never read). Two passes over the maps fewer, and the same bits as the two layers.
   void forward_relu(const Tensor& x, Tensor& y, Tensor& r, const Context& ctx);
   void backward_relu(const Tensor& x, const Tensor& dr, Tensor* dx);
 
