@@ -168,6 +168,54 @@ TEST(GradCheck, AvgPool2DPaddedCountsOnlyTheInput) {
   EXPECT_EQ(uneven.output_shape().h, 3);
   expect_gradients_ok(uneven, test::spaced_tensor({2, 1, 6, 6}, 9), "avgpool2d 2x2 s2 pad 0,1,1,0", 3e-6, 2.0);
 }
+// Windows other than k×k (PyTorch's MaxPool2d((2, 3), stride=(1, 2), dilation=(2, 1)), ONNX's 1-D pooling as a k×1
+// window): the literal loop over the taps, each output checked by hand at one place, and the finite differences.
+TEST(GradCheck, PoolWindowsOtherThanSquare) {
+  {
+    Network net({1, 2, 7, 9});
+    net.add<MaxPool2D>(PoolWindow{2, 3, 1, 2, 2, 1});  // taps at rows oy, oy + 2 and columns 2·ox … 2·ox + 2
+    EXPECT_EQ(net.output_shape().sample_str(), "2x5x4");
+    const Tensor x = test::spaced_tensor({2, 2, 7, 9}, 11);
+    const Tensor& y = net.forward(x);
+    const float* m = x.data() + 9 * 7;  // sample 0, channel 1
+    EXPECT_EQ(y[20 + 1 * 4 + 2], std::max({m[9 + 4], m[9 + 5], m[9 + 6], m[27 + 4], m[27 + 5], m[27 + 6]}));
+    expect_gradients_ok(net, x, "maxpool2d 2x3 stride 1,2 dilation 2,1", 1e-6, 1e-3);
+  }
+  {
+    Network net({1, 2, 6, 4});
+    net.add<AvgPool2D>(PoolWindow{3, 1, 2, 1}, Pads{1, 0, 1, 0});  // down the rows only; the padding not counted
+    EXPECT_EQ(net.output_shape().sample_str(), "2x3x4");
+    const Tensor x = test::spaced_tensor({2, 2, 6, 4}, 12);
+    const Tensor& y = net.forward(x);
+    EXPECT_FLOAT_EQ(y[1], (x[1] + x[4 + 1]) / 2.0f);                      // the top window holds rows 0 and 1
+    EXPECT_FLOAT_EQ(y[4 + 3], (x[4 + 3] + x[8 + 3] + x[12 + 3]) / 3.0f);  // the second rows 1 to 3
+    expect_gradients_ok(net, x, "avgpool2d 3x1 stride 2,1 pad 1,0,1,0", 3e-6, 2.0);
+  }
+  {
+    Network net({1, 1, 3, 7});
+    net.add<L2Pool2D>(PoolWindow{1, 3, 1, 1, 1, 2});  // columns ox, ox + 2, ox + 4
+    EXPECT_EQ(net.output_shape().sample_str(), "1x3x3");
+    Tensor x = test::spaced_tensor({2, 1, 3, 7}, 13);
+    for (std::size_t i = 0; i < x.size(); i += 2) x[i] = -x[i];
+    const Tensor& y = net.forward(x);
+    EXPECT_FLOAT_EQ(y[3 + 1], std::sqrt(x[8] * x[8] + x[10] * x[10] + x[12] * x[12]));
+    expect_gradients_ok(net, x, "l2pool2d 1x3 stride 1 dilation 1,2", 8e-4, 1e-3);
+  }
+  // Through the fused training step as well: Conv → ReLU → a rectangular MaxPool gives the unfused gradients.
+  Network net({1, 1, 9, 9});
+  net.add<Conv2D>(4, KernelSize{3, 3}).add<ReLU>().add<MaxPool2D>(PoolWindow{3, 2, 2, 1, 1, 2}).add<Dense>(3);
+  net.set_loss(std::make_unique<SoftmaxCrossEntropy>());
+  net.init(5);
+  const Tensor x = test::random_tensor({4, 1, 9, 9}, 31);
+  const int labels[] = {0, 1, 2, 1};
+  const double fused = net.forward_backward(x, labels, 0);
+  const std::vector<float> g(net.grads().begin(), net.grads().end());
+  net.set_need_input_gradient(true);
+  EXPECT_NEAR(net.forward_backward(x, labels, 0), fused, 1e-6);
+  double worst = 0;
+  for (std::size_t i = 0; i < g.size(); ++i) worst = std::max(worst, double(std::fabs(g[i] - net.grads()[i])));
+  EXPECT_LE(worst, 1e-6);
+}
 // Training runs Conv → ReLU → padded MaxPool as one fused step (the pooling reads the convolution's z); it must give
 // the gradients of the three layers run one by one (keep_all), where the finite differences above hold.
 TEST(GradCheck, MaxPool2DPaddedFusedAfterConvAndRelu) {

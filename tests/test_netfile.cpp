@@ -167,6 +167,39 @@ TEST(NetFile, PerLayerLearningRatesAreRead) {
   EXPECT_NE(network_to_text(net).find("\"lr\": 0.2"), std::string::npos);
 }
 
+// Pooling windows as PyTorch's MaxPool2d takes them: "kernel", "stride" and "dilation" each one number or [rows,
+// columns]; written back the same way, into ONNX as MaxPool's attributes, and a dilated average refused there.
+TEST(NetFile, PoolingWindowsTakeRowsAndColumns) {
+  const std::string text = R"({"input": [1, 9, 9], "layers": [
+      {"type": "maxpool2d", "kernel": [2, 3], "stride": [1, 2], "dilation": [2, 1]},
+      {"type": "avgpool2d", "kernel": [3, 1], "stride": 2, "padding": [1, 0, 1, 0]}]})";
+  Network net = network_from_text(text, "windows.json");
+  const auto& mp = dynamic_cast<const MaxPool2D&>(net.layer(0));
+  EXPECT_EQ(mp.window().kw, 3);
+  EXPECT_EQ(mp.window().sw, 2);
+  EXPECT_EQ(mp.window().dh, 2);
+  EXPECT_EQ(net.layer(0).output_shape().sample_str(), "1x7x4");
+  EXPECT_EQ(net.output_shape().sample_str(), "1x4x2");
+  EXPECT_EQ(net.layer(0).summary(), "maxpool2d 2x3 stride 1,2 dilation 2,1");
+  const std::string back = network_to_text(net);
+  EXPECT_NE(back.find("\"dilation\": [\n"), std::string::npos) << back;
+  EXPECT_EQ(network_to_text(network_from_text(back, "again.json")), back);
+  const OnnxImport r = import_onnx_bytes(export_onnx_bytes(net), "windows.onnx");
+  EXPECT_EQ(network_to_text(r.net), back);
+  Network dilated_avg =
+      network_from_text(R"({"input": [1, 9, 9], "layers": [{"type": "avgpool2d", "dilation": 2}]})", "avg.json");
+  try {
+    export_onnx_bytes(dilated_avg);
+    ADD_FAILURE() << "a dilated average pooling was exported";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("only MaxPool takes dilations"), std::string::npos) << e.what();
+  }
+  expect_error(R"({"input": [1, 9, 9], "layers": [{"type": "maxpool2d", "kernel": [2, 0]}]})",
+               {"layer 0", "kernel and stride must be positive"});
+  expect_error(R"({"input": [1, 3, 3], "layers": [{"type": "maxpool2d", "kernel": 2, "dilation": 3}]})",
+               {"layer 0", "smaller than the 4x4 window"});
+}
+
 TEST(NetFile, LoadsFromAFile) {
   const auto path = std::filesystem::temp_directory_path() / "cnn_test_net.json";
   std::ofstream(path) << preset_text("seed5");

@@ -241,7 +241,7 @@ TEST(OnnxImport, AttributesOtherToolsWriteAreHonouredAndAgreeWithOpenCv) {
   EXPECT_EQ(kinds, (std::vector<std::string>{"conv2d", "leaky_relu", "maxpool2d", "conv2d", "sigmoid", "flatten",
                                              "dense", "relu", "dense"}));
   EXPECT_EQ(dynamic_cast<const LeakyReLU&>(net.layer(1)).alpha(), 0.01f);
-  EXPECT_EQ(dynamic_cast<const MaxPool2D&>(net.layer(2)).stride(), 1);
+  EXPECT_EQ(dynamic_cast<const MaxPool2D&>(net.layer(2)).window().sh, 1);
   EXPECT_EQ(dynamic_cast<const Conv2D&>(net.layer(0)).padding(), Padding::same);
 
   const Tensor x = random_input(net.input_shape(), 4);
@@ -355,8 +355,8 @@ TEST(OnnxImport, UnsupportedOperatorsAndAttributesAreRefusedByName) {
   {
     GraphBuilder b({1, 6, 6});
     auto& p = b.node("MaxPool");
-    GraphBuilder::ints(p, "kernel_shape", {2, 3});
-    expect_refused(b.bytes(), "is not supported (this library pools square");
+    GraphBuilder::ints(p, "kernel_shape", {2, 2, 2});
+    expect_refused(b.bytes(), "is not supported (3-D pooling");
   }
   {
     GraphBuilder b({1, 6, 6});

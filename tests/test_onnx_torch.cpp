@@ -1,8 +1,10 @@
 // Models built in PyTorch and exported with torch.onnx.export (opset 13, dynamic batch, eval mode) import and give
 // PyTorch's outputs: seed5, LeNet-5 with padding 2, a residual net with batch normalisation and global average
-// pooling, a CIFAR ResNet-8 (stride 2 and 1x1 projections), the AlexNet pattern for CIFAR, and the ResNet-8 exported in
-// training mode (run as ONNX runs it: each batch's statistics) (tests/onnx/torch_export.py, run with Debian's /usr/bin/python3 and python3-torch); each, imported,
-// exported and imported again, is the same model file, and trains on.
+// pooling, a CIFAR ResNet-8 (stride 2 and 1x1 projections), the AlexNet pattern for CIFAR, pooling windows other than
+// k×k (rectangular, dilated, a stride per axis) and a net of 1-D convolutions and poolings, and the ResNet-8 exported
+// in training mode (run as ONNX runs it: each batch's statistics) (tests/onnx/torch_export.py, run with Debian's
+// /usr/bin/python3 and python3-torch); each, imported, exported and imported again, is the same model file, and trains
+// on.
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -26,7 +28,8 @@ TEST(OnnxTorch, PyTorchExportsImportAndAgreeWithPyTorch) {
   const std::string cmd = "/usr/bin/python3 " + std::string(CNN_SOURCE_DIR) + "/tests/onnx/torch_export.py " +
                           dir.string() + " > " + (dir / "log.txt").string() + " 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "torch_export.py failed (python3-torch, python3-onnx): see " << dir;
-  for (const std::string name : {"seed5", "lenet", "res", "resnet8", "alexcifar", "resnet8_train"}) {
+  for (const std::string name :
+       {"seed5", "lenet", "res", "resnet8", "alexcifar", "resnet8_train", "windows", "conv1d"}) {
     SCOPED_TRACE(name);
     OnnxImport r = import_onnx((dir / (name + ".onnx")).string());
     EXPECT_EQ(r.training_mode, name.ends_with("_train"));

@@ -208,7 +208,7 @@ std::set<Decision> pooling_ties(const Network& net, const Tensor& input, double 
     double scale = 0;
     for (std::size_t k = 0; k < in.size(); ++k) scale = std::max(scale, std::fabs(double(in[k])));
     const Shape s = in.shape();
-    const int k = p->kernel(), st = p->stride();
+    const int k = p->window().kh, st = p->window().sh;  // the parity nets pool square windows
     for (int m = 0; m < s.n * s.c; ++m)
       for (int y = 0; y + k <= s.h; y += st)
         for (int x = 0; x + k <= s.w; x += st) {
@@ -354,8 +354,8 @@ nlohmann::json manifest(Network& net, const Run& run) {
     }
     if (auto* d = dynamic_cast<Dense*>(&l)) j["in_features"] = d->inputs();
     if (auto* p = dynamic_cast<Pool2D*>(&l)) {
-      j["kernel"] = p->kernel();
-      j["stride"] = p->stride();
+      j["kernel"] = p->window().kh;
+      j["stride"] = p->window().sh;
     }
     if (auto* b = dynamic_cast<BatchNorm2D*>(&l)) {
       j["channels"] = b->channels();

@@ -4,7 +4,8 @@
 //   input "input" float32 [N, C, H, W] (N symbolic), tensors NCHW;
 //   conv2d     → Conv, weight [C_out, C_in, kh, kw] + bias, explicit pads [top, left, bottom, right] (`same` puts an
 //                odd extra pixel at the bottom/right, ONNX's SAME_UPPER), strides, kernel_shape
-//   maxpool2d  → MaxPool, avgpool2d → AveragePool, l2pool2d → LpPool p = 2 (kernel_shape, strides, no padding)
+//   maxpool2d  → MaxPool, avgpool2d → AveragePool, l2pool2d → LpPool p = 2 (kernel_shape, strides, pads; a dilated
+//                window as MaxPool's dilations, refused for the other two, which take none before opset 18)
 //   dense      → Gemm with transB = 1: B is our W [inputs, outputs] transposed to [outputs, inputs] (PyTorch's
 //                Linear layout; OpenCV 4.6 mis-reads transB = 0 with a bias), C the bias; a Flatten (axis 1) is
 //                inserted first when the input is still 4-D (a dense layer reads any input as c·h·w features)

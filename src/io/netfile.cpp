@@ -126,9 +126,12 @@ class Fields {
     return j_[key].get<std::string>();
   }
   // "kernel": 5 or [kh, kw]
-  std::pair<int, int> pair(const std::string& key) {
+  std::pair<int, int> pair(const std::string& key, std::optional<std::pair<int, int>> fallback = {}) {
     used_.insert(key);
-    if (!j_.contains(key)) missing(key);
+    if (!j_.contains(key)) {
+      if (fallback) return *fallback;
+      missing(key);
+    }
     const json& v = j_[key];
     if (as_int(v)) return {*as_int(v), *as_int(v)};
     if (v.is_array() && v.size() == 2 && as_int(v[0]) && as_int(v[1])) return {*as_int(v[0]), *as_int(v[1])};
@@ -241,18 +244,22 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
     return std::make_unique<Concat>(axis);
   }
   if (type == "maxpool2d" || type == "avgpool2d" || type == "l2pool2d") {
-    const int k = f.integer("kernel", 2);
-    const int s = f.integer("stride", k);
+    // "kernel", "stride" (default: the kernel) and "dilation" (default 1): N | [rows, columns], PyTorch's
+    // MaxPool2d(kernel_size, stride, dilation)
+    const auto [kh, kw] = f.pair("kernel", std::pair{2, 2});
+    const auto [sh, sw] = f.pair("stride", std::pair{kh, kw});
+    const auto [dh, dw] = f.pair("dilation", std::pair{1, 1});
+    const PoolWindow win{kh, kw, sh, sw, dh, dw};
     // "padding": N | [top, left, bottom, right]: −∞ for max pooling (never the maximum), not counted by the average
     if (type == "maxpool2d" || type == "avgpool2d") {
       const json* pad = f.value("padding");
       if (pad && pad->is_string())
         throw Error(f.where() + ": field \"padding\" must be a number or [top, left, bottom, right]");
       const Pads pads = explicit_pads(pad, f.where()).value_or(Pads{});
-      if (type == "maxpool2d") return std::make_unique<MaxPool2D>(k, s, pads);
-      return std::make_unique<AvgPool2D>(k, s, pads);
+      if (type == "maxpool2d") return std::make_unique<MaxPool2D>(win, pads);
+      return std::make_unique<AvgPool2D>(win, pads);
     }
-    return std::make_unique<L2Pool2D>(k, s);
+    return std::make_unique<L2Pool2D>(win);
   }
   if (type == "subsampling") {
     const int k = f.integer("kernel", 2);

@@ -243,9 +243,15 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
     } else if (kind == "maxpool2d" || kind == "avgpool2d" || kind == "l2pool2d") {
       const auto& l = dynamic_cast<const Pool2D&>(base);
       const std::string op = kind == "maxpool2d" ? "MaxPool" : kind == "avgpool2d" ? "AveragePool" : "LpPool";
+      const PoolWindow& win = l.window();
+      const bool dilated = win.dh != 1 || win.dw != 1;
+      if (dilated && op != "MaxPool")  // AveragePool and LpPool take dilations from opset 19 and 18, not 13
+        throw Error(where + ": a dilated window has no " + op +
+                    " form in ONNX opset 13 (only MaxPool takes dilations)");
       onnx::NodeProto& n = w.node(op, {as_4d(x, x_flat, s)});
-      attr_ints(n, "kernel_shape", {l.kernel(), l.kernel()});
-      attr_ints(n, "strides", {l.stride(), l.stride()});
+      attr_ints(n, "kernel_shape", {win.kh, win.kw});
+      attr_ints(n, "strides", {win.sh, win.sw});
+      if (dilated) attr_ints(n, "dilations", {win.dh, win.dw});
       const Pads p = l.pads();
       attr_ints(n, "pads", {p.top, p.left, p.bottom, p.right});
       if (op == "AveragePool") attr_int(n, "count_include_pad", 0);  // the padding is not counted (its default)

@@ -699,14 +699,22 @@ class Importer {
     return affine(k, x, a, b);
   }
 
-  // The data is an image batch [N, C, H, W] laid out as the layers expect.
-  void need_images(int k, const Val& x) {
-    if (x.dims.size() != 4 || x.dims[0] != N_)
-      throw Error(where(k) + ": input " + dims_s(x.dims) + " is not an image batch [" + batch_str() +
-                  ", C, H, W] (rank 4, batch first; other ranks are not supported here)");
-    if (x.net.c != x.dims[1] || x.net.h != x.dims[2] || x.net.w != x.dims[3])
+  // The data is an image batch [N, C, H, W] (r = 2 spatial axes) or a batch of signals [N, C, L] (r = 1: each sample
+  // a C×L×1 map, so that a 1-D window runs down its rows), laid out as the layers expect.
+  void need_images(int k, const Val& x, std::size_t r = 2) {
+    if (x.dims.size() != r + 2 || x.dims[0] != N_)
+      throw Error(where(k) + ": input " + dims_s(x.dims) + " is not " +
+                  (r == 2 ? "an image batch [" + batch_str() + ", C, H, W] (rank 4"
+                          : "a batch [" + batch_str() + ", C, L] (rank 3") +
+                  ", batch first, for a window of " + std::to_string(r) + " axes)");
+    if (x.net.c != x.dims[1] || x.net.h != x.dims[2] || x.net.w != (r == 2 ? x.dims[3] : 1))
       throw Error(where(k) + ": input " + dims_s(x.dims) + " was reshaped from " + x.net.sample_str() +
                   " values that stay in that layout here");
+  }
+  // The sizes a window of r spatial axes covers, as (rows, columns): a 1-D signal's are (L, 1).
+  static std::vector<std::int64_t> out_dims(const Val& x, const Shape& o, std::size_t r) {
+    return r == 2 ? std::vector<std::int64_t>{x.dims[0], o.c, o.h, o.w}
+                  : std::vector<std::int64_t>{x.dims[0], o.c, o.h};
   }
   // The data has channels at axis 1 after a batch at axis 0 (BatchNormalization, GlobalAveragePool).
   void need_channels(int k, const Val& x) {
@@ -717,39 +725,53 @@ class Importer {
                   " values that stay in that layout here");
   }
 
-  std::pair<int, int> two(int k, const std::vector<std::int64_t>& v, const std::string& what) const {
-    if (v.size() != 2) throw Error(where(k) + ": " + what + " " + dims_str(v) + " must have 2 values (2-D only)");
-    return {int(v[0]), int(v[1])};
+  // An attribute of one value per spatial axis (kernel_shape, strides, dilations) as (rows, columns), each at least
+  // 1; a 1-D window's columns are 1.
+  std::pair<int, int> per_axis(int k, const std::optional<std::vector<std::int64_t>>& v, std::size_t r,
+                               const std::string& what) const {
+    if (!v) return {1, 1};
+    if (v->size() != r)
+      throw Error(where(k) + ": attribute " + what + " = " + dims_str(*v) + " must have " + std::to_string(r) +
+                  " value" + (r == 1 ? "" : "s") + ", one per spatial axis of the input");
+    for (auto e : *v)
+      if (e < 1 || e > kMaxDim)
+        throw Error(where(k) + ": attribute " + what + " = " + dims_str(*v) + " must be from 1 to " +
+                    std::to_string(kMaxDim));
+    return {int((*v)[0]), r == 2 ? int((*v)[1]) : 1};
   }
-  int stride_of(int k, Attrs& a) {
-    const auto strides = a.ints("strides").value_or(std::vector<std::int64_t>{1, 1});
-    const auto [sh, sw] = two(k, strides, "strides");
-    if (sh != sw || sh < 1)
-      throw Error(where(k) + ": strides " + dims_str(strides) + " must be equal and positive (one stride here)");
+  int stride_of(int k, Attrs& a, std::size_t r) {
+    const auto strides = a.ints("strides");
+    const auto [sh, sw] = per_axis(k, strides, r, "strides");
+    if (r == 2 && sh != sw)
+      throw Error(where(k) + ": strides " + dims_str(*strides) + " must be equal (one stride here)");
     return sh;
   }
-  // pads [top, left, bottom, right] from pads or auto_pad, for an input H×W.
-  Pads pads_of(int k, Attrs& a, int H, int W, int kh, int kw, int s) {
+  // pads [top, left, bottom, right] from pads or auto_pad, for an input H×W (r = 1: L×1, pads [begin, end]) and a
+  // window spanning span_h × span_w pixels, moved by sh × sw.
+  Pads pads_of(int k, Attrs& a, std::size_t r, int H, int W, int span_h, int span_w, int sh, int sw) {
     const std::string auto_pad = a.s("auto_pad", "NOTSET");
     const auto pads_attr = a.ints("pads");
-    auto same = [&](int size, int kk, bool upper) {
+    auto same = [&](int size, int span, int s, bool upper) {
       const int out = (size + s - 1) / s;
-      const int total = std::max((out - 1) * s + kk - size, 0);
+      const int total = std::max((out - 1) * s + span - size, 0);
       return upper ? std::pair<int, int>{total / 2, total - total / 2}
                    : std::pair<int, int>{total - total / 2, total / 2};
     };
     if (auto_pad == "VALID") return Pads{};
     if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
-      const auto [t, bo] = same(H, kh, auto_pad == "SAME_UPPER");
-      const auto [l, r] = same(W, kw, auto_pad == "SAME_UPPER");
-      return Pads{t, l, bo, r};
+      const auto [t, bo] = same(H, span_h, sh, auto_pad == "SAME_UPPER");
+      const auto [l, ri] = same(W, span_w, sw, auto_pad == "SAME_UPPER");
+      return Pads{t, l, bo, ri};
     }
     if (auto_pad != "NOTSET") throw Error(where(k) + ": auto_pad \"" + auto_pad + "\" is not supported");
-    const std::vector<std::int64_t> p = pads_attr.value_or(std::vector<std::int64_t>{0, 0, 0, 0});
-    if (p.size() != 4) throw Error(where(k) + ": pads " + dims_str(p) + " must have 4 values (2-D only)");
+    const std::vector<std::int64_t> p = pads_attr.value_or(std::vector<std::int64_t>(2 * r, 0));
+    if (p.size() != 2 * r)
+      throw Error(where(k) + ": pads " + dims_str(p) + " must have " + std::to_string(2 * r) + " values (" +
+                  std::to_string(r) + " spatial axes)");
     for (auto v : p)
       if (v < 0 || v > kMaxDim)
         throw Error(where(k) + ": pads " + dims_str(p) + " must be from 0 to " + std::to_string(kMaxDim));
+    if (r == 1) return Pads{int(p[0]), 0, int(p[1]), 0};
     return Pads{int(p[0]), int(p[1]), int(p[2]), int(p[3])};
   }
   static bool zero(const Pads& p) { return p.top == 0 && p.left == 0 && p.bottom == 0 && p.right == 0; }
@@ -769,7 +791,7 @@ class Importer {
     p.params = {{"weight", std::move(w)}};
     const int v = emit(std::move(p), k);
     const Shape o = layers_[std::size_t(v)].out;
-    return Val{{x.dims[0], o.c, o.h, o.w}, v, o};
+    return Val{out_dims(x, o, x.dims.size() == 3 ? 1 : 2), v, o};
   }
 
   // ---- the operators -----------------------------------------------------------------------------------------
@@ -807,12 +829,17 @@ class Importer {
     const onnx::NodeProto& n = g_.node(k);
     if (n.input_size() < 2 || n.input_size() > 3) throw Error(where(k) + ": expected inputs X, W [, B]");
     const Val x = data(k);
-    need_images(k, x);
     const onnx::TensorProto& wt = constant(k, n.input(1), "W");
-    const std::vector<std::int64_t> wd = dims_of(wt);
+    std::vector<std::int64_t> wd = dims_of(wt);
     std::vector<float> wv = float_values(wt, where(k) + ": weight \"" + n.input(1) + "\"");
+    // A 1-D convolution (PyTorch's Conv1d: x [N, C, L], W [C_out, C_in, k]) is the 2-D one of a k×1 kernel down the
+    // rows of the C×L×1 sample.
+    const std::size_t r = wd.size() == 3 ? 1 : 2;
+    if (r == 1) wd.push_back(1);
+    need_images(k, x, r);
     if (wd.size() != 4 || wd[0] < 1 || wd[2] < 1 || wd[3] < 1 || wd[0] > kMaxDim || wd[2] > kMaxDim || wd[3] > kMaxDim)
-      throw Error(where(k) + ": weight shape " + dims_str(wd) + " is not [C_out, C_in, kh, kw]");
+      throw Error(where(k) + ": weight shape " + dims_str(dims_of(wt)) +
+                  " is not [C_out, C_in, kh, kw] or [C_out, C_in, k]");
     Attrs a(n, where(k));
     const std::int64_t group = a.i("group", 1);
     if (group != 1)
@@ -822,13 +849,14 @@ class Importer {
       throw Error(where(k) + ": weight shape " + dims_str(wd) + " expects " + std::to_string(wd[1]) +
                   " input channels, the input has " + std::to_string(x.net.c));
     const auto ks = a.ints("kernel_shape");
-    if (ks && *ks != std::vector<std::int64_t>{wd[2], wd[3]})
-      throw Error(where(k) + ": kernel_shape " + dims_str(*ks) + " does not match the weight " + dims_str(wd));
-    const int s = stride_of(k, a);
-    const auto dil = a.ints("dilations").value_or(std::vector<std::int64_t>{1, 1});
-    if (dil != std::vector<std::int64_t>{1, 1})
-      throw Error(where(k) + ": attribute dilations = " + dims_str(dil) + " is not supported (no dilated conv2d)");
-    const Pads pads = pads_of(k, a, x.net.h, x.net.w, int(wd[2]), int(wd[3]), s);
+    const std::vector<std::int64_t> kernel(wd.begin() + 2, wd.begin() + 2 + std::ptrdiff_t(r));
+    if (ks && *ks != kernel)
+      throw Error(where(k) + ": kernel_shape " + dims_str(*ks) + " does not match the weight " + dims_str(dims_of(wt)));
+    const int s = stride_of(k, a, r);
+    const auto dil = a.ints("dilations");
+    if (per_axis(k, dil, r, "dilations") != std::pair{1, 1})
+      throw Error(where(k) + ": attribute dilations = " + dims_str(*dil) + " is not supported (no dilated conv2d)");
+    const Pads pads = pads_of(k, a, r, x.net.h, x.net.w, int(wd[2]), int(wd[3]), s, r == 2 ? s : 1);
     a.finish();
     std::vector<float> bv(static_cast<std::size_t>(wd[0]), 0.0f);
     if (const onnx::TensorProto* b = optional_constant(k, 2, "B")) {
@@ -856,9 +884,11 @@ class Importer {
     p.params = {{"weight", std::move(wv)}, {"bias", std::move(bv)}};
     const int v = emit(std::move(p), k);
     const Shape o = layers_[std::size_t(v)].out;
-    set_output(k, Val{{x.dims[0], o.c, o.h, o.w}, v, o});
+    set_output(k, Val{out_dims(x, o, r), v, o});
   }
 
+  // MaxPool, AveragePool and LpPool over 1 or 2 spatial axes, any window (rectangular, dilated, each axis its own
+  // stride) as Pool2D takes it.
   void pool(int k, const std::string& op) {
     const onnx::NodeProto& n = g_.node(k);
     if (n.input_size() != 1) throw Error(where(k) + ": expected one input");
@@ -866,38 +896,36 @@ class Importer {
     Attrs a(n, where(k));
     const auto ks = a.ints("kernel_shape");
     if (!ks) throw Error(where(k) + ": missing attribute kernel_shape");
-    if (ks->size() != 2)
+    if (ks->size() == 3)
       throw Error(where(k) + ": attribute kernel_shape = " + dims_str(*ks) +
-                  " is not supported (2-D pooling only: 1-D and 3-D windows have no layer here)");
-    need_images(k, x0);
-    const auto [kh, kw] = two(k, *ks, "kernel_shape");
-    if (kh != kw || kh < 1)
-      throw Error(where(k) + ": attribute kernel_shape = " + dims_str(*ks) +
-                  " is not supported (this library pools square k×k windows)");
-    const int s = stride_of(k, a);
-    Pads pads = pads_of(k, a, x0.net.h, x0.net.w, kh, kw, s);
+                  " is not supported (3-D pooling: a volume [N, C, D, H, W] has no layer here, whose samples are "
+                  "C×H×W maps)");
+    if (ks->size() != 1 && ks->size() != 2)
+      throw Error(where(k) + ": attribute kernel_shape = " + dims_str(*ks) + " must have 1 or 2 values");
+    const std::size_t r = ks->size();
+    need_images(k, x0, r);
+    PoolWindow win;
+    std::tie(win.kh, win.kw) = per_axis(k, ks, r, "kernel_shape");
+    std::tie(win.sh, win.sw) = per_axis(k, a.ints("strides"), r, "strides");
+    if (op != "LpPool") std::tie(win.dh, win.dw) = per_axis(k, a.ints("dilations"), r, "dilations");
     const bool include_pad = op == "AveragePool" && a.i("count_include_pad", 0) != 0;
-    if (op != "LpPool") {
-      const auto dil = a.ints("dilations").value_or(std::vector<std::int64_t>{1, 1});
-      if (dil != std::vector<std::int64_t>{1, 1})
-        throw Error(where(k) + ": attribute dilations = " + dims_str(dil) + " is not supported (no dilated pooling)");
-      if (a.i("ceil_mode", 0) != 0) {
-        // ceil_mode only matters when a last, partial window exists. Max pooling takes it as more −∞ padding at the
-        // bottom and right, and the uncounted average as more uncounted padding, as long as the window starts inside
-        // the input (PyTorch's and ONNX's rule).
-        const int H = x0.net.h + pads.top + pads.bottom, W = x0.net.w + pads.left + pads.right;
-        if (op == "MaxPool" || (op == "AveragePool" && !include_pad)) {
-          const auto extra = [s, window = int(kh)](int total, int pad_before, int in) {
-            const int e = (s - (total - window) % s) % s;
-            return e && ((total + e - window) / s) * s - pad_before >= in ? 0 : e;
-          };
-          pads.bottom += extra(H, pads.top, x0.net.h);
-          pads.right += extra(W, pads.left, x0.net.w);
-        } else if ((H - kh) % s != 0 || (W - kw) % s != 0) {
-          throw Error(where(k) + ": attribute ceil_mode = 1 is not supported where it adds a partial window (" +
-                      std::to_string(H) + "x" + std::to_string(W) + ", window " + std::to_string(kh) + ", stride " +
-                      std::to_string(s) + "): the L2 pool and the average that counts its padding keep whole windows");
-        }
+    Pads pads = pads_of(k, a, r, x0.net.h, x0.net.w, win.span_h(), win.span_w(), win.sh, win.sw);
+    if (op != "LpPool" && a.i("ceil_mode", 0) != 0) {
+      // ceil_mode only matters when a last, partial window exists. Max pooling takes it as more −∞ padding at the
+      // bottom and right, and the uncounted average as more uncounted padding, as long as the window starts inside
+      // the input (PyTorch's and ONNX's rule).
+      const int H = x0.net.h + pads.top + pads.bottom, W = x0.net.w + pads.left + pads.right;
+      const auto extra = [](int total, int pad_before, int in, int span, int st) {
+        const int e = (st - (total - span) % st) % st;
+        return e && ((total + e - span) / st) * st - pad_before >= in ? 0 : e;
+      };
+      if (op == "MaxPool" || !include_pad) {
+        pads.bottom += extra(H, pads.top, x0.net.h, win.span_h(), win.sh);
+        pads.right += extra(W, pads.left, x0.net.w, win.span_w(), win.sw);
+      } else if ((H - win.span_h()) % win.sh != 0 || (W - win.span_w()) % win.sw != 0) {
+        throw Error(where(k) + ": attribute ceil_mode = 1 is not supported where it adds a partial window (" +
+                    std::to_string(H) + "x" + std::to_string(W) + ", window " + dims_str(*ks) + "): the average " +
+                    "that counts its padding keeps whole windows");
       }
     }
     if (op == "MaxPool") (void)a.i("storage_order", 0);  // it orders only the Indices output, refused if used
@@ -906,21 +934,21 @@ class Importer {
     if (p_norm != 2)
       throw Error(where(k) + ": attribute p = " + std::to_string(p_norm) + " is not supported (only p = 2, l2pool2d)");
     Val x = x0;
-    // Max pooling pads with −∞ itself and the uncounted average clips its windows; zeros change neither Σx² nor the
+    // Max pooling pads with −∞ itself and the uncounted average skips the padding; zeros change neither Σx² nor the
     // average that counts them.
     const bool pads_itself = op == "MaxPool" || (op == "AveragePool" && !include_pad);
     if (!zero(pads) && !pads_itself) x = zero_pad(k, x0, pads);
     Pending p;
     if (op == "MaxPool")
-      p.layer = std::make_unique<MaxPool2D>(kh, s, pads);
+      p.layer = std::make_unique<MaxPool2D>(win, pads);
     else if (op == "AveragePool")
-      p.layer = std::make_unique<AvgPool2D>(kh, s, include_pad ? Pads{} : pads);
+      p.layer = std::make_unique<AvgPool2D>(win, include_pad ? Pads{} : pads);
     else
-      p.layer = std::make_unique<L2Pool2D>(kh, s);
+      p.layer = std::make_unique<L2Pool2D>(win);
     p.inputs = {x.value};
     const int v = emit(std::move(p), k);
     const Shape o = layers_[std::size_t(v)].out;
-    set_output(k, Val{{x.dims[0], o.c, o.h, o.w}, v, o});
+    set_output(k, Val{out_dims(x0, o, r), v, o});
   }
 
   void global_pool(int k, const std::string& op) {
@@ -935,10 +963,7 @@ class Importer {
     if (op == "GlobalAveragePool") {
       p.layer = std::make_unique<GlobalAvgPool2D>();
     } else {
-      if (x.net.h != x.net.w)
-        throw Error(where(k) + ": input " + dims_s(x.dims) +
-                    " is not supported: a maximum over a non-square map has no layer here (max pooling is k×k)");
-      p.layer = std::make_unique<MaxPool2D>(x.net.h, x.net.h);
+      p.layer = std::make_unique<MaxPool2D>(PoolWindow{x.net.h, x.net.w, x.net.h, x.net.w});
     }
     p.inputs = {x.value};
     set_output(k, emit_val(std::move(p), k, dims));
@@ -1467,24 +1492,33 @@ class Importer {
       if (const auto v = optional_scalar(k, 2, "constant_value")) value = *v;
     }
     const Val x = data(k);
-    need_images(k, x);
-    if (pads.size() != 8) throw Error(where(k) + ": pads " + dims_str(pads) + " must have 8 values for a rank 4 input");
-    if (pads[0] || pads[1] || pads[4] || pads[5])
-      throw Error(where(k) + ": pads " + dims_str(pads) + " are not supported: only height and width are padded here");
+    // [N, C, H, W] (pads [N, C, H, W begins, then ends]) or [N, C, L] (PyTorch's 1-D padding before a pooling)
+    const std::size_t r = x.dims.size() == 3 ? 1 : 2;
+    need_images(k, x, r);
+    const std::size_t R = r + 2;
+    if (pads.size() != 2 * R)
+      throw Error(where(k) + ": pads " + dims_str(pads) + " must have " + std::to_string(2 * R) +
+                  " values for a rank " + std::to_string(R) + " input");
+    if (pads[0] || pads[1] || pads[R] || pads[R + 1])
+      throw Error(where(k) + ": pads " + dims_str(pads) + " are not supported: only the spatial axes are padded here");
     for (auto v : pads)
       if (v < 0 || v > kMaxDim)
         throw Error(where(k) + ": pads " + dims_str(pads) + " are not supported (negative pads crop; not here)");
-    Val y = zero_pad(k, x, Pads{int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])});
+    const Pads pd =
+        r == 2 ? Pads{int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])} : Pads{int(pads[2]), 0, int(pads[5]), 0};
+    if (!pd.any()) return set_output(k, x);  // PyTorch writes a Pad of zeros before an AvgPool1d
+    Val y = zero_pad(k, x, pd);
     if (value != 0.0f) {
       // The border takes the value: one constant per element, added after a Flatten.
       const Shape o = y.net;
       onnx::TensorProto& t = bound_.emplace_back();
       t.set_data_type(onnx::TensorProto::FLOAT);
-      for (auto d : std::vector<std::int64_t>{o.c, o.h, o.w}) t.add_dims(d);
+      for (auto d : r == 2 ? std::vector<std::int64_t>{o.c, o.h, o.w} : std::vector<std::int64_t>{o.c, o.h})
+        t.add_dims(d);
       for (int c = 0; c < o.c; ++c)
         for (int h = 0; h < o.h; ++h)
           for (int w = 0; w < o.w; ++w) {
-            const bool inside = h >= pads[2] && h < o.h - pads[6] && w >= pads[3] && w < o.w - pads[7];
+            const bool inside = h >= pd.top && h < o.h - pd.bottom && w >= pd.left && w < o.w - pd.right;
             t.add_float_data(inside ? 0.0f : value);
           }
       y = with_constant(k, y, t, false, "constant_value", "");

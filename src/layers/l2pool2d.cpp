@@ -2,10 +2,11 @@
 #include <cmath>
 
 #include "cnn/layers/pool.h"
+#include "layers/pool_window.h"
 
 namespace cnn {
 
-// z = √(Σ_{i,j<k} a[y·s + i][x·s + j]²)
+// z = √(Σ_{i,j<k} a[y·s + i][x·s + j]²)   (over the window's taps: a kh×kw window, spread by its dilation)
 void L2Pool2D::forward(const Tensor& x, Tensor& y, const Context&) {
   check_input(x);
   const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w;
@@ -16,11 +17,7 @@ void L2Pool2D::forward(const Tensor& x, Tensor& y, const Context&) {
     for (int oy = 0; oy < Ho; ++oy)
       for (int ox = 0; ox < Wo; ++ox) {
         float s = 0.0f;
-        for (int i = 0; i < k_; ++i)
-          for (int j = 0; j < k_; ++j) {
-            const float v = a[(oy * stride_ + i) * W + ox * stride_ + j];
-            s += v * v;
-          }
+        for_each_tap(win_, pads_, H, W, oy, ox, [&](int i) { s += a[i] * a[i]; });
         z[oy * Wo + ox] = std::sqrt(s);
       }
   }
@@ -44,11 +41,7 @@ void L2Pool2D::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tens
         const float zz = z[oy * Wo + ox];
         if (zz == 0.0f) continue;
         const float g = dz[oy * Wo + ox] / zz;
-        for (int i = 0; i < k_; ++i)
-          for (int j = 0; j < k_; ++j) {
-            const int idx = (oy * stride_ + i) * W + ox * stride_ + j;
-            da[idx] += g * a[idx];
-          }
+        for_each_tap(win_, pads_, H, W, oy, ox, [&](int i) { da[i] += g * a[i]; });
       }
   }
 }

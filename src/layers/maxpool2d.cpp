@@ -5,34 +5,32 @@
 #include "cnn/layers/pool.h"
 #include "kernels/kernels.h"
 #include "kernels/parallel.h"
+#include "layers/pool_window.h"
 
 namespace cnn {
 
 namespace {
-// The padded pooling of `planes` maps: the maximum of the window's pixels inside the map (of max(x, 0) with relu),
-// the first on ties, in row-major order.
-void padded_max(const float* x, int planes, int H, int W, int k, int s, Pads p, int Ho, int Wo, float* y,
+// The literal pooling of `planes` maps (padded, rectangular or dilated windows): the maximum of the window's taps
+// inside the map (of max(x, 0) with relu), the first on ties, in row-major order.
+void window_max(const float* x, int planes, int H, int W, const PoolWindow& win, Pads p, int Ho, int Wo, float* y,
                 std::uint32_t* arg, bool relu) {
   for (int m = 0; m < planes; ++m, x += std::size_t(H) * W)
     for (int oy = 0; oy < Ho; ++oy)
       for (int ox = 0; ox < Wo; ++ox, ++y, ++arg) {
-        const int y0 = std::max(0, oy * s - p.top), y1 = std::min(H, oy * s - p.top + k);
-        const int x0 = std::max(0, ox * s - p.left), x1 = std::min(W, ox * s - p.left + k);
         float best = 0;
         std::uint32_t at = 0;
         bool first = true;
-        for (int u = y0; u < y1; ++u)
-          for (int v = x0; v < x1; ++v) {
-            const float e = relu ? std::max(x[u * W + v], 0.0f) : x[u * W + v];
-            if (first || e > best) best = e, at = std::uint32_t(u * W + v), first = false;
-          }
+        for_each_tap(win, p, H, W, oy, ox, [&](int i) {
+          const float e = relu ? std::max(x[i], 0.0f) : x[i];
+          if (first || e > best) best = e, at = std::uint32_t(i), first = false;
+        });
         *y = best;
         *arg = at;
       }
 }
 }  // namespace
 
-// z = max over the k×k window; remember where it was (the first maximum on ties). Fused: one pass writes both.
+// z = max over the window; remember where it was (the first maximum on ties). Fused: one pass writes both.
 void MaxPool2D::forward(const Tensor& x, Tensor& y, const Context&) { run_forward(x, y, false); }
 void MaxPool2D::forward_through_relu(const Tensor& z, Tensor& y) { run_forward(z, y, true); }
 
@@ -45,9 +43,9 @@ void MaxPool2D::run_forward(const Tensor& x, Tensor& y, bool relu) {
   kernels::parallel_for(chunks, [&](int c) {
     const int n0 = kernels::chunk_begin(N, chunks, c), n1 = kernels::chunk_begin(N, chunks, c + 1);
     const std::size_t first = std::size_t(n0) * C;
-    if (pads_.any())
-      return padded_max(x.data() + first * H * W, (n1 - n0) * C, H, W, k_, stride_, pads_, Ho, Wo,
-                        y.data() + first * Ho * Wo, argmax_.data() + first * Ho * Wo, relu);
+    if (pads_.any() || !win_.is_square())
+      return window_max(x.data() + first * H * W, (n1 - n0) * C, H, W, win_, pads_, Ho, Wo, y.data() + first * Ho * Wo,
+                        argmax_.data() + first * Ho * Wo, relu);
     kernels::maxpool_forward(x.data() + first * H * W, (n1 - n0) * C, H, W, k_, stride_, Ho, Wo,
                              y.data() + first * Ho * Wo, argmax_.data() + first * Ho * Wo, relu);
   });
@@ -67,7 +65,7 @@ void MaxPool2D::run_backward(const Tensor& x, const Tensor& dy, const Tensor* re
   const int chunks = kernels::batch_chunks(N);
   kernels::parallel_for(chunks, [&](int c) {
     const int m0 = kernels::chunk_begin(N, chunks, c) * C, m1 = kernels::chunk_begin(N, chunks, c + 1) * C;
-    if (pads_.any()) {  // the argmax says where each window's maximum was: scatter there
+    if (pads_.any() || !win_.is_square()) {  // the argmax says where each window's maximum was: scatter there
       float* d = dx.data() + std::size_t(m0) * HW;
       std::fill(d, d + std::size_t(m1 - m0) * HW, 0.0f);
       for (int m = m0; m < m1; ++m, d += HW)

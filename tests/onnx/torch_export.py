@@ -24,9 +24,15 @@ nets={
  'resnet8': resnet8(), 'resnet8_train': resnet8(), 'alexcifar': alexnet_cifar(),
  'lenet': nn.Sequential(nn.Conv2d(1,6,5,padding=2),nn.ReLU(),nn.MaxPool2d(2),nn.Conv2d(6,16,5),nn.ReLU(),nn.MaxPool2d(2),nn.Flatten(),nn.Linear(400,120),nn.ReLU(),nn.Linear(120,84),nn.ReLU(),nn.Linear(84,10)),
  'seed5': nn.Sequential(nn.Conv2d(1,6,5),nn.ReLU(),nn.MaxPool2d(2),nn.Conv2d(6,12,5),nn.ReLU(),nn.MaxPool2d(2),nn.Flatten(),nn.Linear(192,10)),
+ # windows other than k×k: rectangular, dilated, a stride per axis, an uncounted padded average; and 1-D signals
+ 'windows': nn.Sequential(nn.Conv2d(3,8,3,padding=1),nn.ReLU(),nn.MaxPool2d((2,3),stride=(1,2),dilation=(2,1)),
+                          nn.AvgPool2d((3,1),stride=(2,1),padding=(1,0),count_include_pad=False),
+                          nn.Flatten(),nn.Linear(200,10)),
+ 'conv1d': nn.Sequential(nn.Conv1d(2,6,5,padding=2),nn.ReLU(),nn.MaxPool1d(3,stride=2),nn.Conv1d(6,8,3),nn.ReLU(),
+                         nn.AvgPool1d(2),nn.Flatten(),nn.Linear(64,4)),
  'res': nn.Sequential(nn.Conv2d(3,8,3,padding=1,bias=False),nn.BatchNorm2d(8),nn.ReLU(),Block(8),nn.AdaptiveAvgPool2d(1),nn.Flatten(),nn.Linear(8,10)),
 }
-shapes={'lenet':(2,1,28,28),'seed5':(3,1,28,28),'res':(2,3,16,16),'resnet8':(2,3,32,32),'resnet8_train':(4,3,32,32),'alexcifar':(2,3,32,32)}
+shapes={'lenet':(2,1,28,28),'seed5':(3,1,28,28),'res':(2,3,16,16),'resnet8':(2,3,32,32),'resnet8_train':(4,3,32,32),'alexcifar':(2,3,32,32),'windows':(2,3,12,12),'conv1d':(3,2,40)}
 out = sys.argv[1]
 for k,n in nets.items():
     train = k.endswith('_train')

@@ -1,8 +1,10 @@
-// Pooling over k×k windows moved by `stride` (output floor((H − k)/stride) + 1; max and average pooling may pad,
-// below):
+// Pooling over kh×kw windows moved by (sh, sw) (output floor((H − kh)/sh) + 1 down, floor((W − kw)/sw) + 1 across;
+// max and average pooling may pad, and a window's taps may be spread by a dilation, below):
 //   MaxPool2D  z = max(window)      dA = dZ at the window's argmax (the first maximum on ties), 0 elsewhere
-//   AvgPool2D  z = Σ(window)/k²     dA = dZ/k² at every position of the window
+//   AvgPool2D  z = Σ(window)/|window|  dA = dZ/|window| at every position of the window
 //   L2Pool2D   z = √Σ(window²)      dA = dZ·a/z (0 where z = 0)                       (seed 001)
+// The seeds' nets pool square k×k windows with one stride, which the fast kernels take; any other window (PyTorch's
+// MaxPool2d((2, 3), stride=(1, 2), dilation=2), ONNX's 1-D pooling) goes through the literal loop over its taps.
 #pragma once
 
 #include <cstdint>
@@ -11,21 +13,31 @@
 
 namespace cnn {
 
-// Padding (max and average pooling only): Ho = (H + top + bottom − k)/stride + 1, every window holding at least one
+// A window of kh×kw taps, dh rows and dw columns apart (dilation 1: next to each other), moved by sh rows and sw
+// columns from one output to the next. It spans (kh − 1)·dh + 1 rows and (kw − 1)·dw + 1 columns.
+struct PoolWindow {
+  int kh = 2, kw = 2, sh = 2, sw = 2, dh = 1, dw = 1;
+  static PoolWindow square(int k, int stride) { return {k, k, stride, stride, 1, 1}; }
+  int span_h() const { return (kh - 1) * dh + 1; }
+  int span_w() const { return (kw - 1) * dw + 1; }
+  bool is_square() const { return kh == kw && sh == sw && dh == 1 && dw == 1; }
+};
+
+// Padding (max and average pooling only): Ho = (H + top + bottom − span_h)/sh + 1, every window holding at least one
 // pixel of the input.
 class Pool2D : public Layer {
  public:
-  Pool2D(int kernel, int stride, Pads pads = {}) : k_(kernel), stride_(stride), pads_(pads) {}
+  Pool2D(PoolWindow window, Pads pads = {}) : win_(window), k_(window.kh), stride_(window.sh), pads_(pads) {}
   std::string summary() const override;
   nlohmann::json spec() const override;
-  std::size_t macs_per_sample() const override { return out_.sample_size() * std::size_t(k_) * k_; }
-  int kernel() const { return k_; }
-  int stride() const { return stride_; }
+  std::size_t macs_per_sample() const override { return out_.sample_size() * std::size_t(win_.kh) * win_.kw; }
+  const PoolWindow& window() const { return win_; }
   Pads pads() const { return pads_; }
 
  protected:
   Shape infer(Shape input) override;
-  int k_, stride_;
+  PoolWindow win_;
+  int k_, stride_;  // a square window's size and stride (what the fast kernels take)
   Pads pads_;
 };
 
@@ -33,7 +45,9 @@ class Pool2D : public Layer {
 // position is −∞, never the maximum.
 class MaxPool2D : public Pool2D {
  public:
-  explicit MaxPool2D(int kernel = 2, int stride = 0, Pads pads = {}) : Pool2D(kernel, stride ? stride : kernel, pads) {}
+  explicit MaxPool2D(int kernel = 2, int stride = 0, Pads pads = {})
+      : Pool2D(PoolWindow::square(kernel, stride ? stride : kernel), pads) {}
+  explicit MaxPool2D(PoolWindow window, Pads pads = {}) : Pool2D(window, pads) {}
   std::string kind() const override { return "maxpool2d"; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
@@ -58,7 +72,9 @@ class MaxPool2D : public Pool2D {
 //   z = Σ(window ∩ input)/|window ∩ input|      dA = dZ/|window ∩ input| at every pixel of it
 class AvgPool2D : public Pool2D {
  public:
-  explicit AvgPool2D(int kernel = 2, int stride = 0, Pads pads = {}) : Pool2D(kernel, stride ? stride : kernel, pads) {}
+  explicit AvgPool2D(int kernel = 2, int stride = 0, Pads pads = {})
+      : Pool2D(PoolWindow::square(kernel, stride ? stride : kernel), pads) {}
+  explicit AvgPool2D(PoolWindow window, Pads pads = {}) : Pool2D(window, pads) {}
   std::string kind() const override { return "avgpool2d"; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
@@ -66,7 +82,8 @@ class AvgPool2D : public Pool2D {
 
 class L2Pool2D : public Pool2D {
  public:
-  explicit L2Pool2D(int kernel = 2, int stride = 0) : Pool2D(kernel, stride ? stride : kernel) {}
+  explicit L2Pool2D(int kernel = 2, int stride = 0) : Pool2D(PoolWindow::square(kernel, stride ? stride : kernel)) {}
+  explicit L2Pool2D(PoolWindow window) : Pool2D(window) {}
   std::string kind() const override { return "l2pool2d"; }
   void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
   void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
