@@ -168,6 +168,25 @@ TEST(GradCheck, AvgPool2DPaddedCountsOnlyTheInput) {
   EXPECT_EQ(uneven.output_shape().h, 3);
   expect_gradients_ok(uneven, test::spaced_tensor({2, 1, 6, 6}, 9), "avgpool2d 2x2 s2 pad 0,1,1,0", 3e-6, 2.0);
 }
+// Training runs Conv → ReLU → MaxPool as one fused step (the pooling reads the convolution's z); it must give the
+// gradients of the three layers run one by one (keep_all), where the finite differences hold.
+void expect_fused_pooling_exact(const MaxPool2D& pool) {
+  Network net({1, 1, 9, 9});
+  net.add<Conv2D>(4, KernelSize{3, 3}).add<ReLU>().add<MaxPool2D>(pool.window(), pool.pads()).add<Dense>(3);
+  net.set_loss(std::make_unique<SoftmaxCrossEntropy>());
+  net.init(5);
+  const Tensor x = test::random_tensor({4, 1, 9, 9}, 31);
+  const int labels[] = {0, 1, 2, 1};
+  const double fused = net.forward_backward(x, labels, 0);
+  const std::vector<float> g(net.grads().begin(), net.grads().end());
+  net.set_need_input_gradient(true);
+  EXPECT_NEAR(net.forward_backward(x, labels, 0), fused, 1e-6);
+  double worst = 0, scale = 0;
+  for (std::size_t i = 0; i < g.size(); ++i)
+    worst = std::max(worst, double(std::fabs(g[i] - net.grads()[i]))), scale = std::max(scale, double(std::fabs(g[i])));
+  EXPECT_GT(scale, 1e-4);
+  EXPECT_LE(worst, 1e-6 * scale);
+}
 // Windows other than k×k (PyTorch's MaxPool2d((2, 3), stride=(1, 2), dilation=(2, 1)), ONNX's 1-D pooling as a k×1
 // window): the literal loop over the taps, each output checked by hand at one place, and the finite differences.
 TEST(GradCheck, PoolWindowsOtherThanSquare) {
@@ -201,40 +220,11 @@ TEST(GradCheck, PoolWindowsOtherThanSquare) {
     EXPECT_FLOAT_EQ(y[3 + 1], std::sqrt(x[8] * x[8] + x[10] * x[10] + x[12] * x[12]));
     expect_gradients_ok(net, x, "l2pool2d 1x3 stride 1 dilation 1,2", 8e-4, 1e-3);
   }
-  // Through the fused training step as well: Conv → ReLU → a rectangular MaxPool gives the unfused gradients.
-  Network net({1, 1, 9, 9});
-  net.add<Conv2D>(4, KernelSize{3, 3}).add<ReLU>().add<MaxPool2D>(PoolWindow{3, 2, 2, 1, 1, 2}).add<Dense>(3);
-  net.set_loss(std::make_unique<SoftmaxCrossEntropy>());
-  net.init(5);
-  const Tensor x = test::random_tensor({4, 1, 9, 9}, 31);
-  const int labels[] = {0, 1, 2, 1};
-  const double fused = net.forward_backward(x, labels, 0);
-  const std::vector<float> g(net.grads().begin(), net.grads().end());
-  net.set_need_input_gradient(true);
-  EXPECT_NEAR(net.forward_backward(x, labels, 0), fused, 1e-6);
-  double worst = 0;
-  for (std::size_t i = 0; i < g.size(); ++i) worst = std::max(worst, double(std::fabs(g[i] - net.grads()[i])));
-  EXPECT_LE(worst, 1e-6);
+  // Through the fused training step as well (below): Conv → ReLU → a rectangular, dilated MaxPool.
+  expect_fused_pooling_exact(MaxPool2D(PoolWindow{3, 2, 2, 1, 1, 2}));
 }
-// Training runs Conv → ReLU → padded MaxPool as one fused step (the pooling reads the convolution's z); it must give
-// the gradients of the three layers run one by one (keep_all), where the finite differences above hold.
-TEST(GradCheck, MaxPool2DPaddedFusedAfterConvAndRelu) {
-  Network net({1, 1, 9, 9});
-  net.add<Conv2D>(4, KernelSize{3, 3}).add<ReLU>().add<MaxPool2D>(3, 2, Pads{1, 1, 1, 1}).add<Dense>(3);
-  net.set_loss(std::make_unique<SoftmaxCrossEntropy>());
-  net.init(5);
-  const Tensor x = test::random_tensor({4, 1, 9, 9}, 31);
-  const int labels[] = {0, 1, 2, 1};
-  const double fused = net.forward_backward(x, labels, 0);
-  const std::vector<float> g(net.grads().begin(), net.grads().end());
-  net.set_need_input_gradient(true);
-  EXPECT_NEAR(net.forward_backward(x, labels, 0), fused, 1e-6);
-  double worst = 0, scale = 0;
-  for (std::size_t i = 0; i < g.size(); ++i)
-    worst = std::max(worst, double(std::fabs(g[i] - net.grads()[i]))), scale = std::max(scale, double(std::fabs(g[i])));
-  EXPECT_GT(scale, 1e-4);
-  EXPECT_LE(worst, 1e-6 * scale);
-}
+// The fused step with padded max pooling.
+TEST(GradCheck, MaxPool2DPaddedFusedAfterConvAndRelu) { expect_fused_pooling_exact(MaxPool2D(3, 2, Pads{1, 1, 1, 1})); }
 TEST(GradCheck, AvgPool2D) {
   Network net({1, 3, 6, 6});
   net.add<AvgPool2D>(2, 2);
