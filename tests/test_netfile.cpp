@@ -198,6 +198,12 @@ TEST(NetFile, PoolingWindowsTakeRowsAndColumns) {
                {"layer 0", "kernel and stride must be positive"});
   expect_error(R"({"input": [1, 3, 3], "layers": [{"type": "maxpool2d", "kernel": 2, "dilation": 3}]})",
                {"layer 0", "smaller than the 4x4 window"});
+  // a window too wide to count in 32 bits, and padding as wide: one line, no overflow
+  expect_error(R"({"input": [1, 3, 3], "layers": [{"type": "maxpool2d", "kernel": 65536, "dilation": 65536}]})",
+               {"layer 0", "smaller than the"});
+  expect_error(
+      R"({"input": [1, 3, 3], "layers": [{"type": "maxpool2d", "kernel": 2, "padding": [1, 1, 2147483647, 0]}]})",
+      {"layer 0", "padding"});
 }
 
 TEST(NetFile, LoadsFromAFile) {

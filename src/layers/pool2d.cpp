@@ -1,4 +1,5 @@
 // What the three pooling layers share: the window geometry (padding included) and how they describe themselves.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 
 #include "cnn/layers/pool.h"
@@ -31,11 +32,12 @@ Shape Pool2D::infer(Shape in) {
   if (p.top < 0 || p.left < 0 || p.bottom < 0 || p.right < 0) throw bad("must not be negative");
   const int eh = w.span_h(), ew = w.span_w();
   if (p.top >= eh || p.left >= ew) throw bad("leaves the first window without a pixel of the input");
-  const int H = in.h + p.top + p.bottom, W = in.w + p.left + p.right;
+  // in 64 bits: a net file's padding may be up to 2^31 − 1
+  const std::int64_t H = std::int64_t(in.h) + p.top + p.bottom, W = std::int64_t(in.w) + p.left + p.right;
   if (H < eh || W < ew)
     throw Error(kind() + " layer: input " + in.sample_str() + (p.any() ? " padded" : "") + " is smaller than the " +
                 pair(eh, ew, "x") + " window");
-  const int Ho = (H - eh) / w.sh + 1, Wo = (W - ew) / w.sw + 1;
+  const std::int64_t Ho = (H - eh) / w.sh + 1, Wo = (W - ew) / w.sw + 1;
   if ((Ho - 1) * w.sh - p.top >= in.h || (Wo - 1) * w.sw - p.left >= in.w)
     throw bad("leaves the last window without a pixel of the input");
   // Spread taps can step over the input even where the window's span covers it.
@@ -49,7 +51,7 @@ Shape Pool2D::infer(Shape in) {
         throw bad("with dilation " + pair(w.dh, w.dw, ",") + " leaves window column " + std::to_string(ox) +
                   " without a pixel of the input");
   }
-  return {1, in.c, Ho, Wo};
+  return {1, in.c, int(Ho), int(Wo)};
 }
 
 std::string Pool2D::summary() const {

@@ -18,8 +18,13 @@ namespace cnn {
 struct PoolWindow {
   int kh = 2, kw = 2, sh = 2, sw = 2, dh = 1, dw = 1;
   static PoolWindow square(int k, int stride) { return {k, k, stride, stride, 1, 1}; }
-  int span_h() const { return (kh - 1) * dh + 1; }
-  int span_w() const { return (kw - 1) * dw + 1; }
+  int span_h() const { return span(kh, dh); }
+  int span_w() const { return span(kw, dw); }
+  // (k − 1)·d + 1, held below 2^29 so that no size computed from it overflows: such a window fits no input.
+  static int span(int k, int d) {
+    const std::int64_t s = std::int64_t(k - 1) * d + 1;
+    return s > (std::int64_t(1) << 29) ? 1 << 29 : int(s);
+  }
   bool is_square() const { return kh == kw && sh == sw && dh == 1 && dw == 1; }
 };
 
