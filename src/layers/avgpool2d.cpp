@@ -11,7 +11,8 @@ void AvgPool2D::forward(const Tensor& x, Tensor& y, const Context&) {
   check_input(x);
   const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w;
   const bool plain = !pads_.any() && win_.is_square();
-  const float inv = 1.0f / float(k_ * k_);
+  const int k = win_.kh, st = win_.sh;  // the plain path's square window
+  const float inv = 1.0f / float(k * k);
   y.resize(out_.with_batch(N));
   for (int m = 0; m < N * C; ++m) {
     const float* a = x.data() + std::size_t(m) * H * W;
@@ -19,7 +20,7 @@ void AvgPool2D::forward(const Tensor& x, Tensor& y, const Context&) {
     for (int oy = 0; oy < Ho; ++oy)
       for (int ox = 0; ox < Wo; ++ox) {
         if (plain) {
-          z[oy * Wo + ox] = kernels::window_sum(a, W, oy * stride_, ox * stride_, k_) * inv;
+          z[oy * Wo + ox] = kernels::window_sum(a, W, oy * st, ox * st, k) * inv;
           continue;
         }
         float sum = 0.0f;
@@ -37,7 +38,8 @@ void AvgPool2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
   if (!dx) return;
   const int N = x.shape().n, C = in_.c, H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w;
   const bool plain = !pads_.any() && win_.is_square();
-  const float inv = 1.0f / float(k_ * k_);
+  const int k = win_.kh, st = win_.sh;  // the plain path's square window
+  const float inv = 1.0f / float(k * k);
   dx->resize(x.shape());
   dx->fill(0.0f);
   for (int m = 0; m < N * C; ++m) {
@@ -47,8 +49,8 @@ void AvgPool2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
       for (int ox = 0; ox < Wo; ++ox) {
         if (plain) {
           const float g = dz[oy * Wo + ox] * inv;
-          for (int i = 0; i < k_; ++i)
-            for (int j = 0; j < k_; ++j) da[(oy * stride_ + i) * W + ox * stride_ + j] += g;
+          for (int i = 0; i < k; ++i)
+            for (int j = 0; j < k; ++j) da[(oy * st + i) * W + ox * st + j] += g;
           continue;
         }
         int count = 0;

@@ -46,7 +46,7 @@ void MaxPool2D::run_forward(const Tensor& x, Tensor& y, bool relu) {
     if (pads_.any() || !win_.is_square())
       return window_max(x.data() + first * H * W, (n1 - n0) * C, H, W, win_, pads_, Ho, Wo, y.data() + first * Ho * Wo,
                         argmax_.data() + first * Ho * Wo, relu);
-    kernels::maxpool_forward(x.data() + first * H * W, (n1 - n0) * C, H, W, k_, stride_, Ho, Wo,
+    kernels::maxpool_forward(x.data() + first * H * W, (n1 - n0) * C, H, W, win_.kh, win_.sh, Ho, Wo,
                              y.data() + first * Ho * Wo, argmax_.data() + first * Ho * Wo, relu);
   });
 }
@@ -81,8 +81,8 @@ void MaxPool2D::run_backward(const Tensor& x, const Tensor& dy, const Tensor* re
       return;
     }
     kernels::maxpool_backward(dy.data() + std::size_t(m0) * HWo, argmax_.data() + std::size_t(m0) * HWo,
-                              relu_z ? relu_z->data() + std::size_t(m0) * HW : nullptr, m1 - m0, in_.h, in_.w, k_,
-                              stride_, out_.h, out_.w, dx.data() + std::size_t(m0) * HW);
+                              relu_z ? relu_z->data() + std::size_t(m0) * HW : nullptr, m1 - m0, in_.h, in_.w, win_.kh,
+                              win_.sh, out_.h, out_.w, dx.data() + std::size_t(m0) * HW);
   });
 }
 

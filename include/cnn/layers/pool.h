@@ -32,7 +32,7 @@ struct PoolWindow {
 // pixel of the input.
 class Pool2D : public Layer {
  public:
-  Pool2D(PoolWindow window, Pads pads = {}) : win_(window), k_(window.kh), stride_(window.sh), pads_(pads) {}
+  Pool2D(PoolWindow window, Pads pads = {}) : win_(window), pads_(pads) {}
   std::string summary() const override;
   nlohmann::json spec() const override;
   std::size_t macs_per_sample() const override { return out_.sample_size() * std::size_t(win_.kh) * win_.kw; }
@@ -42,7 +42,6 @@ class Pool2D : public Layer {
  protected:
   Shape infer(Shape input) override;
   PoolWindow win_;
-  int k_, stride_;  // a square window's size and stride (what the fast kernels take)
   Pads pads_;
 };
 
