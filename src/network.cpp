@@ -111,6 +111,20 @@ void Network::set_need_input_gradient(bool on) {
   plan_options_.keep_all = on;
 }
 
+void Network::add_output(std::size_t layer) {
+  if (layer >= layers_.size())
+    throw Error("network output: layer " + std::to_string(layer) + " of " + std::to_string(layers_.size()));
+  auto& outs = plan_options_.outputs;
+  if (std::find(outs.begin(), outs.end(), int(layer)) != outs.end()) return;
+  outs.push_back(int(layer));  // even the last layer for now: more may be added after it
+  plan_.reset();
+}
+
+bool Network::is_output(std::size_t layer) const {
+  return layer + 1 == layers_.size() || std::find(plan_options_.outputs.begin(), plan_options_.outputs.end(),
+                                                  int(layer)) != plan_options_.outputs.end();
+}
+
 void Network::set_label_smoothing(float eps) { loss().set_label_smoothing(eps); }
 float Network::label_smoothing() const { return loss_ ? loss_->label_smoothing() : 0.0f; }
 
@@ -167,6 +181,7 @@ void Network::backward(const Tensor& dout) {
   }
   auto& steps = plan.steps();
   for (std::size_t s = steps.size(); s-- > 0;) {
+    if (!steps[s]->in_backward()) continue;
     if (!profiling_) {
       steps[s]->backward();
       continue;
@@ -212,7 +227,8 @@ double Network::forward_backward(const Tensor& x, const int* labels, std::uint64
   }
   std::vector<std::pair<std::size_t, std::size_t>> global;  // gradients the layers summed over the global batch
   for (std::size_t i = 0; i < layers_.size(); ++i)
-    if (layers_[i]->gradient_is_global() && offsets_[i + 1] > offsets_[i]) global.push_back({offsets_[i], offsets_[i + 1]});
+    if (layers_[i]->gradient_is_global() && offsets_[i + 1] > offsets_[i])
+      global.push_back({offsets_[i], offsets_[i + 1]});
   shard.combine_gradients(global);
   return loss;
 }
@@ -245,6 +261,7 @@ nlohmann::json Network::spec() const {
       l["inputs"] = nlohmann::json::array();
       for (int v : inputs_[i]) l["inputs"].push_back(name_of(v));
     }
+    if (i + 1 < layers_.size() && is_output(i)) l["output"] = true;
     j["layers"].push_back(l);
   }
   if (loss_) j["loss"] = loss_->kind();

@@ -201,10 +201,20 @@ Plan::Plan(std::vector<LayerPtr>& layers, const std::vector<std::vector<int>>& i
   std::vector<std::vector<int>> readers(std::size_t(L) + 1);  // readers[v]: the layers that read value v
   for (int i = 0; i < L; ++i)
     for (int v : inputs[std::size_t(i)]) readers[std::size_t(v)].push_back(i);
+  for (int i : options.outputs) {
+    if (i < 0 || i >= L) throw Error("network output " + std::to_string(i) + ": no such layer");
+    readers[std::size_t(i) + 1].push_back(L);  // the caller reads it: no step may skip writing it
+  }
   for (int i = 0; i + 1 < L; ++i)
     if (readers[std::size_t(i) + 1].empty())
       throw Error("layer " + std::to_string(i) + " (" + layers[std::size_t(i)]->kind() +
                   "): its output is read by no layer (only the last layer is the network's output)");
+  // The layers backward runs: the last, and every layer some layer it runs reads.
+  std::vector<bool> to_loss(std::size_t(L), false);
+  to_loss[std::size_t(L) - 1] = true;
+  for (int i = L - 2; i >= 0; --i)
+    for (int j : readers[std::size_t(i) + 1])
+      to_loss[std::size_t(i)] = to_loss[std::size_t(i)] || (j < L && to_loss[std::size_t(j)]);
   // layer j reads only layer i's output, and nothing else reads it: the pair can run as one step
   auto sole_reader = [&](int i, int j) {
     return j < L && inputs[std::size_t(j)] == std::vector<int>{i + 1} &&
@@ -255,6 +265,7 @@ Plan::Plan(std::vector<LayerPtr>& layers, const std::vector<std::vector<int>>& i
     }
     step->acts_ = &acts;
     step->grads_ = &grads;
+    step->in_backward_ = to_loss[std::size_t(i + covers) - 1];
     steps_.push_back(std::move(step));
     i += covers;
   }
@@ -269,7 +280,7 @@ Plan::Plan(std::vector<LayerPtr>& layers, const std::vector<std::vector<int>>& i
   std::vector<bool> written(std::size_t(L) + 1, false);
   for (auto it = steps_.rbegin(); it != steps_.rend(); ++it)
     for (Step::Input& in : (*it)->inputs_) {
-      if (!after_params[std::size_t(in.value)] && !options.keep_all) {
+      if (!(*it)->in_backward_ || (!after_params[std::size_t(in.value)] && !options.keep_all)) {
         in.route = GradRoute::none;
         continue;
       }

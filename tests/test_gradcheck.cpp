@@ -223,6 +223,35 @@ TEST(GradCheck, PoolWindowsOtherThanSquare) {
   // Through the fused training step as well (below): Conv → ReLU → a rectangular, dilated MaxPool.
   expect_fused_pooling_exact(MaxPool2D(PoolWindow{3, 2, 2, 1, 1, 2}));
 }
+// maxpool2d_indices: where max pooling took each maximum (its argmax, the first on ties, for the fast kernel's square
+// windows and the literal loop's alike), by rows or by columns, and no gradient.
+TEST(GradCheck, MaxPoolIndicesAreTheMaxPoolingsArgmax) {
+  Tensor x = test::random_tensor({2, 2, 7, 8}, 21);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::round(x[i] * 2.0f);  // five values: many ties
+  for (const auto& [win, pads] :
+       {std::pair{PoolWindow::square(2, 2), Pads{}}, std::pair{PoolWindow::square(3, 2), Pads{1, 1, 1, 1}},
+        std::pair{PoolWindow{2, 3, 1, 2, 2, 1}, Pads{}}}) {
+    Network pool({1, 2, 7, 8});
+    pool.add<MaxPool2D>(win, pads);
+    pool.forward(x);
+    const auto& argmax = dynamic_cast<const MaxPool2D&>(pool.layer(0)).argmax();
+    for (auto order : {MaxPoolIndices::Order::rows, MaxPoolIndices::Order::columns}) {
+      Network idx({1, 2, 7, 8});
+      idx.add<MaxPoolIndices>(win, pads, order);
+      const Tensor& y = idx.forward(x);
+      ASSERT_EQ(y.size(), argmax.size());
+      for (std::size_t i = 0; i < y.size(); ++i) {
+        const std::uint32_t a = argmax[i];
+        ASSERT_EQ(y[i], float(order == MaxPoolIndices::Order::rows ? a : a % 8 * 7 + a / 8)) << idx.layer(0).summary();
+      }
+      idx.set_need_input_gradient(true);
+      idx.forward(x, {Mode::train, 0});
+      idx.backward(Tensor(y.shape(), 1.0f));
+      const Tensor& dx = idx.network_input_gradient();
+      EXPECT_EQ(std::count(dx.data(), dx.data() + dx.size(), 0.0f), std::ptrdiff_t(dx.size()));
+    }
+  }
+}
 // The fused step with padded max pooling.
 TEST(GradCheck, MaxPool2DPaddedFusedAfterConvAndRelu) { expect_fused_pooling_exact(MaxPool2D(3, 2, Pads{1, 1, 1, 1})); }
 TEST(GradCheck, AvgPool2D) {

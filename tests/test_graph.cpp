@@ -202,6 +202,73 @@ TEST(Plan, AValueReadTwiceGetsTheSumOfBothGradients) {
   for (std::size_t i = 0; i < x.size(); ++i) ASSERT_EQ(twice.network_input_gradient()[i], x[i] >= 0 ? 2.0f : 0.0f);
 }
 
+// A side output (an imported graph's MaxPool Indices, Dropout mask): computed, read with activation(i), written back
+// as "output": true, and outside backward, so the trained gradients are those of the net without it.
+TEST(Plan, SideOutputsAreComputedAndGetNoGradient) {
+  const std::string conv = R"({"type": "conv2d", "filters": 3, "kernel": 3, "name": "c"}, )";
+  const std::string side = R"({"type": "maxpool2d_indices", "kernel": [2, 3], "stride": [2, 1], "padding": [1, 0, 1, 1],
+                              "order": "columns", "inputs": ["c"], "output": true}, )";
+  const std::string rest = R"({"type": "relu", "inputs": ["c"]}, {"type": "flatten"}, {"type": "dense", "units": 4})";
+  Network with = network_from_text(kHead + conv + side + rest + "]}", "side");
+  Network without = network_from_text(kHead + conv + rest + "]}", "plain");
+  ASSERT_EQ(with.size(), 5u);
+  without.init(3);
+  with.params() = without.params();  // the side layer has no parameters; the others come in the same order
+  with.set_loss(std::make_unique<SoftmaxCrossEntropy>()), without.set_loss(std::make_unique<SoftmaxCrossEntropy>());
+  const Tensor x = test::random_tensor({3, 2, 6, 6}, 4, -1.0f, 1.0f);
+  const std::vector<int> labels{0, 3, 1};
+  const double lw = with.forward_backward(x, labels.data(), 0), lo = without.forward_backward(x, labels.data(), 0);
+  EXPECT_EQ(lw, lo);
+  ASSERT_EQ(with.grads().size(), without.grads().size());
+  for (std::size_t i = 0; i < with.grads().size(); ++i) ASSERT_EQ(with.grads()[i], without.grads()[i]) << i;
+  // the side output: the index of each window's first maximum in the conv's 4×4 maps, by columns (v·H + u)
+  std::size_t side_layer = 0;
+  while (with.layer(side_layer).kind() != "maxpool2d_indices") ++side_layer;
+  EXPECT_TRUE(with.is_output(side_layer));
+  std::size_t conv_layer = 0;
+  while (with.layer(conv_layer).kind() != "conv2d") ++conv_layer;
+  const Tensor& maps = with.activation(conv_layer);
+  const Tensor& idx = with.activation(side_layer);
+  ASSERT_EQ(idx.shape(), (Shape{3, 3, 3, 3}));  // (4 + 2 − 2)/2 + 1 rows, (4 + 1 − 3)/1 + 1 columns
+  for (int m = 0; m < 9; ++m)
+    for (int oy = 0; oy < 3; ++oy)
+      for (int ox = 0; ox < 3; ++ox) {
+        int best = -1;
+        for (int i = 0; i < 2; ++i)
+          for (int j = 0; j < 3; ++j) {
+            const int u = oy * 2 - 1 + i, v = ox - 0 + j;
+            if (u < 0 || u >= 4 || v < 0 || v >= 4) continue;
+            if (best < 0 || maps.data()[m * 16 + u * 4 + v] > maps.data()[m * 16 + best]) best = u * 4 + v;
+          }
+        ASSERT_EQ(idx.data()[(m * 3 + oy) * 3 + ox], float(best % 4 * 4 + best / 4)) << m << " " << oy << " " << ox;
+      }
+  // written back as it was read
+  const nlohmann::json spec = with.spec();
+  int marked = 0;
+  for (const auto& l : spec["layers"]) marked += l.value("output", false);
+  EXPECT_EQ(marked, 1);
+  Network again = network_from_json(spec, "again");
+  EXPECT_EQ(again.spec(), spec);
+  // ONNX's MaxPool gives its Indices as int64 across the batch: no export
+  try {
+    export_onnx_bytes(with);
+    ADD_FAILURE() << "exported a maxpool2d_indices layer";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("maxpool2d_indices) has no ONNX operator"), std::string::npos) << e.what();
+  }
+  // an unread layer not marked as an output, and a mark that is not a boolean
+  std::string no_mark = side;
+  no_mark.replace(no_mark.find(R"(, "output": true)"), 16, "");
+  EXPECT_NE(error_of(kHead + conv + no_mark + rest + "]}").find("its output is read by no layer"), std::string::npos);
+  std::string bad_mark = side;
+  bad_mark.replace(bad_mark.find("true"), 4, R"("yes")");
+  EXPECT_NE(error_of(kHead + conv + bad_mark + rest + "]}").find(R"(field "output" must be true or false)"),
+            std::string::npos);
+  EXPECT_NE(error_of(net_text(R"({"type": "maxpool2d_indices", "order": "diagonal"}, {"type": "flatten"})"))
+                .find(R"(field "order" must be "rows" or "columns")"),
+            std::string::npos);
+}
+
 Network trained_resnet8(std::uint64_t seed, int steps = 3) {
   Network net = load_network("resnet8");
   net.init(seed);

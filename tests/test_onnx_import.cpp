@@ -304,6 +304,111 @@ TEST(OnnxImport, OldOpsetsConstantsReshapeAndDropoutForms) {
   EXPECT_FLOAT_EQ(dynamic_cast<const Dropout&>(r.net.layer(2)).rate(), 0.3f);
 }
 
+// A graph output of the given element type and no shape.
+void add_output(GraphBuilder& b, const std::string& name, int type) {
+  auto* o = b.g->add_output();
+  o->set_name(name);
+  o->mutable_type()->mutable_tensor_type()->set_elem_type(type);
+}
+
+// ONNX's MaxPool Indices, by brute force: the flat index over the whole [N, C, H, W] batch of each window's first
+// maximum, row-major (storage_order 0) or with each map's columns first (1).
+std::vector<std::int64_t> maxpool_indices(const Tensor& x, int kh, int kw, int sh, int sw, Pads p, int order) {
+  const Shape s = x.shape();
+  const int Ho = (s.h + p.top + p.bottom - kh) / sh + 1, Wo = (s.w + p.left + p.right - kw) / sw + 1;
+  std::vector<std::int64_t> r;
+  for (int m = 0; m < s.n * s.c; ++m)
+    for (int oy = 0; oy < Ho; ++oy)
+      for (int ox = 0; ox < Wo; ++ox) {
+        int bu = -1, bv = -1;
+        for (int u = oy * sh - p.top; u < oy * sh - p.top + kh; ++u)
+          for (int v = ox * sw - p.left; v < ox * sw - p.left + kw; ++v)
+            if (u >= 0 && u < s.h && v >= 0 && v < s.w &&
+                (bu < 0 ||
+                 x.data()[(std::size_t(m) * s.h + u) * s.w + v] > x.data()[(std::size_t(m) * s.h + bu) * s.w + bv]))
+              bu = u, bv = v;
+        r.push_back(std::int64_t(m) * s.h * s.w + (order == 0 ? bu * s.w + bv : bv * s.h + bu));
+      }
+  return r;
+}
+
+TEST(OnnxImport, DropoutMaskAndMaxPoolIndicesAreGraphOutputs) {
+  Tensor x = random_input({1, 3, 5, 6}, 2);
+  for (std::size_t i = 0; i < x.size(); i += 7) x[i] = x[i + 1];  // ties: the first maximum is taken
+  const OnnxTensor in{"x", {2, 3, 5, 6}, std::vector<float>(x.data(), x.data() + x.size())};
+  for (int order : {0, 1}) {
+    GraphBuilder b({3, 5, 6});
+    auto& n = b.node("MaxPool");
+    n.add_output("idx");
+    GraphBuilder::ints(n, "kernel_shape", {2, 3});
+    GraphBuilder::ints(n, "strides", {2, 1});
+    GraphBuilder::ints(n, "pads", {1, 0, 1, 1});
+    GraphBuilder::i(n, "storage_order", order);
+    add_output(b, "idx", onnx::TensorProto::INT64);
+    OnnxImport r = import_onnx_bytes(b.bytes(), "argmax.onnx");
+    const std::vector<OnnxTensor> out = run_onnx(r, in, "x.pb");
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].name, "idx");
+    EXPECT_EQ(out[0].type, onnx::TensorProto::INT64);
+    EXPECT_EQ(out[0].dims, (std::vector<std::int64_t>{2, 3, 3, 5}));
+    EXPECT_EQ(out[0].ints, maxpool_indices(x, 2, 3, 2, 1, {1, 0, 1, 1}, order)) << "storage_order " << order;
+    // the pooled maps are the values at those indices
+    ASSERT_EQ(out[1].values.size(), out[0].ints.size());
+    for (std::size_t i = 0; i < out[0].ints.size(); ++i) {
+      const std::int64_t at = out[0].ints[i], plane = at / 30, within = at % 30;
+      const std::int64_t u = order ? within % 5 : within / 6, v = order ? within / 5 : within % 6;
+      ASSERT_EQ(out[1].values[i], x.data()[plane * 30 + u * 6 + v]) << i;
+    }
+    // int64 written and read back as int64
+    const OnnxTensor back = parse_onnx_tensor(serialize_onnx_tensor(out[0]), "idx.pb");
+    EXPECT_EQ(back.type, onnx::TensorProto::INT64);
+    EXPECT_EQ(back.ints, out[0].ints);
+  }
+  // Dropout's mask: every element kept at inference — bool from opset 10, a float tensor before
+  for (int opset : {13, 9}) {
+    GraphBuilder b({3, 5, 6}, opset);
+    b.node("Dropout").add_output("mask");
+    add_output(b, "mask", opset >= 10 ? onnx::TensorProto::BOOL : onnx::TensorProto::FLOAT);
+    OnnxImport r = import_onnx_bytes(b.bytes(), "mask.onnx");
+    const std::vector<OnnxTensor> out = run_onnx(r, in, "x.pb");
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[0].dims, in.dims);
+    if (opset >= 10) {
+      EXPECT_EQ(out[0].type, onnx::TensorProto::BOOL);
+      EXPECT_EQ(out[0].ints, std::vector<std::int64_t>(x.size(), 1));
+      EXPECT_EQ(parse_onnx_tensor(serialize_onnx_tensor(out[0]), "mask.pb").ints, out[0].ints);
+    } else {
+      EXPECT_EQ(out[0].values, std::vector<float>(x.size(), 1.0f));
+    }
+    EXPECT_EQ(out[1].values, in.values);
+  }
+  // Indices are no data for another node; a float32 network takes no int64 input
+  GraphBuilder b({3, 5, 6});
+  auto& pool = b.node("MaxPool");
+  GraphBuilder::ints(pool, "kernel_shape", {2, 2});
+  pool.add_output("idx");
+  b.current = "idx";
+  b.node("Relu");
+  try {
+    import_onnx_bytes(b.bytes(), "bad.onnx");
+    ADD_FAILURE() << "a Relu read MaxPool's Indices";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("node 1 \"Relu1\" (Relu): reads \"idx\", of element type 7, as data"),
+              std::string::npos)
+        << e.what();
+  }
+  OnnxTensor ints{"x", {2, 3, 5, 6}, {}, onnx::TensorProto::INT64, std::vector<std::int64_t>(x.size(), 1)};
+  GraphBuilder plain({3, 5, 6});
+  plain.node("Relu");
+  OnnxImport r = import_onnx_bytes(plain.bytes(), "relu.onnx");
+  try {
+    run_onnx(r, ints, "ints.pb");
+    ADD_FAILURE() << "ran an int64 input";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("ints.pb: element type 7 is not float32"), std::string::npos) << e.what();
+  }
+}
+
 void expect_refused(const std::string& bytes, const std::string& needle) {
   try {
     import_onnx_bytes(bytes, "bad.onnx");

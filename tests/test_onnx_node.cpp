@@ -73,7 +73,7 @@ std::vector<fs::path> numbered(const fs::path& dir, const std::string& prefix) {
   return v;
 }
 
-// ONNX's allclose: |a − e| ≤ atol + rtol·|e|, NaN equal to NaN.
+// ONNX's allclose: |a − e| ≤ atol + rtol·|e|, NaN equal to NaN; integers and booleans equal.
 std::string compare(const OnnxTensor& got, const OnnxTensor& want) {
   if (got.dims != want.dims) {
     std::string g, w;
@@ -81,7 +81,16 @@ std::string compare(const OnnxTensor& got, const OnnxTensor& want) {
     for (auto d : want.dims) w += std::to_string(d) + " ";
     return "output \"" + want.name + "\": dims [ " + g + "], expected [ " + w + "]";
   }
-  if (got.values.size() != want.values.size()) return "output \"" + want.name + "\": value count differs";
+  if (got.type != want.type)
+    return "output \"" + want.name + "\": element type " + std::to_string(got.type) + ", expected " +
+           std::to_string(want.type);
+  for (std::size_t i = 0; i < want.ints.size(); ++i)  // integers (indices, a mask): exactly
+    if (i >= got.ints.size() || got.ints[i] != want.ints[i])
+      return "output \"" + want.name + "\"[" + std::to_string(i) +
+             "] = " + (i < got.ints.size() ? std::to_string(got.ints[i]) : std::string("none")) + ", expected " +
+             std::to_string(want.ints[i]);
+  if (got.ints.size() != want.ints.size() || got.values.size() != want.values.size())
+    return "output \"" + want.name + "\": value count differs";
   for (std::size_t i = 0; i < got.values.size(); ++i) {
     const double a = got.values[i], e = want.values[i];
     if (std::isnan(a) && std::isnan(e)) continue;

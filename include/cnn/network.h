@@ -42,6 +42,11 @@ class Network {
   // Names a layer (the "name" of description files, which "inputs" refer to).
   void set_layer_name(std::size_t layer, std::string name) { names_.at(layer) = std::move(name); }
   const std::string& layer_name(std::size_t layer) const { return names_.at(layer); }
+  // Makes layer i's output one of the network's outputs besides the last layer's (an imported graph's other outputs,
+  // description files' "output": true): it is always written, read with activation(i), and gets no gradient; such a
+  // layer need not be read by another. The loss reads only the last layer.
+  void add_output(std::size_t layer);
+  bool is_output(std::size_t layer) const;  // the last layer, or one add_output named
   // The layers layer i reads (kInput for the network's input).
   std::vector<int> layer_inputs(std::size_t layer) const;
   void set_loss(std::unique_ptr<Loss> loss) { loss_ = std::move(loss); }

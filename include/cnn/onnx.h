@@ -68,10 +68,16 @@ void export_onnx(const std::string& path, const Network& net, const OnnxExportOp
 // batch dimension holds kOnnxBatch, and a dimension that is a multiple of it scales with the batch) and the network
 // value holding its data (Network::kInput, or the index of the layer whose output it is).
 constexpr std::int64_t kOnnxBatch = 1000003;
+// An output may be of another element type than float32 (ONNX's TensorProto data type: 1 float, 7 int64, 9 bool):
+// Dropout's mask (bool, a constant layer of ones) and MaxPool's Indices (int64, a maxpool2d_indices layer whose
+// index within each map of `map_in` pixels becomes ONNX's index from the start of the batch: the i-th value of the
+// network's output, counted over the whole batch, gains (i / map_out)·map_in).
 struct OnnxPort {
   std::string name;
   std::vector<std::int64_t> dims;
   int value = -1;
+  int type = 1;
+  std::int64_t map_out = 0, map_in = 0;
 };
 
 struct OnnxImport {
@@ -95,11 +101,15 @@ OnnxImport import_onnx_bytes(const std::string& bytes, const std::string& source
                              const std::vector<std::string>& extra_inputs = {});
 OnnxImport import_onnx(const std::string& path, const std::vector<std::string>& extra_inputs = {});
 
-// ONNX TensorProto files (the .pb files of ONNX test cases), float32 (double is converted).
+// ONNX TensorProto files (the .pb files of ONNX test cases): float32 (double is converted) in `values`, or the
+// integer types (int64, int32, int8, uint8, bool) in `ints`, `type` saying which (ONNX's data type).
 struct OnnxTensor {
   std::string name;
   std::vector<std::int64_t> dims;
   std::vector<float> values;
+  int type = 1;
+  std::vector<std::int64_t> ints;
+  bool is_float() const { return type == 1; }
 };
 OnnxTensor read_onnx_tensor(const std::string& path);
 OnnxTensor parse_onnx_tensor(const std::string& bytes, const std::string& source);

@@ -24,6 +24,10 @@ struct PlanOptions {
   // max(z, 0) straight from the convolution's output, and the ReLU's output and gradient are never written; an
   // evaluation through Conv2D → BatchNorm2D writes only the normalised maps.
   bool keep_all = false;
+  // Layers whose outputs the network gives besides the last layer's (an imported graph's other outputs: Dropout's
+  // mask, MaxPool's indices): always written, never fused away, and given no gradient of their own. Such a layer may
+  // be read by no other.
+  std::vector<int> outputs;
 };
 
 // How a step's input gradient reaches the value: not at all (the network input, unless kept), written, or added
@@ -38,6 +42,8 @@ class Step {
   const std::string& name() const { return name_; }
   const std::vector<int>& layers() const { return layers_; }  // the layers it runs, in order
   std::size_t macs_per_sample() const { return macs_; }
+  // Whether the step leads to the last layer's output, the one the loss reads: backward runs only the steps that do.
+  bool in_backward() const { return in_backward_; }
 
  protected:
   struct Input {
@@ -51,6 +57,7 @@ class Step {
   std::string name_;
   std::vector<int> layers_;
   std::size_t macs_ = 0;
+  bool in_backward_ = true;
   std::vector<Input> inputs_;
   std::vector<Tensor>* acts_ = nullptr;
   std::vector<Tensor>* grads_ = nullptr;
@@ -60,8 +67,8 @@ class Step {
 class Plan {
  public:
   // layers[i] reads the values inputs[i] (value 0: the network input, v > 0: layer v − 1's output) and writes value
-  // i + 1; acts and grads hold one tensor per value. Throws cnn::Error for a layer whose output nobody reads
-  // (only the last layer is the network's output).
+  // i + 1; acts and grads hold one tensor per value. Throws cnn::Error for a layer whose output nobody reads that is
+  // neither the last layer nor one of options.outputs.
   Plan(std::vector<LayerPtr>& layers, const std::vector<std::vector<int>>& inputs, std::vector<Tensor>& acts,
        std::vector<Tensor>& grads, PlanOptions options);
   std::vector<std::unique_ptr<Step>>& steps() { return steps_; }

@@ -147,7 +147,7 @@ class Fields {
   const std::string& where() const { return where_; }
 
  private:
-  static constexpr const char* kCommon[] = {"type", "lr", "name", "inputs"};  // fields every layer may have
+  static constexpr const char* kCommon[] = {"type", "lr", "name", "inputs", "output"};  // fields every layer may have
   const json& j_;
   std::string where_;
   std::set<std::string> used_;
@@ -243,7 +243,7 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
                   "end (the batch, axis 0, cannot be joined)");
     return std::make_unique<Concat>(axis);
   }
-  if (type == "maxpool2d" || type == "avgpool2d" || type == "l2pool2d") {
+  if (type == "maxpool2d" || type == "avgpool2d" || type == "l2pool2d" || type == "maxpool2d_indices") {
     // "kernel", "stride" (default: the kernel) and "dilation" (default 1): N | [rows, columns], PyTorch's
     // MaxPool2d(kernel_size, stride, dilation)
     const auto [kh, kw] = f.pair("kernel", std::pair{2, 2});
@@ -251,13 +251,19 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
     const auto [dh, dw] = f.pair("dilation", std::pair{1, 1});
     const PoolWindow win{kh, kw, sh, sw, dh, dw};
     // "padding": N | [top, left, bottom, right]: −∞ for max pooling (never the maximum), not counted by the average
-    if (type == "maxpool2d" || type == "avgpool2d") {
+    if (type != "l2pool2d") {
       const json* pad = f.value("padding");
       if (pad && pad->is_string())
         throw Error(f.where() + ": field \"padding\" must be a number or [top, left, bottom, right]");
       const Pads pads = explicit_pads(pad, f.where()).value_or(Pads{});
       if (type == "maxpool2d") return std::make_unique<MaxPool2D>(win, pads);
-      return std::make_unique<AvgPool2D>(win, pads);
+      if (type == "avgpool2d") return std::make_unique<AvgPool2D>(win, pads);
+      // "order": "rows" (u·W + v, PyTorch's) | "columns" (v·H + u)
+      const std::string order = f.text("order", "rows");
+      if (order != "rows" && order != "columns")
+        throw Error(f.where() + ": field \"order\" must be \"rows\" or \"columns\", got \"" + order + "\"");
+      return std::make_unique<MaxPoolIndices>(
+          win, pads, order == "rows" ? MaxPoolIndices::Order::rows : MaxPoolIndices::Order::columns);
     }
     return std::make_unique<L2Pool2D>(win);
   }
@@ -282,14 +288,14 @@ LayerPtr make_layer(const std::string& type, Fields& f) {
   }
   if (type == "flatten") return std::make_unique<Flatten>();
   if (type == "dropout") return std::make_unique<Dropout>(float(f.number("rate", 0.5)));
-  const std::vector<std::string> types = {"conv2d",           "maxpool2d",   "avgpool2d", "l2pool2d",    "subsampling",
-                                          "global_avgpool2d", "batchnorm2d", "dense",     "relu",        "leaky_relu",
-                                          "sigmoid",          "tanh",        "softmax",   "log_softmax", "flatten",
-                                          "dropout",          "add",         "concat",    "normalize",   "constant"};
+  const std::vector<std::string> types = {
+      "conv2d",  "maxpool2d", "avgpool2d",  "l2pool2d", "subsampling", "global_avgpool2d", "batchnorm2d",
+      "dense",   "relu",      "leaky_relu", "sigmoid",  "tanh",        "softmax",          "log_softmax",
+      "flatten", "dropout",   "add",        "concat",   "normalize",   "constant",         "maxpool2d_indices"};
   throw Error(f.where() + ": unknown layer type \"" + type + "\"" + did_you_mean(type, types) +
               " (known: conv2d, maxpool2d, avgpool2d, l2pool2d, subsampling, global_avgpool2d, batchnorm2d, dense, "
               "relu, leaky_relu, sigmoid, tanh, softmax, log_softmax, flatten, dropout, add, concat, normalize, "
-              "constant)");
+              "constant, maxpool2d_indices)");
 }
 
 }  // namespace
@@ -315,6 +321,7 @@ Network network_from_json(const json& desc, const std::string& source) {
     LayerPtr layer;
     std::string where, name;
     std::vector<int> inputs;  // entry indices; -1: the network input
+    bool output = false;      // "output": true, one of the network's outputs besides the last layer's
   };
   std::vector<Entry> entries(L);
   std::map<std::string, int> by_name;
@@ -344,6 +351,10 @@ Network network_from_json(const json& desc, const std::string& source) {
       throw Error(msg.rfind(where, 0) == 0 ? msg : f.where() + ": " + msg);
     }
     f.finish();
+    if (lj.contains("output")) {
+      if (!lj["output"].is_boolean()) throw Error(f.where() + ": field \"output\" must be true or false");
+      e.output = lj["output"].get<bool>();
+    }
     if (lj.contains("lr")) {
       if (!lj["lr"].is_number() || !(lj["lr"].get<double>() > 0) || !std::isfinite(lj["lr"].get<double>()))
         throw Error(f.where() + ": field \"lr\" must be a positive number");
@@ -384,10 +395,10 @@ Network network_from_json(const json& desc, const std::string& source) {
     for (int v : e.inputs)
       if (v >= 0) ++readers[std::size_t(v)];
   for (std::size_t i = 0; i + 1 < L; ++i)
-    if (!readers[i])
+    if (!readers[i] && !entries[i].output)
       throw Error(entries[i].where +
-                  ": its output is read by no layer (a dangling output: only the last layer, the "
-                  "network's output, may be unread)");
+                  ": its output is read by no layer (a dangling output: only the last layer, the network's output, "
+                  "and layers marked \"output\": true may be unread)");
   // Kahn's order, taking the first ready entry in file order each time.
   std::vector<int> index(L, -1);  // entry → its layer index in the network
   int placed = 0;
@@ -427,6 +438,7 @@ Network network_from_json(const json& desc, const std::string& source) {
       throw Error(entries[std::size_t(next)].where + ": " + msg);
     }
     net.set_layer_name(std::size_t(placed), entries[std::size_t(next)].name);
+    if (entries[std::size_t(next)].output) net.add_output(std::size_t(placed));
     index[std::size_t(next)] = placed++;
   }
   const json loss = desc.value("loss", json("softmax_cross_entropy"));

@@ -123,8 +123,9 @@ std::vector<bool> flat_values(const Network& net) {
       f = true;
     else if (k == "softmax" || k == "log_softmax")
       f = dynamic_cast<const AxisSoftmax&>(net.layer(i)).axis() == 0 && (f || in.h * in.w > 1);
-    else if (k == "conv2d" || k == "maxpool2d" || k == "avgpool2d" || k == "l2pool2d" || k == "subsampling" ||
-             k == "batchnorm2d" || k == "global_avgpool2d" || k == "add" || k == "concat" || k == "normalize")
+    else if (k == "conv2d" || k == "maxpool2d" || k == "avgpool2d" || k == "l2pool2d" || k == "maxpool2d_indices" ||
+             k == "subsampling" || k == "batchnorm2d" || k == "global_avgpool2d" || k == "add" || k == "concat" ||
+             k == "normalize")
       f = false;
     flat[i + 1] = f;
   }
@@ -332,7 +333,10 @@ std::string export_onnx_bytes(const Network& net, const OnnxExportOptions& optio
       throw Error(where + " has no ONNX operator" +
                   (kind == "subsampling" ? std::string(" (seed 002's trainable β·down(A) + b per map)")
                    : kind == "constant"  ? std::string(" written here (a tensor repeated along the batch)")
-                                         : std::string()) +
+                   : kind == "maxpool2d_indices"
+                       ? std::string(" for a float index within each map (MaxPool's Indices are int64, counted from "
+                                     "the start of the batch)")
+                       : std::string()) +
                   "; only conv2d, batchnorm2d, maxpool2d, avgpool2d, l2pool2d, global_avgpool2d, dense, relu, "
                   "leaky_relu, sigmoid, tanh, softmax, log_softmax, flatten, dropout, add, concat and normalize can be "
                   "exported");

@@ -135,6 +135,19 @@ std::vector<std::int64_t> int_values(const onnx::TensorProto& t, const std::stri
       if (std::size_t(t.int32_data_size()) != n) throw Error(where + ": data size does not match its dims");
       v.assign(t.int32_data().begin(), t.int32_data().end());
     }
+  } else if (t.data_type() == onnx::TensorProto::BOOL || t.data_type() == onnx::TensorProto::UINT8 ||
+             t.data_type() == onnx::TensorProto::INT8) {
+    // one byte each in raw data, else one int32_data entry each (ONNX's rule for the narrow types)
+    const bool is_signed = t.data_type() == onnx::TensorProto::INT8;
+    if (t.has_raw_data()) {
+      if (t.raw_data().size() != n) throw Error(where + ": raw data size does not match its dims");
+      for (char c : t.raw_data()) v.push_back(is_signed ? std::int64_t(std::int8_t(c)) : std::int64_t(std::uint8_t(c)));
+    } else {
+      if (std::size_t(t.int32_data_size()) != n) throw Error(where + ": data size does not match its dims");
+      v.assign(t.int32_data().begin(), t.int32_data().end());
+    }
+    if (t.data_type() == onnx::TensorProto::BOOL)
+      for (auto& b : v) b = b != 0;
   } else {
     throw Error(where + ": element type " + std::to_string(t.data_type()) + " is not an integer type");
   }
@@ -215,10 +228,13 @@ struct Pending {
 
 // An ONNX tensor computed by the network: its ONNX dims (the batch included) and the network value holding it. The
 // value's data, sample after sample, are the tensor's in row-major order; `net` is its per-sample network shape.
+// A value of another element type (Dropout's mask, MaxPool's Indices) can only be a graph output: no layer reads it.
 struct Val {
   std::vector<std::int64_t> dims;
   int value = Network::kInput;
   Shape net;
+  int type = onnx::TensorProto::FLOAT;
+  std::int64_t map_out = 0, map_in = 0;  // MaxPool's Indices: see OnnxPort
 };
 
 std::int64_t product(const std::vector<std::int64_t>& d, std::size_t from, std::size_t to) {
@@ -429,7 +445,8 @@ class Importer {
       const auto it = vals_.find(o.name());
       if (it == vals_.end())
         throw Error(src_ + ": graph output \"" + o.name() + "\" is a constant or is not computed by any node");
-      r.outputs.push_back({o.name(), it->second.dims, it->second.value});
+      const Val& v = it->second;
+      r.outputs.push_back({o.name(), v.dims, v.value, v.type, v.map_out, v.map_in});
     }
     // The Softmax that export adds for probabilities is the loss's here.
     const int last = int(layers_.size()) - 1;
@@ -447,6 +464,8 @@ class Importer {
         throw Error(src_ + ": " + e.what());
       }
     }
+    for (const OnnxPort& o : r.outputs)  // the graph's other outputs are the network's too
+      if (o.value >= 0) r.net.add_output(std::size_t(o.value));
     try {
       r.net.set_loss(make_loss(loss_kind()));
     } catch (const Error& e) {
@@ -531,6 +550,9 @@ class Importer {
     if (n.input_size() <= input || n.input(input).empty())
       throw Error(where(k) + ": input " + std::to_string(input) + " is missing");
     const auto it = vals_.find(n.input(input));
+    if (it != vals_.end() && it->second.type != onnx::TensorProto::FLOAT)
+      throw Error(where(k) + ": reads \"" + n.input(input) + "\", of element type " + std::to_string(it->second.type) +
+                  ", as data (only a graph output may be other than float32)");
     if (it != vals_.end()) return it->second;
     if (is_constant(n.input(input)))
       throw Error(where(k) + ": reads the constant \"" + n.input(input) +
@@ -538,13 +560,25 @@ class Importer {
     throw Error(where(k) + ": input \"" + n.input(input) + "\" is not computed by any node");
   }
 
-  void set_output(int k, Val v) {
+  // Whether the node's output o is read by a node or is a graph output.
+  bool used(int k, int o) const {
+    const onnx::NodeProto& n = g_.node(k);
+    return o < n.output_size() && !n.output(o).empty() && readers_.count(n.output(o)) > 0;
+  }
+  // The node's first output, and `more` its next ones where the node computes them (Dropout's mask, MaxPool's
+  // Indices); any other output that is used is refused.
+  void set_output(int k, Val v, const std::vector<std::optional<Val>>& more = {}) {
     const onnx::NodeProto& n = g_.node(k);
     if (n.output_size() < 1 || n.output(0).empty()) throw Error(where(k) + ": has no output");
-    for (int o = 1; o < n.output_size(); ++o)
-      if (!n.output(o).empty() && readers_.count(n.output(o)))
-        throw Error(where(k) + ": its output " + std::to_string(o) + " \"" + n.output(o) +
-                    "\" is used; only the first output is supported");
+    for (int o = 1; o < n.output_size(); ++o) {
+      if (!used(k, o)) continue;
+      if (std::size_t(o) > more.size() || !more[std::size_t(o) - 1])
+        throw Error(where(k) + ": its output " + std::to_string(o) + " \"" + n.output(o) + "\" is used; " +
+                    (n.op_type() == "BatchNormalization" ? "the running statistics a training step updates are not"
+                                                         : "only the first output is") +
+                    " supported");
+      vals_[n.output(o)] = *more[std::size_t(o) - 1];
+    }
     if (batch_split(v.dims, N_) < 0)
       throw Error(where(k) + ": its output " + dims_str(v.dims) + " does not keep the batch of " + batch_str() +
                   " in its leading dimensions");
@@ -928,7 +962,10 @@ class Importer {
                     "that counts its padding keeps whole windows");
       }
     }
-    if (op == "MaxPool") (void)a.i("storage_order", 0);  // it orders only the Indices output, refused if used
+    const std::int64_t storage_order = op == "MaxPool" ? a.i("storage_order", 0) : 0;  // orders only Indices
+    if (storage_order != 0 && storage_order != 1)
+      throw Error(where(k) + ": attribute storage_order = " + std::to_string(storage_order) +
+                  " must be 0 (rows) or 1 (columns)");
     const std::int64_t p_norm = op == "LpPool" ? a.i("p", 2) : 2;
     a.finish();
     if (p_norm != 2)
@@ -946,9 +983,26 @@ class Importer {
     else
       p.layer = std::make_unique<L2Pool2D>(win);
     p.inputs = {x.value};
+    std::optional<Val> indices;  // added first, so that the pooled maps stay the last layer's output
+    if (op == "MaxPool" && used(k, 1)) {
+      // ONNX counts an index from the start of the batch: run_onnx adds (n·C + c)·H·W to the layer's index in
+      // its map.
+      Pending q;
+      q.layer = std::make_unique<MaxPoolIndices>(
+          win, pads, storage_order ? MaxPoolIndices::Order::columns : MaxPoolIndices::Order::rows);
+      q.inputs = {x.value};
+      const int iv = emit(std::move(q), k);
+      const Shape o = layers_[std::size_t(iv)].out;
+      indices = Val{out_dims(x0, o, r),
+                    iv,
+                    o,
+                    onnx::TensorProto::INT64,
+                    std::int64_t(o.h) * o.w,
+                    std::int64_t(x0.net.h) * x0.net.w};
+    }
     const int v = emit(std::move(p), k);
     const Shape o = layers_[std::size_t(v)].out;
-    set_output(k, Val{out_dims(x0, o, r), v, o});
+    set_output(k, Val{out_dims(x0, o, r), v, o}, {indices});
   }
 
   void global_pool(int k, const std::string& op) {
@@ -1420,18 +1474,26 @@ class Importer {
       throw Error(where(k) + ": expected inputs data [, ratio, training_mode]");
     if (const auto r = optional_scalar(k, 1, "ratio")) ratio = *r;
     if (const onnx::TensorProto* t = optional_constant(k, 2, "training_mode")) {
-      if (t->data_type() == onnx::TensorProto::BOOL)
-        training = t->has_raw_data() ? !t->raw_data().empty() && t->raw_data()[0] != 0
-                                     : t->int32_data_size() > 0 && t->int32_data(0) != 0;
-      else
-        training = int_values(*t, where(k) + ": training_mode").at(0) != 0;
+      const std::vector<std::int64_t> v = int_values(*t, where(k) + ": training_mode");
+      if (v.size() != 1) throw Error(where(k) + ": training_mode must be a scalar, got " + dims_str(dims_of(*t)));
+      training = v[0] != 0;
     }
     if (!(ratio >= 0.0f && ratio < 1.0f))
       throw Error(where(k) + ": ratio " + std::to_string(ratio) + " is not in [0, 1)");
     if (training && ratio > 0.0f)
       throw Error(where(k) + ": training_mode = true with ratio " + std::to_string(ratio) +
                   " is not supported (its random mask cannot be reproduced; inference is the identity)");
-    set_output(k, simple(k, std::make_unique<Dropout>(ratio), data(k)));
+    const Val x = data(k);
+    std::optional<Val> mask;  // every element kept: inference, or a ratio of 0
+    if (used(k, 1)) {
+      Pending q;
+      q.layer = std::make_unique<Constant>(x.net, 1.0f);
+      q.inputs = {x.value};
+      q.values.assign(x.net.sample_size(), 1.0f);
+      mask = emit_val(std::move(q), k, x.dims);
+      mask->type = opset_ < 10 ? onnx::TensorProto::FLOAT : onnx::TensorProto::BOOL;  // bool from Dropout-10
+    }
+    set_output(k, simple(k, std::make_unique<Dropout>(ratio), x), {mask});
   }
 
   // Clip(x, lo, hi) = lo + relu(x − lo) − relu(x − hi): ReLUs and diagonal 1×1 convolutions (ReLU6 with lo = 0).
@@ -1604,7 +1666,12 @@ OnnxTensor parse_onnx_tensor(const std::string& bytes, const std::string& source
   OnnxTensor r;
   r.name = t.name();
   r.dims = dims_of(t);
-  r.values = float_values(t, source, Values::data);
+  if (t.data_type() == onnx::TensorProto::FLOAT || t.data_type() == onnx::TensorProto::DOUBLE) {
+    r.values = float_values(t, source, Values::data);
+  } else {
+    r.ints = int_values(t, source);
+    r.type = t.data_type();
+  }
   return r;
 }
 
@@ -1613,10 +1680,29 @@ OnnxTensor read_onnx_tensor(const std::string& path) { return parse_onnx_tensor(
 std::string serialize_onnx_tensor(const OnnxTensor& t) {
   onnx::TensorProto p;
   p.set_name(t.name);
-  p.set_data_type(onnx::TensorProto::FLOAT);
+  p.set_data_type(t.type);
   for (auto d : t.dims) p.add_dims(d);
-  std::string raw(t.values.size() * 4, '\0');
-  if (!t.values.empty()) std::memcpy(raw.data(), t.values.data(), raw.size());
+  std::string raw;
+  const auto put = [&](auto v) { raw.append(reinterpret_cast<const char*>(&v), sizeof v); };  // little-endian
+  switch (t.type) {
+    case onnx::TensorProto::FLOAT:
+      raw.resize(t.values.size() * 4);
+      if (!t.values.empty()) std::memcpy(raw.data(), t.values.data(), raw.size());
+      break;
+    case onnx::TensorProto::INT64:
+      for (std::int64_t v : t.ints) put(v);
+      break;
+    case onnx::TensorProto::INT32:
+      for (std::int64_t v : t.ints) put(std::int32_t(v));
+      break;
+    case onnx::TensorProto::BOOL:
+    case onnx::TensorProto::UINT8:
+    case onnx::TensorProto::INT8:
+      for (std::int64_t v : t.ints) put(std::uint8_t(v));
+      break;
+    default:
+      throw Error("tensor \"" + t.name + "\": element type " + std::to_string(t.type) + " cannot be written");
+  }
   p.set_raw_data(raw);
   std::string out;
   if (!p.SerializeToString(&out)) throw Error("cannot serialize tensor \"" + t.name + "\"");
@@ -1627,7 +1713,17 @@ void write_onnx_tensor(const std::string& path, const OnnxTensor& t) {
   write_file_atomically(path, serialize_onnx_tensor(t));
 }
 
+namespace {
+// The network computes in float32: an input of another element type is refused, not converted.
+void need_float(const OnnxTensor& t, const std::string& source) {
+  if (!t.is_float())
+    throw Error(source + ": element type " + std::to_string(t.type) +
+                " is not float32 (1) or double (11): the network's input is float32");
+}
+}  // namespace
+
 Tensor onnx_tensor_to_input(const Network& net, const OnnxTensor& t, const std::string& source) {
+  need_float(t, source);
   const Shape in = net.input_shape();
   const auto& d = t.dims;
   std::int64_t n = 0;
@@ -1653,6 +1749,7 @@ Tensor onnx_tensor_to_input(const Network& net, const OnnxTensor& t, const std::
 namespace cnn {
 
 std::vector<OnnxTensor> run_onnx(OnnxImport& m, const OnnxTensor& t, const std::string& source) {
+  need_float(t, source);
   const std::vector<std::int64_t>& d = m.input.dims;
   std::int64_t n = 0;  // ONNX batch of the given tensor
   if (m.symbolic_batch) {
@@ -1695,6 +1792,15 @@ std::vector<OnnxTensor> run_onnx(OnnxImport& m, const OnnxTensor& t, const std::
     if (count != v.size())
       throw Error(source + ": output \"" + o.name + "\" has " + std::to_string(v.size()) + " values for dims " +
                   dims_str(r.dims));
+    r.type = o.type;
+    if (o.type != onnx::TensorProto::FLOAT) {
+      // a mask of ones, or indices within each map: integers exact in float32, made ONNX's
+      r.ints.resize(v.size());
+      for (std::size_t i = 0; i < v.size(); ++i)
+        r.ints[i] = std::int64_t(v.data()[i]) + (o.map_out ? std::int64_t(i) / o.map_out * o.map_in : 0);
+      outs.push_back(std::move(r));
+      continue;
+    }
     r.values.assign(v.data(), v.data() + v.size());
     if (m.probabilities_removed) {
       const int F = int(v.shape().sample_size());

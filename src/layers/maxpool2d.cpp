@@ -1,4 +1,5 @@
 // MaxPool2D (seeds 000, 001, 004): z = max(window); the gradient goes back only to where the maximum was.
+// MaxPoolIndices: where that maximum was, as values.
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -92,6 +93,52 @@ void MaxPool2D::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tenso
 
 void MaxPool2D::backward_through_relu(const Tensor& x, const Tensor& dy, const Tensor& z, Tensor& dz) {
   run_backward(x, dy, &z, &dz);
+}
+
+// y = the flat index within its map of the window's first maximum (u·W + v, or v·H + u by columns): the taps in the
+// order max pooling takes them, so that ties pick the same pixel.
+Shape MaxPoolIndices::infer(Shape in) {
+  if (std::int64_t(in.h) * in.w > (std::int64_t(1) << 24))
+    throw Error(kind() + " layer: a " + std::to_string(in.h) + "x" + std::to_string(in.w) +
+                " map has more pixels than float32 counts exactly (2^24)");
+  return Pool2D::infer(in);
+}
+
+void MaxPoolIndices::forward(const Tensor& x, Tensor& y, const Context&) {
+  check_input(x);
+  const int H = in_.h, W = in_.w, Ho = out_.h, Wo = out_.w, planes = x.shape().n * in_.c;
+  y.resize(out_.with_batch(x.shape().n));
+  float* out = y.data();
+  for (int m = 0; m < planes; ++m) {
+    const float* a = x.data() + std::size_t(m) * H * W;
+    for (int oy = 0; oy < Ho; ++oy)
+      for (int ox = 0; ox < Wo; ++ox) {
+        int at = -1;
+        for_each_tap(win_, pads_, H, W, oy, ox, [&](int i) {
+          if (at < 0 || a[i] > a[at]) at = i;
+        });
+        *out++ = float(order_ == Order::rows ? at : at % W * H + at / W);
+      }
+  }
+}
+
+// dA = 0
+void MaxPoolIndices::backward(const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+  check_input(x);
+  if (!out_.same_sample(dy.shape())) check_sample_shape("maxpool2d_indices layer (backward dZ)", out_, dy.shape());
+  if (!dx) return;
+  dx->resize(x.shape());
+  std::fill(dx->data(), dx->data() + dx->size(), 0.0f);
+}
+
+std::string MaxPoolIndices::summary() const {
+  return Pool2D::summary() + (order_ == Order::columns ? " by columns" : "");
+}
+
+nlohmann::json MaxPoolIndices::spec() const {
+  nlohmann::json j = Pool2D::spec();
+  if (order_ == Order::columns) j["order"] = "columns";
+  return j;
 }
 
 }  // namespace cnn

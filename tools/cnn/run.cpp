@@ -34,6 +34,14 @@ std::string read_bytes(const std::string& path) {
 
 void compare(const OnnxTensor& out, const std::string& expect, double tolerance) {
   const OnnxTensor want = read_onnx_tensor(expect);
+  if (want.type != out.type)
+    throw Error(expect + ": element type " + std::to_string(want.type) + ", the model gives " +
+                std::to_string(out.type));
+  if (!out.is_float()) {  // integers (indices, a mask): equal or not
+    if (want.ints != out.ints) throw Error(expect + ": the output's integers differ");
+    std::cout << "equal to " << expect << "\n";
+    return;
+  }
   if (want.values.size() != out.values.size())
     throw Error(expect + ": " + std::to_string(want.values.size()) + " values, the model gives " +
                 std::to_string(out.values.size()));
@@ -79,6 +87,7 @@ void run(const RunArgs& a) {
       if (outs.size() > 1) std::cout << out.name << ":";
       for (std::size_t i = 0; i < out.values.size(); ++i)
         std::cout << (i || outs.size() > 1 ? " " : "") << out.values[i];
+      for (std::size_t i = 0; i < out.ints.size(); ++i) std::cout << (i || outs.size() > 1 ? " " : "") << out.ints[i];
       std::cout << "\n";
     }
   }

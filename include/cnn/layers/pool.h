@@ -70,6 +70,31 @@ class MaxPool2D : public Pool2D {
   std::vector<std::uint32_t> argmax_;  // per output element: the flat index (within its map) of the maximum
 };
 
+// Where max pooling found each maximum, as values (PyTorch's MaxPool2d(return_indices=True), ONNX MaxPool's second
+// output, Indices): each output is the flat index, within its H×W input map, of its window's first maximum — u·W + v
+// (rows: PyTorch's order and ONNX's storage_order 0) or v·H + u (columns: storage_order 1). The windows are max
+// pooling's, padding included. An index is piecewise constant in the input, so dA = 0. Exact in float32: the layer
+// refuses maps of more than 2^24 pixels.
+class MaxPoolIndices : public Pool2D {
+ public:
+  enum class Order { rows, columns };
+  explicit MaxPoolIndices(PoolWindow window, Pads pads = {}, Order order = Order::rows)
+      : Pool2D(window, pads), order_(order) {}
+  std::string kind() const override { return "maxpool2d_indices"; }
+  std::string summary() const override;
+  nlohmann::json spec() const override;
+  void forward(const Tensor& x, Tensor& y, const Context& ctx) override;
+  void backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) override;
+  Order order() const { return order_; }
+
+ protected:
+  Shape infer(Shape input) override;
+  using Layer::infer;
+
+ private:
+  Order order_;
+};
+
 // Average pooling may pad too: a window is then clipped to the input and divided by the pixels it holds (PyTorch's
 // AvgPool2d(padding=…, count_include_pad=False), ONNX's AveragePool with pads or ceil_mode and its default
 // count_include_pad = 0): the padding is not counted.
